@@ -1,0 +1,37 @@
+/* expect: conntrack expectations (pinholes) installed with ctnetlink,
+ * synchronously, so a reply is released only after its pinhole exists. */
+#ifndef FTPGATE_EXPECT_H
+#define FTPGATE_EXPECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "inet_addr.h"
+
+struct expect_handle;
+
+/* One pinhole: the data connection from `source` (any port) to
+ * `destination`:`destination_port`, TCP, related to the master conntrack
+ * identified by its original tuple. */
+struct expect_request {
+	struct inet_addr master_src, master_dst;	/* original direction */
+	uint16_t master_sport, master_dport;
+	struct inet_addr source;
+	struct inet_addr destination;
+	uint16_t destination_port;
+	uint32_t timeout_s;
+	const char *helper_name;
+};
+
+int expect_open(struct expect_handle **h, char *err, size_t errlen);
+void expect_close(struct expect_handle *h);
+
+/* Create the expectation; returns 0 once the kernel has acknowledged it, or
+ * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
+ * one, -EOPNOTSUPP: master has no helper, ...) with a message in err. */
+int expect_install(struct expect_handle *h, const struct expect_request *r,
+		   char *err, size_t errlen);
+
+/* Count the live expectations of helper `helper_name` (all masters). */
+int expect_count(struct expect_handle *h, const char *helper_name);
+
+#endif

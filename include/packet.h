@@ -1,0 +1,27 @@
+/* packet: the IPv4/IPv6 + TCP headers of one queued packet, read without
+ * trusting any length in them. */
+#ifndef FTPGATE_PACKET_H
+#define FTPGATE_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "inet_addr.h"
+
+struct packet_info {
+	struct inet_addr src, dst;
+	uint16_t sport, dport;		/* host byte order */
+	uint32_t seq;			/* host byte order */
+	bool syn, fin, rst;
+	const uint8_t *payload;		/* points into the caller's buffer */
+	size_t payload_len;
+};
+
+/* Parse a packet that starts at the network header (as NFQUEUE hands it
+ * out). Returns 0, -EPROTONOSUPPORT for a non-TCP or unknown IP version,
+ * or -EINVAL for a truncated or inconsistent header. IPv6 extension headers
+ * (hop-by-hop, routing, destination options) are skipped, at most 8; a
+ * fragment is refused with -EPROTONOSUPPORT. */
+int packet_parse(const uint8_t *data, size_t len, struct packet_info *out);
+
+#endif
