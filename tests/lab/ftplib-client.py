@@ -1,0 +1,30 @@
+"""python3 ftplib client for the lab: LIST, RETR and STOR over passive mode.
+
+usage: ftplib-client.py HOST pasv|epsv TIMEOUT RETR_TO STOR_FROM STOR_AS
+Prints the LIST output; exits non-zero on any error.
+"""
+import ftplib
+import sys
+
+
+def main():
+    host, mode, timeout, retr_to, stor_from, stor_as = sys.argv[1:7]
+    ftp = ftplib.FTP(timeout=float(timeout))
+    ftp.connect(host, 21)
+    ftp.login()
+    ftp.set_pasv(True)
+    # ftplib sends EPSV for IPv6 and PASV for IPv4 unless told otherwise.
+    if mode == "epsv":
+        ftp.af = 0  # not AF_INET: makepasv uses EPSV
+    lines = []
+    ftp.retrlines("LIST pub", lines.append)
+    print("\n".join(lines))
+    with open(retr_to, "wb") as f:
+        ftp.retrbinary("RETR pub/hello.txt", f.write)
+    with open(stor_from, "rb") as f:
+        ftp.storbinary("STOR " + stor_as, f)
+    ftp.quit()
+
+
+if __name__ == "__main__":
+    main()

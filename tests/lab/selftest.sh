@@ -1,0 +1,24 @@
+#!/bin/bash
+# selftest.sh: the lab must fail loudly and in bounded time when the guest is
+# broken. Runs on the host; prints "lab selftest: N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0 failed=0
+check() {	# NAME WANT_STATUS WANT_MESSAGE_REGEX -- lab-run args
+	local name=$1 want=$2 regex=$3 out status; shift 4
+	out=$("$here/lab-run" "$@" 2>&1); status=$?
+	if [ "$status" = "$want" ] && echo "$out" | grep -Eq "$regex"; then
+		echo "PASS $name"; passed=$((passed + 1))
+	else
+		echo "FAIL $name: exit $status (want $want), output: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+		failed=$((failed + 1))
+	fi
+}
+check "missing kernel image is named" 2 "guest kernel image '/nonexistent/vmlinuz' does not exist" \
+	-- --kernel /nonexistent/vmlinuz -- true
+check "hung guest is killed and reported" 124 "did not finish within 15s" \
+	-- --timeout 15 -- sleep 600
+check "guest exit status comes back" 7 "guest command exited 7" \
+	-- -- bash -c 'exit 7'
+echo "lab selftest: $passed passed, $failed failed"
+[ "$failed" = 0 ]
