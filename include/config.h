@@ -1,5 +1,5 @@
 /* config: /etc/ftpgate/ftpgate.conf and its defaults. Pure parsing; the
- * file format is documented in README.md ("Configuration"). */
+ * file format is documented in doc/config.md. */
 #ifndef FTPGATE_CONFIG_H
 #define FTPGATE_CONFIG_H
 

@@ -18,7 +18,8 @@ struct policy_port_range {
  * global defaults in struct policy. */
 struct policy_server {
 	struct inet_addr addr;
-	struct policy_port_range passive_range;
+	struct policy_port_range passive_range;	/* low == 0: not set, use
+						   the global range */
 	struct inet_addr announce[POLICY_ANNOUNCE_MAX];	/* multi-homed */
 	unsigned announce_count;
 };

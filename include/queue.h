@@ -23,6 +23,9 @@ struct queue_packet {
 	struct inet_addr orig_src, orig_dst;
 	uint16_t orig_sport, orig_dport;	/* host byte order */
 	uint8_t l4proto;
+	/* The kernel cut the packet (NFQA_CAP_LEN > len); cannot happen with
+	 * our copy range and GSO segmentation, but do not parse past len. */
+	bool truncated;
 };
 
 typedef void (*queue_packet_cb)(const struct queue_packet *pkt, void *data);
@@ -36,7 +39,8 @@ int queue_fd(const struct queue *q);
 /* Read what is waiting (non-blocking socket) and call cb for each packet.
  * Returns the number of packets handled, 0 if none were waiting, -ENOBUFS
  * when the kernel dropped messages (counted in queue_overruns), or another
- * negative errno. */
+ * negative errno. pkt and pkt->data are valid only during cb. Handles at
+ * most 1024 packets per call: poll the descriptor level-triggered. */
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 
 /* Release a packet unchanged. Every packet handed to cb must get exactly
@@ -44,6 +48,8 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 int queue_accept(struct queue *q, uint32_t packet_id);
 
 unsigned long queue_overruns(const struct queue *q);
+/* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */
+unsigned long queue_verdict_errors(const struct queue *q);
 void queue_close(struct queue *q);
 
 #endif

@@ -59,7 +59,10 @@ struct session {
 	enum ftp_command_verb pending[SESSION_PENDING_MAX];
 	char pending_text[SESSION_PENDING_MAX][SESSION_TEXT_MAX];
 	unsigned pending_count;
-	bool lost;			/* gave up tracking (bounds) */
+	int multiline_code;		/* code of the multi-line reply being
+					   read ("NNN-" seen), 0 outside one */
+	bool lost;			/* gave up tracking (bounds, or the
+					   control connection went TLS) */
 	/* expiry times (ms) of pinholes opened and not known gone */
 	uint64_t pinhole_expiry[SESSION_PINHOLES_MAX];
 	unsigned pinhole_count;

@@ -1,0 +1,47 @@
+/* session_table: the tracked control connections, keyed by conntrack ID,
+ * bounded in count. Pure data structure, no netlink. */
+#ifndef FTPGATE_SESSION_TABLE_H
+#define FTPGATE_SESSION_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "session.h"
+
+struct session_entry {
+	uint32_t conntrack_id;
+	bool fin_seen[2];		/* by enum session_direction */
+	struct session session;
+	struct session_entry *next;	/* hash chain */
+};
+
+struct session_table;
+
+/* Returns 0 or -ENOMEM. max_sessions >= 1. */
+int session_table_create(struct session_table **t, unsigned max_sessions);
+void session_table_destroy(struct session_table *t);
+
+struct session_entry *session_table_find(struct session_table *t,
+					 uint32_t conntrack_id);
+
+/* A zeroed entry for conntrack_id (the caller runs session_init on it), or
+ * NULL with errno ENOSPC when the table holds max_sessions already, ENOMEM
+ * when allocation fails. The ID must not be in the table. */
+struct session_entry *session_table_add(struct session_table *t,
+					uint32_t conntrack_id);
+
+/* session_free()s the entry's session and releases the entry. */
+void session_table_remove(struct session_table *t, struct session_entry *e);
+
+/* Remove every session not seen since now_ms - idle_ms. Returns how many. */
+unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
+			      uint64_t idle_ms);
+
+unsigned session_table_count(const struct session_table *t);
+
+/* Call fn for every entry (fn must not add or remove entries). */
+void session_table_foreach(struct session_table *t,
+			   void (*fn)(struct session_entry *e, void *data),
+			   void *data);
+
+#endif

@@ -1,0 +1,501 @@
+/* ftpgated: the userspace conntrack helper for FTP.
+ *
+ * Start-up order matters: bind the queue first (a second instance fails
+ * there, before it could touch the running instance's helper), then
+ * register the helper, which makes the kernel start queueing. Shutdown is
+ * the reverse and must be quick: while our queue exists and we do not read
+ * it, FTP control traffic stops; once the helper is disabled the kernel
+ * lets it pass without us. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cthelper.h"
+#include "expect.h"
+#include "log.h"
+#include "packet.h"
+#include "queue.h"
+#include "session.h"
+#include "session_table.h"
+
+#define DAEMON_GC_INTERVAL_MS 1000
+#define DAEMON_ERR_MAX 512
+
+struct daemon_stats {
+	unsigned long packets;
+	unsigned long packets_unparsed;		/* not IP/TCP or no conntrack */
+	unsigned long sessions_untracked;	/* table full */
+	unsigned long pinholes_opened;
+	unsigned long pinholes_failed;		/* kernel refused the expectation */
+	unsigned long refused[POLICY_REASON_COUNT];
+	unsigned long lines_rejected;
+	unsigned long streams_lost;
+	unsigned long actions_dropped;
+};
+
+struct daemon {
+	struct config config;
+	const char *config_path;
+	bool config_required;		/* named on the command line */
+	struct queue *queue;
+	struct expect_handle *expect;
+	struct session_table *sessions;
+	int signal_fd;
+	bool stopping;
+	uint64_t last_gc_ms;
+	uint64_t last_full_warning_ms;
+	struct daemon_stats stats;
+};
+
+static uint64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void daemon_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ftpgated [options]\n"
+		"  -f, --foreground     stay in the foreground, log to stderr\n"
+		"  -c, --config FILE    configuration file (default %s;\n"
+		"                       built-in defaults when it does not exist)\n"
+		"  -q, --queue N        NFQUEUE number (overrides the config file)\n"
+		"  -s, --syslog         log to syslog even in the foreground\n"
+		"  -v, --verbose        log debug messages too\n"
+		"  -h, --help           this text\n"
+		"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+/* Load the configuration into d->config. At start-up a missing default
+ * file means "use the defaults"; a file named with --config must exist. */
+static int daemon_config_load(struct daemon *d, struct config *c)
+{
+	char err[DAEMON_ERR_MAX] = "";
+	int ret = config_load(d->config_path, c, err, sizeof(err));
+
+	if (ret == -ENOENT && !d->config_required) {
+		log_msg(LOG_INFO, "no configuration file %s; using the built-in defaults",
+			d->config_path);
+		return 0;
+	}
+	if (ret == -ENOENT) {
+		log_msg(LOG_ERR, "configuration file %s does not exist; create it or leave out --config",
+			d->config_path);
+		return ret;
+	}
+	if (ret < 0)
+		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+	return ret;
+}
+
+static struct cthelper_params daemon_helper_params(const struct config *c)
+{
+	struct cthelper_params p = {
+		.name = CONFIG_HELPER_NAME,
+		.queue_number = c->queue_number,
+		.expect_max = c->policy.max_pinholes_per_session,
+		.expect_timeout_s = c->policy.expect_timeout_s,
+		.private_data_length = 0,
+	};
+	return p;
+}
+
+static void daemon_format_endpoint(const struct inet_addr *a, uint16_t port,
+				   char *buf, size_t len)
+{
+	char text[INET_ADDR_STRLEN];
+
+	inet_addr_format(a, text, sizeof(text));
+	if (a->family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", text, port);
+	else
+		snprintf(buf, len, "%s:%u", text, port);
+}
+
+static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
+				const struct session_action *a)
+{
+	const struct session *s = &e->session;
+	struct expect_request r = {
+		.master_src = s->client,
+		.master_dst = s->server,
+		.master_sport = s->client_port,
+		.master_dport = s->server_port,
+		.source = s->client,
+		.destination = a->address,
+		.destination_port = a->port,
+		.timeout_s = d->config.policy.expect_timeout_s,
+		.helper_name = CONFIG_HELPER_NAME,
+	};
+	char err[DAEMON_ERR_MAX] = "", client[INET_ADDR_STRLEN], data[64];
+	char control_client[64], control_server[64];
+	int ret;
+
+	inet_addr_format(&s->client, client, sizeof(client));
+	daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
+	daemon_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
+	daemon_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+
+	ret = expect_install(d->expect, &r, err, sizeof(err));
+	if (ret < 0) {
+		d->stats.pinholes_failed++;
+		session_pinhole_failed(&e->session);
+		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
+			client, data, control_client, control_server,
+			err[0] ? err : strerror(-ret));
+		return;
+	}
+	d->stats.pinholes_opened++;
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+		client, data, r.timeout_s, a->reply_code, a->command,
+		control_client, control_server, e->conntrack_id);
+}
+
+static void daemon_actions(struct daemon *d, struct session_entry *e,
+			   const struct session_actions *actions)
+{
+	const struct session *s = &e->session;
+	char control_client[64], control_server[64], data[64];
+	unsigned i;
+
+	daemon_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
+	daemon_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+	for (i = 0; i < actions->count; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		switch (a->kind) {
+		case SESSION_ACTION_PINHOLE_OPEN:
+			daemon_pinhole_open(d, e, a);
+			break;
+		case SESSION_ACTION_PINHOLE_REFUSED:
+			if (a->reason < POLICY_REASON_COUNT)
+				d->stats.refused[a->reason]++;
+			if (a->address.family)
+				daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
+			else
+				snprintf(data, sizeof(data), "-");
+			log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s (control %s -> %s, conntrack %u)",
+				policy_reason_name(a->reason), policy_reason_text(a->reason),
+				data, a->reply, a->detail[0] ? ": " : "", a->detail,
+				control_client, control_server, e->conntrack_id);
+			break;
+		case SESSION_ACTION_LINE_REJECTED:
+			d->stats.lines_rejected++;
+			log_msg(LOG_INFO, "line rejected from %s: %s (control %s -> %s)",
+				a->direction == SESSION_DIR_ORIGINAL ? "client" : "server",
+				a->detail, control_client, control_server);
+			break;
+		case SESSION_ACTION_STREAM_LOST:
+			d->stats.streams_lost++;
+			log_msg(LOG_WARNING, "stopped tracking control connection %s -> %s: %s; its traffic still passes but it gets no pinholes",
+				control_client, control_server,
+				a->detail[0] ? a->detail : "buffer bound reached");
+			break;
+		}
+	}
+	if (actions->dropped) {
+		d->stats.actions_dropped += actions->dropped;
+		log_msg(LOG_WARNING, "%u events of control connection %s -> %s not handled (more than %d in one packet)",
+			actions->dropped, control_client, control_server, SESSION_ACTIONS_MAX);
+	}
+}
+
+static bool daemon_session_matches(const struct session *s,
+				   const struct queue_packet *qp)
+{
+	return inet_addr_equal(&s->client, &qp->orig_src) &&
+	       inet_addr_equal(&s->server, &qp->orig_dst) &&
+	       s->client_port == qp->orig_sport && s->server_port == qp->orig_dport;
+}
+
+/* Find the session of this packet's control connection, creating it for a
+ * packet that can start one (a SYN, or data after a restart). */
+static struct session_entry *daemon_session(struct daemon *d,
+					    const struct queue_packet *qp,
+					    const struct packet_info *pkt,
+					    uint64_t now)
+{
+	struct session_entry *e = session_table_find(d->sessions, qp->conntrack_id);
+	struct session_limits limits = {
+		.buffer_max = d->config.session_buffer_max,
+		.line_max = d->config.line_max,
+	};
+
+	/* conntrack IDs are reused once a conntrack is gone */
+	if (e && !daemon_session_matches(&e->session, qp)) {
+		session_table_remove(d->sessions, e);
+		e = NULL;
+	}
+	if (e || pkt->rst || pkt->fin || (!pkt->syn && pkt->payload_len == 0))
+		return e;
+	e = session_table_add(d->sessions, qp->conntrack_id);
+	if (!e) {
+		d->stats.sessions_untracked++;
+		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
+			d->last_full_warning_ms = now;
+			log_msg(LOG_WARNING, "not tracking a new control connection: %s (%u tracked, max-sessions %u); its traffic passes without pinholes; raise max-sessions",
+				errno == ENOSPC ? "session table full" : "out of memory",
+				session_table_count(d->sessions), d->config.max_sessions);
+		}
+		return NULL;
+	}
+	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
+		     qp->orig_dport, &limits);
+	return e;
+}
+
+static void daemon_packet(const struct queue_packet *qp, void *data)
+{
+	struct daemon *d = data;
+	struct session_actions actions = { .count = 0 };
+	struct packet_info pkt;
+	struct session_entry *e;
+	enum session_direction dir;
+	uint64_t now = daemon_now_ms();
+
+	d->stats.packets++;
+	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
+	    packet_parse(qp->data, qp->len, &pkt) < 0) {
+		d->stats.packets_unparsed++;
+		goto accept;
+	}
+	e = daemon_session(d, qp, &pkt, now);
+	if (!e)
+		goto accept;
+	dir = qp->reply_direction ? SESSION_DIR_REPLY : SESSION_DIR_ORIGINAL;
+	e->session.last_seen_ms = now;
+	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
+	daemon_actions(d, e, &actions);
+	if (pkt.fin)
+		e->fin_seen[dir] = true;
+	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1]))
+		session_table_remove(d->sessions, e);
+accept:
+	/* Always after the actions: an approved pinhole exists before the
+	 * reply that announced it leaves the gateway. */
+	if (queue_accept(d->queue, qp->packet_id) < 0)
+		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
+}
+
+static int daemon_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return d->signal_fd < 0 ? -errno : 0;
+}
+
+static void daemon_reload(struct daemon *d)
+{
+	struct config fresh;
+	struct cthelper_params old = daemon_helper_params(&d->config), now;
+	char err[DAEMON_ERR_MAX] = "";
+
+	config_init_defaults(&fresh);
+	if (daemon_config_load(d, &fresh) < 0) {
+		config_free(&fresh);
+		log_msg(LOG_ERR, "reload failed; still running on the previous configuration");
+		return;
+	}
+	if (fresh.queue_number != d->config.queue_number) {
+		log_msg(LOG_WARNING, "queue-number changed to %u: that needs a restart; still on queue %u",
+			fresh.queue_number, d->config.queue_number);
+		fresh.queue_number = d->config.queue_number;
+	}
+	config_free(&d->config);
+	d->config = fresh;
+	now = daemon_helper_params(&d->config);
+	if (now.expect_max != old.expect_max || now.expect_timeout_s != old.expect_timeout_s) {
+		if (cthelper_register(&now, err, sizeof(err)) < 0)
+			log_msg(LOG_ERR, "reload: cannot update the helper's expectation policy: %s", err);
+	}
+	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
+		d->config_path, session_table_count(d->sessions));
+}
+
+static void daemon_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			daemon_reload(d);
+		else
+			d->stopping = true;
+	}
+}
+
+static void daemon_gc(struct daemon *d, uint64_t now)
+{
+	unsigned removed;
+
+	if (now - d->last_gc_ms < DAEMON_GC_INTERVAL_MS)
+		return;
+	d->last_gc_ms = now;
+	removed = session_table_expire(d->sessions, now,
+				       (uint64_t)d->config.session_idle_s * 1000);
+	if (removed)
+		log_msg(LOG_DEBUG, "forgot %u idle control connections", removed);
+}
+
+static int daemon_run(struct daemon *d)
+{
+	struct pollfd fds[2] = {
+		{ .fd = queue_fd(d->queue), .events = POLLIN },
+		{ .fd = d->signal_fd, .events = POLLIN },
+	};
+
+	while (!d->stopping) {
+		int ret = poll(fds, 2, DAEMON_GC_INTERVAL_MS);
+
+		if (ret < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (fds[1].revents & POLLIN)
+			daemon_signal(d);
+		if (fds[0].revents & POLLIN) {
+			ret = queue_receive(d->queue, daemon_packet, d);
+			if (ret == -ENOBUFS)
+				log_msg(LOG_WARNING, "queue %u overran: the kernel dropped %lu notifications so far; affected control connections may miss a reply",
+					d->config.queue_number, queue_overruns(d->queue));
+			else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+				log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
+					strerror(-ret));
+		}
+		daemon_gc(d, daemon_now_ms());
+	}
+	return 0;
+}
+
+/* Stop the kernel from queueing to us first, then release what is already
+ * queued: packets still in the queue when it goes away would be dropped. */
+static void daemon_shutdown(struct daemon *d)
+{
+	char err[DAEMON_ERR_MAX] = "";
+	int i;
+
+	if (cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "cannot disable the helper: %s", err);
+	for (i = 0; i < 10 && queue_receive(d->queue, daemon_packet, d) > 0; i++)
+		;
+	log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed",
+		d->stats.packets, d->stats.pinholes_opened,
+		d->stats.refused[POLICY_REFUSE_UNSOLICITED] + d->stats.refused[POLICY_REFUSE_THIRD_PARTY] +
+		d->stats.refused[POLICY_REFUSE_FAMILY] + d->stats.refused[POLICY_REFUSE_PRIVILEGED_PORT] +
+		d->stats.refused[POLICY_REFUSE_PORT_RANGE] + d->stats.refused[POLICY_REFUSE_SESSION_CAP] +
+		d->stats.refused[POLICY_REFUSE_MALFORMED],
+		d->stats.pinholes_failed);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .signal_fd = -1 };
+	bool foreground = false, to_syslog = false, verbose = false;
+	long queue_override = -1;
+	char err[DAEMON_ERR_MAX] = "", *end;
+	struct cthelper_params helper;
+	int opt, ret, status = 1;
+
+	while ((opt = getopt_long(argc, argv, "fc:q:svh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'f': foreground = true; break;
+		case 'c': d.config_path = optarg; d.config_required = true; break;
+		case 'q':
+			errno = 0;
+			queue_override = strtol(optarg, &end, 10);
+			if (errno || *end || queue_override < 0 || queue_override > 65535) {
+				fprintf(stderr, "ftpgated: --queue wants a number 0-65535, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's': to_syslog = true; break;
+		case 'v': verbose = true; break;
+		case 'h': daemon_usage(stdout); return 0;
+		default: daemon_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ftpgated: unexpected argument '%s'\n", argv[optind]);
+		daemon_usage(stderr);
+		return 2;
+	}
+	log_open("ftpgated", to_syslog || !foreground, verbose);
+
+	config_init_defaults(&d.config);
+	if (daemon_config_load(&d, &d.config) < 0)
+		goto out;
+	if (queue_override >= 0)
+		d.config.queue_number = (uint16_t)queue_override;
+
+	ret = queue_open(&d.queue, d.config.queue_number, err, sizeof(err));
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	helper = daemon_helper_params(&d.config);
+	ret = cthelper_register(&helper, err, sizeof(err));
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	if (expect_open(&d.expect, err, sizeof(err)) < 0 ||
+	    session_table_create(&d.sessions, d.config.max_sessions) < 0 ||
+	    daemon_signals(&d) < 0) {
+		log_msg(LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
+		goto out_disable;
+	}
+	if (!foreground && daemon(0, 0) < 0) {
+		log_msg(LOG_ERR, "cannot go to the background: %s", strerror(errno));
+		goto out_disable;
+	}
+	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); ready",
+		CONFIG_HELPER_NAME, d.config.queue_number, d.config.policy.expect_timeout_s,
+		d.config.policy.max_pinholes_per_session);
+
+	if (daemon_run(&d) == 0)
+		status = 0;
+	daemon_shutdown(&d);
+	goto out;
+
+out_disable:
+	cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err));
+out:
+	if (d.signal_fd >= 0)
+		close(d.signal_fd);
+	session_table_destroy(d.sessions);
+	if (d.expect)
+		expect_close(d.expect);
+	if (d.queue)
+		queue_close(d.queue);
+	config_free(&d.config);
+	log_close();
+	return status;
+}

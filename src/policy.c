@@ -1,0 +1,136 @@
+/* policy: may this passive announcement get a pinhole?
+ *
+ * The checks run in a fixed order so that the reason logged for a refusal
+ * is the most fundamental one (a third-party address is reported as such
+ * even if its port is also out of range). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+#define POLICY_PORT_MIN 1024
+
+void policy_init_defaults(struct policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->passive_range.low = POLICY_PORT_MIN;
+	p->passive_range.high = 65535;
+	p->max_pinholes_per_session = 8;
+	p->expect_timeout_s = 30;
+	p->servers = NULL;
+	p->server_count = 0;
+}
+
+void policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->servers);
+	p->servers = NULL;
+	p->server_count = 0;
+}
+
+const struct policy_server *policy_server_find(const struct policy *p,
+					       const struct inet_addr *server)
+{
+	size_t i;
+
+	if (p == NULL || server == NULL || p->servers == NULL)
+		return NULL;
+	for (i = 0; i < p->server_count; i++)
+		if (inet_addr_equal(&p->servers[i].addr, server))
+			return &p->servers[i];
+	return NULL;
+}
+
+static bool policy_announce_allowed(const struct policy_server *srv,
+				    const struct inet_addr *announced)
+{
+	unsigned i, n;
+
+	if (srv == NULL)
+		return false;
+	n = srv->announce_count < POLICY_ANNOUNCE_MAX ? srv->announce_count
+						      : POLICY_ANNOUNCE_MAX;
+	for (i = 0; i < n; i++)
+		if (inet_addr_equal(&srv->announce[i], announced))
+			return true;
+	return false;
+}
+
+enum policy_reason policy_check_passive(const struct policy *p,
+					const struct inet_addr *server,
+					const struct inet_addr *announced,
+					uint16_t port, unsigned live_pinholes)
+{
+	const struct policy_server *srv;
+	struct policy_port_range range;
+
+	/* Nothing to decide on: fail closed. */
+	if (p == NULL || server == NULL || announced == NULL ||
+	    server->family == 0)
+		return POLICY_REFUSE_MALFORMED;
+	if (announced->family != server->family)
+		return POLICY_REFUSE_FAMILY;
+	srv = policy_server_find(p, server);
+	/* The FTP bounce class of attacks: a server (or whoever forges its
+	 * replies) pointing the client's firewall at a third host. */
+	if (!inet_addr_equal(announced, server) &&
+	    !policy_announce_allowed(srv, announced))
+		return POLICY_REFUSE_THIRD_PARTY;
+	/* Never open a pinhole to a privileged port, whatever a config
+	 * says: those are services, not FTP data listeners. */
+	if (port < POLICY_PORT_MIN)
+		return POLICY_REFUSE_PRIVILEGED_PORT;
+	/* A server entry without its own passive-ports (low == 0) uses the
+	 * global range. */
+	range = p->passive_range;
+	if (srv != NULL && srv->passive_range.low != 0)
+		range = srv->passive_range;
+	if (port < range.low || port > range.high)
+		return POLICY_REFUSE_PORT_RANGE;
+	if (live_pinholes >= p->max_pinholes_per_session)
+		return POLICY_REFUSE_SESSION_CAP;
+	return POLICY_ALLOW;
+}
+
+const char *policy_reason_name(enum policy_reason r)
+{
+	switch (r) {
+	case POLICY_ALLOW:			return "allowed";
+	case POLICY_REFUSE_UNSOLICITED:		return "unsolicited-reply";
+	case POLICY_REFUSE_THIRD_PARTY:		return "third-party-address";
+	case POLICY_REFUSE_FAMILY:		return "address-family-mismatch";
+	case POLICY_REFUSE_PRIVILEGED_PORT:	return "privileged-port";
+	case POLICY_REFUSE_PORT_RANGE:		return "port-out-of-range";
+	case POLICY_REFUSE_SESSION_CAP:		return "session-pinhole-cap";
+	case POLICY_REFUSE_MALFORMED:		return "malformed-reply";
+	case POLICY_REASON_COUNT:		break;
+	}
+	return "unknown";
+}
+
+const char *policy_reason_text(enum policy_reason r)
+{
+	switch (r) {
+	case POLICY_ALLOW:
+		return "The announcement passed every check.";
+	case POLICY_REFUSE_UNSOLICITED:
+		return "The server announced a data endpoint that no PASV or EPSV command asked for.";
+	case POLICY_REFUSE_THIRD_PARTY:
+		return "The announced address is neither the server's own nor one configured with announce-address.";
+	case POLICY_REFUSE_FAMILY:
+		return "The announced address family differs from the control connection's.";
+	case POLICY_REFUSE_PRIVILEGED_PORT:
+		return "The announced port is below 1024.";
+	case POLICY_REFUSE_PORT_RANGE:
+		return "The announced port is outside the server's passive-ports range.";
+	case POLICY_REFUSE_SESSION_CAP:
+		return "The session already has max-pinholes-per-session pinholes open.";
+	case POLICY_REFUSE_MALFORMED:
+		return "The reply could not be parsed strictly.";
+	case POLICY_REASON_COUNT:
+		break;
+	}
+	return "Unknown policy reason.";
+}

@@ -1,0 +1,626 @@
+/* queue: the helper's NFQUEUE, read with libnetfilter_queue's mnl API.
+ *
+ * Kernel behaviour relied on (read in Debian's linux-source-6.1, 6.1.192):
+ *
+ * net/netfilter/nfnetlink_queue.c
+ *  - nfqnl_recv_config(): one config message may carry the BIND command,
+ *    NFQA_CFG_PARAMS and NFQA_CFG_FLAGS/MASK. Flags are checked first
+ *    (NFQA_CFG_F_CONNTRACK without the ctnetlink glue hook -> -EOPNOTSUPP,
+ *    after trying request_module("ip_conntrack_netlink")), then ownership
+ *    (queue bound by another portid -> -EPERM, *not* -EBUSY), then BIND
+ *    (-EBUSY only if this very socket already bound it), then params and
+ *    flags are applied. We send all of it in one message so that a failure
+ *    leaves nothing bound.
+ *  - -EPERM is also what nfnetlink_rcv() answers without CAP_NET_ADMIN. To
+ *    tell "queue owned by another process" from "no privilege" we then send
+ *    the obsolete NFQNL_CFG_CMD_PF_BIND, which nfqnl_recv_config() acks with
+ *    0 before looking at any queue: success means we are privileged, so the
+ *    queue belongs to someone else.
+ *  - Copy range is clamped to NFQNL_MAX_COPY_RANGE (0xffff - NLA_HDRLEN);
+ *    NFQA_CAP_LEN is present when the payload was cut.
+ *  - NFQA_CFG_F_GSO is NOT set: without it nfqnl_enqueue_packet() segments
+ *    GSO/GRO super-packets in the kernel and nfqnl_build_packet_message()
+ *    resolves CHECKSUM_PARTIAL, so every queued packet is one real segment
+ *    of at most MTU size with a finished checksum and can never exceed the
+ *    copy range (a 64 KiB GSO packet could). The cost (one verdict per
+ *    segment) is nothing on an FTP control connection.
+ *  - NFQA_CFG_F_FAIL_OPEN: when the queue is full (queue_maxlen, default
+ *    1024) or the netlink message cannot be delivered to our socket (receive
+ *    buffer full), the packet is accepted uninspected instead of dropped.
+ *    In the second case our socket gets ENOBUFS on the next recv (we do not
+ *    set NETLINK_NO_ENOBUFS), which queue_receive() reports and counts.
+ *  - Packet messages: NFQNL_MSG_PACKET, nfgenmsg.res_id = queue number,
+ *    NFQA_PACKET_HDR (packet_id be32), NFQA_PAYLOAD, NFQA_CT (nested, built
+ *    by ctnetlink_glue_build(): CTA_TUPLE_ORIG { CTA_TUPLE_IP { CTA_IP_V4_SRC
+ *    /DST 4 bytes or CTA_IP_V6_SRC/DST 16 bytes }, CTA_TUPLE_PROTO {
+ *    CTA_PROTO_NUM u8, CTA_PROTO_SRC_PORT/DST_PORT be16 } }, CTA_ID be32,
+ *    ...), NFQA_CT_INFO be32 (enum ip_conntrack_info).
+ *  - A verdict for an unknown id fails with -ENOENT; netlink then sends an
+ *    NLMSG_ERROR to our socket even without NLM_F_ACK. queue_receive() counts
+ *    those (queue_verdict_errors) instead of stopping on them.
+ *  - Unbinding, closing the socket or exiting destroys the instance and
+ *    drops (NF_DROP, nfqnl_flush()) every packet still waiting for a
+ *    verdict; later packets find no queue and the helper's queue-bypass
+ *    flag lets them pass. queue_close() therefore accepts what is waiting
+ *    before it unbinds.
+ */
+#include "queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <arpa/inet.h>
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#define QUEUE_RCVBUF		(8 * 1024 * 1024)
+/* One packet message: payload <= 0xffff plus metadata and conntrack
+ * attributes (well under 2 KiB). */
+#define QUEUE_BUFSIZE		(0xffff + 16384)
+#define QUEUE_CONFIG_TIMEOUT_S	5
+#define QUEUE_PENDING_MAX	256
+/* Upper bound of packets handled in one queue_receive() call, so that a
+ * flood cannot keep the caller from its timers. The descriptor stays
+ * readable when more is waiting (poll it level-triggered). */
+#define QUEUE_RECEIVE_BATCH	1024
+#define QUEUE_CLOSE_DRAIN_MAX	4096
+
+struct pending_msg {
+	void *msg;
+	size_t len;
+};
+
+struct queue {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t number;
+	unsigned long overruns;
+	unsigned long verdict_errors;
+	unsigned long malformed;
+	char *buf;
+	/* packet messages that arrived while queue_open() waited for its
+	 * ACK; delivered by the first queue_receive() */
+	struct pending_msg pending[QUEUE_PENDING_MAX];
+	size_t npending;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static bool is_packet_msg(const struct nlmsghdr *nlh)
+{
+	return (nlh->nlmsg_type >> 8) == NFNL_SUBSYS_QUEUE &&
+	       (nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET;
+}
+
+static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
+{
+	void *copy;
+
+	if (q->npending == QUEUE_PENDING_MAX ||
+	    (copy = malloc(nlh->nlmsg_len)) == NULL) {
+		/* cannot keep it: release it so it does not hang */
+		q->malformed++;
+		return;
+	}
+	memcpy(copy, nlh, nlh->nlmsg_len);
+	q->pending[q->npending].msg = copy;
+	q->pending[q->npending].len = nlh->nlmsg_len;
+	q->npending++;
+}
+
+/* Send a config message and wait for its ACK; packet messages that come in
+ * meanwhile are kept for queue_receive(). Returns 0 or -errno. */
+static int config_request(struct queue *q, struct nlmsghdr *nlh)
+{
+	uint32_t seq = ++q->seq;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(q->nl, q->buf, QUEUE_BUFSIZE);
+		const struct nlmsghdr *m;
+		int rem;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return -ETIMEDOUT;
+			if (errno == ENOBUFS) {
+				q->overruns++;
+				continue;
+			}
+			return -errno;
+		}
+		rem = (int)n;
+		for (m = (const struct nlmsghdr *)q->buf; mnl_nlmsg_ok(m, rem);
+		     m = mnl_nlmsg_next(m, &rem)) {
+			if (is_packet_msg(m)) {
+				keep_pending(q, m);
+				continue;
+			}
+			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq != seq)
+				continue;
+			if (mnl_nlmsg_get_payload_len(m) <
+			    sizeof(struct nlmsgerr))
+				return -EPROTO;
+			return ((const struct nlmsgerr *)
+				mnl_nlmsg_get_payload(m))->error;
+		}
+	}
+}
+
+static int send_verdict(struct queue *q, uint32_t id, int verdict)
+{
+	char buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
+	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+	for (;;) {
+		if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static void free_pending(struct queue *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->npending; i++)
+		free(q->pending[i].msg);
+	q->npending = 0;
+}
+
+static void queue_free(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	free_pending(q);
+	if (q->nl != NULL)
+		mnl_socket_close(q->nl);
+	free(q->buf);
+	free(q);
+}
+
+int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct timeval tv = { .tv_sec = QUEUE_CONFIG_TIMEOUT_S };
+	const uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
+	const uint32_t mask = flags | NFQA_CFG_F_GSO;	/* GSO: cleared */
+	struct nlmsghdr *nlh;
+	struct queue *q;
+	int one = 1, fd, fl, rcvbuf = QUEUE_RCVBUF, rc;
+
+	if (qp == NULL)
+		return -EINVAL;
+	*qp = NULL;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL) {
+		free(q);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	q->number = number;
+	q->seq = (uint32_t)time(NULL);
+
+	q->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (q->nl == NULL) {
+		rc = -errno;
+		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
+			seterr(err, errlen, "kernel has no nfnetlink: run "
+			       "'modprobe nfnetlink_queue'; the kernel needs "
+			       "CONFIG_NETFILTER_NETLINK_QUEUE");
+		else
+			seterr(err, errlen, "cannot open netfilter netlink "
+			       "socket: %s", strerror(-rc));
+		queue_free(q);
+		return rc;
+	}
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
+		       strerror(-rc));
+		queue_free(q);
+		return rc;
+	}
+	q->portid = mnl_socket_get_portid(q->nl);
+	fd = mnl_socket_get_fd(q->nl);
+	mnl_socket_setsockopt(q->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* A large receive buffer: FORCE needs CAP_NET_ADMIN, which we need
+	 * anyway; fall back to what rmem_max allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+		       sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
+	rc = config_request(q, nlh);
+
+	if (rc == -EPERM) {
+		/* Another portid owns the queue, or we lack CAP_NET_ADMIN. */
+		nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number);
+		nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_PF_BIND);
+		if (config_request(q, nlh) == 0)
+			rc = -EBUSY;
+		else
+			seterr(err, errlen, "cannot bind queue %u: permission "
+			       "denied (ftpgated needs CAP_NET_ADMIN)", number);
+	}
+	switch (rc) {
+	case 0:
+		break;
+	case -EBUSY:
+		seterr(err, errlen, "queue %u is already in use by another "
+		       "process (is ftpgated already running?)", number);
+		break;
+	case -EPERM:
+		break;
+	case -EOPNOTSUPP:
+		seterr(err, errlen, "cannot bind queue %u: the kernel cannot "
+		       "attach conntrack information to queued packets: run "
+		       "'modprobe nf_conntrack_netlink'; the kernel needs "
+		       "CONFIG_NETFILTER_NETLINK_GLUE_CT", number);
+		break;
+	case -EINVAL:
+		/* nfnetlink_rcv_msg(): the queue subsystem is not there */
+		seterr(err, errlen, "cannot bind queue %u: kernel has no "
+		       "nfnetlink_queue: run 'modprobe nfnetlink_queue'; the "
+		       "kernel needs CONFIG_NETFILTER_NETLINK_QUEUE", number);
+		rc = -EOPNOTSUPP;
+		break;
+	case -ETIMEDOUT:
+		seterr(err, errlen, "cannot bind queue %u: no answer from the "
+		       "kernel within %d s", number, QUEUE_CONFIG_TIMEOUT_S);
+		break;
+	default:
+		seterr(err, errlen, "cannot bind queue %u: %s", number,
+		       strerror(-rc));
+	}
+	if (rc < 0) {
+		queue_free(q);
+		return rc;
+	}
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		rc = -errno;
+		seterr(err, errlen, "cannot make queue socket non-blocking: %s",
+		       strerror(-rc));
+		queue_close(q);
+		return rc;
+	}
+	*qp = q;
+	return 0;
+}
+
+int queue_fd(const struct queue *q)
+{
+	return q != NULL ? mnl_socket_get_fd(q->nl) : -1;
+}
+
+/* ---- packet message parsing -------------------------------------------- */
+
+struct attr_table {
+	const struct nlattr **tb;
+	unsigned int max;
+};
+
+static int table_cb(const struct nlattr *attr, void *data)
+{
+	const struct attr_table *t = data;
+	unsigned int type = mnl_attr_get_type(attr);
+
+	if (type > t->max)
+		return MNL_CB_OK;	/* newer kernel: ignore */
+	t->tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static bool parse_nested(const struct nlattr *nest, const struct nlattr **tb,
+			 unsigned int max)
+{
+	struct attr_table t = { tb, max };
+
+	memset(tb, 0, sizeof(*tb) * (max + 1));
+	return mnl_attr_validate(nest, MNL_TYPE_NESTED) == 0 &&
+	       mnl_attr_parse_nested(nest, table_cb, &t) >= 0;
+}
+
+/* CTA_TUPLE_ORIG -> addresses, ports, protocol. */
+static bool parse_orig_tuple(const struct nlattr *tuple,
+			     struct queue_packet *pkt)
+{
+	const struct nlattr *tt[CTA_TUPLE_MAX + 1];
+	const struct nlattr *ip[CTA_IP_MAX + 1];
+	const struct nlattr *pr[CTA_PROTO_MAX + 1];
+
+	if (!parse_nested(tuple, tt, CTA_TUPLE_MAX) ||
+	    tt[CTA_TUPLE_IP] == NULL || tt[CTA_TUPLE_PROTO] == NULL ||
+	    !parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) ||
+	    !parse_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX))
+		return false;
+
+	if (ip[CTA_IP_V4_SRC] != NULL && ip[CTA_IP_V4_DST] != NULL) {
+		if (mnl_attr_validate(ip[CTA_IP_V4_SRC], MNL_TYPE_U32) < 0 ||
+		    mnl_attr_validate(ip[CTA_IP_V4_DST], MNL_TYPE_U32) < 0)
+			return false;
+		pkt->orig_src.family = AF_INET;
+		pkt->orig_dst.family = AF_INET;
+		memcpy(&pkt->orig_src.v4, mnl_attr_get_payload(ip[CTA_IP_V4_SRC]),
+		       sizeof(struct in_addr));
+		memcpy(&pkt->orig_dst.v4, mnl_attr_get_payload(ip[CTA_IP_V4_DST]),
+		       sizeof(struct in_addr));
+	} else if (ip[CTA_IP_V6_SRC] != NULL && ip[CTA_IP_V6_DST] != NULL) {
+		if (mnl_attr_validate2(ip[CTA_IP_V6_SRC], MNL_TYPE_BINARY,
+				       sizeof(struct in6_addr)) < 0 ||
+		    mnl_attr_validate2(ip[CTA_IP_V6_DST], MNL_TYPE_BINARY,
+				       sizeof(struct in6_addr)) < 0)
+			return false;
+		pkt->orig_src.family = AF_INET6;
+		pkt->orig_dst.family = AF_INET6;
+		memcpy(&pkt->orig_src.v6, mnl_attr_get_payload(ip[CTA_IP_V6_SRC]),
+		       sizeof(struct in6_addr));
+		memcpy(&pkt->orig_dst.v6, mnl_attr_get_payload(ip[CTA_IP_V6_DST]),
+		       sizeof(struct in6_addr));
+	} else {
+		return false;
+	}
+
+	if (pr[CTA_PROTO_NUM] == NULL ||
+	    mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
+		return false;
+	pkt->l4proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
+	if (pr[CTA_PROTO_SRC_PORT] != NULL && pr[CTA_PROTO_DST_PORT] != NULL) {
+		if (mnl_attr_validate(pr[CTA_PROTO_SRC_PORT], MNL_TYPE_U16) < 0 ||
+		    mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) < 0)
+			return false;
+		pkt->orig_sport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT]));
+		pkt->orig_dport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
+	}
+	return true;
+}
+
+static void parse_conntrack(const struct nlattr *ct_attr,
+			    const struct nlattr *info_attr,
+			    struct queue_packet *pkt)
+{
+	const struct nlattr *ct[CTA_MAX + 1];
+
+	if (ct_attr == NULL || !parse_nested(ct_attr, ct, CTA_MAX) ||
+	    ct[CTA_TUPLE_ORIG] == NULL ||
+	    !parse_orig_tuple(ct[CTA_TUPLE_ORIG], pkt)) {
+		memset(&pkt->orig_src, 0, sizeof(pkt->orig_src));
+		memset(&pkt->orig_dst, 0, sizeof(pkt->orig_dst));
+		pkt->orig_sport = pkt->orig_dport = 0;
+		pkt->l4proto = 0;
+		return;
+	}
+	if (ct[CTA_ID] != NULL &&
+	    mnl_attr_validate(ct[CTA_ID], MNL_TYPE_U32) == 0)
+		pkt->conntrack_id = ntohl(mnl_attr_get_u32(ct[CTA_ID]));
+	if (info_attr == NULL ||
+	    mnl_attr_validate(info_attr, MNL_TYPE_U32) < 0)
+		return;
+	pkt->conntrack_info = (int)ntohl(mnl_attr_get_u32(info_attr));
+	pkt->reply_direction = pkt->conntrack_info >= IP_CT_IS_REPLY;
+	pkt->has_conntrack = true;
+}
+
+/* Find NFQA_PACKET_HDR without trusting the rest of the message, so that a
+ * message we cannot parse (or could not read whole) can still be released.
+ * Looks at no more than `avail` bytes from nlh. */
+static bool find_packet_id(const struct nlmsghdr *nlh, size_t avail,
+			   uint32_t *id)
+{
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_len < avail)
+		avail = nlh->nlmsg_len;
+	if (avail <= off)
+		return false;
+	for (attr = (const struct nlattr *)((const char *)nlh + off);
+	     mnl_attr_ok(attr, (int)((const char *)nlh + avail -
+				     (const char *)attr));
+	     attr = mnl_attr_next(attr)) {
+		if (mnl_attr_get_type(attr) == NFQA_PACKET_HDR &&
+		    mnl_attr_get_payload_len(attr) >=
+			    sizeof(struct nfqnl_msg_packet_hdr)) {
+			const struct nfqnl_msg_packet_hdr *ph =
+				mnl_attr_get_payload(attr);
+
+			*id = ntohl(ph->packet_id);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One message from the kernel. Returns 1 if a packet went to cb. */
+static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
+		      queue_packet_cb cb, void *data)
+{
+	struct nlattr *attr[NFQA_MAX + 1];
+	const struct nfqnl_msg_packet_hdr *ph;
+	struct queue_packet pkt;
+	uint32_t id;
+
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		/* an asynchronous verdict failure (e.g. -ENOENT) */
+		if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct nlmsgerr) &&
+		    ((const struct nlmsgerr *)
+		     mnl_nlmsg_get_payload(nlh))->error != 0)
+			q->verdict_errors++;
+		return 0;
+	}
+	if (!is_packet_msg(nlh))
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) {
+		q->malformed++;
+		return 0;
+	}
+
+	memset(attr, 0, sizeof(attr));
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) {
+		q->malformed++;
+		if (find_packet_id(nlh, nlh->nlmsg_len, &id))
+			send_verdict(q, id, NF_ACCEPT);
+		return 0;
+	}
+
+	memset(&pkt, 0, sizeof(pkt));
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	pkt.packet_id = ntohl(ph->packet_id);
+	if (attr[NFQA_PAYLOAD] != NULL) {
+		pkt.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		pkt.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	if (attr[NFQA_CAP_LEN] != NULL &&
+	    mnl_attr_validate(attr[NFQA_CAP_LEN], MNL_TYPE_U32) == 0 &&
+	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.len)
+		pkt.truncated = true;
+	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO], &pkt);
+
+	cb(&pkt, data);
+	return 1;
+}
+
+int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
+{
+	int handled = 0;
+
+	if (q == NULL || cb == NULL)
+		return -EINVAL;
+
+	while (q->npending > 0 && handled < QUEUE_RECEIVE_BATCH) {
+		struct pending_msg p = q->pending[0];
+
+		q->npending--;
+		memmove(&q->pending[0], &q->pending[1],
+			q->npending * sizeof(q->pending[0]));
+		handled += handle_msg(q, p.msg, cb, data);
+		free(p.msg);
+	}
+
+	while (handled < QUEUE_RECEIVE_BATCH) {
+		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->buf,
+				 QUEUE_BUFSIZE, MSG_TRUNC);
+		const struct nlmsghdr *m;
+		int rem;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == ENOBUFS) {
+				/* the kernel could not deliver messages to
+				 * us; with FAIL_OPEN it accepted them */
+				q->overruns++;
+				return -ENOBUFS;
+			}
+			return -errno;
+		}
+		if ((size_t)n > QUEUE_BUFSIZE) {
+			/* Cannot happen with our copy range. Never leave the
+			 * packet hanging: its header is at the start. */
+			uint32_t id;
+
+			m = (const struct nlmsghdr *)q->buf;
+			q->malformed++;
+			if (is_packet_msg(m) &&
+			    find_packet_id(m, QUEUE_BUFSIZE, &id))
+				send_verdict(q, id, NF_ACCEPT);
+			continue;
+		}
+		rem = (int)n;
+		for (m = (const struct nlmsghdr *)q->buf; mnl_nlmsg_ok(m, rem);
+		     m = mnl_nlmsg_next(m, &rem))
+			handled += handle_msg(q, m, cb, data);
+	}
+	return handled;
+}
+
+int queue_accept(struct queue *q, uint32_t packet_id)
+{
+	if (q == NULL)
+		return -EINVAL;
+	return send_verdict(q, packet_id, NF_ACCEPT);
+}
+
+unsigned long queue_overruns(const struct queue *q)
+{
+	return q != NULL ? q->overruns : 0;
+}
+
+unsigned long queue_verdict_errors(const struct queue *q)
+{
+	return q != NULL ? q->verdict_errors : 0;
+}
+
+static void accept_all_cb(const struct queue_packet *pkt, void *data)
+{
+	queue_accept(data, pkt->packet_id);
+}
+
+void queue_close(struct queue *q)
+{
+	char buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+	int fd, fl, drained = 0;
+
+	if (q == NULL)
+		return;
+	/* Release what is waiting: unbinding would drop it. */
+	fd = mnl_socket_get_fd(q->nl);
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	while (drained < QUEUE_CLOSE_DRAIN_MAX) {
+		int r = queue_receive(q, accept_all_cb, q);
+
+		if (r == -ENOBUFS)
+			continue;
+		if (r <= 0)
+			break;
+		drained += r;
+	}
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->number);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+	mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len);
+	queue_free(q);
+}

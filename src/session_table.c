@@ -1,0 +1,147 @@
+#include <errno.h>
+#include <stdlib.h>
+
+#include "session_table.h"
+
+struct session_table {
+	struct session_entry **bucket;
+	unsigned bucket_count;		/* power of two */
+	unsigned count, max;
+};
+
+/* Conntrack IDs are not chosen by the network peers, but hash them anyway so
+ * that sequential IDs spread over the buckets. */
+static unsigned session_table_slot(const struct session_table *t, uint32_t id)
+{
+	id ^= id >> 16;
+	id *= 0x45d9f3bU;
+	id ^= id >> 16;
+	return id & (t->bucket_count - 1);
+}
+
+int session_table_create(struct session_table **out, unsigned max_sessions)
+{
+	struct session_table *t;
+	unsigned n = 64;
+
+	if (max_sessions == 0)
+		return -EINVAL;
+	while (n < max_sessions && n < (1U << 20))
+		n <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->bucket = calloc(n, sizeof(*t->bucket));
+	if (!t->bucket) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->bucket_count = n;
+	t->max = max_sessions;
+	*out = t;
+	return 0;
+}
+
+void session_table_destroy(struct session_table *t)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->bucket_count; i++) {
+		while (t->bucket[i])
+			session_table_remove(t, t->bucket[i]);
+	}
+	free(t->bucket);
+	free(t);
+}
+
+struct session_entry *session_table_find(struct session_table *t,
+					 uint32_t conntrack_id)
+{
+	struct session_entry *e;
+
+	for (e = t->bucket[session_table_slot(t, conntrack_id)]; e; e = e->next)
+		if (e->conntrack_id == conntrack_id)
+			return e;
+	return NULL;
+}
+
+struct session_entry *session_table_add(struct session_table *t,
+					uint32_t conntrack_id)
+{
+	struct session_entry *e;
+	unsigned slot;
+
+	if (t->count >= t->max) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	e->conntrack_id = conntrack_id;
+	slot = session_table_slot(t, conntrack_id);
+	e->next = t->bucket[slot];
+	t->bucket[slot] = e;
+	t->count++;
+	return e;
+}
+
+void session_table_remove(struct session_table *t, struct session_entry *e)
+{
+	struct session_entry **p = &t->bucket[session_table_slot(t, e->conntrack_id)];
+
+	while (*p && *p != e)
+		p = &(*p)->next;
+	if (!*p)
+		return;
+	*p = e->next;
+	t->count--;
+	session_free(&e->session);
+	free(e);
+}
+
+unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
+			      uint64_t idle_ms)
+{
+	unsigned i, removed = 0;
+
+	for (i = 0; i < t->bucket_count; i++) {
+		struct session_entry **p = &t->bucket[i];
+
+		while (*p) {
+			struct session_entry *e = *p;
+
+			if (e->session.last_seen_ms + idle_ms < now_ms) {
+				*p = e->next;
+				t->count--;
+				session_free(&e->session);
+				free(e);
+				removed++;
+			} else {
+				p = &e->next;
+			}
+		}
+	}
+	return removed;
+}
+
+unsigned session_table_count(const struct session_table *t)
+{
+	return t->count;
+}
+
+void session_table_foreach(struct session_table *t,
+			   void (*fn)(struct session_entry *e, void *data),
+			   void *data)
+{
+	unsigned i;
+	struct session_entry *e;
+
+	for (i = 0; i < t->bucket_count; i++)
+		for (e = t->bucket[i]; e; e = e->next)
+			fn(e, data);
+}

@@ -1,0 +1,737 @@
+/* test_session: FTP control-connection scenarios, packets built by hand. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "session.h"
+
+#define ORIG SESSION_DIR_ORIGINAL
+#define REPL SESSION_DIR_REPLY
+
+/* One control connection under test: a session, its policy, the next
+ * sequence number of each direction, a clock, and the last actions. */
+struct conn {
+	struct session s;
+	struct policy pol;
+	struct inet_addr client, server;
+	uint32_t next[2];
+	uint64_t now;
+	struct session_actions out;
+};
+
+static const char *addr_str(const struct inet_addr *a)
+{
+	static char buf[INET_ADDR_STRLEN];
+
+	return inet_addr_format(a, buf, sizeof(buf));
+}
+
+static void conn_open_lim(struct conn *c, const char *client,
+			  const char *server, const struct session_limits *lim)
+{
+	memset(c, 0, sizeof(*c));
+	policy_init_defaults(&c->pol);
+	if (inet_addr_parse(client, &c->client) < 0 ||
+	    inet_addr_parse(server, &c->server) < 0)
+		abort();
+	session_init(&c->s, &c->client, 40000, &c->server, 21, lim);
+	/* the reply direction wraps past 2^32 early on purpose */
+	c->next[ORIG] = 1000;
+	c->next[REPL] = 0xffffff00u;
+	c->now = 1000000;
+}
+
+static unsigned send_at(struct conn *c, enum session_direction dir,
+			uint32_t seq, bool syn, const void *data, size_t len)
+{
+	struct packet_info pkt;
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.src = dir == ORIG ? c->client : c->server;
+	pkt.dst = dir == ORIG ? c->server : c->client;
+	pkt.sport = dir == ORIG ? 40000 : 21;
+	pkt.dport = dir == ORIG ? 21 : 40000;
+	pkt.seq = seq;
+	pkt.syn = syn;
+	pkt.payload = data;
+	pkt.payload_len = len;
+	memset(&c->out, 0, sizeof(c->out));
+	session_packet(&c->s, &c->pol, dir, &pkt, c->now, &c->out);
+	return c->out.count;
+}
+
+/* Next in-order segment of a direction. */
+static unsigned send_n(struct conn *c, enum session_direction dir,
+		       const void *data, size_t len)
+{
+	unsigned n = send_at(c, dir, c->next[dir], false, data, len);
+
+	c->next[dir] += (uint32_t)len;
+	return n;
+}
+
+static unsigned feed(struct conn *c, enum session_direction dir,
+		     const char *text)
+{
+	return send_n(c, dir, text, strlen(text));
+}
+
+/* Handshake and a logged-in session, no actions expected. */
+static void conn_open(struct conn *c, const char *client, const char *server)
+{
+	conn_open_lim(c, client, server, NULL);
+	CHECK_INT(send_at(c, ORIG, c->next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(c, REPL, c->next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(c, REPL, "220 FTP server ready\r\n"), 0);
+	CHECK_INT(feed(c, ORIG, "USER anonymous\r\n"), 0);
+	CHECK_INT(feed(c, REPL, "331 Password please\r\n"), 0);
+	CHECK_INT(feed(c, ORIG, "PASS guest@\r\n"), 0);
+	CHECK_INT(feed(c, REPL, "230 Logged in\r\n"), 0);
+	CHECK_INT(c->s.pending_count, 0);
+}
+
+static void conn_close(struct conn *c)
+{
+	session_free(&c->s);
+	policy_free(&c->pol);
+}
+
+static const char pasv_reply[] =
+	"227 Entering Passive Mode (192,0,2,10,195,80)\r\n";
+
+static void test_pasv(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0], FTP_COMMAND_PASV);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->reason, POLICY_ALLOW);
+	CHECK_INT(a->direction, REPL);
+	CHECK_INT(a->address.family, AF_INET);
+	CHECK_STR(addr_str(&a->address), "192.0.2.10");
+	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->reply_code, 227);
+	CHECK_STR(a->command, "PASV");
+	CHECK_STR(a->reply, "227 Entering Passive Mode (192,0,2,10,195,80)");
+	CHECK_STR(a->detail, "");
+	CHECK_INT(c.out.dropped, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole_expiry[0], 1000000 + 30 * 1000);
+	/* the transfer itself: no more actions */
+	CHECK_INT(feed(&c, ORIG, "RETR file\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Opening BINARY mode\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "226 Transfer complete\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	conn_close(&c);
+}
+
+static void test_epsv_ipv6(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "2001:db8::1", "2001:db8::10");
+	CHECK_INT(feed(&c, ORIG, "EPSV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "229 Entering Extended Passive Mode (|||50001|)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->address.family, AF_INET6);
+	CHECK_STR(addr_str(&a->address), "2001:db8::10");
+	CHECK_INT(a->port, 50001);
+	CHECK_INT(a->reply_code, 229);
+	CHECK_STR(a->command, "EPSV");
+	CHECK_STR(a->reply, "229 Entering Extended Passive Mode (|||50001|)");
+
+	/* "EPSV 2" is an EPSV too */
+	CHECK_INT(feed(&c, ORIG, "epsv 2\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "229 Ok (!!!50002!)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50002);
+	CHECK_STR(a->command, "epsv 2");
+
+	/* a 227 on an IPv6 control connection names the wrong family */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_FAMILY);
+	CHECK_STR(a->detail, "address-family-mismatch");
+
+	/* EPSV ALL is answered by a 200, a 229 to it is unsolicited */
+	CHECK_INT(feed(&c, ORIG, "EPSV ALL\r\n"), 0);
+	CHECK_INT(c.s.pending[0], FTP_COMMAND_EPSV_ALL);
+	CHECK_INT(feed(&c, REPL, "229 Ok (|||50003|)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "EPSV ALL");
+	CHECK_INT(c.s.pinhole_count, 2);
+	conn_close(&c);
+}
+
+static void test_unsolicited(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* nothing asked */
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_INT(a->reply_code, 227);
+	CHECK_STR(a->command, "");
+	CHECK_STR(a->detail, "no command outstanding");
+	/* what was announced is still reported for the log */
+	CHECK_STR(addr_str(&a->address), "192.0.2.10");
+	CHECK_INT(a->port, 50000);
+
+	/* a 227 answering LIST */
+	CHECK_INT(feed(&c, ORIG, "LIST\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "LIST");
+	CHECK_STR(a->detail, "reply to another command");
+	CHECK_INT(c.s.pending_count, 0);
+
+	/* a 229 answering PASV, a 227 answering EPSV */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "229 Ok (|||50001|)\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_INT(a->reply_code, 229);
+	CHECK_INT(feed(&c, ORIG, "EPSV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+
+	/* the password is never copied into an action */
+	CHECK_INT(feed(&c, ORIG, "PASS hunter2\r\n"), 0);
+	CHECK_STR(c.s.pending_text[0], "PASS ****");
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_STR(a->command, "PASS ****");
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+static void test_greeting(void)
+{
+	struct conn c;
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	/* 120 then 220, multi-line 220: unsolicited and harmless */
+	CHECK_INT(feed(&c, REPL, "120 Ready in 1 minute\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "220-Welcome\r\n"
+				 "Be nice. 227 (1,2,3,4,5,6)\r\n"
+				 "220 Ready\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.multiline_code, 0);
+	CHECK_INT(c.s.lost, 0);
+	conn_close(&c);
+}
+
+static void test_pipelined(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "TYPE I\r\nPASV\r\nRETR a\r\nPASV\r\nRETR b\r\n"),
+		  0);
+	CHECK_INT(c.s.pending_count, 5);
+	CHECK_INT(feed(&c, REPL, "200 Type set to I\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50001);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
+	CHECK_STR(c.s.pending_text[0], "RETR b");
+
+	/* a 227 arriving as the answer to the NOOP in front of the PASV is
+	 * unsolicited, and then the PASV's own answer is a 200 */
+	CHECK_INT(feed(&c, REPL, "150 x\r\n226 y\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "NOOP\r\nPASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "NOOP");
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 2);
+	conn_close(&c);
+}
+
+static void test_pending_full(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	int i;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* the PASV is the oldest of 17: it is the one dropped */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	for (i = 0; i < SESSION_PENDING_MAX; i++)
+		CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "NOOP");
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX - 1);
+	conn_close(&c);
+}
+
+static void test_multiline(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* the final line carries the address; lines in between (including
+	 * reply-like ones with another code) are text */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227-Entering Passive Mode\r\n"), 0);
+	CHECK_INT(c.s.multiline_code, 227);
+	CHECK_INT(feed(&c, REPL, " see (9,9,9,9,9,9)\r\n200 not the end\r\n"
+				 "227-still not\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,82)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_STR(addr_str(&a->address), "192.0.2.10");
+	CHECK_INT(a->port, 50002);
+	CHECK_STR(a->reply, "227 (192,0,2,10,195,82)");
+	CHECK_INT(c.s.multiline_code, 0);
+	CHECK_INT(c.s.pending_count, 0);
+
+	/* address only in the text, not on the final line: malformed */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227-Entering Passive Mode\r\n"
+				 "227-(192,0,2,10,195,83)\r\n"
+				 "227 Done\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
+	CHECK_STR(a->detail, "no address in 227 reply");
+	CHECK_INT(a->port, 0);
+	conn_close(&c);
+}
+
+static void test_split_reply(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PA"), 0);
+	CHECK_INT(feed(&c, ORIG, "SV\r"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(feed(&c, ORIG, "\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, "227 Entering Pas"), 0);
+	CHECK_INT(feed(&c, REPL, "sive Mode (192,0,2,"), 0);
+	CHECK_INT(feed(&c, REPL, "10,195,80)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->reply, "227 Entering Passive Mode (192,0,2,10,195,80)");
+	conn_close(&c);
+}
+
+static void test_two_replies_one_segment(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "TYPE I\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 Switching to Binary mode.\r\n"
+		       "227 Entering Passive Mode (192,0,2,10,195,80).\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->command, "PASV");
+	conn_close(&c);
+}
+
+static void test_out_of_order_reply(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	uint32_t base;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	base = c.next[REPL];
+	/* second half first, then a copy of it, then the first half */
+	CHECK_INT(send_at(&c, REPL, base + 20, false, pasv_reply + 20,
+			  strlen(pasv_reply) - 20), 0);
+	CHECK_INT(send_at(&c, REPL, base + 20, false, pasv_reply + 20,
+			  strlen(pasv_reply) - 20), 0);
+	CHECK_INT(c.s.stream[REPL].held_count, 1);
+	CHECK_INT(send_at(&c, REPL, base, false, pasv_reply, 20), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	c.next[REPL] += (uint32_t)strlen(pasv_reply);
+	/* a retransmission of the whole reply changes nothing */
+	CHECK_INT(send_at(&c, REPL, base, false, pasv_reply,
+			  strlen(pasv_reply)), 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* a retransmission with another port in it does not either */
+	CHECK_INT(send_at(&c, REPL, base, false,
+			  "227 Entering Passive Mode (192,0,2,10,195,99)\r\n",
+			  strlen(pasv_reply)), 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	conn_close(&c);
+}
+
+static void test_policy_refusals(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* third-party address */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (198,51,100,7,195,80)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
+	CHECK_STR(addr_str(&a->address), "198.51.100.7");
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->detail, "third-party-address");
+	/* port 22 */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (192,0,2,10,0,22)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_PRIVILEGED_PORT);
+	CHECK_INT(a->port, 22);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a per-server entry: range 50000-50100, announce 198.51.100.7 */
+	c.pol.servers = calloc(1, sizeof(*c.pol.servers));
+	if (!c.pol.servers)
+		abort();
+	c.pol.server_count = 1;
+	c.pol.servers[0].addr = c.server;
+	c.pol.servers[0].passive_range.low = 50000;
+	c.pol.servers[0].passive_range.high = 50100;
+	inet_addr_parse("198.51.100.7", &c.pol.servers[0].announce[0]);
+	c.pol.servers[0].announce_count = 1;
+
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (192,0,2,10,234,96)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(a->port, 60000);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (198,51,100,7,195,130)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_STR(addr_str(&a->address), "198.51.100.7");
+	CHECK_INT(a->port, 50050);
+	CHECK_INT(c.s.pinhole_count, 1);
+	conn_close(&c);
+}
+
+static void test_cap(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.max_pinholes_per_session = 2;
+	c.pol.expect_timeout_s = 10;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	c.now += 1000;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_SESSION_CAP);
+	CHECK_INT(c.s.pinhole_count, 2);
+
+	/* the daemon failed to install the last one: it does not count */
+	session_pinhole_failed(&c.s);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole_expiry[0], 1000000 + 10000);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+
+	/* the first expires at 1010000: exactly then it is gone */
+	c.now = 1000000 + 10000;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(c.s.pinhole_expiry[0], 1001000 + 10000);
+	CHECK_INT(c.s.pinhole_expiry[1], 1010000 + 10000);
+	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+static void test_preliminary(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "LIST\r\nPASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Here comes the listing\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(feed(&c, REPL, "125-Still\r\n125 going\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(feed(&c, REPL, "226 Directory send OK\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_STR(a->command, "PASV");
+	conn_close(&c);
+}
+
+static void test_malformed(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL,
+		       "227 Entering Passive Mode (192,0,2,10,300,1)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
+	CHECK_STR(a->detail, "227 number not 0-255");
+	CHECK_INT(a->address.family, 0);
+	CHECK_INT(feed(&c, ORIG, "EPSV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "229 Ok (|||0|)\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
+	CHECK_INT(a->reply_code, 229);
+	CHECK_STR(a->detail, "229 port is zero");
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* malformed command: rejected, still queued for its reply */
+	CHECK_INT(feed(&c, ORIG, "PA\x01SV\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->direction, ORIG);
+	CHECK_STR(a->command, "PA?SV");
+	CHECK_STR(a->detail, "malformed command: control byte in command");
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, "500 Unknown command\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	/* a malformed PASS does not leak the password either */
+	CHECK_INT(feed(&c, ORIG, "PASS\tsecret\r\n"), 1);
+	CHECK_STR(a->command, "PASS ****");
+
+	/* a reply line that is not one */
+	CHECK_INT(feed(&c, REPL, "hello\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->direction, REPL);
+	CHECK_STR(a->reply, "hello");
+	CHECK_STR(a->detail, "malformed reply: reply code not three digits");
+	conn_close(&c);
+}
+
+static void test_printable(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	char line[300];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering \xff\xfe Mode "
+				 "(192,0,2,10,195,80)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_STR(a->reply, "227 Entering ?? Mode (192,0,2,10,195,80)");
+
+	/* a long reply is cut to SESSION_TEXT_MAX, marked */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "227 (192,0,2,10,195,80) ", 24);
+	memcpy(line + 298, "\r\n", 2);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(send_n(&c, REPL, line, sizeof(line)), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(strlen(a->reply), SESSION_TEXT_MAX - 1);
+	CHECK(memcmp(a->reply, line, SESSION_TEXT_MAX - 4) == 0);
+	CHECK_STR(a->reply + SESSION_TEXT_MAX - 4, "...");
+	conn_close(&c);
+}
+
+static void test_long_line(void)
+{
+	struct conn c;
+	struct session_limits lim = { .buffer_max = 256, .line_max = 24 };
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(feed(&c, ORIG, "STOR a-rather-long-file-name\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->direction, ORIG);
+	CHECK_STR(a->detail, "line longer than 24 bytes");
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "500 Too long\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,80)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
+static void test_actions_full(void)
+{
+	struct conn c;
+	char buf[20 * 4 + 1];
+	int i;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	for (i = 0; i < 20; i++)
+		memcpy(buf + 4 * i, "x1\r\n", 4);
+	CHECK_INT(send_n(&c, ORIG, buf, 80), SESSION_ACTIONS_MAX);
+	CHECK_INT(c.out.dropped, 20 - SESSION_ACTIONS_MAX);
+	CHECK_INT(c.out.item[SESSION_ACTIONS_MAX - 1].kind,
+		  SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	conn_close(&c);
+}
+
+static void test_stream_lost(void)
+{
+	struct conn c;
+	struct session_limits lim = { .buffer_max = 64, .line_max = 32 };
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	/* a reply segment beyond the 64-byte window */
+	CHECK_INT(send_at(&c, REPL, c.next[REPL] + 64, false, "x\r\n", 3), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_INT(a->direction, REPL);
+	CHECK_STR(a->detail, "reply stream: reassembly buffer bound reached");
+	CHECK(c.s.lost);
+	CHECK_INT(session_memory(&c.s), 0);
+	/* from now on nothing, not even for a perfect 227 */
+	CHECK_INT(feed(&c, REPL, pasv_reply), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* too many held holes on the command side */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	{
+		int i;
+
+		CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+		for (i = 0; i < STREAM_HELD_MAX; i++)
+			CHECK_INT(send_at(&c, ORIG, c.next[ORIG] + 2 +
+					  2 * (uint32_t)i, false, "x", 1), 0);
+		CHECK(session_memory(&c.s) > 0);
+		CHECK_INT(send_at(&c, ORIG, c.next[ORIG] + 200, false, "x",
+				  1), 1);
+		CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+		CHECK_STR(a->detail,
+			  "command stream: reassembly buffer bound reached");
+	}
+	conn_close(&c);
+}
+
+static void test_auth_tls(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, '\n',
+					 0x01, 0x00, 0x01, 0xfc, '\n' };
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "AUTH TLS\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "234 AUTH TLS successful\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_STR(a->detail,
+		  "control connection switched to TLS (AUTH); no longer tracked");
+	CHECK_INT(send_n(&c, ORIG, hello, sizeof(hello)), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 0);
+	conn_close(&c);
+
+	/* AUTH refused: plain text goes on */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "AUTH TLS\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "504 No TLS here\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
+static void test_midstream(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* daemon restarted: no SYNs, both streams picked up mid-way */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.next[ORIG] = 777777;
+	c.next[REPL] = 4242;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	/* RST and FIN carry nothing special */
+	{
+		struct packet_info pkt;
+
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.seq = c.next[ORIG];
+		pkt.rst = true;
+		memset(&c.out, 0, sizeof(c.out));
+		session_packet(&c.s, &c.pol, ORIG, &pkt, c.now, &c.out);
+		CHECK_INT(c.out.count, 0);
+	}
+	conn_close(&c);
+}
+
+int main(void)
+{
+	test_pasv();
+	test_epsv_ipv6();
+	test_unsolicited();
+	test_greeting();
+	test_pipelined();
+	test_pending_full();
+	test_multiline();
+	test_split_reply();
+	test_two_replies_one_segment();
+	test_out_of_order_reply();
+	test_policy_refusals();
+	test_cap();
+	test_preliminary();
+	test_malformed();
+	test_printable();
+	test_long_line();
+	test_actions_full();
+	test_stream_lost();
+	test_auth_tls();
+	test_midstream();
+	return check_report("session");
+}

@@ -1,0 +1,410 @@
+/* test_stream: reassembly orderings and line cutting. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "stream.h"
+
+static int feed(struct stream *s, uint32_t seq, bool syn, const char *text)
+{
+	return stream_segment(s, seq, syn, (const uint8_t *)text, strlen(text));
+}
+
+/* Drain every waiting line into buf as "line|line|", over-long lines as
+ * "<long>|"; a NUL in a line shows as "\0" so tests can see it. */
+static const char *drain(struct stream *s)
+{
+	static char buf[8192];
+	const char *line;
+	size_t len, used = 0, i;
+	int r;
+
+	buf[0] = '\0';
+	while ((r = stream_line_next(s, &line, &len)) != 0) {
+		if (r == -EMSGSIZE) {
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+						 "<long>|");
+			continue;
+		}
+		for (i = 0; i < len && used + 3 < sizeof(buf); i++) {
+			if (line[i] == '\0') {
+				buf[used++] = '\\';
+				buf[used++] = '0';
+			} else {
+				buf[used++] = line[i];
+			}
+		}
+		if (used + 2 < sizeof(buf))
+			buf[used++] = '|';
+		buf[used] = '\0';
+	}
+	return buf;
+}
+
+static void test_in_order(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 1000, true, ""), 0);
+	CHECK(s.synchronized);
+	CHECK_INT(s.next_seq, 1001);
+	CHECK_INT(feed(&s, 1001, false, "USER anonymous\r\n"), 0);
+	CHECK_STR(drain(&s), "USER anonymous|");
+	CHECK_INT(feed(&s, 1017, false, "PASS x\r\nPWD\r\nPASV\r\n"), 0);
+	CHECK_STR(drain(&s), "PASS x|PWD|PASV|");
+	CHECK_INT(s.next_seq, 1017 + 19);
+	/* nothing more waiting */
+	CHECK_STR(drain(&s), "");
+	stream_free(&s);
+}
+
+static void test_line_endings(void)
+{
+	struct stream s;
+	const char *line;
+	size_t len;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, false, "a\nb\r\nc\rd\r\n\r\n\n"), 0);
+	/* bare LF ends a line; bare CR inside stays; empty lines count */
+	CHECK_STR(drain(&s), "a|b|c\rd|||");
+	/* CR CR LF: only the last CR is line ending */
+	CHECK_INT(feed(&s, 13, false, "x\r\r\n"), 0);
+	CHECK_INT(stream_line_next(&s, &line, &len), 1);
+	CHECK_INT(len, 2);
+	CHECK(memcmp(line, "x\r", 2) == 0);
+	CHECK_INT(stream_line_next(&s, &line, &len), 0);
+	/* NUL bytes are data; the parser judges them */
+	CHECK_INT(stream_segment(&s, 17, false, (const uint8_t *)"a\0b\n", 4), 0);
+	CHECK_STR(drain(&s), "a\\0b|");
+	stream_free(&s);
+}
+
+static void test_split_lines(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 99, true, ""), 0);
+	CHECK_INT(feed(&s, 100, false, "227 Entering"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 112, false, " Passive Mode"), 0);
+	CHECK_STR(drain(&s), "");
+	/* CR at the end of one segment, LF at the start of the next */
+	CHECK_INT(feed(&s, 125, false, " (1,2,3,4,5,6)\r"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(s.line_len, 40);
+	CHECK_INT(feed(&s, 140, false, "\n200 ok\r\n"), 0);
+	CHECK_STR(drain(&s), "227 Entering Passive Mode (1,2,3,4,5,6)|200 ok|");
+	stream_free(&s);
+}
+
+static void test_reverse_order(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* "AAA\r\n" at 1, "BBB\r\n" at 6, "CCC\r\n" at 11, backwards */
+	CHECK_INT(feed(&s, 11, false, "CCC\r\n"), 0);
+	CHECK_INT(feed(&s, 6, false, "BBB\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	/* adjacent pieces merge into one */
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(s.held_bytes, 10);
+	CHECK_INT(feed(&s, 1, false, "AAA\r\n"), 0);
+	CHECK_STR(drain(&s), "AAA|BBB|CCC|");
+	CHECK_INT(s.held_count, 0);
+	CHECK_INT(s.held_bytes, 0);
+	CHECK_INT(s.next_seq, 16);
+	stream_free(&s);
+}
+
+static void test_interleaved(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* "l1\nl2\nl3\nl4\nl5\n": pieces of 3 at 1,4,7,10,13 */
+	CHECK_INT(feed(&s, 4, false, "l2\n"), 0);
+	CHECK_INT(feed(&s, 10, false, "l4\n"), 0);
+	CHECK_INT(s.held_count, 2);
+	CHECK_INT(feed(&s, 1, false, "l1\n"), 0);
+	CHECK_STR(drain(&s), "l1|l2|");
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(feed(&s, 13, false, "l5\n"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 7, false, "l3\n"), 0);
+	CHECK_STR(drain(&s), "l3|l4|l5|");
+	CHECK_INT(s.held_count, 0);
+	stream_free(&s);
+}
+
+static void test_duplicates(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "NOOP\r\n"), 0);
+	CHECK_INT(feed(&s, 1, false, "NOOP\r\n"), 0);
+	CHECK_STR(drain(&s), "NOOP|");
+	/* a retransmission of old data is ignored, even with other bytes */
+	CHECK_INT(feed(&s, 1, false, "PASV\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	/* held twice: held once */
+	CHECK_INT(feed(&s, 13, false, "QUIT\r\n"), 0);
+	CHECK_INT(feed(&s, 13, false, "QUIT\r\n"), 0);
+	CHECK_INT(s.held_bytes, 6);
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(feed(&s, 7, false, "SYST\r\n"), 0);
+	CHECK_STR(drain(&s), "SYST|QUIT|");
+	stream_free(&s);
+}
+
+static void test_overlaps(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "USER ab"), 0);
+	/* overlaps 5 old bytes with other content, brings 4 new: only the
+	 * new ones are taken */
+	CHECK_INT(feed(&s, 3, false, "ER XYcd\r\n"), 0);
+	CHECK_STR(drain(&s), "USER abcd|");
+
+	/* held "BBBB" at 21..24; a later copy "xxxxxxxx" over 19..26 keeps
+	 * the held bytes and fills only around them */
+	CHECK_INT(s.next_seq, 12);
+	CHECK_INT(feed(&s, 21, false, "BBBB"), 0);
+	CHECK_INT(feed(&s, 19, false, "xxxxxxxx"), 0);
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(s.held_bytes, 8);
+	/* in-order data overlapping held data: held copy wins there too */
+	CHECK_INT(feed(&s, 12, false, "1234567yyyyyyyyyyy\n"), 0);
+	CHECK_STR(drain(&s), "1234567xxBBBBxxyyy|");
+	CHECK_INT(s.held_count, 0);
+	CHECK_INT(s.next_seq, 31);
+
+	/* a new piece bridging two held pieces merges all three */
+	CHECK_INT(feed(&s, 35, false, "cc"), 0);
+	CHECK_INT(feed(&s, 41, false, "ee"), 0);
+	CHECK_INT(s.held_count, 2);
+	CHECK_INT(feed(&s, 34, false, "XXXdddXXX"), 0);
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(s.held_bytes, 9);
+	CHECK_INT(feed(&s, 31, false, "aaa"), 0);
+	CHECK_INT(feed(&s, 43, false, "\n"), 0);
+	CHECK_STR(drain(&s), "aaaXccdddXee|");
+	stream_free(&s);
+}
+
+static void test_wraparound(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	/* ISN just below 2^32: data crosses the wrap */
+	CHECK_INT(feed(&s, 0xfffffff8u, true, ""), 0);
+	CHECK_INT(s.next_seq, 0xfffffff9u);
+	/* out of order across the wrap: "PASV\r\n" at 0xfffffff9,
+	 * "EPSV\r\n" at 0xffffffff, "QUIT\r\n" at 5 */
+	CHECK_INT(feed(&s, 5, false, "QUIT\r\n"), 0);
+	CHECK_INT(feed(&s, 0xffffffffu, false, "EPSV\r\n"), 0);
+	CHECK_INT(s.held_count, 1);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 0xfffffff9u, false, "PASV\r\n"), 0);
+	CHECK_STR(drain(&s), "PASV|EPSV|QUIT|");
+	CHECK_INT(s.next_seq, 11);
+	/* data from before the wrap is old */
+	CHECK_INT(feed(&s, 0xfffffffeu, false, "XXXXXXXX\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	/* a retransmission straddling: only bytes from 11 on are new */
+	CHECK_INT(feed(&s, 0xfffffffeu, false, "0123456789abcNOOP\r\n"), 0);
+	CHECK_STR(drain(&s), "NOOP|");
+	stream_free(&s);
+}
+
+static void test_syn(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	/* before a SYN nor data nothing is known */
+	CHECK_INT(feed(&s, 500, false, ""), 0);
+	CHECK(!s.synchronized);
+	CHECK_INT(feed(&s, 41, true, ""), 0);
+	CHECK_INT(s.next_seq, 42);
+	/* a retransmitted SYN with another ISN before data: take the new */
+	CHECK_INT(feed(&s, 7000, true, ""), 0);
+	CHECK_INT(s.next_seq, 7001);
+	CHECK_INT(feed(&s, 7001, false, "220 hi\r\n"), 0);
+	CHECK_STR(drain(&s), "220 hi|");
+	/* a SYN after data does not rewind */
+	CHECK_INT(feed(&s, 100, true, "X\r\n"), 0);
+	CHECK_INT(s.next_seq, 7009);
+	CHECK_STR(drain(&s), "");
+	stream_free(&s);
+
+	/* SYN carrying data (TFO): data starts at ISN + 1 */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0xffffffffu, true, "FEAT\r\n"), 0);
+	CHECK_STR(drain(&s), "FEAT|");
+	CHECK_INT(s.next_seq, 6);
+	stream_free(&s);
+}
+
+static void test_midstream(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	/* no SYN seen: the first data segment starts the stream */
+	CHECK_INT(feed(&s, 123456, false, "PASV\r\n"), 0);
+	CHECK(s.synchronized);
+	CHECK_STR(drain(&s), "PASV|");
+	CHECK_INT(s.next_seq, 123462);
+	/* earlier bytes are old now */
+	CHECK_INT(feed(&s, 123400, false, "NOOP\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	/* the tail of a line picked up mid-way still ends a (partial) line */
+	stream_free(&s);
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 9, false, "ive Mode (1,2,3,4,5,6)\r\n200 ok\r\n"), 0);
+	CHECK_STR(drain(&s), "ive Mode (1,2,3,4,5,6)|200 ok|");
+	stream_free(&s);
+}
+
+static void test_long_lines(void)
+{
+	struct stream s;
+	char big[64];
+
+	stream_init(&s, 8192, 8);
+	/* exactly line_max bytes: fine, with CRLF, LF, and CR split off */
+	CHECK_INT(feed(&s, 0, false, "12345678\r\n12345678\n"), 0);
+	CHECK_STR(drain(&s), "12345678|12345678|");
+	CHECK_INT(feed(&s, 19, false, "ABCDEFGH\r"), 0);
+	CHECK_INT(feed(&s, 28, false, "\n"), 0);
+	CHECK_STR(drain(&s), "ABCDEFGH|");
+	/* line_max + 1 bytes: over-long, once, then the next line is fine */
+	CHECK_INT(feed(&s, 29, false, "123456789\r\nok\r\n"), 0);
+	CHECK_STR(drain(&s), "<long>|ok|");
+	/* line_max + 1 with the CR split from LF */
+	CHECK_INT(feed(&s, 44, false, "123456789\r"), 0);
+	CHECK_INT(feed(&s, 54, false, "\nok2\n"), 0);
+	CHECK_STR(drain(&s), "<long>|ok2|");
+	/* line_max + 1 bytes without CR, LF in the next segment */
+	CHECK_INT(feed(&s, 59, false, "123456789"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 68, false, "\n"), 0);
+	CHECK_STR(drain(&s), "<long>|");
+	/* a very long line over many segments: one error, rest skipped */
+	memset(big, 'z', sizeof(big));
+	CHECK_INT(stream_segment(&s, 69, false, (const uint8_t *)big, 64), 0);
+	CHECK_STR(drain(&s), "<long>|");
+	CHECK(s.discarding);
+	CHECK_INT(stream_segment(&s, 133, false, (const uint8_t *)big, 64), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 197, false, "zz\r\nPASV\r\n"), 0);
+	CHECK_STR(drain(&s), "PASV|");
+	CHECK(!s.discarding);
+	CHECK_INT(s.line_len, 0);
+	stream_free(&s);
+}
+
+static void test_bounds(void)
+{
+	struct stream s;
+	uint8_t buf[300];
+	int i;
+
+	memset(buf, 'a', sizeof(buf));
+	stream_init(&s, 100, 50);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* next_seq 1, window 1..100: far in the future is refused */
+	CHECK_INT(stream_segment(&s, 101, false, buf, 1), -ENOBUFS);
+	CHECK_INT(stream_segment(&s, 0x80000000u, false, buf, 1), -ENOBUFS);
+	CHECK_INT(stream_segment(&s, 100, false, buf, 2), -ENOBUFS);
+	CHECK_INT(s.held_count, 0);
+	/* the last byte of the window fits */
+	CHECK_INT(stream_segment(&s, 100, false, buf, 1), 0);
+	CHECK_INT(s.held_bytes, 1);
+	/* held bytes plus the partial line stay within buffer_max */
+	CHECK_INT(feed(&s, 1, false, "0123456789abcdefghi"), 0);
+	CHECK_INT(s.line_len, 19);
+	CHECK_INT(s.next_seq, 20);
+	CHECK_INT(stream_segment(&s, 21, false, buf, 79), 0);	/* 19+80 */
+	CHECK_INT(s.held_bytes, 80);
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(stream_segment(&s, 102, false, buf, 2), -ENOBUFS);
+	CHECK_INT(s.held_bytes, 80);
+	CHECK_INT(stream_segment(&s, 102, false, buf, 1), 0);	/* = 100 */
+	CHECK_INT(s.held_bytes, 81);
+	/* ...and a copy of what is held costs nothing */
+	CHECK_INT(stream_segment(&s, 21, false, buf, 79), 0);
+	/* in-order data flows through whatever its size */
+	CHECK_INT(stream_segment(&s, 20, false, (const uint8_t *)"\n", 1), 0);
+	CHECK_STR(drain(&s), "0123456789abcdefghi|<long>|");
+	CHECK_INT(s.next_seq, 101);
+	CHECK_INT(s.held_count, 1);
+	stream_free(&s);
+
+	/* a large in-order segment of short lines is not bounded by
+	 * buffer_max (it is not held) */
+	stream_init(&s, 100, 50);
+	for (i = 0; i < 300; i += 3)
+		memcpy(buf + i, "ab\n", 3);
+	CHECK_INT(stream_segment(&s, 1, false, buf, 300), 0);
+	for (i = 0; i < 100; i++) {
+		const char *line;
+		size_t len;
+
+		if (stream_line_next(&s, &line, &len) != 1 || len != 2)
+			break;
+	}
+	CHECK_INT(i, 100);
+	/* a caller that does not drain hits the bound */
+	CHECK_INT(stream_segment(&s, 301, false, buf, 300), 0);
+	CHECK_INT(stream_segment(&s, 601, false, buf, 3), -ENOBUFS);
+	stream_free(&s);
+
+	/* the count of held holes is bounded */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	for (i = 0; i < STREAM_HELD_MAX; i++)
+		CHECK_INT(stream_segment(&s, 10 + 2 * (uint32_t)i, false, buf,
+					 1), 0);
+	CHECK_INT(s.held_count, STREAM_HELD_MAX);
+	CHECK_INT(stream_segment(&s, 10 + 2 * STREAM_HELD_MAX, false, buf, 1),
+		  -ENOBUFS);
+	/* filling a hole merges pieces, which is always allowed */
+	CHECK_INT(stream_segment(&s, 11, false, buf, 1), 0);
+	CHECK_INT(s.held_count, STREAM_HELD_MAX - 1);
+	CHECK(stream_memory(&s) >= s.held_bytes);
+	stream_free(&s);
+	CHECK_INT(stream_memory(&s), 0);
+	/* stream_free twice is harmless */
+	stream_free(&s);
+}
+
+int main(void)
+{
+	test_in_order();
+	test_line_endings();
+	test_split_lines();
+	test_reverse_order();
+	test_interleaved();
+	test_duplicates();
+	test_overlaps();
+	test_wraparound();
+	test_syn();
+	test_midstream();
+	test_long_lines();
+	test_bounds();
+	return check_report("stream");
+}
