@@ -27,7 +27,12 @@ void expect_close(struct expect_handle *h);
 
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
- * one, -EOPNOTSUPP: master has no helper, ...) with a message in err. */
+ * one, -EOPNOTSUPP: master has no helper, ...) with a message in err.
+ * The same expectation asked for again by the same master (a repeated
+ * announcement) is refreshed and returns 0. timeout_s 0 keeps the helper
+ * policy's timeout; otherwise it is set to timeout_s after creation. When
+ * the helper's expect max is reached the kernel evicts the master's oldest
+ * expectation silently. */
 int expect_install(struct expect_handle *h, const struct expect_request *r,
 		   char *err, size_t errlen);
 

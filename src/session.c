@@ -284,10 +284,9 @@ static void session_reply_final(struct session *s, const struct policy *p,
 		if (act.reason == POLICY_ALLOW &&
 		    s->pinhole_count >= SESSION_PINHOLES_MAX)
 			act.reason = POLICY_REFUSE_SESSION_CAP;
+		/* A policy refusal needs no detail: the reason says it. */
 		if (act.reason == POLICY_ALLOW)
 			act.kind = SESSION_ACTION_PINHOLE_OPEN;
-		else
-			session_str(act.detail, policy_reason_name(act.reason));
 	}
 
 	a = session_action_new(out, act.kind, act.direction);
