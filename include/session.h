@@ -36,6 +36,10 @@ struct session_action {
 	enum session_direction direction;
 	struct inet_addr address;	/* announced data address */
 	uint16_t port;			/* announced data port */
+	/* PINHOLE_OPEN: the data connection comes from here (source port 0 =
+	 * any) and goes to address:port. Passive mode: the client. */
+	struct inet_addr expect_source;
+	uint16_t expect_source_port;
 	int reply_code;			/* 227 or 229, 0 if none */
 	char command[SESSION_TEXT_MAX];	/* the command that asked; printable */
 	char reply[SESSION_TEXT_MAX];	/* the reply line; printable */

@@ -133,7 +133,7 @@ static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
 		.master_dst = s->server,
 		.master_sport = s->client_port,
 		.master_dport = s->server_port,
-		.source = s->client,
+		.source = a->expect_source,
 		.destination = a->address,
 		.destination_port = a->port,
 		.timeout_s = d->config.policy.expect_timeout_s,
@@ -143,7 +143,7 @@ static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
 	char control_client[64], control_server[64];
 	int ret;
 
-	inet_addr_format(&s->client, client, sizeof(client));
+	inet_addr_format(&a->expect_source, client, sizeof(client));
 	daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
 	daemon_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
 	daemon_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));

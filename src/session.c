@@ -285,8 +285,11 @@ static void session_reply_final(struct session *s, const struct policy *p,
 		    s->pinhole_count >= SESSION_PINHOLES_MAX)
 			act.reason = POLICY_REFUSE_SESSION_CAP;
 		/* A policy refusal needs no detail: the reason says it. */
-		if (act.reason == POLICY_ALLOW)
+		if (act.reason == POLICY_ALLOW) {
 			act.kind = SESSION_ACTION_PINHOLE_OPEN;
+			act.expect_source = s->client;
+			act.expect_source_port = 0;
+		}
 	}
 
 	a = session_action_new(out, act.kind, act.direction);

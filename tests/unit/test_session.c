@@ -122,6 +122,9 @@ static void test_pasv(void)
 	CHECK_STR(a->command, "PASV");
 	CHECK_STR(a->reply, "227 Entering Passive Mode (192,0,2,10,195,80)");
 	CHECK_STR(a->detail, "");
+	/* the data connection may come only from the control client */
+	CHECK(inet_addr_equal(&a->expect_source, &c.client));
+	CHECK_INT(a->expect_source_port, 0);
 	CHECK_INT(c.out.dropped, 0);
 	CHECK_INT(c.s.pending_count, 0);
 	CHECK_INT(c.s.pinhole_count, 1);
