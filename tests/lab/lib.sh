@@ -42,6 +42,9 @@ lab_summary() {
 	[ "$lab_failed" = 0 ] && [ "$lab_passed" -gt 0 ]
 }
 
+# Background a server with "ip netns exec NS CMD &", not "lab_ns NS CMD &":
+# a backgrounded function is a subshell, $! its pid, and killing that leaves
+# the server running.
 lab_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 lab_topology_up() {
@@ -153,7 +156,7 @@ xferlog_enable=YES
 vsftpd_log_file=$LAB_WORK/vsftpd.log
 log_ftp_protocol=YES
 CONF
-	lab_ns server /usr/sbin/vsftpd "$LAB_WORK/vsftpd.conf" > "$LAB_WORK/vsftpd.out" 2>&1 &
+	ip netns exec server /usr/sbin/vsftpd "$LAB_WORK/vsftpd.conf" > "$LAB_WORK/vsftpd.out" 2>&1 &
 	echo $! > "$LAB_WORK/ftp-server.pid"
 	lab_wait_port server 21
 }
@@ -162,7 +165,7 @@ CONF
 lab_pyftpd_start() {
 	local low=${1:-$LAB_PASV_LOW} high=${2:-$LAB_PASV_HIGH}
 	lab_ftp_stop; lab_ftp_root_make
-	lab_ns server "$LAB_PYTHON" "$LAB_DIR/pyftpd-server.py" "$LAB_FTP_ROOT" "$low" "$high" \
+	ip netns exec server "$LAB_PYTHON" "$LAB_DIR/pyftpd-server.py" "$LAB_FTP_ROOT" "$low" "$high" \
 		> "$LAB_WORK/pyftpd.out" 2>&1 &
 	echo $! > "$LAB_WORK/ftp-server.pid"
 	lab_wait_port server 21
@@ -212,7 +215,7 @@ lab_ftp_session() {
 
 # lab_listen NS ADDR PORT: a plain TCP listener (accepts and closes).
 lab_listen() {
-	lab_ns "$1" "$LAB_PYTHON" -c '
+	ip netns exec "$1" "$LAB_PYTHON" -c '
 import socket, sys
 fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,0 +1,239 @@
+"""fake-ftpd: a minimal FTP server that answers with crafted replies.
+
+usage: fake-ftpd.py [--bind ADDR] [--port 21] [--data-port N] [PROFILE]
+                    [--user NAME PROFILE]...
+
+PROFILE options (the first set is the default; a set after --user NAME
+applies to logins as NAME, so one server can play several scenarios):
+  --pasv-reply TEXT    the answer to PASV (repeat: successive PASVs of a
+                       session get successive replies, the last repeats)
+  --epsv-reply TEXT    the answer to EPSV (likewise)
+  --unsolicited TEXT   sent right after the 230 of a login, without any
+                       PASV/EPSV asked (repeatable)
+  --unsolicited-delay S  pause between the 230 and the unsolicited reply
+                       (default 0.3: its own segment; 0: same segment)
+
+Templates in TEXT: {h} the server's IPv4 address of this control connection
+as "a,b,c,d"; {port}, {p1}, {p2} the next data port (counting up from
+--data-port, default 40010, one per reply that uses them).
+Defaults: "227 Entering Passive Mode ({h},{p1},{p2})." and
+"229 Entering Extended Passive Mode (|||{port}|)".
+
+The server answers 220 on connect, USER 331, PASS 230, and FEAT, SYST,
+TYPE, PWD, CWD, NOOP, QUIT as usual; LIST/RETR/STOR get a 425 (no data is
+ever served). For every port a reply announces (227 or 229, crafted or not)
+it listens on that port (dual-stack, all addresses of the namespace),
+accepting and closing connections: a client that times out connecting to an
+announced port was dropped on the way, not refused here. Logs the dialogue
+to stdout.
+"""
+import argparse
+import re
+import socket
+import sys
+import threading
+import time
+
+DEFAULT_PASV = "227 Entering Passive Mode ({h},{p1},{p2})."
+DEFAULT_EPSV = "229 Entering Extended Passive Mode (|||{port}|)"
+
+lock = threading.Lock()
+next_port = [40010]
+listeners = {}
+
+
+def log(text):
+    with lock:
+        print(text, flush=True)
+
+
+def profile_parser():
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--pasv-reply", action="append", default=[])
+    p.add_argument("--epsv-reply", action="append", default=[])
+    p.add_argument("--unsolicited", action="append", default=[])
+    p.add_argument("--unsolicited-delay", type=float, default=0.3)
+    return p
+
+
+def parse_args(argv):
+    segments, cur = [[]], None
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--user":
+            if i + 1 >= len(argv):
+                sys.exit("fake-ftpd: --user needs a name")
+            cur = argv[i + 1]
+            segments.append([cur])
+            i += 2
+            continue
+        segments[-1].append(argv[i])
+        i += 1
+    g = argparse.ArgumentParser(parents=[profile_parser()],
+                                description=__doc__.split("\n")[0])
+    g.add_argument("--bind", default="::")
+    g.add_argument("--port", type=int, default=21)
+    g.add_argument("--data-port", type=int, default=40010)
+    a = g.parse_args(segments[0])
+    profiles = {}
+    for seg in segments[1:]:
+        profiles[seg[0]] = profile_parser().parse_args(seg[1:])
+    return a, profiles
+
+
+def data_listener(port):
+    """Listen on port (all addresses, both families), accept and close."""
+    with lock:
+        if port in listeners:
+            return
+        listeners[port] = True
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+        s.listen(16)
+    except (OSError, OverflowError) as e:
+        log("data listener on port %d: %s" % (port, e))
+        return
+
+    def loop():
+        while True:
+            c, peer = s.accept()
+            log("data connection on port %d from %s" % (port, peer[0]))
+            c.close()
+    threading.Thread(target=loop, daemon=True).start()
+    log("data listener on port %d" % port)
+
+
+def announced_port(reply):
+    m = re.match(r"227 .*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", reply)
+    if m:
+        return int(m.group(5)) * 256 + int(m.group(6))
+    m = re.match(r"229 .*\((.)\1\1(\d+)\1\)", reply)
+    if m:
+        return int(m.group(2))
+    return None
+
+
+class Session:
+    def __init__(self, conn, peer, args, profiles):
+        self.conn, self.peer = conn, peer
+        self.args, self.profiles = args, profiles
+        self.profile = args
+        self.count = {"pasv": 0, "epsv": 0}
+        local = conn.getsockname()[0]
+        if local.startswith("::ffff:"):
+            local = local[7:]
+        self.local4 = local if "." in local else None
+
+    def render(self, template):
+        def port():
+            with lock:
+                p = next_port[0]
+                next_port[0] += 1
+            return p
+        fields = {}
+        if "{h}" in template:
+            if not self.local4:
+                return "425 fake-ftpd: no IPv4 address for {h} on this connection"
+            fields["h"] = self.local4.replace(".", ",")
+        if any(k in template for k in ("{port}", "{p1}", "{p2}")):
+            p = port()
+            fields.update(port=p, p1=p // 256, p2=p % 256)
+        reply = template.format(**fields)
+        p = announced_port(reply)
+        if p is not None and 0 < p < 65536:
+            data_listener(p)
+        return reply
+
+    def send(self, text):
+        log("%s <- %s" % (self.peer, text.replace("\r\n", " | ")))
+        self.conn.sendall(text.encode("latin-1") + b"\r\n")
+
+    def pick(self, kind, default):
+        replies = getattr(self.profile, kind + "_reply") or [default]
+        n = self.count[kind]
+        self.count[kind] += 1
+        return replies[min(n, len(replies) - 1)]
+
+    def run(self):
+        self.send("220 fake-ftpd ready")
+        buf = b""
+        while True:
+            while b"\n" not in buf:
+                chunk = self.conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            raw, buf = buf.split(b"\n", 1)
+            line = raw.rstrip(b"\r").decode("latin-1")
+            log("%s -> %s" % (self.peer, line))
+            verb, _, arg = line.partition(" ")
+            verb = verb.upper()
+            if verb == "USER":
+                self.profile = self.profiles.get(arg, self.args)
+                self.send("331 Password please")
+            elif verb == "PASS":
+                unsolicited = [self.render(t) for t in self.profile.unsolicited]
+                if unsolicited and self.profile.unsolicited_delay == 0:
+                    self.send("\r\n".join(["230 Logged in"] + unsolicited))
+                    continue
+                self.send("230 Logged in")
+                for reply in unsolicited:
+                    time.sleep(self.profile.unsolicited_delay)
+                    self.send(reply)
+            elif verb == "PASV":
+                self.send(self.render(self.pick("pasv", DEFAULT_PASV)))
+            elif verb == "EPSV":
+                self.send(self.render(self.pick("epsv", DEFAULT_EPSV)))
+            elif verb == "FEAT":
+                self.send("211-Features:\r\n EPSV\r\n PASV\r\n211 End")
+            elif verb == "SYST":
+                self.send("215 UNIX Type: L8")
+            elif verb in ("TYPE", "NOOP", "MODE", "STRU"):
+                self.send("200 OK")
+            elif verb == "PWD":
+                self.send('257 "/" is the current directory')
+            elif verb == "CWD":
+                self.send("250 OK")
+            elif verb in ("LIST", "NLST", "RETR", "STOR"):
+                self.send("425 fake-ftpd serves no data")
+            elif verb == "QUIT":
+                self.send("221 Bye")
+                return
+            else:
+                self.send("502 Not implemented")
+
+
+def serve(conn, peer, args, profiles):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        Session(conn, peer, args, profiles).run()
+    except OSError as e:
+        log("%s: %s" % (peer, e))
+    finally:
+        conn.close()
+        log("%s closed" % peer)
+
+
+def main():
+    args, profiles = parse_args(sys.argv[1:])
+    next_port[0] = args.data_port
+    fam = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if fam == socket.AF_INET6 and args.bind == "::":
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.bind, args.port))
+    s.listen(64)
+    log("fake-ftpd listening on %s port %d, profiles: %s"
+        % (args.bind, args.port, ", ".join(profiles) or "none"))
+    while True:
+        conn, peer = s.accept()
+        threading.Thread(target=serve, args=(conn, peer[0], args, profiles),
+                         daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

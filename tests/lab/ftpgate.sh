@@ -1,0 +1,204 @@
+# ftpgate.sh: lab helpers for ftpgated. Source it after lib.sh, inside the
+# guest. Starts and stops the daemon in the gateway namespace, loads
+# rules/ftpgate.nft (plus a "site" table standing for the rest of a real
+# gateway's ruleset), runs the raw FTP probe and the crafted-reply server,
+# and reads the expectation table and the daemon's log.
+
+FTPGATE_REPO=$(cd "$LAB_DIR/../.." && pwd)
+FTPGATE_BUILD_DIR=${FTPGATE_BUILD_DIR:-$FTPGATE_REPO/build}
+FTPGATED=$FTPGATE_BUILD_DIR/ftpgated
+FTPGATE_RULES=$FTPGATE_REPO/rules/ftpgate.nft
+FTPGATE_LOG=$LAB_WORK/ftpgated.log
+FTPGATE_CONF=$LAB_WORK/ftpgate.conf
+FTPGATE_QUEUE=${FTPGATE_QUEUE:-7}
+FTPGATE_PID=
+LAB_CLIENT4_OTHER=198.51.100.3	# a second client address (ftpgate_lab_extras)
+LAB_THIRD_PARTY4=192.0.2.7	# a host behind the server side, not the server
+
+ftpgate_modules() {
+	modprobe -a nfnetlink_cthelper nfnetlink_queue nft_queue nft_ct nft_objref nf_conntrack
+}
+
+# Addresses the attack scenarios need: a second client address, and a
+# third-party address reachable through the gateway (it lives in the server
+# namespace, so fake-ftpd's data listeners answer on it too).
+ftpgate_lab_extras() {
+	ip -n client addr add "$LAB_CLIENT4_OTHER/24" dev c0 &&
+	ip -n server addr add "$LAB_THIRD_PARTY4/32" dev lo &&
+	ip -n gateway route add "$LAB_THIRD_PARTY4/32" via "$LAB_SERVER4"
+}
+
+# ftpgate_rules: the site table (default drop, like a real gateway) and the
+# shipped ftpgate table. The helper must be registered first, so retry for
+# a few seconds while the daemon comes up.
+ftpgate_rules() {
+	local i out
+	lab_ns gateway nft flush ruleset
+	lab_ns gateway nft -f "$LAB_DIR/rules/site-gateway.nft" || return 1
+	for i in $(seq 50); do
+		out=$(lab_ns gateway nft -f "$FTPGATE_RULES" 2>&1) && return 0
+		ftpgate_alive || break
+		sleep 0.1
+	done
+	echo "cannot load $FTPGATE_RULES: $out" >&2
+	return 1
+}
+
+ftpgate_alive() { [ -n "$FTPGATE_PID" ] && [ -d "/proc/$FTPGATE_PID" ] && ! grep -q '^[^)]*) Z' "/proc/$FTPGATE_PID/stat" 2>/dev/null; }
+
+# ftpgate_queue_bound: someone reads our NFQUEUE in the gateway namespace.
+ftpgate_queue_bound() {
+	lab_ns gateway awk -v q="$FTPGATE_QUEUE" '$1 == q { f = 1 } END { exit !f }' \
+		/proc/net/netfilter/nfnetlink_queue 2>/dev/null
+}
+
+# ftpgate_config: the daemon's config file, from stdin.
+ftpgate_config() { cat > "$FTPGATE_CONF"; }
+
+# ftpgate_start: start the daemon with $FTPGATE_CONF and wait (5 s at most)
+# until it has bound its queue and, since it binds the queue before it
+# (re-)enables the helper, until it logs that it is ready (2 s at most for
+# that line: its wording is not an interface, the queue is).
+ftpgate_start() {
+	local i j mark
+	[ -x "$FTPGATED" ] || { echo "no daemon binary $FTPGATED (FTPGATE_BUILD_DIR=$FTPGATE_BUILD_DIR)" >&2; return 1; }
+	echo "--- lab: ftpgated start $(date +%T.%N)" >> "$FTPGATE_LOG"
+	mark=$(ftpgate_log_mark)
+	# not "lab_ns ... &": $! must be the daemon, not a subshell
+	ip netns exec gateway "$FTPGATED" --foreground --config "$FTPGATE_CONF" >> "$FTPGATE_LOG" 2>&1 &
+	FTPGATE_PID=$!
+	for i in $(seq 50); do
+		if ftpgate_queue_bound; then
+			for j in $(seq 20); do
+				tail -n +"$((mark + 1))" "$FTPGATE_LOG" | grep -qw ready && break
+				ftpgate_alive || break
+				sleep 0.1
+			done
+			ftpgate_alive && return 0
+			break
+		fi
+		ftpgate_alive || break
+		sleep 0.1
+	done
+	if ftpgate_alive; then
+		echo "ftpgated (pid $FTPGATE_PID) did not bind queue $FTPGATE_QUEUE within 5 s; log: $(tail -n 5 "$FTPGATE_LOG")" >&2
+	else
+		wait "$FTPGATE_PID"
+		echo "ftpgated exited $? at start; log: $(tail -n 5 "$FTPGATE_LOG" | tr '\n' ' ')" >&2
+	fi
+	return 1
+}
+
+# ftpgate_stop [MAX_SECONDS]: SIGTERM, wait for the exit (default 3 s, then
+# SIGKILL). Sets FTPGATE_STOP_SECONDS and FTPGATE_STOP_STATUS; returns 1
+# when it had to be killed.
+FTPGATE_STOP_SECONDS= FTPGATE_STOP_STATUS=
+ftpgate_stop() {
+	local max=${1:-3} start pid=$FTPGATE_PID
+	[ -n "$pid" ] || return 0
+	start=$EPOCHREALTIME
+	kill -TERM "$pid" 2>/dev/null
+	while ftpgate_alive; do
+		if awk -v a="$start" -v b="$EPOCHREALTIME" -v m="$max" 'BEGIN { exit !(b - a > m) }'; then
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			FTPGATE_STOP_STATUS=killed FTPGATE_PID=
+			FTPGATE_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+			return 1
+		fi
+		sleep 0.02
+	done
+	FTPGATE_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	wait "$pid" 2>/dev/null
+	FTPGATE_STOP_STATUS=$?
+	FTPGATE_PID=
+	echo "--- lab: ftpgated stopped after ${FTPGATE_STOP_SECONDS}s, exit $FTPGATE_STOP_STATUS" >> "$FTPGATE_LOG"
+	return 0
+}
+
+# ftpgate_reload: SIGHUP, then give the daemon a moment (up to 2 s, less if
+# it logs a line mentioning the reload).
+ftpgate_reload() {
+	local before i
+	before=$(wc -l < "$FTPGATE_LOG")
+	kill -HUP "$FTPGATE_PID" || return 1
+	for i in $(seq 20); do
+		tail -n +"$((before + 1))" "$FTPGATE_LOG" | grep -qi reload && break
+		sleep 0.1
+	done
+	ftpgate_alive || { echo "ftpgated died on SIGHUP: $(tail -n 5 "$FTPGATE_LOG" | tr '\n' ' ')" >&2; return 1; }
+}
+
+# --- log -------------------------------------------------------------------
+
+ftpgate_log_mark() { wc -l < "$FTPGATE_LOG"; }
+
+# ftpgate_log_since MARK REGEX...: the log after MARK has a line matching
+# every REGEX (grep -E, all on one line).
+ftpgate_log_since() {
+	local mark=$1 lines r; shift
+	lines=$(tail -n +"$((mark + 1))" "$FTPGATE_LOG")
+	for r in "$@"; do lines=$(echo "$lines" | grep -E -- "$r"); done
+	[ -n "$lines" ] && return 0
+	echo "daemon log has no line matching '$*' since line $mark; it says: $(tail -n +"$((mark + 1))" "$FTPGATE_LOG" | tail -n 4 | tr '\n' ' ')"
+	return 1
+}
+
+# --- expectations ----------------------------------------------------------
+
+# ftpgate_expects PORT: expectations whose tuple's destination port is PORT.
+ftpgate_expects() {
+	lab_expectations | awk -v p="dport=$1" '{
+		for (i = 1; i <= NF; i++) { if ($i ~ /^mask-/) break; if ($i == p) { print; break } }
+	}'
+}
+
+# ftpgate_no_expect PORT: the gateway expects nothing on PORT.
+ftpgate_no_expect() {
+	local e
+	e=$(ftpgate_expects "$1")
+	[ -z "$e" ] && return 0
+	echo "unexpected expectation for port $1: $e"
+	return 1
+}
+
+# ftpgate_blocked NS ADDR PORT: connecting times out and nothing is expected
+# on PORT.
+ftpgate_blocked() {
+	lab_expect_blocked "$1" "$2" "$3" 2 && ftpgate_no_expect "$3"
+}
+
+# --- tools -----------------------------------------------------------------
+
+# ftpgate_probe NS [probe options] HOST STEP...: the raw FTP client.
+ftpgate_probe() {
+	local ns=$1; shift
+	lab_ns "$ns" "$LAB_PYTHON" "$LAB_DIR/ftp-probe.py" "$@"
+}
+
+# ftpgate_fake_start ARGS...: fake-ftpd on port 21 of the server namespace
+# (it replaces the running FTP server).
+ftpgate_fake_start() {
+	lab_ftp_stop
+	ip netns exec server "$LAB_PYTHON" "$LAB_DIR/fake-ftpd.py" "$@" >> "$LAB_WORK/fake-ftpd.log" 2>&1 &
+	echo $! > "$LAB_WORK/ftp-server.pid"
+	lab_wait_port server 21
+}
+
+# ftpgate_wait_file PATH [SECONDS]: wait for PATH (a probe's "save").
+ftpgate_wait_file() {
+	local i n=$(( ${2:-10} * 20 ))
+	for i in $(seq "$n"); do [ -e "$1" ] && return 0; sleep 0.05; done
+	echo "$1 did not appear within ${2:-10}s" >&2
+	return 1
+}
+
+# ftpgate_announced_port FILE: the port a probe saved ("ADDR PORT").
+ftpgate_announced_port() { awk '{ print $2 }' "$1"; }
+
+# ftpgate_debug: what the gateway looks like (printed after a failure).
+ftpgate_debug() {
+	echo "--- gateway expectations:"; lab_expectations | sed 's/^/  /'
+	echo "--- gateway conntrack (ftp):"; lab_ns gateway conntrack -L 2>/dev/null | grep -E 'dport=(21|4[0-9]{4}|22) ' | sed 's/^/  /' | head -20
+	echo "--- daemon log (last 15 lines):"; tail -n 15 "$FTPGATE_LOG" | sed 's/^/  /'
+}
