@@ -12,6 +12,19 @@ applies to logins as NAME, so one server can play several scenarios):
                        PASV/EPSV asked (repeatable)
   --unsolicited-delay S  pause between the 230 and the unsolicited reply
                        (default 0.3: its own segment; 0: same segment)
+  --reply-chunks N     send each PASV/EPSV answer in N pieces, 0.2 s apart
+                       (N TCP segments: a reply split across segments)
+  --coalesce           while more commands are already buffered, hold the
+                       replies and send them together (pipelined commands
+                       get their replies in one segment)
+  --port-reply TEXT    the answer to PORT and EPRT (default "200 PORT
+                       command successful"); any argument naming an
+                       address and port is accepted, like a server with
+                       no check at all (vsftpd's port_promiscuous)
+  --auth-reply TEXT    the answer to AUTH (default "502 Not implemented");
+                       after a 234 the dialogue simply goes on in clear
+                       text: a lab stand-in for a TLS-capable server
+Global: --greeting-delay S  wait S seconds before the 220 greeting
 
 Templates in TEXT: {h} the server's IPv4 address of this control connection
 as "a,b,c,d"; {port}, {p1}, {p2} the next data port (counting up from
@@ -20,8 +33,10 @@ Defaults: "227 Entering Passive Mode ({h},{p1},{p2})." and
 "229 Entering Extended Passive Mode (|||{port}|)".
 
 The server answers 220 on connect, USER 331, PASS 230, and FEAT, SYST,
-TYPE, PWD, CWD, NOOP, QUIT as usual; LIST/RETR/STOR get a 425 (no data is
-ever served). For every port a reply announces (227 or 229, crafted or not)
+TYPE, PWD, CWD, NOOP, QUIT as usual, ABOR 225, REIN 220, EPSV ALL 200;
+LIST/RETR/STOR get a 425 (no data is ever served), except after an
+accepted PORT/EPRT: then the server connects to that address and port
+(3 s at most) and answers 150 + 226 if it got through, 425 if not. For every port a reply announces (227 or 229, crafted or not)
 it listens on that port (dual-stack, all addresses of the namespace),
 accepting and closing connections: a client that times out connecting to an
 announced port was dropped on the way, not refused here. Logs the dialogue
@@ -53,6 +68,10 @@ def profile_parser():
     p.add_argument("--epsv-reply", action="append", default=[])
     p.add_argument("--unsolicited", action="append", default=[])
     p.add_argument("--unsolicited-delay", type=float, default=0.3)
+    p.add_argument("--reply-chunks", type=int, default=1)
+    p.add_argument("--coalesce", action="store_true")
+    p.add_argument("--port-reply", default="200 PORT command successful")
+    p.add_argument("--auth-reply", default="502 Not implemented")
     return p
 
 
@@ -74,6 +93,7 @@ def parse_args(argv):
     g.add_argument("--bind", default="::")
     g.add_argument("--port", type=int, default=21)
     g.add_argument("--data-port", type=int, default=40010)
+    g.add_argument("--greeting-delay", type=float, default=0)
     a = g.parse_args(segments[0])
     profiles = {}
     for seg in segments[1:]:
@@ -149,7 +169,23 @@ class Session:
 
     def send(self, text):
         log("%s <- %s" % (self.peer, text.replace("\r\n", " | ")))
-        self.conn.sendall(text.encode("latin-1") + b"\r\n")
+        data = text.encode("latin-1") + b"\r\n"
+        if self.profile.coalesce and b"\n" in self.buf:
+            self.held += data
+            return
+        data, self.held = self.held + data, b""
+        self.conn.sendall(data)
+
+    def send_chunked(self, text):
+        n = max(1, self.profile.reply_chunks)
+        data = text.encode("latin-1") + b"\r\n"
+        if n == 1:
+            return self.send(text)
+        log("%s <- %s (in %d segments)" % (self.peer, text, n))
+        size = -(-len(data) // n)
+        for i in range(0, len(data), size):
+            self.conn.sendall(data[i:i + size])
+            time.sleep(0.2)
 
     def pick(self, kind, default):
         replies = getattr(self.profile, kind + "_reply") or [default]
@@ -157,16 +193,48 @@ class Session:
         self.count[kind] += 1
         return replies[min(n, len(replies) - 1)]
 
+    def active_target(self, verb, arg):
+        """(address, port) a PORT/EPRT argument names, or None."""
+        if verb == "PORT":
+            m = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", arg)
+            if m:
+                n = [int(x) for x in m.groups()]
+                return "%d.%d.%d.%d" % tuple(n[:4]), n[4] * 256 + n[5]
+        elif len(arg) > 1:
+            f = arg.split(arg[0])
+            if len(f) >= 4 and f[3].strip().isdigit():
+                return f[2], int(f[3])
+        return None
+
+    def active_transfer(self):
+        """Connect to the PORT/EPRT target, as an active-mode server does
+        once the transfer command arrives."""
+        addr, port = self.active
+        self.active = None
+        try:
+            d = socket.create_connection((addr, port), timeout=3)
+        except OSError as e:
+            log("%s: active data connection to %s port %d: %s" % (self.peer, addr, port, e or "timeout"))
+            self.send("425 Can't open data connection.")
+            return
+        log("%s: active data connection to %s port %d made" % (self.peer, addr, port))
+        self.send("150 Opening data connection.")
+        d.close()
+        self.send("226 Transfer complete.")
+
     def run(self):
+        self.buf, self.held = b"", b""
+        self.active = None
+        if self.args.greeting_delay:
+            time.sleep(self.args.greeting_delay)
         self.send("220 fake-ftpd ready")
-        buf = b""
         while True:
-            while b"\n" not in buf:
+            while b"\n" not in self.buf:
                 chunk = self.conn.recv(4096)
                 if not chunk:
                     return
-                buf += chunk
-            raw, buf = buf.split(b"\n", 1)
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\n", 1)
             line = raw.rstrip(b"\r").decode("latin-1")
             log("%s -> %s" % (self.peer, line))
             verb, _, arg = line.partition(" ")
@@ -183,10 +251,27 @@ class Session:
                 for reply in unsolicited:
                     time.sleep(self.profile.unsolicited_delay)
                     self.send(reply)
+            elif verb in ("PORT", "EPRT"):
+                reply = self.profile.port_reply
+                self.active = self.active_target(verb, arg) if reply.startswith("200") else None
+                self.send(reply)
+            elif verb == "EPSV" and arg.upper() == "ALL":
+                self.send("200 EPSV ALL ok")
+            elif verb == "AUTH":
+                self.send(self.profile.auth_reply)
+            elif verb == "ABOR":
+                self.send("225 No transfer to ABOR.")
+            elif verb == "REIN":
+                self.active = None
+                self.send("220 Service ready for new user.")
+            elif verb in ("LIST", "NLST", "RETR", "STOR") and self.active:
+                self.active_transfer()
             elif verb == "PASV":
-                self.send(self.render(self.pick("pasv", DEFAULT_PASV)))
+                self.active = None
+                self.send_chunked(self.render(self.pick("pasv", DEFAULT_PASV)))
             elif verb == "EPSV":
-                self.send(self.render(self.pick("epsv", DEFAULT_EPSV)))
+                self.active = None
+                self.send_chunked(self.render(self.pick("epsv", DEFAULT_EPSV)))
             elif verb == "FEAT":
                 self.send("211-Features:\r\n EPSV\r\n PASV\r\n211 End")
             elif verb == "SYST":

@@ -1,10 +1,12 @@
 """ftp-probe: a scriptable raw FTP client for the lab's attack and edge cases.
 
-usage: ftp-probe.py [--bind ADDR] [--port N] [--timeout S] HOST STEP...
+usage: ftp-probe.py [--bind ADDR] [--port N] [--timeout S] [--early LINE]...
+                    HOST STEP...
 
-Connects to HOST:PORT (21), optionally from source address ADDR, reads the
-greeting (must be 2xx) and runs the STEPs in order. Each STEP is one
-argument, split like a shell line:
+Connects to HOST:PORT (21), optionally from source address ADDR, sends the
+--early LINEs at once (before the greeting: what a browser talking to port
+21 does), reads the greeting (must be 2xx) and runs the STEPs in order.
+Each STEP is one argument, split like a shell line:
 
   send LINE            send LINE + CRLF verbatim (the rest of the step)
   expect CODE          read one whole reply (multi-line aware); its code
@@ -18,6 +20,21 @@ argument, split like a shell line:
                     [--timeout S]
                        TCP connect to the remembered data address/port
   connect HOST PORT [--from ADDR] [--expect ...] [--timeout S]
+  pipeline CMD...      send every CMD in ONE segment, then read one reply
+                       per command; a 227/229 among them is remembered
+                       (e.g. pipeline NOOP PASV)
+  port | eprt [--addr A] [--data-port N] [--expect CODE]
+                       active mode: listen on this end's control address
+                       (port N, default any), send PORT/EPRT naming A
+                       (default that address) and the port, read the reply
+                       (its code must start with CODE, default 200) and
+                       remember A and the port as the announcement
+  accept [--expect connected|timeout] [--timeout S]
+                       wait (3 s unless told) for the server's data
+                       connection on the port/eprt listener; read it to
+                       its end
+  send-raw TEXT        send TEXT exactly, in one segment, no CRLF added;
+                       \\r \\n \\0 \\xNN escapes are decoded
   save PATH            write "ADDR PORT" of the last announcement to PATH
   wait-file PATH [S]   block until PATH exists (default at most 60 s)
   sleep S
@@ -60,6 +77,8 @@ class Probe:
         self.sock = None
         self.buf = b""
         self.announced = None  # (addr, port)
+        self.early = []
+        self.listener = None   # port/eprt data listener
 
     # --- control connection ------------------------------------------------
 
@@ -75,6 +94,9 @@ class Probe:
             raise Broken("control connection to %s port %d: %s"
                          % (self.host, self.port, e or "timeout"))
         self.sock = s
+        for line in self.early:
+            self.send_line(line)
+            out("early: sent %r before the greeting" % line)
         code, text = self.read_reply()
         out("greeting: %s" % text)
         if not code.startswith("2"):
@@ -175,6 +197,17 @@ class Probe:
             raise StepFailed("%s: %r, want a parsable %s" % (verb, text, want))
         return text + self.announced_text(code)
 
+    def step_pipeline(self, args):
+        self.announced = None
+        try:
+            self.sock.sendall("".join(c + "\r\n" for c in args).encode("latin-1"))
+        except OSError as e:
+            raise Broken("send %r: %s" % (args, e))
+        texts = [self.read_reply()[1] for _ in args]
+        last = texts[-1]
+        return " / ".join(texts) + (" -> announced %s %d" % self.announced
+                                    if self.announced else "")
+
     def connect_opts(self, args):
         p = argparse.ArgumentParser(prog="connect", add_help=False)
         p.add_argument("--from", dest="src")
@@ -238,6 +271,68 @@ class Probe:
             time.sleep(0.05)
         return "%s exists" % args[0]
 
+    def step_active(self, verb, args):
+        p = argparse.ArgumentParser(prog=verb.lower(), add_help=False)
+        p.add_argument("--addr")
+        p.add_argument("--data-port", type=int, default=0)
+        p.add_argument("--expect", default="200")
+        try:
+            o = p.parse_args(args)
+        except SystemExit:
+            raise Broken("bad %s options %r" % (verb.lower(), args))
+        local = self.sock.getsockname()[0]
+        if self.listener:
+            self.listener.close()
+        self.listener = socket.socket(family_of(local), socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((local, o.data_port))
+        self.listener.listen(4)
+        addr = o.addr or local
+        port = self.listener.getsockname()[1]
+        if verb == "PORT":
+            arg = "%s,%d,%d" % (addr.replace(".", ","), port // 256, port % 256)
+        else:
+            arg = "|%d|%s|%d|" % (2 if ":" in addr else 1, addr, port)
+        self.send_line("%s %s" % (verb, arg))
+        code, text = self.read_reply()
+        if not code.startswith(o.expect):
+            raise StepFailed("%s %s: %r, want %s" % (verb, arg, text, o.expect))
+        self.announced = (addr, port)
+        return "%s %s: %s -> announced %s %d" % (verb, arg, text, addr, port)
+
+    def step_accept(self, args):
+        o = self.connect_opts(args)
+        if not self.listener:
+            raise StepFailed("no port/eprt listener")
+        self.listener.settimeout(o.timeout)
+        try:
+            c, peer = self.listener.accept()
+            result = "connected"
+        except (socket.timeout, TimeoutError):
+            result, peer = "timeout", None
+        if peer:
+            c.settimeout(o.timeout)
+            try:
+                while c.recv(4096):
+                    pass
+            except OSError:
+                pass
+            c.close()
+        text = "data connection on port %d: %s%s" % (
+            self.listener.getsockname()[1], result,
+            " from %s port %d" % peer[:2] if peer else "")
+        if o.expect and result != o.expect:
+            raise StepFailed(text + ", want " + o.expect)
+        return text
+
+    def step_send_raw(self, rest):
+        data = rest.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise Broken("send %r: %s" % (data, e))
+        return "sent %d bytes %r" % (len(data), data[:60])
+
     def step_sleep(self, args):
         time.sleep(float(args[0]))
         return "slept %ss" % args[0]
@@ -256,6 +351,12 @@ class Probe:
             return self.step_send(rest.strip())
         if name in ("pasv", "epsv"):
             return self.step_passive(name.upper())
+        if name in ("port", "eprt"):
+            return self.step_active(name.upper(), args)
+        if name == "accept":
+            return self.step_accept(args)
+        if name == "send-raw":
+            return self.step_send_raw(rest.strip())
         table = {
             "expect": (self.step_expect, 1),
             "login": (self.step_login, 0),
@@ -265,6 +366,7 @@ class Probe:
             "wait-file": (self.step_wait_file, 1),
             "sleep": (self.step_sleep, 1),
             "quit": (self.step_quit, 0),
+            "pipeline": (self.step_pipeline, 1),
         }
         if name not in table:
             raise Broken("unknown step %r" % step)
@@ -280,10 +382,13 @@ def main():
     p.add_argument("--port", type=int, default=21)
     p.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for a reply (default 5)")
+    p.add_argument("--early", action="append", default=[],
+                   help="send this line before reading the greeting")
     p.add_argument("host")
     p.add_argument("steps", nargs="*")
     a = p.parse_args()
     probe = Probe(a.host, a.port, a.bind, a.timeout)
+    probe.early = a.early
     step = "connect to %s" % a.host
     try:
         probe.open()

@@ -55,6 +55,8 @@ FAKE_ARGS=(
 	--user family --pasv-reply "227 Entering Passive Mode (203,0,113,2,{p1},{p2})."
 	--user malformed --pasv-reply "227 Entering Passive Mode (203,0,113,256,{p1},{p2})."
 	--user highport --pasv-reply "227 Entering Passive Mode ({h},195,80)."
+	--user split --reply-chunks 3
+	--user coalesce --coalesce
 )
 
 lab_topology_up || exit 1
@@ -73,6 +75,17 @@ check "control (kernel helper): unsolicited 227 gets a pinhole, as known" \
 	"connect-announced --expect connected"
 check "control (kernel helper): 227 naming port 22 gets a pinhole, listener answers" \
 	ftpgate_probe client "$LAB_SERVER4" "login port22" pasv "connect-announced --expect connected"
+check "control (kernel helper): misses a 227 behind another reply in one segment" \
+	ftpgate_probe client "$LAB_SERVER4" "login coalesce" "pipeline NOOP PASV" \
+	"connect-announced --expect timeout --timeout 2"
+# The kernel helper drops a segment holding a partial 227, so the reply
+# stalls (retransmitted and dropped again) and the probe fails.
+split_fails() {
+	! ftpgate_probe client "$LAB_SERVER4" "login split" pasv \
+		"connect-announced --expect connected --timeout 2" ||
+		{ echo "a 227 split over 3 segments worked through the kernel helper"; return 1; }
+}
+check "control (kernel helper): a 227 split over 3 segments does not get through" split_fails
 lab_ns gateway nft insert rule inet baseline forward ip daddr "$LAB_THIRD_PARTY4" accept
 check "control: third-party address $LAB_THIRD_PARTY4 answers when the gateway lets it" \
 	ftpgate_probe client "$LAB_SERVER4" "login thirdparty" pasv "connect-announced --expect connected"
@@ -165,6 +178,13 @@ reuse() {
 	port=$(ftpgate_announced_port "$W/reuse")
 	ftpgate_no_expect "$port"
 }
+check "227 behind another reply in one segment: pinhole opens" \
+	ftpgate_probe client "$LAB_SERVER4" "login coalesce" "pipeline NOOP TYPE\ I PASV" \
+	"connect-announced --expect connected"
+check "227 split over 3 segments: pinhole opens" \
+	ftpgate_probe client "$LAB_SERVER4" "login split" pasv "connect-announced --expect connected"
+check "229 split over 3 segments (IPv6): pinhole opens" \
+	ftpgate_probe client "$LAB_SERVER6" "login split" epsv "connect-announced --expect connected"
 check "second connection to a used pinhole: dropped, no expectation left" reuse
 check "227 naming a third-party address ($LAB_THIRD_PARTY4): dropped, no expectation, log third-party-address" \
 	probe_refused thirdparty third-party-address "$LAB_SERVER4" "login thirdparty" pasv \
