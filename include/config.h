@@ -10,6 +10,11 @@
 #define CONFIG_DEFAULT_PATH "/etc/ftpgate/ftpgate.conf"
 #define CONFIG_DEFAULT_QUEUE 7
 #define CONFIG_HELPER_NAME "ftpgate"
+#define CONFIG_DEFAULT_AUDIT_LOG "/var/log/ftpgate/audit.log"
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ftpgate/ftpgated.sock"
+#define CONFIG_PATH_MAX 256
+#define CONFIG_SOCKET_MAX 108		/* sun_path */
+#define CONFIG_GROUP_MAX 33
 
 struct config {
 	uint16_t queue_number;		/* NFQUEUE number; default 7 */
@@ -17,6 +22,15 @@ struct config {
 	size_t session_buffer_max;	/* bytes buffered per direction; 8192 */
 	size_t line_max;		/* longest accepted line; 512 */
 	unsigned session_idle_s;	/* forget idle sessions after; 3600 */
+	/* audit and control (doc/audit.md, doc/ftpgatectl.md) */
+	char audit_log[CONFIG_PATH_MAX];	/* "": stdout in the foreground,
+						   else CONFIG_DEFAULT_AUDIT_LOG;
+						   "stdout"; "none" */
+	char control_socket[CONFIG_SOCKET_MAX];	/* CTL's default path */
+	char control_group[CONFIG_GROUP_MAX];	/* "": ftpgated's own group */
+	char metrics_textfile[CONFIG_PATH_MAX];	/* "": not written */
+	unsigned pressure_window_s;	/* passive-port pressure window; 120 */
+	unsigned time_wait_s;		/* assumed TIME_WAIT of a data port; 120 */
 	struct policy policy;
 };
 

@@ -20,7 +20,10 @@ enum ftp_command_verb {
 	FTP_COMMAND_REIN,
 	FTP_COMMAND_ABOR,
 	FTP_COMMAND_QUIT,
+	FTP_COMMAND_TRANSFER,		/* RETR STOR STOU APPE LIST NLST MLSD:
+					   uses the data connection */
 };
+#define FTP_COMMAND_LAST FTP_COMMAND_TRANSFER
 
 struct ftp_command {
 	enum ftp_command_verb verb;
@@ -49,6 +52,12 @@ struct ftp_reply_line {
 int ftp_reply_line_parse(const char *line, size_t len,
 			 struct ftp_reply_line *out, const char **reason);
 
+/* Only the code and separator of a reply line ("NNN ", "NNN-" or a bare
+ * "NNN"), whatever the text holds: what reply matching needs even when the
+ * text itself is refused. Returns 0, or -EINVAL for a line that does not
+ * start like a reply. */
+int ftp_reply_code_parse(const char *line, size_t len, int *code, bool *last);
+
 /* 227 text: exactly one "h1,h2,h3,h4,p1,p2" group of decimal numbers 0-255
  * (parentheses optional, as RFC 1123 4.1.2.6 allows). Returns 0 and an
  * AF_INET address and port, or -EINVAL with a reason. */
@@ -60,5 +69,27 @@ int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
  * -EINVAL with a reason. */
 int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 		     const char **reason);
+
+/* PORT argument (RFC 959 4.1.2): exactly "h1,h2,h3,h4,p1,p2", six decimal
+ * numbers 0-255 and nothing else. Returns 0 and an AF_INET address and a
+ * port (never 0), or -EINVAL with a reason. */
+int port_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
+			uint16_t *port, const char **reason);
+
+/* EPRT argument (RFC 2428 2): "<d><proto><d><address><d><port><d>" with
+ * d in 33-126 and neither a digit nor a character of an address (".", ":",
+ * hex letters), proto 1 (IPv4) or 2 (IPv6) matching the address, port
+ * 1-65535, nothing after the last delimiter. Returns 0 and the address and
+ * port, or -EINVAL with a reason. */
+int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
+			uint16_t *port, const char **reason);
+
+/* A data-connection verb (PORT, EPRT, PASV, EPSV, any case, followed by a
+ * space or the end of the line) anywhere in a command line except as its
+ * own verb: a packet-based helper would take it for a command if a TCP
+ * segment started there (NAT slipstreaming). Returns true and the offset
+ * and the verb (upper case, static) of the first one. */
+bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
+			    const char **verb);
 
 #endif

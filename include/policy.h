@@ -3,6 +3,7 @@
 #ifndef FTPGATE_POLICY_H
 #define FTPGATE_POLICY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "inet_addr.h"
@@ -14,6 +15,20 @@ struct policy_port_range {
 	uint16_t low, high;		/* inclusive; low >= 1024 always */
 };
 
+/* A per-server switch; zero (a calloc'ed entry) means "not set here". */
+enum policy_switch {
+	POLICY_SWITCH_INHERIT = 0,	/* use the global setting */
+	POLICY_SWITCH_OFF,
+	POLICY_SWITCH_ON,
+};
+
+/* Where an active-mode data connection may come from on the server. */
+enum policy_source_port {
+	POLICY_SOURCE_PORT_INHERIT = 0,	/* per server: the global setting */
+	POLICY_SOURCE_PORT_ANY,		/* any port (default) */
+	POLICY_SOURCE_PORT_20,		/* exactly port 20 (RFC 959 L-1) */
+};
+
 /* Settings for one FTP server address; anything not set falls back to the
  * global defaults in struct policy. */
 struct policy_server {
@@ -22,12 +37,20 @@ struct policy_server {
 						   the global range */
 	struct inet_addr announce[POLICY_ANNOUNCE_MAX];	/* multi-homed */
 	unsigned announce_count;
+	enum policy_switch active_mode;
+	struct policy_port_range active_client_range;	/* low == 0: global */
+	enum policy_source_port active_source_port;
+	enum policy_switch strict;
 };
 
 struct policy {
 	struct policy_port_range passive_range;		/* default 1024-65535 */
 	unsigned max_pinholes_per_session;		/* default 8 */
 	unsigned expect_timeout_s;			/* default 30 */
+	bool active_mode;				/* default off */
+	struct policy_port_range active_client_range;	/* default 1024-65535 */
+	enum policy_source_port active_source_port;	/* default any */
+	bool strict;					/* default on */
 	struct policy_server *servers;			/* owned, may be NULL */
 	size_t server_count;
 };
@@ -43,6 +66,10 @@ enum policy_reason {
 	POLICY_REFUSE_PORT_RANGE,	/* outside the server's passive range */
 	POLICY_REFUSE_SESSION_CAP,	/* too many live pinholes */
 	POLICY_REFUSE_MALFORMED,	/* reply could not be parsed strictly */
+	POLICY_REFUSE_ACTIVE_DISABLED,	/* PORT/EPRT while active-mode is off */
+	POLICY_REFUSE_NOT_ACCEPTED,	/* server did not answer PORT/EPRT 200 */
+	POLICY_REFUSE_EPSV_ALL,		/* PORT/EPRT/PASV after EPSV ALL */
+	POLICY_REFUSE_MALFORMED_COMMAND, /* PORT/EPRT argument did not parse */
 	POLICY_REASON_COUNT
 };
 
@@ -60,6 +87,24 @@ enum policy_reason policy_check_passive(const struct policy *p,
 					const struct inet_addr *server,
 					const struct inet_addr *announced,
 					uint16_t port, unsigned live_pinholes);
+
+/* Decide an active (PORT/EPRT) announcement on a control connection from
+ * `client` to `server`: the data connection would go from the server to
+ * announced:port. Checked in this order: active mode on for the server,
+ * family, announced == client, port >= 1024, the active-client-ports
+ * range, the cap. */
+enum policy_reason policy_check_active(const struct policy *p,
+				       const struct inet_addr *server,
+				       const struct inet_addr *client,
+				       const struct inet_addr *announced,
+				       uint16_t port, unsigned live_pinholes);
+
+/* The effective per-server settings (the server's own, else the global). */
+bool policy_active_mode(const struct policy *p, const struct inet_addr *server);
+bool policy_strict(const struct policy *p, const struct inet_addr *server);
+/* Source port of an active-mode data connection: 20, or 0 for any. */
+uint16_t policy_active_source_port(const struct policy *p,
+				   const struct inet_addr *server);
 
 const char *policy_reason_name(enum policy_reason r);	/* "third-party-address" */
 const char *policy_reason_text(enum policy_reason r);	/* a sentence for logs */

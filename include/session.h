@@ -23,9 +23,49 @@ enum session_action_kind {
 	SESSION_ACTION_PINHOLE_OPEN,	/* install this expectation before
 					   releasing the packet */
 	SESSION_ACTION_PINHOLE_REFUSED,	/* announcement seen, policy said no */
-	SESSION_ACTION_LINE_REJECTED,	/* malformed line, skipped */
+	SESSION_ACTION_LINE_REJECTED,	/* line not acted on; see rule */
 	SESSION_ACTION_STREAM_LOST,	/* buffer bound hit: stream untracked */
+	SESSION_ACTION_PINHOLE_REMOVE,	/* delete this expectation: its
+					   purpose is over (see cause) */
+	SESSION_ACTION_ENCRYPTED,	/* AUTH answered 234: the control
+					   channel is TLS from here on */
+	SESSION_ACTION_DATA_TROUBLE,	/* the server answered 421, 425 or
+					   426: data connections are in
+					   trouble (reply_code, reply, and
+					   the command it answers) */
 };
+
+/* Why a line was not acted on (SESSION_ACTION_LINE_REJECTED). The names
+ * (session_line_rule_name) are part of the audit log schema: never rename
+ * one. doc/protocol.md describes each rule and the attack it stops. */
+enum session_line_rule {
+	SESSION_RULE_MALFORMED = 0,	/* does not parse (RFC 959 grammar) */
+	SESSION_RULE_NUL,		/* NUL byte in the line */
+	SESSION_RULE_BARE_CR,		/* CR not followed by LF */
+	SESSION_RULE_TOO_LONG,		/* longer than line-max-bytes */
+	SESSION_RULE_EMBEDDED_COMMAND,	/* PORT/EPRT/PASV/EPSV inside a line */
+	SESSION_RULE_BEFORE_GREETING,	/* text before the server's 220 */
+	SESSION_RULE_COUNT
+};
+
+/* Why a pinhole is removed (SESSION_ACTION_PINHOLE_REMOVE). Names
+ * (session_remove_cause_name) are part of the audit log schema too. */
+enum session_remove_cause {
+	SESSION_REMOVE_SUPERSEDED = 0,	/* a newer PASV/EPSV/PORT/EPRT set up
+					   another data endpoint */
+	SESSION_REMOVE_TRANSFER_DONE,	/* the transfer command finished */
+	SESSION_REMOVE_ABORT,		/* ABOR accepted */
+	SESSION_REMOVE_REINITIALIZE,	/* REIN accepted */
+	SESSION_REMOVE_EPSV_ALL,	/* EPSV ALL accepted */
+	SESSION_REMOVE_QUIT,		/* QUIT accepted */
+	SESSION_REMOVE_CONTROL_CLOSED,	/* FIN or RST on the control
+					   connection */
+	SESSION_REMOVE_COUNT
+};
+
+/* The log and audit text of SESSION_ACTION_ENCRYPTED (its detail). */
+#define SESSION_ENCRYPTED_TEXT \
+	"control channel encrypted; ftpgate cannot open data pinholes for it"
 
 #define SESSION_ACTIONS_MAX 16
 #define SESSION_TEXT_MAX 128
@@ -33,14 +73,19 @@ enum session_action_kind {
 struct session_action {
 	enum session_action_kind kind;
 	enum policy_reason reason;	/* for PINHOLE_REFUSED */
+	enum session_line_rule rule;	/* for LINE_REJECTED */
+	enum session_remove_cause cause; /* for PINHOLE_REMOVE */
 	enum session_direction direction;
+	bool active;			/* PINHOLE_*: PORT/EPRT (the server
+					   connects to the client) */
 	struct inet_addr address;	/* announced data address */
 	uint16_t port;			/* announced data port */
-	/* PINHOLE_OPEN: the data connection comes from here (source port 0 =
-	 * any) and goes to address:port. Passive mode: the client. */
+	/* PINHOLE_OPEN and PINHOLE_REMOVE: the data connection comes from
+	 * here (source port 0 = any) and goes to address:port. Passive
+	 * mode: the client; active mode: the server. */
 	struct inet_addr expect_source;
 	uint16_t expect_source_port;
-	int reply_code;			/* 227 or 229, 0 if none */
+	int reply_code;			/* the reply acted on, 0 if none */
 	char command[SESSION_TEXT_MAX];	/* the command that asked; printable */
 	char reply[SESSION_TEXT_MAX];	/* the reply line; printable */
 	char detail[SESSION_TEXT_MAX];	/* why a line was rejected, etc. */
@@ -50,25 +95,53 @@ struct session_actions {
 	struct session_action item[SESSION_ACTIONS_MAX];
 	unsigned count;
 	unsigned dropped;		/* actions beyond SESSION_ACTIONS_MAX */
+	unsigned commands, replies;	/* complete lines parsed (counters) */
 };
 
 #define SESSION_PENDING_MAX 16		/* pipelined commands awaiting reply */
 #define SESSION_PINHOLES_MAX 64		/* hard ceiling of the per-session cap */
+
+/* A command waiting for its reply. */
+struct session_command {
+	enum ftp_command_verb verb;
+	char text[SESSION_TEXT_MAX];	/* printable, passwords hidden */
+	/* PORT/EPRT: the endpoint its argument names; family 0 when the
+	 * argument did not parse, and why says why (static string) */
+	struct inet_addr address;
+	uint16_t port;
+	const char *why;
+};
+
+/* A pinhole the session opened and does not know gone. */
+struct session_pinhole {
+	struct inet_addr source;	/* data connection from (port 0: any) */
+	uint16_t source_port;
+	struct inet_addr destination;	/* to destination:port */
+	uint16_t port;
+	bool active;			/* PORT/EPRT */
+	uint64_t expiry_ms;
+};
 
 struct session {
 	struct inet_addr client, server;
 	uint16_t client_port, server_port;
 	struct stream stream[2];	/* by enum session_direction */
 	/* outstanding commands in order, oldest first */
-	enum ftp_command_verb pending[SESSION_PENDING_MAX];
-	char pending_text[SESSION_PENDING_MAX][SESSION_TEXT_MAX];
+	struct session_command pending[SESSION_PENDING_MAX];
 	unsigned pending_count;
 	int multiline_code;		/* code of the multi-line reply being
 					   read ("NNN-" seen), 0 outside one */
-	bool lost;			/* gave up tracking (bounds, or the
-					   control connection went TLS) */
-	/* expiry times (ms) of pinholes opened and not known gone */
-	uint64_t pinhole_expiry[SESSION_PINHOLES_MAX];
+	bool started;			/* a packet was seen */
+	bool greeted;			/* the server's greeting was seen, or
+					   the connection was picked up
+					   mid-stream (its greeting long
+					   gone): commands may be acted on */
+	bool epsv_all;			/* EPSV ALL accepted (RFC 2428) */
+	bool lost;			/* gave up tracking (bounds) */
+	bool encrypted;			/* AUTH answered 234: TLS, opaque;
+					   nothing is parsed any more */
+	/* pinholes opened and not known gone, oldest first */
+	struct session_pinhole pinhole[SESSION_PINHOLES_MAX];
 	unsigned pinhole_count;
 	uint64_t last_seen_ms;
 };
@@ -93,6 +166,13 @@ void session_packet(struct session *s, const struct policy *p,
 /* The daemon could not install a pinhole the session approved: forget it
  * so it does not count against the cap. */
 void session_pinhole_failed(struct session *s);
+
+/* Stable names of line rules and removal causes ("bare-cr",
+ * "superseded"); "unknown" for a value out of range. */
+const char *session_line_rule_name(enum session_line_rule r);
+const char *session_remove_cause_name(enum session_remove_cause c);
+/* Rules whose breach is an attack signature, not a broken peer. */
+bool session_line_rule_is_attack(enum session_line_rule r);
 
 /* Bytes of heap held by this session (for the global bound). */
 size_t session_memory(const struct session *s);

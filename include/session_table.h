@@ -11,6 +11,10 @@
 struct session_entry {
 	uint32_t conntrack_id;
 	bool fin_seen[2];		/* by enum session_direction */
+	/* for the audit log and ftpgatectl sessions */
+	uint64_t started_ms;		/* monotonic */
+	uint64_t packets;
+	uint64_t pinholes_opened, pinholes_refused;
 	struct session session;
 	struct session_entry *next;	/* hash chain */
 };
@@ -36,6 +40,12 @@ void session_table_remove(struct session_table *t, struct session_entry *e);
 /* Remove every session not seen since now_ms - idle_ms. Returns how many. */
 unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
 			      uint64_t idle_ms);
+/* The same, calling fn (when not NULL) for each entry just before it is
+ * removed. */
+unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
+				   uint64_t idle_ms,
+				   void (*fn)(struct session_entry *e, void *data),
+				   void *data);
 
 unsigned session_table_count(const struct session_table *t);
 

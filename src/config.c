@@ -26,6 +26,16 @@ enum config_key {
 	CONFIG_KEY_MAX_PINHOLES,
 	CONFIG_KEY_PASSIVE_PORTS,
 	CONFIG_KEY_ANNOUNCE,
+	CONFIG_KEY_ACTIVE_MODE,
+	CONFIG_KEY_ACTIVE_CLIENT_PORTS,
+	CONFIG_KEY_ACTIVE_SOURCE_PORT,
+	CONFIG_KEY_STRICT,
+	CONFIG_KEY_AUDIT_LOG,
+	CONFIG_KEY_CONTROL_SOCKET,
+	CONFIG_KEY_CONTROL_GROUP,
+	CONFIG_KEY_METRICS_TEXTFILE,
+	CONFIG_KEY_PRESSURE_WINDOW,
+	CONFIG_KEY_TIME_WAIT,
 	CONFIG_KEY_COUNT
 };
 
@@ -46,6 +56,16 @@ static const struct config_key_info {
 	[CONFIG_KEY_MAX_PINHOLES] = { "max-pinholes-per-session", CONFIG_GLOBAL, 1, SESSION_PINHOLES_MAX },
 	[CONFIG_KEY_PASSIVE_PORTS] = { "passive-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
 	[CONFIG_KEY_ANNOUNCE] = { "announce-address", CONFIG_SERVER, 0, 0 },
+	[CONFIG_KEY_ACTIVE_MODE] = { "active-mode", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
+	[CONFIG_KEY_ACTIVE_CLIENT_PORTS] = { "active-client-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
+	[CONFIG_KEY_ACTIVE_SOURCE_PORT] = { "active-source-port", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
+	[CONFIG_KEY_STRICT] = { "strict", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
+	[CONFIG_KEY_AUDIT_LOG] = { "audit-log", CONFIG_GLOBAL, 0, 0 },
+	[CONFIG_KEY_CONTROL_SOCKET] = { "control-socket", CONFIG_GLOBAL, 0, 0 },
+	[CONFIG_KEY_CONTROL_GROUP] = { "control-socket-group", CONFIG_GLOBAL, 0, 0 },
+	[CONFIG_KEY_METRICS_TEXTFILE] = { "metrics-textfile", CONFIG_GLOBAL, 0, 0 },
+	[CONFIG_KEY_PRESSURE_WINDOW] = { "pressure-window-seconds", CONFIG_GLOBAL, 10, 86400 },
+	[CONFIG_KEY_TIME_WAIT] = { "time-wait-seconds", CONFIG_GLOBAL, 1, 3600 },
 };
 
 struct config_parser {
@@ -71,6 +91,10 @@ void config_init_defaults(struct config *c)
 	c->session_buffer_max = 8192;
 	c->line_max = 512;
 	c->session_idle_s = 3600;
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
+		 CONFIG_DEFAULT_CONTROL_SOCKET);
+	c->pressure_window_s = 120;
+	c->time_wait_s = 120;
 	policy_init_defaults(&c->policy);
 }
 
@@ -249,6 +273,137 @@ static int config_announce(struct config_parser *cp, struct policy_server *srv,
 	return 0;
 }
 
+/* "on" or "off", exactly. */
+static bool config_switch(const char *value, bool *on)
+{
+	if (strcmp(value, "on") == 0)
+		*on = true;
+	else if (strcmp(value, "off") == 0)
+		*on = false;
+	else
+		return false;
+	return true;
+}
+
+/* The keys that take a word or a range rather than a number. Returns 1
+ * when k is not one of them. */
+static int config_active_setting(struct config_parser *cp, int k,
+				 const char *key, char *value)
+{
+	struct policy *p = &cp->tmp.policy;
+	struct policy_server *srv = cp->in_server ? &p->servers[p->server_count - 1] : NULL;
+	struct policy_port_range r;
+	bool on;
+
+	switch (k) {
+	case CONFIG_KEY_ACTIVE_MODE:
+	case CONFIG_KEY_STRICT:
+		if (!config_switch(value, &on))
+			return config_error(cp, "bad value '%s' for %s; write %s = on or %s = off",
+					    value, key, key, key);
+		if (srv == NULL && k == CONFIG_KEY_ACTIVE_MODE)
+			p->active_mode = on;
+		else if (srv == NULL)
+			p->strict = on;
+		else if (k == CONFIG_KEY_ACTIVE_MODE)
+			srv->active_mode = on ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
+		else
+			srv->strict = on ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
+		return 0;
+	case CONFIG_KEY_ACTIVE_CLIENT_PORTS:
+		if (!config_range(value, &r))
+			return config_error(cp, "bad active-client-ports value; write LOW-HIGH with 1024 <= LOW <= HIGH <= 65535");
+		if (srv != NULL)
+			srv->active_client_range = r;
+		else
+			p->active_client_range = r;
+		return 0;
+	case CONFIG_KEY_ACTIVE_SOURCE_PORT: {
+		enum policy_source_port sp;
+
+		if (strcmp(value, "any") == 0)
+			sp = POLICY_SOURCE_PORT_ANY;
+		else if (strcmp(value, "20") == 0)
+			sp = POLICY_SOURCE_PORT_20;
+		else
+			return config_error(cp, "bad value '%s' for active-source-port; write any or 20",
+					    value);
+		if (srv != NULL)
+			srv->active_source_port = sp;
+		else
+			p->active_source_port = sp;
+		return 0;
+	}
+	default:
+		return 1;
+	}
+}
+
+/* An absolute path of at most `max` - 1 characters, or one of the words
+ * in `words` (NULL-terminated). */
+static bool config_path(const char *value, size_t max, const char *const *words)
+{
+	for (; words != NULL && *words != NULL; words++)
+		if (strcmp(value, *words) == 0)
+			return true;
+	return value[0] == '/' && strlen(value) < max;
+}
+
+/* A group name (letters, digits, '_', '-', '.'; not starting with '-')
+ * or a numeric gid; resolved when the daemon starts. */
+static bool config_group(const char *value)
+{
+	size_t i, n = strlen(value);
+
+	if (n == 0 || n >= CONFIG_GROUP_MAX || value[0] == '-')
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = value[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* The audit and control keys that take a path or a name. Returns 1 when k
+ * is not one of them. */
+static int config_audit_setting(struct config_parser *cp, int k, char *value)
+{
+	static const char *const audit_words[] = { "stdout", "none", NULL };
+	struct config *c = &cp->tmp;
+
+	switch (k) {
+	case CONFIG_KEY_AUDIT_LOG:
+		if (!config_path(value, sizeof(c->audit_log), audit_words))
+			return config_error(cp, "bad audit-log '%s'; write an absolute file path (at most %zu characters), stdout or none",
+					    value, sizeof(c->audit_log) - 1);
+		snprintf(c->audit_log, sizeof(c->audit_log), "%s", value);
+		return 0;
+	case CONFIG_KEY_CONTROL_SOCKET:
+		if (!config_path(value, sizeof(c->control_socket), NULL))
+			return config_error(cp, "bad control-socket '%s'; write an absolute path of at most %zu characters",
+					    value, sizeof(c->control_socket) - 1);
+		snprintf(c->control_socket, sizeof(c->control_socket), "%s", value);
+		return 0;
+	case CONFIG_KEY_CONTROL_GROUP:
+		if (!config_group(value))
+			return config_error(cp, "bad control-socket-group '%s'; write a group name or number",
+					    value);
+		snprintf(c->control_group, sizeof(c->control_group), "%s", value);
+		return 0;
+	case CONFIG_KEY_METRICS_TEXTFILE:
+		if (!config_path(value, sizeof(c->metrics_textfile), NULL))
+			return config_error(cp, "bad metrics-textfile '%s'; write an absolute path of at most %zu characters (e.g. /var/lib/prometheus/node-exporter/ftpgate.prom)",
+					    value, sizeof(c->metrics_textfile) - 1);
+		snprintf(c->metrics_textfile, sizeof(c->metrics_textfile), "%s", value);
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static int config_setting(struct config_parser *cp, char *s)
 {
 	struct config *c = &cp->tmp;
@@ -256,7 +411,7 @@ static int config_setting(struct config_parser *cp, char *s)
 	char *eq = strchr(s, '='), *key, *value;
 	unsigned *seen;
 	unsigned long v = 0;
-	int k;
+	int k, ret;
 
 	if (eq == NULL)
 		return config_error(cp, "missing '='; write settings as key = value");
@@ -297,6 +452,12 @@ static int config_setting(struct config_parser *cp, char *s)
 	}
 	if (k == CONFIG_KEY_ANNOUNCE)
 		return config_announce(cp, &c->policy.servers[c->policy.server_count - 1], value);
+	ret = config_active_setting(cp, k, key, value);
+	if (ret <= 0)
+		return ret;
+	ret = config_audit_setting(cp, k, value);
+	if (ret <= 0)
+		return ret;
 
 	if (!config_number(value, ki->min, ki->max, &v))
 		return config_error(cp, "bad value '%s' for %s; use a whole number from %lu to %lu",
@@ -309,6 +470,8 @@ static int config_setting(struct config_parser *cp, char *s)
 	case CONFIG_KEY_IDLE:		c->session_idle_s = (unsigned)v; break;
 	case CONFIG_KEY_EXPECT_TIMEOUT:	c->policy.expect_timeout_s = (unsigned)v; break;
 	case CONFIG_KEY_MAX_PINHOLES:	c->policy.max_pinholes_per_session = (unsigned)v; break;
+	case CONFIG_KEY_PRESSURE_WINDOW: c->pressure_window_s = (unsigned)v; break;
+	case CONFIG_KEY_TIME_WAIT:	c->time_wait_s = (unsigned)v; break;
 	default:			break;
 	}
 	return 0;

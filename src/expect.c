@@ -32,6 +32,15 @@
  *    and conntrackd: 0xff would select the generic protocol, whose parser
  *    ignores the ports.
  *  - CTA_EXPECT_TIMEOUT, CTA_EXPECT_CLASS, CTA_EXPECT_FLAGS are be32.
+ *  - ctnetlink_del_expect() with CTA_EXPECT_TUPLE: finds the expectation
+ *    the way a packet would (nf_ct_expect_find_get: the lookup tuple
+ *    compared under each expectation's mask, so the source port asked for
+ *    must be the one the expectation was created with when its mask says
+ *    exact), -ENOENT if none; with CTA_EXPECT_ID (be32) too, it deletes
+ *    only if the found one has that ID, else -ENOENT. GET with a tuple
+ *    returns the expectation with its CTA_EXPECT_ID and CTA_EXPECT_MASTER,
+ *    so GET then DEL by tuple + ID removes exactly the expectation that was
+ *    checked, never one another connection created meanwhile.
  *  - ctnetlink_exp_dump_table(): a dump with nfgen_family AF_UNSPEC lists
  *    the expectations of all families in the socket's namespace, each with
  *    CTA_EXPECT_MASTER (the master's original tuple) and
@@ -292,12 +301,13 @@ static void put_expectation(struct nlmsghdr *nlh,
 
 	put_tuple(nlh, CTA_EXPECT_MASTER, &r->master_src, &r->master_dst,
 		  r->master_sport, r->master_dport);
-	/* the data connection: source, any port -> destination:port */
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination, 0,
-		  r->destination_port);
-	/* mask: source address exact, source port any (the kernel keeps
-	 * only the source part of the mask) */
-	put_tuple(nlh, CTA_EXPECT_MASK, &ones, &ones, 0, 0xffff);
+	/* the data connection: source[:port] -> destination:port */
+	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
+		  r->source_port, r->destination_port);
+	/* mask: source address exact, source port exact or any (the
+	 * kernel keeps only the source part of the mask) */
+	put_tuple(nlh, CTA_EXPECT_MASK, &ones, &ones,
+		  r->source_port != 0 ? 0xffff : 0, 0xffff);
 	if (r->timeout_s != 0)
 		mnl_attr_put_u32(nlh, CTA_EXPECT_TIMEOUT, htonl(r->timeout_s));
 	if (r->helper_name != NULL)
@@ -334,7 +344,8 @@ static void fmt_request(char *out, size_t outlen,
 {
 	char src[64], dst[64], msrc[64], mdst[64];
 
-	fmt_endpoint(src, sizeof(src), &r->source, 0, true);
+	fmt_endpoint(src, sizeof(src), &r->source, r->source_port,
+		     r->source_port == 0);
 	fmt_endpoint(dst, sizeof(dst), &r->destination, r->destination_port,
 		     false);
 	fmt_endpoint(msrc, sizeof(msrc), &r->master_src, r->master_sport,
@@ -429,6 +440,8 @@ struct same_master {
 	const struct expect_request *r;
 	bool seen;
 	bool same;
+	bool has_id;
+	uint32_t id;			/* network order, as the kernel sent it */
 };
 
 static int same_master_cb(const struct nlmsghdr *nlh, void *data)
@@ -443,29 +456,47 @@ static int same_master_cb(const struct nlmsghdr *nlh, void *data)
 		   tuple_matches(tb[CTA_EXPECT_MASTER], &sm->r->master_src,
 				 &sm->r->master_dst, sm->r->master_sport,
 				 sm->r->master_dport);
+	if (tb[CTA_EXPECT_ID] != NULL &&
+	    mnl_attr_validate(tb[CTA_EXPECT_ID], MNL_TYPE_U32) == 0) {
+		sm->has_id = true;
+		sm->id = mnl_attr_get_u32(tb[CTA_EXPECT_ID]);
+	}
 	return 0;
 }
 
 /* The expectation the kernel has for r's tuple: belongs to r's master?
- * Returns 1 same master, 0 another master, -ENOENT gone, or -errno. */
-static int existing_is_ours(struct expect_handle *h,
-			    const struct expect_request *r)
+ * Returns 1 same master, 0 another master, -ENOENT gone, or -errno. The
+ * expectation's ID goes to *id (when id is not NULL and the kernel sent
+ * one; *has_id says so). */
+static int existing_is_ours_id(struct expect_handle *h,
+			       const struct expect_request *r, bool *has_id,
+			       uint32_t *id)
 {
 	char buf[512] __attribute__((aligned(8)));
-	struct same_master sm = { r, false, false };
+	struct same_master sm = { r, false, false, false, 0 };
 	struct nlmsghdr *nlh;
 	int rc;
 
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
 		      (uint8_t)r->source.family);
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination, 0,
-		  r->destination_port);
+	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
+		  r->source_port, r->destination_port);
 	rc = request(h, nlh, same_master_cb, &sm);
 	if (rc < 0)
 		return rc;
 	if (!sm.seen)
 		return -ENOENT;
+	if (has_id != NULL)
+		*has_id = sm.has_id;
+	if (id != NULL)
+		*id = sm.id;
 	return sm.same ? 1 : 0;
+}
+
+static int existing_is_ours(struct expect_handle *h,
+			    const struct expect_request *r)
+{
+	return existing_is_ours_id(h, r, NULL, NULL);
 }
 
 /* Set the timeout of the existing expectation (no NLM_F_CREATE). */
@@ -603,6 +634,74 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 	return 0;
 }
 
+static void explain_remove(struct expect_handle *h, int rc, const char *tuple,
+			   char *err, size_t errlen)
+{
+	const char *why;
+
+	switch (rc) {
+	case -ENOENT:
+		why = "no such expectation (used or expired)";
+		break;
+	case -EBUSY:
+		why = "the expectation belongs to another connection";
+		break;
+	case -EPERM:
+		why = "permission denied (ftpgated needs CAP_NET_ADMIN)";
+		break;
+	case -ETIMEDOUT:
+		why = "no answer from the kernel";
+		break;
+	default:
+		why = strerror(-rc);
+	}
+	seterr(err, errlen, "cannot remove expectation %s: %s%s%s%s", tuple,
+	       why, h->ext[0] ? " (kernel: " : "", h->ext,
+	       h->ext[0] ? ")" : "");
+}
+
+int expect_remove(struct expect_handle *h, const struct expect_request *r,
+		  char *err, size_t errlen)
+{
+	char buf[512] __attribute__((aligned(8)));
+	char tuple[320];
+	struct nlmsghdr *nlh;
+	bool has_id = false;
+	uint32_t id = 0;
+	int rc;
+
+	if (h == NULL || r == NULL)
+		return -EINVAL;
+	rc = check_request(r, err, errlen);
+	if (rc < 0)
+		return rc;
+	fmt_request(tuple, sizeof(tuple), r);
+
+	/* Look first: the tuple alone could name an expectation another
+	 * connection created after ours was used. */
+	rc = existing_is_ours_id(h, r, &has_id, &id);
+	if (rc == 0)
+		rc = -EBUSY;
+	if (rc < 0) {
+		explain_remove(h, rc, tuple, err, errlen);
+		return rc;
+	}
+	nlh = exp_msg(buf, IPCTNL_MSG_EXP_DELETE, NLM_F_ACK,
+		      (uint8_t)r->source.family);
+	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
+		  r->source_port, r->destination_port);
+	/* The ID makes the delete miss (-ENOENT) if what we checked was
+	 * used and replaced in between. */
+	if (has_id)
+		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, id);
+	rc = request(h, nlh, NULL, NULL);
+	if (rc < 0) {
+		explain_remove(h, rc, tuple, err, errlen);
+		return rc;
+	}
+	return 0;
+}
+
 struct count_ctx {
 	const char *name;
 	int count;
@@ -634,4 +733,64 @@ int expect_count(struct expect_handle *h, const char *helper_name)
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
 	rc = request(h, nlh, count_cb, &cc);
 	return rc < 0 ? rc : cc.count;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+struct list_ctx {
+	const char *name;
+	void (*cb)(const struct ctnl_msg *m, void *data);
+	void *data;
+	struct ctnl_msg *one;		/* expect_lookup: the answer */
+	bool seen;
+};
+
+static int list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_ctx *lc = data;
+	struct ctnl_msg m;
+
+	if (ctnl_parse(nlh, &m) < 0 || m.kind != CTNL_EXP_NEW)
+		return 0;
+	if (lc->one != NULL) {
+		*lc->one = m;
+		lc->seen = true;
+		return 0;
+	}
+	if (strcmp(m.helper, lc->name) == 0)
+		lc->cb(&m, lc->data);
+	return 0;
+}
+
+int expect_list(struct expect_handle *h, const char *helper_name,
+		void (*cb)(const struct ctnl_msg *m, void *data), void *data)
+{
+	char buf[256] __attribute__((aligned(8)));
+	struct list_ctx lc = { helper_name, cb, data, NULL, false };
+	struct nlmsghdr *nlh;
+
+	if (h == NULL || helper_name == NULL || cb == NULL)
+		return -EINVAL;
+	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
+	return request(h, nlh, list_cb, &lc);
+}
+
+int expect_lookup(struct expect_handle *h, const struct expect_request *r,
+		  struct ctnl_msg *out)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct list_ctx lc = { NULL, NULL, NULL, out, false };
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (h == NULL || r == NULL || out == NULL)
+		return -EINVAL;
+	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
+		      (uint8_t)r->source.family);
+	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
+		  r->source_port, r->destination_port);
+	rc = request(h, nlh, list_cb, &lc);
+	if (rc < 0)
+		return rc;
+	return lc.seen ? 0 : -ENOENT;
 }

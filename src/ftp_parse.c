@@ -8,6 +8,7 @@
  * forgery costs a hole in the firewall. */
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "ftp_parse.h"
@@ -98,6 +99,13 @@ static enum ftp_command_verb ftp_verb(const char *v, size_t n)
 		{ "REIN", FTP_COMMAND_REIN },
 		{ "ABOR", FTP_COMMAND_ABOR },
 		{ "QUIT", FTP_COMMAND_QUIT },
+		{ "RETR", FTP_COMMAND_TRANSFER },
+		{ "STOR", FTP_COMMAND_TRANSFER },
+		{ "STOU", FTP_COMMAND_TRANSFER },
+		{ "APPE", FTP_COMMAND_TRANSFER },
+		{ "LIST", FTP_COMMAND_TRANSFER },
+		{ "NLST", FTP_COMMAND_TRANSFER },
+		{ "MLSD", FTP_COMMAND_TRANSFER },
 	};
 	size_t i;
 
@@ -184,6 +192,21 @@ int ftp_command_parse(const char *line, size_t len, struct ftp_command *out,
  * a multi-line one. A bare "NNN" with nothing after it is accepted as a
  * final line with empty text: it is unambiguous, some servers send it,
  * and refusing it would desynchronise reply matching. */
+int ftp_reply_code_parse(const char *line, size_t len, int *code, bool *last)
+{
+	const unsigned char *p = (const unsigned char *)line;
+
+	if (code == NULL || last == NULL || line == NULL || len < 3 ||
+	    !ftp_is_digit(p[0]) || !ftp_is_digit(p[1]) || !ftp_is_digit(p[2]) ||
+	    p[0] < '1' || p[0] > '5')
+		return -EINVAL;
+	if (len > 3 && p[3] != ' ' && p[3] != '-')
+		return -EINVAL;
+	*code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+	*last = len == 3 || p[3] == ' ';
+	return 0;
+}
+
 int ftp_reply_line_parse(const char *line, size_t len,
 			 struct ftp_reply_line *out, const char **reason)
 {
@@ -205,25 +228,16 @@ int ftp_reply_line_parse(const char *line, size_t len,
 		return -EINVAL;
 	}
 	memset(&r, 0, sizeof(r));
-	r.code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-	if (len == 3) {
-		r.last = true;
-		r.text = line + 3;
-		r.text_len = 0;
-		*out = r;
-		return 0;
-	}
-	if (p[3] != ' ' && p[3] != '-') {
+	if (ftp_reply_code_parse(line, len, &r.code, &r.last) < 0) {
 		ftp_set_reason(reason, "reply code not followed by space or hyphen");
 		return -EINVAL;
 	}
-	if (ftp_text_has_control(line + 4, len - 4)) {
+	r.text = line + (len > 3 ? 4 : 3);
+	r.text_len = len > 3 ? len - 4 : 0;
+	if (ftp_text_has_control(r.text, r.text_len)) {
 		ftp_set_reason(reason, "control byte in reply");
 		return -EINVAL;
 	}
-	r.last = p[3] == ' ';
-	r.text = line + 4;
-	r.text_len = len - 4;
 	*out = r;
 	return 0;
 }
@@ -404,4 +418,178 @@ int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 	}
 	*port = (uint16_t)v;
 	return 0;
+}
+
+/* RFC 959 4.1.2 gives the PORT argument as host-port = h1,h2,h3,h4,p1,p2
+ * with no room for anything else. Clients send exactly that; unlike the
+ * free-form 227 text there is no reason to scan for it. */
+int port_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
+			uint16_t *port, const char **reason)
+{
+	unsigned long v[6];
+	struct inet_addr a;
+	uint8_t b[4];
+	size_t i = 0, k;
+	uint16_t p;
+
+	ftp_set_reason(reason, NULL);
+	if (addr == NULL || port == NULL || (arg == NULL && len > 0)) {
+		ftp_set_reason(reason, "no PORT argument");
+		return -EINVAL;
+	}
+	for (k = 0; k < 6; k++) {
+		if (k > 0) {
+			if (i >= len || arg[i] != ',') {
+				ftp_set_reason(reason, "PORT argument not six comma-separated numbers");
+				return -EINVAL;
+			}
+			i++;
+		}
+		if (!ftp_number(arg, len, &i, 3, 255, &v[k])) {
+			ftp_set_reason(reason, "PORT number not 0-255");
+			return -EINVAL;
+		}
+	}
+	if (i != len) {
+		ftp_set_reason(reason, "text after the PORT address");
+		return -EINVAL;
+	}
+	p = (uint16_t)(v[4] << 8 | v[5]);
+	if (p == 0) {
+		ftp_set_reason(reason, "PORT port is zero");
+		return -EINVAL;
+	}
+	for (k = 0; k < 4; k++)
+		b[k] = (uint8_t)v[k];
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	memcpy(&a.v4, b, 4);
+	*addr = a;
+	*port = p;
+	return 0;
+}
+
+/* Characters an EPRT address field may hold (either family). */
+static bool ftp_is_address_char(unsigned char c)
+{
+	return ftp_is_digit(c) || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+}
+
+/* The next field of an EPRT argument: from *i up to the next delimiter.
+ * Leaves *i on the delimiter. */
+static bool ftp_eprt_field(const char *arg, size_t len, size_t *i,
+			   unsigned char d, const char **field, size_t *n)
+{
+	size_t start = *i;
+
+	while (*i < len && (unsigned char)arg[*i] != d)
+		(*i)++;
+	if (*i == len)
+		return false;
+	*field = arg + start;
+	*n = *i - start;
+	return true;
+}
+
+/* RFC 2428 2: EPRT<space><d><net-prt><d><net-addr><d><tcp-port><d>.
+ * A delimiter that can occur inside an address or a port would make the
+ * fields ambiguous, so those are refused even where RFC 2428 allows them
+ * (it recommends "|", which every client uses). */
+int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
+			uint16_t *port, const char **reason)
+{
+	char text[INET6_ADDRSTRLEN];
+	const char *field;
+	struct inet_addr a;
+	unsigned long v;
+	unsigned char d;
+	size_t i, n, k;
+	int family;
+
+	ftp_set_reason(reason, NULL);
+	if (addr == NULL || port == NULL || (arg == NULL && len > 0)) {
+		ftp_set_reason(reason, "no EPRT argument");
+		return -EINVAL;
+	}
+	if (len < 1) {
+		ftp_set_reason(reason, "empty EPRT argument");
+		return -EINVAL;
+	}
+	d = (unsigned char)arg[0];
+	if (d < 33 || d > 126 || ftp_is_address_char(d)) {
+		ftp_set_reason(reason, "bad EPRT delimiter");
+		return -EINVAL;
+	}
+	i = 1;
+	if (!ftp_eprt_field(arg, len, &i, d, &field, &n) || n != 1 ||
+	    (field[0] != '1' && field[0] != '2')) {
+		ftp_set_reason(reason, "EPRT protocol not 1 or 2");
+		return -EINVAL;
+	}
+	family = field[0] == '1' ? AF_INET : AF_INET6;
+	i++;
+	if (!ftp_eprt_field(arg, len, &i, d, &field, &n) || n == 0 ||
+	    n >= sizeof(text)) {
+		ftp_set_reason(reason, "EPRT address missing or too long");
+		return -EINVAL;
+	}
+	for (k = 0; k < n; k++) {
+		if (!ftp_is_address_char((unsigned char)field[k])) {
+			ftp_set_reason(reason, "bad character in EPRT address");
+			return -EINVAL;
+		}
+	}
+	memcpy(text, field, n);
+	text[n] = '\0';
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(family, text, family == AF_INET ? (void *)&a.v4
+						       : (void *)&a.v6) != 1) {
+		ftp_set_reason(reason, "EPRT address does not match its protocol");
+		return -EINVAL;
+	}
+	a.family = family;
+	i++;
+	if (!ftp_number(arg, len, &i, 5, 65535, &v) || v == 0) {
+		ftp_set_reason(reason, "EPRT port not 1-65535");
+		return -EINVAL;
+	}
+	if (i >= len || (unsigned char)arg[i] != d) {
+		ftp_set_reason(reason, "EPRT port not followed by the delimiter");
+		return -EINVAL;
+	}
+	if (i + 1 != len) {
+		ftp_set_reason(reason, "text after the EPRT argument");
+		return -EINVAL;
+	}
+	*addr = a;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
+			    const char **verb)
+{
+	static const char *const verbs[] = { "PORT", "EPRT", "PASV", "EPSV" };
+	size_t own, i, k;
+
+	if (line == NULL || len < 4)
+		return false;
+	own = ftp_skip_telnet(line, len);
+	for (i = 0; i + 4 <= len; i++) {
+		if (i == own)
+			continue;
+		if (i + 4 < len && line[i + 4] != ' ')
+			continue;
+		for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++) {
+			if (ftp_word_is(line + i, 4, verbs[k])) {
+				if (offset != NULL)
+					*offset = i;
+				if (verb != NULL)
+					*verb = verbs[k];
+				return true;
+			}
+		}
+	}
+	return false;
 }

@@ -8,6 +8,7 @@
  * lets it pass without us. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,49 +20,15 @@
 
 #include "config.h"
 #include "cthelper.h"
-#include "expect.h"
+#include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "packet.h"
-#include "queue.h"
-#include "session.h"
-#include "session_table.h"
 
 #define DAEMON_GC_INTERVAL_MS 1000
 #define DAEMON_ERR_MAX 512
-
-struct daemon_stats {
-	unsigned long packets;
-	unsigned long packets_unparsed;		/* not IP/TCP or no conntrack */
-	unsigned long sessions_untracked;	/* table full */
-	unsigned long pinholes_opened;
-	unsigned long pinholes_failed;		/* kernel refused the expectation */
-	unsigned long refused[POLICY_REASON_COUNT];
-	unsigned long lines_rejected;
-	unsigned long streams_lost;
-	unsigned long actions_dropped;
-};
-
-struct daemon {
-	struct config config;
-	const char *config_path;
-	bool config_required;		/* named on the command line */
-	struct queue *queue;
-	struct expect_handle *expect;
-	struct session_table *sessions;
-	int signal_fd;
-	bool stopping;
-	uint64_t last_gc_ms;
-	uint64_t last_full_warning_ms;
-	struct daemon_stats stats;
-};
-
-static uint64_t daemon_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* poll set: queue, signals, kernel events, then the control socket */
+#define DAEMON_POLL_MAX (3 + 1 + CTL_CLIENTS_MAX)
 
 static void daemon_usage(FILE *out)
 {
@@ -74,7 +41,8 @@ static void daemon_usage(FILE *out)
 		"  -s, --syslog         log to syslog even in the foreground\n"
 		"  -v, --verbose        log debug messages too\n"
 		"  -h, --help           this text\n"
-		"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n",
+		"Signals: SIGHUP reloads the configuration (and reopens the audit log),\n"
+		"SIGTERM/SIGINT stop. ftpgatectl talks to the running daemon.\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -134,16 +102,23 @@ static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
 		.master_sport = s->client_port,
 		.master_dport = s->server_port,
 		.source = a->expect_source,
+		.source_port = a->expect_source_port,
 		.destination = a->address,
 		.destination_port = a->port,
 		.timeout_s = d->config.policy.expect_timeout_s,
 		.helper_name = CONFIG_HELPER_NAME,
 	};
-	char err[DAEMON_ERR_MAX] = "", client[INET_ADDR_STRLEN], data[64];
+	char err[DAEMON_ERR_MAX] = "", client[64], data[64];
 	char control_client[64], control_server[64];
 	int ret;
 
-	inet_addr_format(&a->expect_source, client, sizeof(client));
+	/* the data connection's source: the client (passive mode) or the
+	 * server (active mode), with its port when the policy fixes it */
+	if (a->expect_source_port)
+		daemon_format_endpoint(&a->expect_source, a->expect_source_port,
+				       client, sizeof(client));
+	else
+		inet_addr_format(&a->expect_source, client, sizeof(client));
 	daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
 	daemon_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
 	daemon_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
@@ -155,12 +130,56 @@ static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
 		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
 			client, data, control_client, control_server,
 			err[0] ? err : strerror(-ret));
+		trail_pinhole_failed(d, e, a, err[0] ? err : strerror(-ret));
 		return;
 	}
 	d->stats.pinholes_opened++;
-	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
-		client, data, r.timeout_s, a->reply_code, a->command,
-		control_client, control_server, e->conntrack_id);
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+		client, data, a->active ? " (active mode)" : "", r.timeout_s,
+		a->reply_code, a->command, control_client, control_server,
+		e->conntrack_id);
+	trail_pinhole_opened(d, e, a, r.timeout_s);
+}
+
+/* A pinhole whose purpose is over (superseded, transfer done, ABOR, ...).
+ * -ENOENT is the usual case: its data connection used it already. */
+static void daemon_pinhole_remove(struct daemon *d, struct session_entry *e,
+				  const struct session_action *a)
+{
+	const struct session *s = &e->session;
+	struct expect_request r = {
+		.master_src = s->client,
+		.master_dst = s->server,
+		.master_sport = s->client_port,
+		.master_dport = s->server_port,
+		.source = a->expect_source,
+		.source_port = a->expect_source_port,
+		.destination = a->address,
+		.destination_port = a->port,
+		.helper_name = CONFIG_HELPER_NAME,
+	};
+	char err[DAEMON_ERR_MAX] = "", data[64];
+	int ret;
+
+	daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
+	ret = expect_remove(d->expect, &r, err, sizeof(err));
+	if (ret == -ENOENT) {
+		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
+			data, session_remove_cause_name(a->cause), e->conntrack_id);
+		return;
+	}
+	if (ret < 0) {
+		log_msg(LOG_WARNING, "pinhole to %s not removed (%s): %s",
+			data, session_remove_cause_name(a->cause),
+			err[0] ? err : strerror(-ret));
+		return;
+	}
+	d->stats.pinholes_removed++;
+	trail_pinhole_removing(d, e, a);
+	log_msg(LOG_NOTICE, "pinhole removed (%s): -> %s tcp%s: %s (\"%s\"; conntrack %u)",
+		session_remove_cause_name(a->cause), data,
+		a->active ? " (active mode)" : "", a->detail, a->command,
+		e->conntrack_id);
 }
 
 static void daemon_actions(struct daemon *d, struct session_entry *e,
@@ -186,16 +205,32 @@ static void daemon_actions(struct daemon *d, struct session_entry *e,
 				daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
 			else
 				snprintf(data, sizeof(data), "-");
-			log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s (control %s -> %s, conntrack %u)",
+			/* active mode: the client announced in its command,
+			 * and the server's reply decided */
+			log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s%s%s (control %s -> %s, conntrack %u)",
 				policy_reason_name(a->reason), policy_reason_text(a->reason),
-				data, a->reply, a->detail[0] ? ": " : "", a->detail,
+				data, a->active ? a->command : a->reply,
+				a->active ? ", reply " : "", a->active ? a->reply : "",
+				a->detail[0] ? ": " : "", a->detail,
 				control_client, control_server, e->conntrack_id);
 			break;
 		case SESSION_ACTION_LINE_REJECTED:
 			d->stats.lines_rejected++;
-			log_msg(LOG_INFO, "line rejected from %s: %s (control %s -> %s)",
+			log_msg(session_line_rule_is_attack(a->rule) ? LOG_WARNING : LOG_INFO,
+				"line rejected from %s (%s%s): %s (control %s -> %s)",
 				a->direction == SESSION_DIR_ORIGINAL ? "client" : "server",
+				session_line_rule_name(a->rule),
+				session_line_rule_is_attack(a->rule) ? ", possible attack" : "",
 				a->detail, control_client, control_server);
+			break;
+		case SESSION_ACTION_PINHOLE_REMOVE:
+			daemon_pinhole_remove(d, e, a);
+			break;
+		case SESSION_ACTION_ENCRYPTED:
+			d->stats.sessions_encrypted++;
+			log_msg(LOG_NOTICE, "%s (\"%s\" answered \"%s\"; control %s -> %s, conntrack %u)",
+				SESSION_ENCRYPTED_TEXT, a->command, a->reply,
+				control_client, control_server, e->conntrack_id);
 			break;
 		case SESSION_ACTION_STREAM_LOST:
 			d->stats.streams_lost++;
@@ -203,7 +238,14 @@ static void daemon_actions(struct daemon *d, struct session_entry *e,
 				control_client, control_server,
 				a->detail[0] ? a->detail : "buffer bound reached");
 			break;
+		case SESSION_ACTION_DATA_TROUBLE:
+			log_msg(LOG_NOTICE, "server reports data-connection trouble: \"%s\" to \"%s\" (control %s -> %s, conntrack %u)",
+				a->reply, a->command[0] ? a->command : "-",
+				control_client, control_server, e->conntrack_id);
+			break;
 		}
+		/* the audit log's record of it */
+		trail_action(d, e, a);
 	}
 	if (actions->dropped) {
 		d->stats.actions_dropped += actions->dropped;
@@ -235,6 +277,7 @@ static struct session_entry *daemon_session(struct daemon *d,
 
 	/* conntrack IDs are reused once a conntrack is gone */
 	if (e && !daemon_session_matches(&e->session, qp)) {
+		trail_session_ended(d, e, "replaced", now);
 		session_table_remove(d->sessions, e);
 		e = NULL;
 	}
@@ -242,17 +285,22 @@ static struct session_entry *daemon_session(struct daemon *d,
 		return e;
 	e = session_table_add(d->sessions, qp->conntrack_id);
 	if (!e) {
+		bool full = errno == ENOSPC;
+
 		d->stats.sessions_untracked++;
+		trail_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
 		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
 			d->last_full_warning_ms = now;
 			log_msg(LOG_WARNING, "not tracking a new control connection: %s (%u tracked, max-sessions %u); its traffic passes without pinholes; raise max-sessions",
-				errno == ENOSPC ? "session table full" : "out of memory",
+				full ? "session table full" : "out of memory",
 				session_table_count(d->sessions), d->config.max_sessions);
 		}
 		return NULL;
 	}
 	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
 		     qp->orig_dport, &limits);
+	e->started_ms = now;
+	trail_session_started(d, e, pkt->syn);
 	return e;
 }
 
@@ -276,12 +324,17 @@ static void daemon_packet(const struct queue_packet *qp, void *data)
 		goto accept;
 	dir = qp->reply_direction ? SESSION_DIR_REPLY : SESSION_DIR_ORIGINAL;
 	e->session.last_seen_ms = now;
+	e->packets++;
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
+	d->stats.commands_parsed += actions.commands;
+	d->stats.replies_parsed += actions.replies;
 	daemon_actions(d, e, &actions);
 	if (pkt.fin)
 		e->fin_seen[dir] = true;
-	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1]))
+	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1])) {
+		trail_session_ended(d, e, pkt.rst ? "reset" : "closed", now);
 		session_table_remove(d->sessions, e);
+	}
 accept:
 	/* Always after the actions: an approved pinhole exists before the
 	 * reply that announced it leaves the gateway. */
@@ -313,6 +366,8 @@ static void daemon_reload(struct daemon *d)
 	if (daemon_config_load(d, &fresh) < 0) {
 		config_free(&fresh);
 		log_msg(LOG_ERR, "reload failed; still running on the previous configuration");
+		trail_reopen(d);	/* log rotation still works */
+		trail_config_reloaded(d, false, "the file has an error (see the daemon's log); the previous configuration stays");
 		return;
 	}
 	if (fresh.queue_number != d->config.queue_number) {
@@ -320,8 +375,18 @@ static void daemon_reload(struct daemon *d)
 			fresh.queue_number, d->config.queue_number);
 		fresh.queue_number = d->config.queue_number;
 	}
+	if (strcmp(fresh.control_socket, d->config.control_socket) != 0 ||
+	    strcmp(fresh.control_group, d->config.control_group) != 0) {
+		log_msg(LOG_WARNING, "control-socket and control-socket-group changes need a restart; still on %s",
+			d->config.control_socket);
+		memcpy(fresh.control_socket, d->config.control_socket, sizeof(fresh.control_socket));
+		memcpy(fresh.control_group, d->config.control_group, sizeof(fresh.control_group));
+	}
 	config_free(&d->config);
 	d->config = fresh;
+	trail_reopen(d);
+	pressure_configure(&d->pressure, d->config.pressure_window_s, d->config.time_wait_s);
+	d->metrics_written_ms = 0;
 	now = daemon_helper_params(&d->config);
 	if (now.expect_max != old.expect_max || now.expect_timeout_s != old.expect_timeout_s) {
 		if (cthelper_register(&now, err, sizeof(err)) < 0)
@@ -329,6 +394,7 @@ static void daemon_reload(struct daemon *d)
 	}
 	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
 		d->config_path, session_table_count(d->sessions));
+	trail_config_reloaded(d, true, NULL);
 }
 
 static void daemon_signal(struct daemon *d)
@@ -343,6 +409,13 @@ static void daemon_signal(struct daemon *d)
 	}
 }
 
+static void daemon_idle_cb(struct session_entry *e, void *data)
+{
+	struct daemon *d = data;
+
+	trail_session_ended(d, e, "idle", d->last_gc_ms);
+}
+
 static void daemon_gc(struct daemon *d, uint64_t now)
 {
 	unsigned removed;
@@ -350,37 +423,51 @@ static void daemon_gc(struct daemon *d, uint64_t now)
 	if (now - d->last_gc_ms < DAEMON_GC_INTERVAL_MS)
 		return;
 	d->last_gc_ms = now;
-	removed = session_table_expire(d->sessions, now,
-				       (uint64_t)d->config.session_idle_s * 1000);
+	removed = session_table_expire_each(d->sessions, now,
+					    (uint64_t)d->config.session_idle_s * 1000,
+					    daemon_idle_cb, d);
 	if (removed)
 		log_msg(LOG_DEBUG, "forgot %u idle control connections", removed);
+	trail_tick(d, now);
+	answer_metrics_tick(d, now);
 }
 
 static int daemon_run(struct daemon *d)
 {
-	struct pollfd fds[2] = {
-		{ .fd = queue_fd(d->queue), .events = POLLIN },
-		{ .fd = d->signal_fd, .events = POLLIN },
-	};
+	struct pollfd fds[DAEMON_POLL_MAX];
+	unsigned n_ctl;
 
 	while (!d->stopping) {
-		int ret = poll(fds, 2, DAEMON_GC_INTERVAL_MS);
+		int ret;
 
+		fds[0] = (struct pollfd){ .fd = queue_fd(d->queue), .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
+		fds[2] = (struct pollfd){ .fd = events_fd(d->events), .events = POLLIN };
+		n_ctl = ctl_pollfds(d->ctl, &fds[3], DAEMON_POLL_MAX - 3);
+		ret = poll(fds, 3 + n_ctl, DAEMON_GC_INTERVAL_MS);
 		if (ret < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
 			return -errno;
 		}
+		if (ret < 0)
+			continue;
 		if (fds[1].revents & POLLIN)
 			daemon_signal(d);
+		/* Kernel events before packets: what became of earlier
+		 * pinholes is settled before new ones are recorded. */
+		if (fds[2].revents & POLLIN)
+			trail_drain_events(d);
 		if (fds[0].revents & POLLIN) {
 			ret = queue_receive(d->queue, daemon_packet, d);
-			if (ret == -ENOBUFS)
+			if (ret == -ENOBUFS) {
 				log_msg(LOG_WARNING, "queue %u overran: the kernel dropped %lu notifications so far; affected control connections may miss a reply",
 					d->config.queue_number, queue_overruns(d->queue));
-			else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+				trail_events_lost(d, "queue", queue_overruns(d->queue));
+			} else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
 				log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
 					strerror(-ret));
 		}
+		ctl_process(d->ctl, &fds[3], n_ctl, daemon_now_ms(), answer_request, d);
 		daemon_gc(d, daemon_now_ms());
 	}
 	return 0;
@@ -393,17 +480,75 @@ static void daemon_shutdown(struct daemon *d)
 	char err[DAEMON_ERR_MAX] = "";
 	int i;
 
+	notify_send("STOPPING=1");
 	if (cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "cannot disable the helper: %s", err);
 	for (i = 0; i < 10 && queue_receive(d->queue, daemon_packet, d) > 0; i++)
 		;
-	log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed",
-		d->stats.packets, d->stats.pinholes_opened,
-		d->stats.refused[POLICY_REFUSE_UNSOLICITED] + d->stats.refused[POLICY_REFUSE_THIRD_PARTY] +
-		d->stats.refused[POLICY_REFUSE_FAMILY] + d->stats.refused[POLICY_REFUSE_PRIVILEGED_PORT] +
-		d->stats.refused[POLICY_REFUSE_PORT_RANGE] + d->stats.refused[POLICY_REFUSE_SESSION_CAP] +
-		d->stats.refused[POLICY_REFUSE_MALFORMED],
-		d->stats.pinholes_failed);
+	{
+		unsigned long refused = 0;
+
+		for (i = 0; i < POLICY_REASON_COUNT; i++)
+			if (i != POLICY_ALLOW)
+				refused += d->stats.refused[i];
+		log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed, %lu removed, %lu control channels encrypted",
+			d->stats.packets, d->stats.pinholes_opened, refused,
+			d->stats.pinholes_failed, d->stats.pinholes_removed,
+			d->stats.sessions_encrypted);
+	}
+	trail_daemon_stopped(d);
+}
+
+/* The control socket's group: a name or a number; "" is our own. */
+static int daemon_group(const char *name, gid_t *gid, char *err, size_t errlen)
+{
+	struct group *g;
+	char *end;
+	unsigned long v;
+
+	*gid = (gid_t)-1;
+	if (name[0] == '\0')
+		return 0;
+	g = getgrnam(name);
+	if (g != NULL) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno == 0 && *end == '\0' && v < (gid_t)-1) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	snprintf(err, errlen, "control-socket-group '%s' is not a group on this system; create it (groupadd) or fix the setting",
+		 name);
+	return -ENOENT;
+}
+
+/* Everything that watches and reports: the pinhole registry, the
+ * passive-port pressure, the kernel's conntrack events, a query socket
+ * and the control socket. */
+static int daemon_observe(struct daemon *d, char *err, size_t errlen)
+{
+	gid_t gid;
+	int rc;
+
+	rc = pinhole_table_create(&d->pinholes, DAEMON_PINHOLES_MAX);
+	if (rc == 0)
+		rc = pressure_init(&d->pressure, d->config.pressure_window_s,
+				   d->config.time_wait_s);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = events_open(&d->events, err, errlen);
+	if (rc == 0)
+		rc = ctnl_open(&d->ctnl, err, errlen);
+	if (rc == 0)
+		rc = daemon_group(d->config.control_group, &gid, err, errlen);
+	if (rc == 0)
+		rc = ctl_open(&d->ctl, d->config.control_socket, gid, err, errlen);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -417,12 +562,14 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .signal_fd = -1 };
+	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .signal_fd = -1,
+			    .audit = { .fd = -1 } };
 	bool foreground = false, to_syslog = false, verbose = false;
 	long queue_override = -1;
 	char err[DAEMON_ERR_MAX] = "", *end;
 	struct cthelper_params helper;
 	int opt, ret, status = 1;
+	unsigned adopted;
 
 	while ((opt = getopt_long(argc, argv, "fc:q:svh", options, NULL)) != -1) {
 		switch (opt) {
@@ -472,13 +619,28 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
 		goto out_disable;
 	}
+	d.foreground = foreground;
+	d.start_ms = daemon_now_ms();
+	d.stats.start_time_s = (uint64_t)(audit_wall_ms() / 1000);
+	trail_open(&d);
+	if (daemon_observe(&d, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "start-up failed: %s", err);
+		goto out_disable;
+	}
 	if (!foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		goto out_disable;
 	}
-	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); ready",
+	adopted = trail_adopt(&d);
+	trail_daemon_started(&d, adopted);
+	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
 		CONFIG_HELPER_NAME, d.config.queue_number, d.config.policy.expect_timeout_s,
-		d.config.policy.max_pinholes_per_session);
+		d.config.policy.max_pinholes_per_session, d.audit_path,
+		ctl_path(d.ctl));
+	/* Type=notify: nftables.service may load the ruleset naming our
+	 * helper only once this arrives. */
+	if (notify_send("READY=1") < 0)
+		log_msg(LOG_WARNING, "cannot tell the service manager we are ready ($NOTIFY_SOCKET)");
 
 	if (daemon_run(&d) == 0)
 		status = 0;
@@ -488,6 +650,12 @@ int main(int argc, char **argv)
 out_disable:
 	cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err));
 out:
+	ctl_close(d.ctl);
+	events_close(d.events);
+	ctnl_close(d.ctnl);
+	pinhole_table_destroy(d.pinholes);
+	pressure_free(&d.pressure);
+	trail_close(&d);
 	if (d.signal_fd >= 0)
 		close(d.signal_fd);
 	session_table_destroy(d.sessions);

@@ -17,6 +17,11 @@ void policy_init_defaults(struct policy *p)
 	p->passive_range.high = 65535;
 	p->max_pinholes_per_session = 8;
 	p->expect_timeout_s = 30;
+	p->active_mode = false;
+	p->active_client_range.low = POLICY_PORT_MIN;
+	p->active_client_range.high = 65535;
+	p->active_source_port = POLICY_SOURCE_PORT_ANY;
+	p->strict = true;
 	p->servers = NULL;
 	p->server_count = 0;
 }
@@ -94,6 +99,89 @@ enum policy_reason policy_check_passive(const struct policy *p,
 	return POLICY_ALLOW;
 }
 
+static bool policy_switch(enum policy_switch v, bool global)
+{
+	if (v == POLICY_SWITCH_ON)
+		return true;
+	if (v == POLICY_SWITCH_OFF)
+		return false;
+	return global;
+}
+
+bool policy_active_mode(const struct policy *p, const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+
+	if (p == NULL)
+		return false;
+	return policy_switch(srv ? srv->active_mode : POLICY_SWITCH_INHERIT,
+			     p->active_mode);
+}
+
+/* No policy at all means strict: the safe side. */
+bool policy_strict(const struct policy *p, const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+
+	if (p == NULL)
+		return true;
+	return policy_switch(srv ? srv->strict : POLICY_SWITCH_INHERIT,
+			     p->strict);
+}
+
+uint16_t policy_active_source_port(const struct policy *p,
+				   const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+	enum policy_source_port v = POLICY_SOURCE_PORT_INHERIT;
+
+	if (p == NULL)
+		return 0;
+	if (srv != NULL)
+		v = srv->active_source_port;
+	if (v == POLICY_SOURCE_PORT_INHERIT)
+		v = p->active_source_port;
+	return v == POLICY_SOURCE_PORT_20 ? 20 : 0;
+}
+
+enum policy_reason policy_check_active(const struct policy *p,
+				       const struct inet_addr *server,
+				       const struct inet_addr *client,
+				       const struct inet_addr *announced,
+				       uint16_t port, unsigned live_pinholes)
+{
+	const struct policy_server *srv;
+	struct policy_port_range range;
+
+	if (p == NULL || server == NULL || client == NULL ||
+	    announced == NULL || server->family == 0 || client->family == 0)
+		return POLICY_REFUSE_MALFORMED_COMMAND;
+	/* Active mode lets the outside open connections to inside hosts;
+	 * that is only ever on where someone asked for it. */
+	if (!policy_active_mode(p, server))
+		return POLICY_REFUSE_ACTIVE_DISABLED;
+	if (announced->family != client->family)
+		return POLICY_REFUSE_FAMILY;
+	/* The FTP bounce attack (RFC 2577), and NAT slipstreaming: a PORT
+	 * naming any host but the client itself, or one forged so the
+	 * server reaches a service on another inside host. No
+	 * announce-address exception here: a client that is not where its
+	 * control connection comes from is not one we can vouch for. */
+	if (!inet_addr_equal(announced, client))
+		return POLICY_REFUSE_THIRD_PARTY;
+	if (port < POLICY_PORT_MIN)
+		return POLICY_REFUSE_PRIVILEGED_PORT;
+	srv = policy_server_find(p, server);
+	range = p->active_client_range;
+	if (srv != NULL && srv->active_client_range.low != 0)
+		range = srv->active_client_range;
+	if (port < range.low || port > range.high)
+		return POLICY_REFUSE_PORT_RANGE;
+	if (live_pinholes >= p->max_pinholes_per_session)
+		return POLICY_REFUSE_SESSION_CAP;
+	return POLICY_ALLOW;
+}
+
 const char *policy_reason_name(enum policy_reason r)
 {
 	switch (r) {
@@ -105,6 +193,10 @@ const char *policy_reason_name(enum policy_reason r)
 	case POLICY_REFUSE_PORT_RANGE:		return "port-out-of-range";
 	case POLICY_REFUSE_SESSION_CAP:		return "session-pinhole-cap";
 	case POLICY_REFUSE_MALFORMED:		return "malformed-reply";
+	case POLICY_REFUSE_ACTIVE_DISABLED:	return "active-mode-disabled";
+	case POLICY_REFUSE_NOT_ACCEPTED:	return "not-accepted";
+	case POLICY_REFUSE_EPSV_ALL:		return "epsv-all";
+	case POLICY_REFUSE_MALFORMED_COMMAND:	return "malformed-command";
 	case POLICY_REASON_COUNT:		break;
 	}
 	return "unknown";
@@ -118,17 +210,25 @@ const char *policy_reason_text(enum policy_reason r)
 	case POLICY_REFUSE_UNSOLICITED:
 		return "The server announced a data endpoint that no PASV or EPSV command asked for.";
 	case POLICY_REFUSE_THIRD_PARTY:
-		return "The announced address is neither the server's own nor one configured with announce-address.";
+		return "The announced address is not that end's own address on the control connection (the server's, or an announce-address, for PASV/EPSV; the client's for PORT/EPRT).";
 	case POLICY_REFUSE_FAMILY:
 		return "The announced address family differs from the control connection's.";
 	case POLICY_REFUSE_PRIVILEGED_PORT:
 		return "The announced port is below 1024.";
 	case POLICY_REFUSE_PORT_RANGE:
-		return "The announced port is outside the server's passive-ports range.";
+		return "The announced port is outside the configured range (passive-ports for PASV/EPSV, active-client-ports for PORT/EPRT).";
 	case POLICY_REFUSE_SESSION_CAP:
 		return "The session already has max-pinholes-per-session pinholes open.";
 	case POLICY_REFUSE_MALFORMED:
 		return "The reply could not be parsed strictly.";
+	case POLICY_REFUSE_ACTIVE_DISABLED:
+		return "Active mode (PORT/EPRT) is off for this server; set active-mode = on to allow it.";
+	case POLICY_REFUSE_NOT_ACCEPTED:
+		return "The server did not accept the PORT/EPRT command (no 200 reply).";
+	case POLICY_REFUSE_EPSV_ALL:
+		return "The client sent EPSV ALL, after which only EPSV may set up data connections (RFC 2428).";
+	case POLICY_REFUSE_MALFORMED_COMMAND:
+		return "The PORT/EPRT argument could not be parsed strictly.";
 	case POLICY_REASON_COUNT:
 		break;
 	}

@@ -5,14 +5,15 @@
  * client sends, well-formed or not, is queued, every final reply (2xx-5xx)
  * takes the oldest one off, and 1xx replies are preliminary and take
  * nothing. A 227 or 229 is only worth a pinhole when the command it answers
- * is the PASV or EPSV that asks for one; anything else, including a reply
- * with nothing queued, is unsolicited. That is what keeps a forged or
- * echoed "227" from opening the firewall, and why both directions must be
- * reassembled: a reply split over segments, or two replies in one, must be
- * seen exactly as the client sees it.
+ * is the PASV or EPSV that asks for one, and a PORT or EPRT only when the
+ * server answers it 200; anything else, including a reply with nothing
+ * queued, is unsolicited. That is what keeps a forged or echoed "227" from
+ * opening the firewall, and why both directions must be reassembled: a
+ * reply split over segments, or two replies in one, must be seen exactly
+ * as the client sees it. doc/protocol.md has the rules in prose.
  *
  * Choices where RFC 959 leaves room:
- * - Malformed and over-long command lines are queued too (as
+ * - Malformed, rejected and over-long command lines are queued too (as
  *   FTP_COMMAND_OTHER): servers answer them with a 500, and skipping them
  *   would shift every later reply onto the wrong command.
  * - When SESSION_PENDING_MAX commands are outstanding, the oldest is
@@ -21,8 +22,15 @@
  * - In a multi-line reply only the final "NNN " line is parsed for the
  *   address: it is the line that completes the reply, and taking just one
  *   line keeps a server from hiding a second announcement in the text.
+ * - The greeting (the first final reply of a connection seen from its
+ *   SYN) answers no command. In strict mode nothing said before it is
+ *   acted on: a real client waits for "220", a browser tricked into
+ *   talking to port 21 does not.
+ * - A reply line refused by a strict rule still counts for matching (its
+ *   code is plain), but never opens a pinhole; it may still close one or
+ *   mark the session encrypted, which only ever closes more.
  * - After "234" to AUTH the connection carries TLS: we cannot read it, so
- *   the session stops tracking (SESSION_ACTION_STREAM_LOST) instead of
+ *   the session stops parsing (SESSION_ACTION_ENCRYPTED) instead of
  *   rejecting every encrypted "line".
  * - PASS and ACCT arguments never reach an action's text. */
 #include <errno.h>
@@ -147,7 +155,8 @@ static void session_lose(struct session *s, enum session_direction dir,
 }
 
 static void session_reject(enum session_direction dir, const char *line,
-			   size_t len, const char *what, const char *why,
+			   size_t len, enum session_line_rule rule,
+			   const char *what, const char *why,
 			   struct session_actions *out)
 {
 	struct session_action *a;
@@ -156,6 +165,7 @@ static void session_reject(enum session_direction dir, const char *line,
 	a = session_action_new(out, SESSION_ACTION_LINE_REJECTED, dir);
 	if (!a)
 		return;
+	a->rule = rule;
 	if (line && dir == SESSION_DIR_ORIGINAL)
 		session_command_text(a->command, line, len);
 	else if (line)
@@ -165,140 +175,464 @@ static void session_reject(enum session_direction dir, const char *line,
 	session_str(a->detail, detail);
 }
 
-static void session_push(struct session *s, enum ftp_command_verb verb,
-			 const char *line, size_t len)
+static void session_push(struct session *s, const struct session_command *cmd)
 {
 	if (s->pending_count == SESSION_PENDING_MAX) {
 		memmove(&s->pending[0], &s->pending[1],
 			(SESSION_PENDING_MAX - 1) * sizeof(s->pending[0]));
-		memmove(&s->pending_text[0], &s->pending_text[1],
-			(SESSION_PENDING_MAX - 1) * sizeof(s->pending_text[0]));
 		s->pending_count--;
 	}
-	s->pending[s->pending_count] = verb;
-	session_command_text(s->pending_text[s->pending_count], line, len);
-	s->pending_count++;
+	s->pending[s->pending_count++] = *cmd;
+}
+
+/* Queue a line that is not acted on, so its reply still lines up. */
+static void session_push_other(struct session *s, const char *line, size_t len)
+{
+	struct session_command cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.verb = FTP_COMMAND_OTHER;
+	session_command_text(cmd.text, line, len);
+	session_push(s, &cmd);
 }
 
 /* Take the oldest outstanding command; false when none is. */
-static bool session_pop(struct session *s, enum ftp_command_verb *verb,
-			char text[SESSION_TEXT_MAX])
+static bool session_pop(struct session *s, struct session_command *cmd)
 {
 	if (s->pending_count == 0)
 		return false;
-	*verb = s->pending[0];
-	memcpy(text, s->pending_text[0], SESSION_TEXT_MAX);
+	*cmd = s->pending[0];
 	s->pending_count--;
 	memmove(&s->pending[0], &s->pending[1],
 		s->pending_count * sizeof(s->pending[0]));
-	memmove(&s->pending_text[0], &s->pending_text[1],
-		s->pending_count * sizeof(s->pending_text[0]));
 	return true;
 }
 
-/* Forget pinholes whose expectation has timed out and count the rest.
- * Order is kept, so the newest stays last for session_pinhole_failed. */
+/* Forget pinholes whose expectation has timed out (the kernel removed
+ * them) and count the rest. Order is kept, so the newest stays last for
+ * session_pinhole_failed. */
 static unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < s->pinhole_count; i++)
-		if (s->pinhole_expiry[i] > now_ms)
-			s->pinhole_expiry[n++] = s->pinhole_expiry[i];
+		if (s->pinhole[i].expiry_ms > now_ms)
+			s->pinhole[n++] = s->pinhole[i];
 	s->pinhole_count = n;
 	return n;
 }
 
-static void session_command(struct session *s, const char *line, size_t len,
-			    struct session_actions *out)
+static const char *session_remove_text(enum session_remove_cause c)
 {
-	struct ftp_command cmd;
-	const char *why = NULL;
-
-	if (ftp_command_parse(line, len, &cmd, &why) < 0) {
-		session_reject(SESSION_DIR_ORIGINAL, line, len,
-			       "malformed command", why, out);
-		cmd.verb = FTP_COMMAND_OTHER;
+	switch (c) {
+	case SESSION_REMOVE_SUPERSEDED:
+		return "superseded by a newer data endpoint";
+	case SESSION_REMOVE_TRANSFER_DONE:
+		return "the transfer command finished";
+	case SESSION_REMOVE_ABORT:
+		return "ABOR accepted";
+	case SESSION_REMOVE_REINITIALIZE:
+		return "REIN accepted";
+	case SESSION_REMOVE_EPSV_ALL:
+		return "EPSV ALL accepted";
+	case SESSION_REMOVE_QUIT:
+		return "QUIT accepted";
+	case SESSION_REMOVE_CONTROL_CLOSED:
+		return "the control connection is closing";
+	case SESSION_REMOVE_COUNT:
+		break;
 	}
-	session_push(s, cmd.verb, line, len);
+	return "unknown";
 }
 
-/* A complete final reply (2xx-5xx): its last line is `rl`. */
-static void session_reply_final(struct session *s, const struct policy *p,
-				const struct ftp_reply_line *rl,
-				const char *line, size_t len, uint64_t now_ms,
-				struct session_actions *out)
+/* Every pinhole of the session has served its purpose: ask the daemon to
+ * remove each one. An unused expectation is all that goes; a data
+ * connection that already used its pinhole is a conntrack of its own and
+ * is not touched. A pinhole whose action does not fit in `out` is kept
+ * (and expires on its own). */
+static void session_remove_all(struct session *s, enum session_remove_cause cause,
+			       enum session_direction dir, const char *command,
+			       int reply_code, uint64_t now_ms,
+			       struct session_actions *out)
 {
-	struct session_action act, *a;
-	enum ftp_command_verb verb = FTP_COMMAND_OTHER;
-	enum ftp_command_verb want;
-	char command[SESSION_TEXT_MAX] = "";
-	const char *why = NULL;
-	bool asked;
-	int r;
+	unsigned i, kept = 0;
 
-	asked = session_pop(s, &verb, command);
-	if (asked && verb == FTP_COMMAND_AUTH && rl->code == 234) {
-		session_lose(s, SESSION_DIR_REPLY,
-			     "control connection switched to TLS (AUTH); no longer tracked",
-			     out);
+	session_pinholes_live(s, now_ms);
+	for (i = 0; i < s->pinhole_count; i++) {
+		const struct session_pinhole *ph = &s->pinhole[i];
+		struct session_action *a;
+
+		a = session_action_new(out, SESSION_ACTION_PINHOLE_REMOVE, dir);
+		if (!a) {
+			s->pinhole[kept++] = *ph;
+			continue;
+		}
+		a->cause = cause;
+		a->active = ph->active;
+		a->address = ph->destination;
+		a->port = ph->port;
+		a->expect_source = ph->source;
+		a->expect_source_port = ph->source_port;
+		a->reply_code = reply_code;
+		session_str(a->command, command);
+		session_str(a->detail, session_remove_text(cause));
+	}
+	s->pinhole_count = kept;
+}
+
+static void session_command(struct session *s, const struct policy *p,
+			    const char *line, size_t len,
+			    struct session_actions *out)
+{
+	struct session_command cmd;
+	struct ftp_command fc;
+	const char *why = NULL, *verb = NULL;
+	char what[SESSION_TEXT_MAX];
+	size_t at = 0;
+
+	out->commands++;
+
+	/* The stream takes "\r\n" and "\n" as line ends, so a CR left in a
+	 * line is a bare one. A server or a packet-based helper that ends
+	 * lines at it would see other commands than we do. Commands are
+	 * never relaxed: the command parser refuses control bytes anyway. */
+	if (memchr(line, '\0', len)) {
+		session_reject(SESSION_DIR_ORIGINAL, line, len, SESSION_RULE_NUL,
+			       "NUL byte in command", NULL, out);
+		session_push_other(s, line, len);
 		return;
 	}
-	if (rl->code != 227 && rl->code != 229)
+	if (memchr(line, '\r', len)) {
+		session_reject(SESSION_DIR_ORIGINAL, line, len,
+			       SESSION_RULE_BARE_CR, "bare CR in command",
+			       NULL, out);
+		session_push_other(s, line, len);
 		return;
-	want = rl->code == 227 ? FTP_COMMAND_PASV : FTP_COMMAND_EPSV;
+	}
+	if (!s->greeted && policy_strict(p, &s->server)) {
+		session_reject(SESSION_DIR_ORIGINAL, line, len,
+			       SESSION_RULE_BEFORE_GREETING,
+			       "command before the server's greeting: not acted on",
+			       NULL, out);
+		session_push_other(s, line, len);
+		return;
+	}
+	if (ftp_command_parse(line, len, &fc, &why) < 0) {
+		session_reject(SESSION_DIR_ORIGINAL, line, len,
+			       SESSION_RULE_MALFORMED, "malformed command", why,
+			       out);
+		session_push_other(s, line, len);
+		return;
+	}
+	if (policy_strict(p, &s->server) &&
+	    ftp_embedded_data_verb(line, len, &at, &verb)) {
+		snprintf(what, sizeof(what),
+			 "%s at byte %zu inside a command line: not a command (NAT slipstreaming?)",
+			 verb, at);
+		session_reject(SESSION_DIR_ORIGINAL, line, len,
+			       SESSION_RULE_EMBEDDED_COMMAND, what, NULL, out);
+		session_push_other(s, line, len);
+		return;
+	}
 
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.verb = fc.verb;
+	session_command_text(cmd.text, line, len);
+	/* The argument is judged now, while the line is at hand; the
+	 * decision waits for the server's reply. */
+	if (fc.verb == FTP_COMMAND_PORT &&
+	    port_argument_parse(fc.argument, fc.argument_len, &cmd.address,
+				&cmd.port, &cmd.why) < 0)
+		memset(&cmd.address, 0, sizeof(cmd.address));
+	if (fc.verb == FTP_COMMAND_EPRT &&
+	    eprt_argument_parse(fc.argument, fc.argument_len, &cmd.address,
+				&cmd.port, &cmd.why) < 0)
+		memset(&cmd.address, 0, sizeof(cmd.address));
+	session_push(s, &cmd);
+}
+
+/* Record an approved pinhole and hand it to the daemon. */
+static void session_open(struct session *s, const struct policy *p,
+			 const struct session_action *act, uint64_t now_ms,
+			 struct session_actions *out)
+{
+	struct session_pinhole *ph;
+	struct session_action *a;
+
+	a = session_action_new(out, act->kind, act->direction);
+	if (!a)
+		return;		/* not carried out, so not counted either */
+	*a = *act;
+	if (act->kind != SESSION_ACTION_PINHOLE_OPEN)
+		return;
+	ph = &s->pinhole[s->pinhole_count++];
+	memset(ph, 0, sizeof(*ph));
+	ph->source = act->expect_source;
+	ph->source_port = act->expect_source_port;
+	ph->destination = act->address;
+	ph->port = act->port;
+	ph->active = act->active;
+	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
+}
+
+/* The verdict for an announcement the policy allowed, unless the hard
+ * ceiling is reached. */
+static void session_allow(struct session *s, struct session_action *act)
+{
+	if (act->reason == POLICY_ALLOW &&
+	    s->pinhole_count >= SESSION_PINHOLES_MAX)
+		act->reason = POLICY_REFUSE_SESSION_CAP;
+	if (act->reason == POLICY_ALLOW)
+		act->kind = SESSION_ACTION_PINHOLE_OPEN;
+}
+
+/* A 227 or 229. `cmd` is the command it answers (asked false: none). */
+static void session_passive_reply(struct session *s, const struct policy *p,
+				  int code, const char *text, size_t text_len,
+				  const char *line, size_t len, bool tainted,
+				  bool asked, const struct session_command *cmd,
+				  uint64_t now_ms, struct session_actions *out)
+{
+	enum ftp_command_verb want;
+	struct session_action act;
+	const char *why = NULL;
+	int r;
+
+	want = code == 227 ? FTP_COMMAND_PASV : FTP_COMMAND_EPSV;
 	memset(&act, 0, sizeof(act));
 	act.kind = SESSION_ACTION_PINHOLE_REFUSED;
 	act.direction = SESSION_DIR_REPLY;
-	act.reply_code = rl->code;
-	memcpy(act.command, command, sizeof(act.command));
+	act.reply_code = code;
+	if (asked)
+		memcpy(act.command, cmd->text, sizeof(act.command));
 	session_text(act.reply, line, len);
 
-	if (rl->code == 227) {
-		r = pasv_reply_parse(rl->text, rl->text_len, &act.address,
-				     &act.port, &why);
+	if (code == 227) {
+		r = pasv_reply_parse(text, text_len, &act.address, &act.port,
+				     &why);
 	} else {
 		/* RFC 2428: the data connection goes to the address the
 		 * control connection is connected to. */
-		r = epsv_reply_parse(rl->text, rl->text_len, &act.port, &why);
+		r = epsv_reply_parse(text, text_len, &act.port, &why);
 		if (r == 0)
 			act.address = s->server;
 	}
 
-	if (!asked || verb != want) {
+	if (!asked || cmd->verb != want) {
 		/* The address is still reported (when it parses) so the
 		 * log shows what was announced. */
 		act.reason = POLICY_REFUSE_UNSOLICITED;
 		session_str(act.detail, asked ? "reply to another command"
 					      : "no command outstanding");
-	} else if (r < 0) {
+		session_open(s, p, &act, now_ms, out);
+		return;
+	}
+	/* The server answered this PASV/EPSV: whatever it announced, it
+	 * has given up the listener it announced before (and an earlier
+	 * PORT setting). */
+	session_remove_all(s, SESSION_REMOVE_SUPERSEDED, SESSION_DIR_REPLY,
+			   cmd->text, code, now_ms, out);
+	if (s->epsv_all && code == 227) {
+		act.reason = POLICY_REFUSE_EPSV_ALL;
+	} else if (r < 0 || tainted) {
 		memset(&act.address, 0, sizeof(act.address));
 		act.port = 0;
 		act.reason = POLICY_REFUSE_MALFORMED;
-		session_str(act.detail, why);
+		session_str(act.detail, tainted ? "reply line rejected" : why);
 	} else {
+		/* A policy refusal needs no detail: the reason says it. */
 		act.reason = policy_check_passive(p, &s->server, &act.address,
 						  act.port,
 						  session_pinholes_live(s, now_ms));
-		if (act.reason == POLICY_ALLOW &&
-		    s->pinhole_count >= SESSION_PINHOLES_MAX)
-			act.reason = POLICY_REFUSE_SESSION_CAP;
-		/* A policy refusal needs no detail: the reason says it. */
-		if (act.reason == POLICY_ALLOW) {
-			act.kind = SESSION_ACTION_PINHOLE_OPEN;
+		session_allow(s, &act);
+		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
 			act.expect_source = s->client;
 			act.expect_source_port = 0;
 		}
 	}
+	session_open(s, p, &act, now_ms, out);
+}
 
-	a = session_action_new(out, act.kind, act.direction);
-	if (!a)
-		return;		/* not carried out, so not counted either */
-	*a = act;
-	if (act.kind == SESSION_ACTION_PINHOLE_OPEN)
-		s->pinhole_expiry[s->pinhole_count++] =
-			now_ms + (uint64_t)p->expect_timeout_s * 1000;
+/* The final reply to a PORT or EPRT. RFC 959 and RFC 2428 answer a
+ * successful one with 200; only then does the server connect, to the
+ * address the client named, so only then is a pinhole worth having. */
+static void session_active_reply(struct session *s, const struct policy *p,
+				 int code, const char *line, size_t len,
+				 bool tainted, const struct session_command *cmd,
+				 uint64_t now_ms, struct session_actions *out)
+{
+	struct session_action act;
+
+	if (code == 200)
+		session_remove_all(s, SESSION_REMOVE_SUPERSEDED,
+				   SESSION_DIR_REPLY, cmd->text, code, now_ms,
+				   out);
+	memset(&act, 0, sizeof(act));
+	act.kind = SESSION_ACTION_PINHOLE_REFUSED;
+	act.direction = SESSION_DIR_REPLY;
+	act.active = true;
+	act.reply_code = code;
+	act.address = cmd->address;
+	act.port = cmd->port;
+	memcpy(act.command, cmd->text, sizeof(act.command));
+	session_text(act.reply, line, len);
+
+	if (s->epsv_all) {
+		act.reason = POLICY_REFUSE_EPSV_ALL;
+	} else if (cmd->address.family == 0) {
+		act.reason = POLICY_REFUSE_MALFORMED_COMMAND;
+		session_str(act.detail, cmd->why);
+	} else {
+		act.reason = policy_check_active(p, &s->server, &s->client,
+						 &cmd->address, cmd->port,
+						 session_pinholes_live(s, now_ms));
+		if (act.reason == POLICY_ALLOW && (code != 200 || tainted)) {
+			act.reason = POLICY_REFUSE_NOT_ACCEPTED;
+			if (tainted)
+				session_str(act.detail, "reply line rejected");
+		}
+		session_allow(s, &act);
+		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
+			act.expect_source = s->server;
+			act.expect_source_port =
+				policy_active_source_port(p, &s->server);
+		}
+	}
+	session_open(s, p, &act, now_ms, out);
+}
+
+/* A complete final reply (2xx-5xx) after the greeting. */
+static void session_reply_final(struct session *s, const struct policy *p,
+				int code, const char *text, size_t text_len,
+				const char *line, size_t len, bool tainted,
+				uint64_t now_ms, struct session_actions *out)
+{
+	struct session_command cmd;
+	struct session_action *a;
+	bool asked, ok = code >= 200 && code < 300;
+
+	asked = session_pop(s, &cmd);
+	if (!asked)
+		memset(&cmd, 0, sizeof(cmd));
+	if (code == 227 || code == 229) {
+		session_passive_reply(s, p, code, text, text_len, line, len,
+				      tainted, asked, &cmd, now_ms, out);
+		return;
+	}
+	if (!asked)
+		return;
+	switch (cmd.verb) {
+	case FTP_COMMAND_AUTH:
+		if (code != 234)
+			break;
+		/* RFC 4217: TLS starts right after this line. Pinholes
+		 * opened before stay until they expire: from here on we
+		 * cannot see what becomes of them. */
+		s->encrypted = true;
+		a = session_action_new(out, SESSION_ACTION_ENCRYPTED,
+				       SESSION_DIR_REPLY);
+		if (a) {
+			a->reply_code = code;
+			memcpy(a->command, cmd.text, sizeof(a->command));
+			session_text(a->reply, line, len);
+			session_str(a->detail, SESSION_ENCRYPTED_TEXT);
+		}
+		break;
+	case FTP_COMMAND_PORT:
+	case FTP_COMMAND_EPRT:
+		session_active_reply(s, p, code, line, len, tainted, &cmd,
+				     now_ms, out);
+		break;
+	case FTP_COMMAND_EPSV_ALL:
+		/* RFC 2428 4: after EPSV ALL the server refuses every data
+		 * setup but EPSV, so nothing but EPSV gets a pinhole. */
+		if (!ok)
+			break;
+		s->epsv_all = true;
+		session_remove_all(s, SESSION_REMOVE_EPSV_ALL,
+				   SESSION_DIR_REPLY, cmd.text, code, now_ms,
+				   out);
+		break;
+	case FTP_COMMAND_REIN:
+		/* RFC 959 4.1.1: back to the state right after the
+		 * greeting, every parameter at its default. */
+		if (!ok)
+			break;
+		s->epsv_all = false;
+		session_remove_all(s, SESSION_REMOVE_REINITIALIZE,
+				   SESSION_DIR_REPLY, cmd.text, code, now_ms,
+				   out);
+		break;
+	case FTP_COMMAND_ABOR:
+		if (ok)
+			session_remove_all(s, SESSION_REMOVE_ABORT,
+					   SESSION_DIR_REPLY, cmd.text, code,
+					   now_ms, out);
+		break;
+	case FTP_COMMAND_QUIT:
+		if (ok)
+			session_remove_all(s, SESSION_REMOVE_QUIT,
+					   SESSION_DIR_REPLY, cmd.text, code,
+					   now_ms, out);
+		break;
+	case FTP_COMMAND_TRANSFER:
+		/* Done (2xx), or its data connection failed (425) or was
+		 * cut (426): that endpoint is spent. Other errors (550 no
+		 * such file) come before any data connection, and servers
+		 * such as vsftpd keep the listener for the next command. */
+		if (ok || code == 425 || code == 426)
+			session_remove_all(s, SESSION_REMOVE_TRANSFER_DONE,
+					   SESSION_DIR_REPLY, cmd.text, code,
+					   now_ms, out);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The first final reply of a connection seen from its start. */
+static void session_greeting(struct session *s, const struct policy *p,
+			     int code, const char *text, size_t text_len,
+			     const char *line, size_t len, bool tainted,
+			     uint64_t now_ms, struct session_actions *out)
+{
+	if (code == 220) {
+		s->greeted = true;
+		return;
+	}
+	if (code == 421)
+		return;		/* "service not available": it closes */
+	if (policy_strict(p, &s->server)) {
+		session_reject(SESSION_DIR_REPLY, line, len,
+			       SESSION_RULE_BEFORE_GREETING,
+			       "reply before the server's 220 greeting: not acted on",
+			       NULL, out);
+		return;
+	}
+	/* Relaxed: whatever comes first is the greeting. It still answers
+	 * no command, so a 227 here is unsolicited. */
+	s->greeted = true;
+	if (code == 227 || code == 229)
+		session_passive_reply(s, p, code, text, text_len, line, len,
+				      tainted, false, NULL, now_ms, out);
+}
+
+/* 421 (closing), 425 (cannot open the data connection), 426 (it broke):
+ * reported for the passive-port pressure report and the audit log, with
+ * the command the reply answers (not taken off the queue here). */
+static void session_trouble(struct session *s, int code, const char *line,
+			    size_t len, struct session_actions *out)
+{
+	struct session_action *a;
+
+	a = session_action_new(out, SESSION_ACTION_DATA_TROUBLE,
+			       SESSION_DIR_REPLY);
+	if (a == NULL)
+		return;
+	a->reply_code = code;
+	session_text(a->reply, line, len);
+	if (s->pending_count > 0)
+		memcpy(a->command, s->pending[0].text, sizeof(a->command));
 }
 
 static void session_reply(struct session *s, const struct policy *p,
@@ -306,27 +640,63 @@ static void session_reply(struct session *s, const struct policy *p,
 			  struct session_actions *out)
 {
 	struct ftp_reply_line rl;
-	const char *why = NULL;
-	int r;
+	bool strict = policy_strict(p, &s->server);
+	bool tainted = false, last = false;
+	const char *why = NULL, *text;
+	size_t text_len;
+	int code = 0, r;
 
-	r = ftp_reply_line_parse(line, len, &rl, &why);
+	/* Strict: a reply line with NUL or a bare CR may read differently
+	 * to the client than to us; it never opens anything. */
+	if (strict && memchr(line, '\0', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
+			       "NUL byte in reply", NULL, out);
+		tainted = true;
+	} else if (strict && memchr(line, '\r', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len,
+			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
+			       out);
+		tainted = true;
+	}
+	r = ftp_reply_code_parse(line, len, &code, &last);
 	if (s->multiline_code) {
 		/* RFC 959 4.2: only "NNN " with the opening code ends a
 		 * multi-line reply; every other line is text. */
-		if (r < 0 || rl.code != s->multiline_code || !rl.last)
+		if (r < 0 || code != s->multiline_code || !last)
 			return;
 		s->multiline_code = 0;
 	} else if (r < 0) {
-		session_reject(SESSION_DIR_REPLY, line, len, "malformed reply",
-			       why, out);
+		if (!tainted) {
+			ftp_reply_line_parse(line, len, &rl, &why);
+			session_reject(SESSION_DIR_REPLY, line, len,
+				       SESSION_RULE_MALFORMED, "malformed reply",
+				       why, out);
+		}
 		return;
-	} else if (!rl.last) {
-		s->multiline_code = rl.code;
+	} else if (!last) {
+		s->multiline_code = code;
 		return;
 	}
-	if (rl.code < 200)
+	if (strict && !tainted && ftp_reply_line_parse(line, len, &rl, &why) < 0) {
+		/* other control bytes in the text */
+		session_reject(SESSION_DIR_REPLY, line, len,
+			       SESSION_RULE_MALFORMED, "malformed reply", why,
+			       out);
+		tainted = true;
+	}
+	text = line + (len > 3 ? 4 : 3);
+	text_len = len > 3 ? len - 4 : 0;
+	out->replies++;
+	if (code == 421 || code == 425 || code == 426)
+		session_trouble(s, code, line, len, out);
+	if (code < 200)
 		return;		/* preliminary: the command is still open */
-	session_reply_final(s, p, &rl, line, len, now_ms, out);
+	if (!s->greeted)
+		session_greeting(s, p, code, text, text_len, line, len,
+				 tainted, now_ms, out);
+	else
+		session_reply_final(s, p, code, text, text_len, line, len,
+				    tainted, now_ms, out);
 }
 
 void session_packet(struct session *s, const struct policy *p,
@@ -339,11 +709,19 @@ void session_packet(struct session *s, const struct policy *p,
 	size_t len;
 	int r;
 
-	if (!s || !pkt || !out || s->lost)
+	if (!s || !pkt || !out)
 		return;
 	if (dir != SESSION_DIR_ORIGINAL && dir != SESSION_DIR_REPLY)
 		return;
 	s->last_seen_ms = now_ms;
+	if (!s->started) {
+		/* Picked up mid-stream (a restarted daemon): the greeting
+		 * went by before we were here. */
+		s->started = true;
+		s->greeted = !pkt->syn;
+	}
+	if (s->lost || s->encrypted)
+		goto closing;
 	st = &s->stream[dir];
 
 	r = stream_segment(st, pkt->seq, pkt->syn, pkt->payload,
@@ -355,32 +733,76 @@ void session_packet(struct session *s, const struct policy *p,
 				       : "out of memory");
 		session_lose(s, dir, why, out);
 	}
-	while (!s->lost && (r = stream_line_next(st, &line, &len)) != 0) {
+	while (!s->lost && !s->encrypted &&
+	       (r = stream_line_next(st, &line, &len)) != 0) {
 		if (r == -EMSGSIZE) {
 			snprintf(why, sizeof(why), "line longer than %zu bytes",
 				 st->line_max);
-			session_reject(dir, NULL, 0, why, NULL, out);
+			session_reject(dir, NULL, 0, SESSION_RULE_TOO_LONG, why,
+				       NULL, out);
 			/* The server answers it like any other line. */
 			if (dir == SESSION_DIR_ORIGINAL)
-				session_push(s, FTP_COMMAND_OTHER,
-					     "(over-long line)", 16);
+				session_push_other(s, "(over-long line)", 16);
 		} else if (dir == SESSION_DIR_ORIGINAL) {
-			session_command(s, line, len, out);
+			session_command(s, p, line, len, out);
 		} else {
 			session_reply(s, p, line, len, now_ms, out);
 		}
 	}
-	if (s->lost) {
+	if (s->lost || s->encrypted) {
 		/* Untracked from now on: give the buffers back. */
 		stream_free(&s->stream[SESSION_DIR_ORIGINAL]);
 		stream_free(&s->stream[SESSION_DIR_REPLY]);
 	}
+closing:
+	/* The control connection is going away: its data endpoints with
+	 * it. (Its lines were handled above, so a "221" in a FIN segment
+	 * has already had its say.) */
+	if (pkt->rst || pkt->fin)
+		session_remove_all(s, SESSION_REMOVE_CONTROL_CLOSED, dir,
+				   pkt->rst ? "(RST)" : "(FIN)", 0, now_ms,
+				   out);
 }
 
 void session_pinhole_failed(struct session *s)
 {
 	if (s->pinhole_count > 0)
 		s->pinhole_count--;
+}
+
+const char *session_line_rule_name(enum session_line_rule r)
+{
+	switch (r) {
+	case SESSION_RULE_MALFORMED:		return "malformed";
+	case SESSION_RULE_NUL:			return "nul-byte";
+	case SESSION_RULE_BARE_CR:		return "bare-cr";
+	case SESSION_RULE_TOO_LONG:		return "too-long";
+	case SESSION_RULE_EMBEDDED_COMMAND:	return "embedded-command";
+	case SESSION_RULE_BEFORE_GREETING:	return "before-greeting";
+	case SESSION_RULE_COUNT:		break;
+	}
+	return "unknown";
+}
+
+bool session_line_rule_is_attack(enum session_line_rule r)
+{
+	return r == SESSION_RULE_EMBEDDED_COMMAND ||
+	       r == SESSION_RULE_BEFORE_GREETING;
+}
+
+const char *session_remove_cause_name(enum session_remove_cause c)
+{
+	switch (c) {
+	case SESSION_REMOVE_SUPERSEDED:		return "superseded";
+	case SESSION_REMOVE_TRANSFER_DONE:	return "transfer-done";
+	case SESSION_REMOVE_ABORT:		return "abort";
+	case SESSION_REMOVE_REINITIALIZE:	return "reinitialize";
+	case SESSION_REMOVE_EPSV_ALL:		return "epsv-all";
+	case SESSION_REMOVE_QUIT:		return "quit";
+	case SESSION_REMOVE_CONTROL_CLOSED:	return "control-closed";
+	case SESSION_REMOVE_COUNT:		break;
+	}
+	return "unknown";
 }
 
 size_t session_memory(const struct session *s)

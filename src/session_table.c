@@ -107,6 +107,14 @@ void session_table_remove(struct session_table *t, struct session_entry *e)
 unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
 			      uint64_t idle_ms)
 {
+	return session_table_expire_each(t, now_ms, idle_ms, NULL, NULL);
+}
+
+unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
+				   uint64_t idle_ms,
+				   void (*fn)(struct session_entry *e, void *data),
+				   void *data)
+{
 	unsigned i, removed = 0;
 
 	for (i = 0; i < t->bucket_count; i++) {
@@ -116,6 +124,8 @@ unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
 			struct session_entry *e = *p;
 
 			if (e->session.last_seen_ms + idle_ms < now_ms) {
+				if (fn != NULL)
+					fn(e, data);
 				*p = e->next;
 				t->count--;
 				session_free(&e->session);

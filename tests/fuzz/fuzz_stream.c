@@ -3,7 +3,8 @@
  *
  * Input layout (all multi-byte numbers big-endian):
  *   h[0]  bit 0: consistent mode; bits 1-2: buffer_max (64, 256, 1024,
- *         8192); bits 3-4: line_max (8, 32, 128, 512); bit 5: IPv6
+ *         8192); bits 3-4: line_max (8, 32, 128, 512); bit 5: IPv6;
+ *         bit 6: active-mode on; bit 7: strict off
  *   h[1..4] initial sequence number; h[5] record count; h[6..7] split of
  *         the data pool between the directions (consistent mode)
  *   records of 5 bytes: flags, offset (2), length (2); in free mode each
@@ -113,7 +114,7 @@ static void fuzz_text(const char *t)
 static void fuzz_actions(const struct session *s, const struct policy *p,
 			 const struct session_actions *out)
 {
-	unsigned i, lost = 0;
+	unsigned i, lost = 0, encrypted = 0;
 
 	FUZZ_ASSERT(out->count <= SESSION_ACTIONS_MAX);
 	for (i = 0; i < out->count; i++) {
@@ -124,32 +125,65 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 		fuzz_text(a->detail);
 		switch (a->kind) {
 		case SESSION_ACTION_PINHOLE_OPEN:
-			/* default policy: only the server itself, no
-			 * privileged port */
+			/* default policy: only the server itself (passive)
+			 * or the client itself (active), no privileged
+			 * port */
 			FUZZ_ASSERT(a->reason == POLICY_ALLOW);
-			FUZZ_ASSERT(inet_addr_equal(&a->address, &s->server));
 			FUZZ_ASSERT(a->port >= 1024);
-			FUZZ_ASSERT(a->reply_code == 227 ||
-				    a->reply_code == 229);
+			if (a->active) {
+				FUZZ_ASSERT(p->active_mode);
+				FUZZ_ASSERT(inet_addr_equal(&a->address, &s->client));
+				FUZZ_ASSERT(inet_addr_equal(&a->expect_source, &s->server));
+				FUZZ_ASSERT(a->reply_code == 200);
+			} else {
+				FUZZ_ASSERT(inet_addr_equal(&a->address, &s->server));
+				FUZZ_ASSERT(inet_addr_equal(&a->expect_source, &s->client));
+				FUZZ_ASSERT(a->reply_code == 227 ||
+					    a->reply_code == 229);
+			}
+			FUZZ_ASSERT(s->greeted);
 			break;
 		case SESSION_ACTION_PINHOLE_REFUSED:
 			FUZZ_ASSERT(a->reason > POLICY_ALLOW &&
 				    a->reason < POLICY_REASON_COUNT);
-			FUZZ_ASSERT(a->reply_code == 227 ||
-				    a->reply_code == 229);
+			if (a->active)
+				FUZZ_ASSERT(a->reply_code >= 200 &&
+					    a->reply_code <= 599);
+			else
+				FUZZ_ASSERT(a->reply_code == 227 ||
+					    a->reply_code == 229);
+			break;
+		case SESSION_ACTION_PINHOLE_REMOVE:
+			FUZZ_ASSERT(a->cause < SESSION_REMOVE_COUNT);
+			FUZZ_ASSERT(a->port >= 1024);
+			FUZZ_ASSERT(a->address.family == s->server.family);
 			break;
 		case SESSION_ACTION_LINE_REJECTED:
 			FUZZ_ASSERT(a->detail[0] != '\0');
+			FUZZ_ASSERT(a->rule < SESSION_RULE_COUNT);
 			break;
 		case SESSION_ACTION_STREAM_LOST:
 			lost++;
 			FUZZ_ASSERT(s->lost);
+			break;
+		case SESSION_ACTION_DATA_TROUBLE:
+			FUZZ_ASSERT(a->reply_code == 421 ||
+				    a->reply_code == 425 ||
+				    a->reply_code == 426);
+			break;
+		case SESSION_ACTION_ENCRYPTED:
+			encrypted++;
+			FUZZ_ASSERT(s->encrypted);
+			FUZZ_ASSERT(a->reply_code == 234);
 			break;
 		default:
 			abort();
 		}
 	}
 	FUZZ_ASSERT(lost <= 1);
+	FUZZ_ASSERT(encrypted <= 1);
+	if (s->encrypted)
+		FUZZ_ASSERT(session_memory(s) == 0);
 	FUZZ_ASSERT(s->pending_count <= SESSION_PENDING_MAX);
 	FUZZ_ASSERT(s->pinhole_count <= p->max_pinholes_per_session);
 	FUZZ_ASSERT(stream_validate(&s->stream[0]) == 0);
@@ -201,6 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&server.v4, "\xc0\x00\x02\x0a", 4);
 	}
 	policy_init_defaults(&pol);
+	pol.active_mode = data[0] & 0x40;
+	pol.strict = !(data[0] & 0x80);
 	session_init(&sess, &client, 40000, &server, 21, &lim);
 	stream_init(&st, lim.buffer_max, lim.line_max);
 

@@ -21,9 +21,20 @@ applies to logins as NAME, so one server can play several scenarios):
                        command successful"); any argument naming an
                        address and port is accepted, like a server with
                        no check at all (vsftpd's port_promiscuous)
+  --data-source-port N  connect active-mode data connections from port N
+                       (e.g. 20, RFC 959's default; default: any port)
   --auth-reply TEXT    the answer to AUTH (default "502 Not implemented");
                        after a 234 the dialogue simply goes on in clear
                        text: a lab stand-in for a TLS-capable server
+  --passive-range LOW-HIGH
+                       PASV/EPSV get a real one-shot data listener on the
+                       first free port of LOW-HIGH, bound without
+                       SO_REUSEADDR: it sends one line and closes first, so
+                       that port stays unusable while its connection is in
+                       TIME_WAIT (60 s on Linux), as on a server that does
+                       not reuse addresses. No free port: "425 Can't open
+                       passive connection: no free port in LOW-HIGH". The
+                       --pasv-reply/--epsv-reply texts are not used then.
 Global: --greeting-delay S  wait S seconds before the 220 greeting
 
 Templates in TEXT: {h} the server's IPv4 address of this control connection
@@ -72,6 +83,8 @@ def profile_parser():
     p.add_argument("--coalesce", action="store_true")
     p.add_argument("--port-reply", default="200 PORT command successful")
     p.add_argument("--auth-reply", default="502 Not implemented")
+    p.add_argument("--data-source-port", type=int, default=0)
+    p.add_argument("--passive-range")
     return p
 
 
@@ -126,6 +139,21 @@ def data_listener(port):
     log("data listener on port %d" % port)
 
 
+def serve_once(s, port):
+    """One data connection: send a line, close our end first (TIME_WAIT
+    stays here, on the port), stop listening."""
+    s.settimeout(30)
+    try:
+        c, peer = s.accept()
+        log("data connection on port %d from %s (one-shot)" % (port, peer[0]))
+        c.sendall(b"fake-ftpd data\r\n")
+        c.close()
+    except OSError as e:
+        log("one-shot data listener on port %d: %s" % (port, e))
+    finally:
+        s.close()
+
+
 def announced_port(reply):
     m = re.match(r"227 .*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", reply)
     if m:
@@ -166,6 +194,29 @@ class Session:
         if p is not None and 0 < p < 65536:
             data_listener(p)
         return reply
+
+    def passive_in_range(self, verb):
+        """--passive-range: bind the first free port of the range (no
+        SO_REUSEADDR) and serve one data connection on it."""
+        low, high = (int(x) for x in self.profile.passive_range.split("-"))
+        for port in range(low, high + 1):
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            try:
+                s.bind(("::", port))
+            except OSError:
+                s.close()
+                continue
+            s.listen(1)
+            threading.Thread(target=serve_once, args=(s, port), daemon=True).start()
+            if verb == "EPSV":
+                return "229 Entering Extended Passive Mode (|||%d|)" % port
+            if not self.local4:
+                s.close()
+                return "425 fake-ftpd: no IPv4 address for PASV on this connection"
+            return "227 Entering Passive Mode (%s,%d,%d)." % (
+                self.local4.replace(".", ","), port // 256, port % 256)
+        return "425 Can't open passive connection: no free port in %d-%d" % (low, high)
 
     def send(self, text):
         log("%s <- %s" % (self.peer, text.replace("\r\n", " | ")))
@@ -211,13 +262,22 @@ class Session:
         once the transfer command arrives."""
         addr, port = self.active
         self.active = None
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        d = socket.socket(fam, socket.SOCK_STREAM)
         try:
-            d = socket.create_connection((addr, port), timeout=3)
+            if self.profile.data_source_port:
+                d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                d.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0",
+                        self.profile.data_source_port))
+            d.settimeout(3)
+            d.connect((addr, port))
         except OSError as e:
+            d.close()
             log("%s: active data connection to %s port %d: %s" % (self.peer, addr, port, e or "timeout"))
             self.send("425 Can't open data connection.")
             return
-        log("%s: active data connection to %s port %d made" % (self.peer, addr, port))
+        log("%s: active data connection to %s port %d made from port %d"
+            % (self.peer, addr, port, d.getsockname()[1]))
         self.send("150 Opening data connection.")
         d.close()
         self.send("226 Transfer complete.")
@@ -266,6 +326,9 @@ class Session:
                 self.send("220 Service ready for new user.")
             elif verb in ("LIST", "NLST", "RETR", "STOR") and self.active:
                 self.active_transfer()
+            elif verb in ("PASV", "EPSV") and self.profile.passive_range:
+                self.active = None
+                self.send(self.passive_in_range(verb))
             elif verb == "PASV":
                 self.active = None
                 self.send_chunked(self.render(self.pick("pasv", DEFAULT_PASV)))

@@ -17,15 +17,18 @@ Each STEP is one argument, split like a shell line:
   pasv | epsv          send PASV/EPSV, read the 227/229, remember the data
                        address and port (EPSV: the control peer's address)
   connect-announced [--from ADDR] [--expect connected|refused|timeout]
-                    [--timeout S]
-                       TCP connect to the remembered data address/port
+                    [--timeout S] [--read]
+                       TCP connect to the remembered data address/port;
+                       --read: then read until the server closes (so the
+                       server's end closes first, as after a download)
   connect HOST PORT [--from ADDR] [--expect ...] [--timeout S]
   pipeline CMD...      send every CMD in ONE segment, then read one reply
                        per command; a 227/229 among them is remembered
                        (e.g. pipeline NOOP PASV)
   port | eprt [--addr A] [--data-port N] [--expect CODE]
                        active mode: listen on this end's control address
-                       (port N, default any), send PORT/EPRT naming A
+                       (every address with --addr; port N, default any),
+                       send PORT/EPRT naming A
                        (default that address) and the port, read the reply
                        (its code must start with CODE, default 200) and
                        remember A and the port as the announcement
@@ -213,6 +216,7 @@ class Probe:
         p.add_argument("--from", dest="src")
         p.add_argument("--expect", choices=["connected", "refused", "timeout"])
         p.add_argument("--timeout", type=float, default=3.0)
+        p.add_argument("--read", action="store_true")
         p.add_argument("rest", nargs="*")
         try:
             return p.parse_args(args)
@@ -227,6 +231,14 @@ class Probe:
                 s.bind((o.src, 0))
             s.connect((addr, port))
             result = "connected"
+            if o.read:
+                got = 0
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                result += " (read %d bytes to the server's close)" % got if got else ""
         except ConnectionRefusedError:
             result = "refused"
         except (socket.timeout, TimeoutError):
@@ -236,7 +248,7 @@ class Probe:
         finally:
             s.close()
         text = "%s port %d%s: %s" % (addr, port, " from " + o.src if o.src else "", result)
-        if o.expect and result != o.expect:
+        if o.expect and result.split(" (")[0] != o.expect:
             raise StepFailed(text + ", want " + o.expect)
         return text
 
@@ -285,7 +297,10 @@ class Probe:
             self.listener.close()
         self.listener = socket.socket(family_of(local), socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((local, o.data_port))
+        # announcing another address: listen on all of them, so that a
+        # connection there would be seen if the gateway let it through
+        where = ("::" if ":" in local else "0.0.0.0") if o.addr else local
+        self.listener.bind((where, o.data_port))
         self.listener.listen(4)
         addr = o.addr or local
         port = self.listener.getsockname()[1]

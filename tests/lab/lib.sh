@@ -127,7 +127,8 @@ lab_wait_port() {
 	return 1
 }
 
-# lab_vsftpd_start [LOW HIGH]
+# lab_vsftpd_start [LOW HIGH]; LAB_VSFTPD_EXTRA: more vsftpd.conf lines
+# (a later line overrides an earlier one)
 lab_vsftpd_start() {
 	local low=${1:-$LAB_PASV_LOW} high=${2:-$LAB_PASV_HIGH}
 	lab_ftp_stop; lab_ftp_root_make
@@ -155,6 +156,7 @@ secure_chroot_dir=/run/vsftpd-empty
 xferlog_enable=YES
 vsftpd_log_file=$LAB_WORK/vsftpd.log
 log_ftp_protocol=YES
+${LAB_VSFTPD_EXTRA:-}
 CONF
 	ip netns exec server /usr/sbin/vsftpd "$LAB_WORK/vsftpd.conf" > "$LAB_WORK/vsftpd.out" 2>&1 &
 	echo $! > "$LAB_WORK/ftp-server.pid"
@@ -253,5 +255,9 @@ lab_expect_blocked() {
 	[ "$r" = timeout ] || { echo "connection to $2 port $3 from $1: $r, want timeout (dropped)"; return 1; }
 }
 
-# lab_expectations: the gateway's expectation table, one per line.
-lab_expectations() { lab_ns gateway conntrack -L expect 2>/dev/null; }
+# lab_expectations: the gateway's expectation table, one per line, both
+# families (conntrack lists IPv4 only unless told -f ipv6).
+lab_expectations() {
+	lab_ns gateway conntrack -L expect 2>/dev/null
+	lab_ns gateway conntrack -L expect -f ipv6 2>/dev/null
+}

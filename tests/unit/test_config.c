@@ -91,10 +91,87 @@ static void test_defaults(void)
 	CHECK_INT(c.policy.passive_range.high, 65535);
 	CHECK_INT(c.policy.max_pinholes_per_session, 8);
 	CHECK_INT(c.policy.expect_timeout_s, 30);
+	CHECK(!c.policy.active_mode);
+	CHECK_INT(c.policy.active_client_range.low, 1024);
+	CHECK_INT(c.policy.active_client_range.high, 65535);
+	CHECK_INT(c.policy.active_source_port, POLICY_SOURCE_PORT_ANY);
+	CHECK(c.policy.strict);
 	CHECK(c.policy.servers == NULL);
 	CHECK_INT(c.policy.server_count, 0);
 	config_free(&c);
 	config_free(&c);
+}
+
+static void test_active_keys(void)
+{
+	struct config c;
+	char err[256] = "";
+	const struct policy_server *s;
+	struct inet_addr a;
+
+	config_init_defaults(&c);
+	CHECK_INT(load_text(
+		"active-mode = on\n"
+		"active-client-ports = 50000 - 50999\n"
+		"active-source-port = 20\n"
+		"strict = off\n"
+		"[server 192.0.2.10]\n"
+		"active-mode = off\n"
+		"strict = on\n"
+		"[server 2001:db8::10]\n"
+		"active-client-ports = 60000-60000\n"
+		"active-source-port = any\n"
+		"[server 192.0.2.20]\n",
+		&c, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK(c.policy.active_mode);
+	CHECK_INT(c.policy.active_client_range.low, 50000);
+	CHECK_INT(c.policy.active_client_range.high, 50999);
+	CHECK_INT(c.policy.active_source_port, POLICY_SOURCE_PORT_20);
+	CHECK(!c.policy.strict);
+	a = addr("192.0.2.10");
+	s = policy_server_find(&c.policy, &a);
+	CHECK(s != NULL && s->active_mode == POLICY_SWITCH_OFF &&
+	      s->strict == POLICY_SWITCH_ON &&
+	      s->active_source_port == POLICY_SOURCE_PORT_INHERIT &&
+	      s->active_client_range.low == 0);
+	CHECK(!policy_active_mode(&c.policy, &a));
+	CHECK(policy_strict(&c.policy, &a));
+	CHECK_INT(policy_active_source_port(&c.policy, &a), 20);
+	a = addr("2001:db8::10");
+	s = policy_server_find(&c.policy, &a);
+	CHECK(s != NULL && s->active_mode == POLICY_SWITCH_INHERIT &&
+	      s->strict == POLICY_SWITCH_INHERIT &&
+	      s->active_source_port == POLICY_SOURCE_PORT_ANY &&
+	      s->active_client_range.low == 60000 &&
+	      s->active_client_range.high == 60000);
+	CHECK(policy_active_mode(&c.policy, &a));
+	CHECK(!policy_strict(&c.policy, &a));
+	CHECK_INT(policy_active_source_port(&c.policy, &a), 0);
+	a = addr("192.0.2.20");
+	CHECK(policy_active_mode(&c.policy, &a));
+	CHECK(!policy_strict(&c.policy, &a));
+
+	/* a reload without them keeps the global values (like every global
+	 * key) and drops the server ones with their sections */
+	CHECK_INT(load_text("active-mode = off\n", &c, err, sizeof(err)), 0);
+	CHECK(!c.policy.active_mode);
+	CHECK(!c.policy.strict);
+	CHECK_INT(c.policy.active_source_port, POLICY_SOURCE_PORT_20);
+	CHECK_INT(c.policy.server_count, 0);
+	config_free(&c);
+
+	expect_error_at("active-mode = yes\n", 1, "bad value 'yes' for active-mode; write active-mode = on or active-mode = off");
+	expect_error_at("active-mode = ON\n", 1, "bad value 'ON'");
+	expect_error_at("strict = 1\n", 1, "bad value '1' for strict");
+	expect_error_at("[server 10.0.0.1]\nstrict = of\n", 2, "bad value 'of' for strict");
+	expect_error_at("active-mode = on\nactive-mode = off\n", 2, "set twice");
+	expect_error_at("[server 10.0.0.1]\nactive-mode = on\nactive-mode = on\n", 3, "set twice");
+	expect_error_at("active-client-ports = 1000-2000\n", 1, "bad active-client-ports value");
+	expect_error_at("[server 10.0.0.1]\nactive-client-ports = 3000-2000\n", 2, "bad active-client-ports value");
+	expect_error_at("active-source-port = 21\n", 1, "bad value '21' for active-source-port; write any or 20");
+	expect_error_at("active-source-port = ANY\n", 1, "write any or 20");
+	expect_error_at("active-source-port =\n", 1, "has no value");
 }
 
 static void test_full(void)
@@ -436,6 +513,56 @@ static void test_errors(void)
 	}
 }
 
+/* Audit, control socket, metrics and pressure keys (doc/config.md). */
+static void test_audit_keys(void)
+{
+	struct config c;
+	char err[512];
+
+	config_init_defaults(&c);
+	CHECK_STR(c.audit_log, "");
+	CHECK_STR(c.control_socket, "/run/ftpgate/ftpgated.sock");
+	CHECK_STR(c.control_group, "");
+	CHECK_STR(c.metrics_textfile, "");
+	CHECK_INT(c.pressure_window_s, 120);
+	CHECK_INT(c.time_wait_s, 120);
+	CHECK_INT(load_text("audit-log = /var/log/ftpgate/audit.log\n"
+			    "control-socket = /run/ftpgate-test/ctl.sock\n"
+			    "control-socket-group = ftpgate-adm\n"
+			    "metrics-textfile = /var/lib/prometheus/node-exporter/ftpgate.prom\n"
+			    "pressure-window-seconds = 300\n"
+			    "time-wait-seconds = 60\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(c.audit_log, "/var/log/ftpgate/audit.log");
+	CHECK_STR(c.control_socket, "/run/ftpgate-test/ctl.sock");
+	CHECK_STR(c.control_group, "ftpgate-adm");
+	CHECK_STR(c.metrics_textfile, "/var/lib/prometheus/node-exporter/ftpgate.prom");
+	CHECK_INT(c.pressure_window_s, 300);
+	CHECK_INT(c.time_wait_s, 60);
+	config_free(&c);
+
+	config_init_defaults(&c);
+	CHECK_INT(load_text("audit-log = stdout\ncontrol-socket-group = 4711\n",
+			    &c, err, sizeof(err)), 0);
+	CHECK_STR(c.audit_log, "stdout");
+	CHECK_STR(c.control_group, "4711");
+	CHECK_INT(load_text("audit-log = none\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(c.audit_log, "none");
+	config_free(&c);
+
+	expect_error_at("audit-log = audit.log\n", 1, "bad audit-log 'audit.log'");
+	expect_error_at("audit-log = \n", 1, "has no value");
+	expect_error_at("control-socket = run/x.sock\n", 1, "bad control-socket");
+	expect_error_at("control-socket = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+			1, "at most 107 characters");
+	expect_error_at("control-socket-group = wheel users\n", 1, "bad control-socket-group");
+	expect_error_at("control-socket-group = -x\n", 1, "bad control-socket-group");
+	expect_error_at("metrics-textfile = ftpgate.prom\n", 1, "bad metrics-textfile");
+	expect_error_at("pressure-window-seconds = 5\n", 1, "from 10 to 86400");
+	expect_error_at("time-wait-seconds = 0\n", 1, "from 1 to 3600");
+	expect_error_at("[server 192.0.2.1]\naudit-log = stdout\n", 2, "global setting");
+	expect_error_at("audit-log = stdout\naudit-log = none\n", 2, "set twice");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -443,6 +570,8 @@ int main(void)
 	test_load_semantics();
 	test_limits();
 	test_errors();
+	test_active_keys();
+	test_audit_keys();
 	if (tmp_path[0] != '\0')
 		unlink(tmp_path);
 	return check_report("config");

@@ -116,8 +116,15 @@ static void test_commands(void)
 	expect_verb("USER anonymous", FTP_COMMAND_OTHER, "anonymous", 0);
 	expect_verb("CWD /pub/dir with  spaces ", FTP_COMMAND_OTHER,
 		    "/pub/dir with  spaces ", 0);
-	expect_verb("RETR caf\xc3\xa9.txt", FTP_COMMAND_OTHER,
+	expect_verb("RETR caf\xc3\xa9.txt", FTP_COMMAND_TRANSFER,
 		    "caf\xc3\xa9.txt", 0);
+	expect_verb("STOR x", FTP_COMMAND_TRANSFER, "x", 0);
+	expect_verb("stou", FTP_COMMAND_TRANSFER, NULL, 0);
+	expect_verb("APPE x", FTP_COMMAND_TRANSFER, "x", 0);
+	expect_verb("LIST", FTP_COMMAND_TRANSFER, NULL, 0);
+	expect_verb("nlst /pub", FTP_COMMAND_TRANSFER, "/pub", 0);
+	expect_verb("MLSD", FTP_COMMAND_TRANSFER, NULL, 0);
+	expect_verb("MLST x", FTP_COMMAND_OTHER, "x", 0);
 	expect_verb("NOOP", FTP_COMMAND_OTHER, NULL, 0);
 	expect_verb("PASV 1", FTP_COMMAND_PASV, "1", 0);
 	/* Telnet IP and Synch in front of ABOR (RFC 959 4.1.3) */
@@ -543,11 +550,238 @@ static void test_epsv(void)
 	}
 }
 
+/* ---- PORT and EPRT arguments ---------------------------------------------- */
+
+static void expect_port(const char *arg, const char *addr, unsigned port)
+{
+	struct inet_addr a;
+	uint16_t p = 0;
+	const char *why = "unset";
+	char buf[INET_ADDR_STRLEN];
+	char *d = dup_exact(arg, strlen(arg));
+
+	CHECK_INT(port_argument_parse(d, strlen(arg), &a, &p, &why), 0);
+	free(d);
+	CHECK(why == NULL);
+	CHECK_INT(a.family, AF_INET);
+	CHECK_STR(inet_addr_format(&a, buf, sizeof(buf)), addr);
+	CHECK_INT(p, port);
+}
+
+static void expect_bad_port_n(const char *arg, size_t len, const char *reason)
+{
+	struct inet_addr a;
+	uint16_t p = 77;
+	const char *why = NULL;
+	char *d = dup_exact(arg, len);
+
+	memset(&a, 0x5a, sizeof(a));
+	CHECK_INT(port_argument_parse(d, len, &a, &p, &why), -EINVAL);
+	free(d);
+	CHECK_STR(why, reason);
+	CHECK_INT(p, 77);
+	CHECK_INT(a.family, 0x5a5a5a5a);
+}
+
+static void expect_bad_port(const char *arg, const char *reason)
+{
+	expect_bad_port_n(arg, strlen(arg), reason);
+}
+
+static void test_port(void)
+{
+	struct inet_addr a;
+	uint16_t p;
+
+	expect_port("10,0,0,1,4,1", "10.0.0.1", 1025);
+	expect_port("198,51,100,2,156,64", "198.51.100.2", 40000);
+	expect_port("255,255,255,255,255,255", "255.255.255.255", 65535);
+	expect_port("010,0,0,1,0,1", "10.0.0.1", 1);	/* decimal, not octal */
+	expect_port("0,0,0,0,0,21", "0.0.0.0", 21);	/* policy's business */
+	expect_bad_port("", "PORT number not 0-255");
+	expect_bad_port("10,0,0,1,4", "PORT argument not six comma-separated numbers");
+	expect_bad_port("10,0,0,1,4,1,7", "text after the PORT address");
+	expect_bad_port("10,0,0,1,4,1 ", "text after the PORT address");
+	expect_bad_port("(10,0,0,1,4,1)", "PORT number not 0-255");
+	expect_bad_port(" 10,0,0,1,4,1", "PORT number not 0-255");
+	expect_bad_port("10,0,0,256,4,1", "PORT number not 0-255");
+	expect_bad_port("10,0,0,1,4,0001", "PORT number not 0-255");
+	expect_bad_port("10,0,0,1,,1", "PORT number not 0-255");
+	expect_bad_port("10.0.0.1,4,1", "PORT argument not six comma-separated numbers");
+	expect_bad_port("10,0,0,1,0,0", "PORT port is zero");
+	expect_bad_port("+10,0,0,1,4,1", "PORT number not 0-255");
+	expect_bad_port_n("10,0,0,1,4,1\0", 13, "text after the PORT address");
+	/* len bounds it: the digits past len are not read */
+	CHECK_INT(port_argument_parse("10,0,0,1,4,19", 12, &a, &p, NULL), 0);
+	CHECK_INT(p, 1025);
+	CHECK_INT(port_argument_parse(NULL, 0, &a, &p, NULL), -EINVAL);
+	CHECK_INT(port_argument_parse("1,2,3,4,5,6", 11, NULL, &p, NULL), -EINVAL);
+	CHECK_INT(port_argument_parse("1,2,3,4,5,6", 11, &a, NULL, NULL), -EINVAL);
+}
+
+static void expect_eprt(const char *arg, int family, const char *addr,
+			unsigned port)
+{
+	struct inet_addr a;
+	uint16_t p = 0;
+	const char *why = "unset";
+	char buf[INET_ADDR_STRLEN];
+	char *d = dup_exact(arg, strlen(arg));
+
+	CHECK_INT(eprt_argument_parse(d, strlen(arg), &a, &p, &why), 0);
+	free(d);
+	CHECK(why == NULL);
+	CHECK_INT(a.family, family);
+	CHECK_STR(inet_addr_format(&a, buf, sizeof(buf)), addr);
+	CHECK_INT(p, port);
+}
+
+static void expect_bad_eprt_n(const char *arg, size_t len, const char *reason)
+{
+	struct inet_addr a;
+	uint16_t p = 77;
+	const char *why = NULL;
+	char *d = dup_exact(arg, len);
+
+	memset(&a, 0x5a, sizeof(a));
+	CHECK_INT(eprt_argument_parse(d, len, &a, &p, &why), -EINVAL);
+	free(d);
+	CHECK_STR(why, reason);
+	CHECK_INT(p, 77);
+	CHECK_INT(a.family, 0x5a5a5a5a);
+}
+
+static void expect_bad_eprt(const char *arg, const char *reason)
+{
+	expect_bad_eprt_n(arg, strlen(arg), reason);
+}
+
+static void test_eprt(void)
+{
+	/* RFC 2428's own examples */
+	expect_eprt("|1|132.235.1.2|6275|", AF_INET, "132.235.1.2", 6275);
+	expect_eprt("|2|1080::8:800:200C:417A|5282|", AF_INET6,
+		    "1080::8:800:200c:417a", 5282);
+	expect_eprt("!2!2001:db8::1!65535!", AF_INET6, "2001:db8::1", 65535);
+	expect_eprt("~1~10.0.0.1~1~", AF_INET, "10.0.0.1", 1);
+	expect_eprt("|2|::ffff:10.0.0.1|1025|", AF_INET6, "::ffff:10.0.0.1", 1025);
+
+	expect_bad_eprt("", "empty EPRT argument");
+	expect_bad_eprt(" |1|10.0.0.1|1025|", "bad EPRT delimiter");
+	expect_bad_eprt("1|1|10.0.0.1|1025|", "bad EPRT delimiter");
+	expect_bad_eprt(".1.10.0.0.1.1025.", "bad EPRT delimiter");
+	expect_bad_eprt(":2:::1:1025:", "bad EPRT delimiter");
+	expect_bad_eprt("a1a10.0.0.1a1025a", "bad EPRT delimiter");
+	expect_bad_eprt("\x7f" "1\x7f" "10.0.0.1\x7f" "1025\x7f", "bad EPRT delimiter");
+	expect_bad_eprt("|3|10.0.0.1|1025|", "EPRT protocol not 1 or 2");
+	expect_bad_eprt("||10.0.0.1|1025|", "EPRT protocol not 1 or 2");
+	expect_bad_eprt("|11|10.0.0.1|1025|", "EPRT protocol not 1 or 2");
+	expect_bad_eprt("|1", "EPRT protocol not 1 or 2");
+	expect_bad_eprt("|1||1025|", "EPRT address missing or too long");
+	expect_bad_eprt("|1|10.0.0.1", "EPRT address missing or too long");
+	expect_bad_eprt("|2|0000:0000:0000:0000:0000:0000:0000:0000:0000:0000|1025|",
+			"EPRT address missing or too long");
+	expect_bad_eprt("|1|10.0.0.1 |1025|", "bad character in EPRT address");
+	expect_bad_eprt("|2|fe80::1%eth0|1025|", "bad character in EPRT address");
+	expect_bad_eprt("|1|2001:db8::1|1025|", "EPRT address does not match its protocol");
+	expect_bad_eprt("|2|10.0.0.1|1025|", "EPRT address does not match its protocol");
+	expect_bad_eprt("|1|010.0.0.1|1025|", "EPRT address does not match its protocol");
+	expect_bad_eprt("|1|10.0.0|1025|", "EPRT address does not match its protocol");
+	expect_bad_eprt("|1|10.0.0.1|0|", "EPRT port not 1-65535");
+	expect_bad_eprt("|1|10.0.0.1|65536|", "EPRT port not 1-65535");
+	expect_bad_eprt("|1|10.0.0.1||", "EPRT port not 1-65535");
+	expect_bad_eprt("|1|10.0.0.1|+25|", "EPRT port not 1-65535");
+	expect_bad_eprt("|1|10.0.0.1|1025", "EPRT port not followed by the delimiter");
+	expect_bad_eprt("|1|10.0.0.1|1025!", "EPRT port not followed by the delimiter");
+	expect_bad_eprt("|1|10.0.0.1|10 25|", "EPRT port not followed by the delimiter");
+	expect_bad_eprt("|1|10.0.0.1|1025||", "text after the EPRT argument");
+	expect_bad_eprt("|1|10.0.0.1|1025| ", "text after the EPRT argument");
+	expect_bad_eprt_n("|1|10.0\0.0.1|1025|", 18, "bad character in EPRT address");
+	{
+		struct inet_addr a;
+		uint16_t p;
+
+		CHECK_INT(eprt_argument_parse(NULL, 0, &a, &p, NULL), -EINVAL);
+		CHECK_INT(eprt_argument_parse("|1|1.2.3.4|5|", 13, NULL, &p, NULL), -EINVAL);
+		/* len bounds it */
+		CHECK_INT(eprt_argument_parse("|1|1.2.3.4|5|6", 13, &a, &p, NULL), 0);
+		CHECK_INT(p, 5);
+	}
+}
+
+static void expect_embedded(const char *line, bool found, size_t at,
+			    const char *verb)
+{
+	size_t off = 999;
+	const char *v = NULL;
+	char *d = dup_exact(line, strlen(line));
+
+	CHECK_INT(ftp_embedded_data_verb(d, strlen(line), &off, &v), found);
+	free(d);
+	if (found) {
+		CHECK_INT(off, at);
+		CHECK_STR(v, verb);
+	} else {
+		CHECK_INT(off, 999);
+	}
+}
+
+static void test_embedded(void)
+{
+	expect_embedded("PORT 10,0,0,1,4,1", false, 0, NULL);
+	expect_embedded("EPSV ALL", false, 0, NULL);
+	expect_embedded("PASV", false, 0, NULL);
+	expect_embedded("\xff\xf4\xff\xf2PASV", false, 0, NULL);
+	expect_embedded("RETR PORTS.txt", false, 0, NULL);
+	expect_embedded("RETR xPORTx", false, 0, NULL);
+	expect_embedded("POST PORT 10,0,0,1,4,1", true, 5, "PORT");
+	expect_embedded("xxxxPORT 10,0,0,1,4,1", true, 4, "PORT");
+	expect_embedded("GET /eprt HTTP/1.1", true, 5, "EPRT");
+	expect_embedded("GET /eprt.html HTTP/1.1", false, 0, NULL);
+	expect_embedded("NOOP eprt", true, 5, "EPRT");
+	expect_embedded("NOOP pasv x", true, 5, "PASV");
+	expect_embedded("NOOP EPSV", true, 5, "EPSV");
+	expect_embedded("PASV PASV", true, 5, "PASV");
+	expect_embedded("\xff\xf4PORTPORT ", true, 6, "PORT");
+	CHECK(!ftp_embedded_data_verb("PAS", 3, NULL, NULL));
+	CHECK(!ftp_embedded_data_verb(NULL, 10, NULL, NULL));
+	CHECK(ftp_embedded_data_verb("x PORT", 6, NULL, NULL));
+	/* len bounds it */
+	CHECK(!ftp_embedded_data_verb("x PORT", 5, NULL, NULL));
+}
+
+static void test_reply_code(void)
+{
+	int code = 0;
+	bool last = false;
+
+	CHECK_INT(ftp_reply_code_parse("200 ok", 6, &code, &last), 0);
+	CHECK_INT(code, 200);
+	CHECK(last);
+	CHECK_INT(ftp_reply_code_parse("227-x\0y", 7, &code, &last), 0);
+	CHECK_INT(code, 227);
+	CHECK(!last);
+	CHECK_INT(ftp_reply_code_parse("550", 3, &code, &last), 0);
+	CHECK_INT(code, 550);
+	CHECK(last);
+	CHECK_INT(ftp_reply_code_parse("600 x", 5, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse("099 x", 5, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse("20 x", 4, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse("200x", 4, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse("2000", 2, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse(NULL, 5, &code, &last), -EINVAL);
+	CHECK_INT(ftp_reply_code_parse("200 ", 4, NULL, &last), -EINVAL);
+}
+
 int main(void)
 {
 	test_commands();
 	test_reply_lines();
 	test_pasv();
 	test_epsv();
+	test_port();
+	test_eprt();
+	test_embedded();
+	test_reply_code();
 	return check_report("ftp_parse");
 }

@@ -74,6 +74,11 @@ static void test_defaults(void)
 	CHECK_INT(p.passive_range.high, 65535);
 	CHECK_INT(p.max_pinholes_per_session, 8);
 	CHECK_INT(p.expect_timeout_s, 30);
+	CHECK(!p.active_mode);
+	CHECK_INT(p.active_client_range.low, 1024);
+	CHECK_INT(p.active_client_range.high, 65535);
+	CHECK_INT(p.active_source_port, POLICY_SOURCE_PORT_ANY);
+	CHECK(p.strict);
 	CHECK(p.servers == NULL);
 	CHECK_INT(p.server_count, 0);
 	policy_free(&p);
@@ -221,6 +226,10 @@ static void test_names(void)
 		[POLICY_REFUSE_PORT_RANGE] = "port-out-of-range",
 		[POLICY_REFUSE_SESSION_CAP] = "session-pinhole-cap",
 		[POLICY_REFUSE_MALFORMED] = "malformed-reply",
+		[POLICY_REFUSE_ACTIVE_DISABLED] = "active-mode-disabled",
+		[POLICY_REFUSE_NOT_ACCEPTED] = "not-accepted",
+		[POLICY_REFUSE_EPSV_ALL] = "epsv-all",
+		[POLICY_REFUSE_MALFORMED_COMMAND] = "malformed-command",
 	};
 	int i, j;
 
@@ -237,6 +246,92 @@ static void test_names(void)
 	CHECK(policy_reason_text((enum policy_reason)99) != NULL);
 }
 
+static void test_active(void)
+{
+	struct policy p;
+	struct inet_addr srv = addr("192.0.2.10");
+	struct inet_addr srv2 = addr("192.0.2.20");
+	struct inet_addr cli = addr("10.0.0.1");
+	struct inet_addr other = addr("10.0.0.2");
+	struct inet_addr cli6 = addr("2001:db8::1");
+	struct inet_addr srv6 = addr("2001:db8::10");
+
+	policy_init_defaults(&p);
+	/* off by default, whatever the rest says */
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 0), POLICY_REFUSE_ACTIVE_DISABLED);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &other, 22, 100), POLICY_REFUSE_ACTIVE_DISABLED);
+	CHECK(!policy_active_mode(&p, &srv));
+	p.active_mode = true;
+	CHECK(policy_active_mode(&p, &srv));
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 1024, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_active(&p, &srv6, &cli6, &cli6, 65535, 7), POLICY_ALLOW);
+	/* then family */
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli6, 22, 100), POLICY_REFUSE_FAMILY);
+	/* then the client's own address: not another host, not the server */
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &other, 22, 100), POLICY_REFUSE_THIRD_PARTY);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &srv, 50000, 0), POLICY_REFUSE_THIRD_PARTY);
+	/* then privileged, range, cap */
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 1023, 100), POLICY_REFUSE_PRIVILEGED_PORT);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 20, 0), POLICY_REFUSE_PRIVILEGED_PORT);
+	p.active_client_range.low = 50000;
+	p.active_client_range.high = 50100;
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 49999, 100), POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50101, 0), POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50100, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 8), POLICY_REFUSE_SESSION_CAP);
+	/* the passive range does not apply to active mode, nor the
+	 * reverse */
+	p.passive_range.low = 40000;
+	p.passive_range.high = 40000;
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_passive(&p, &srv, &srv, 50000, 0), POLICY_REFUSE_PORT_RANGE);
+	/* nothing to go on */
+	CHECK_INT(policy_check_active(NULL, &srv, &cli, &cli, 50000, 0), POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_INT(policy_check_active(&p, &srv, NULL, &cli, 50000, 0), POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, NULL, 50000, 0), POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_INT(policy_active_source_port(&p, &srv), 0);
+	CHECK_INT(policy_active_source_port(NULL, &srv), 0);
+	CHECK(policy_strict(&p, &srv));
+	CHECK(policy_strict(NULL, &srv));
+	CHECK(!policy_active_mode(NULL, &srv));
+
+	/* per server: each setting overrides the global one, unset inherits */
+	p.servers = calloc(2, sizeof(*p.servers));
+	if (p.servers == NULL)
+		abort();
+	p.server_count = 2;
+	p.servers[0].addr = srv;
+	p.servers[0].active_mode = POLICY_SWITCH_OFF;
+	p.servers[0].strict = POLICY_SWITCH_OFF;
+	p.servers[0].active_source_port = POLICY_SOURCE_PORT_20;
+	p.servers[1].addr = srv2;
+	p.servers[1].active_client_range.low = 60000;
+	p.servers[1].active_client_range.high = 60010;
+	CHECK(!policy_active_mode(&p, &srv));
+	CHECK(policy_active_mode(&p, &srv2));
+	CHECK(!policy_strict(&p, &srv));
+	CHECK(policy_strict(&p, &srv2));
+	CHECK_INT(policy_active_source_port(&p, &srv), 20);
+	CHECK_INT(policy_active_source_port(&p, &srv2), 0);
+	p.active_source_port = POLICY_SOURCE_PORT_20;
+	CHECK_INT(policy_active_source_port(&p, &srv2), 20);
+	p.servers[1].active_source_port = POLICY_SOURCE_PORT_ANY;
+	CHECK_INT(policy_active_source_port(&p, &srv2), 0);
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 0), POLICY_REFUSE_ACTIVE_DISABLED);
+	CHECK_INT(policy_check_active(&p, &srv2, &cli, &cli, 50000, 0), POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(policy_check_active(&p, &srv2, &cli, &cli, 60005, 0), POLICY_ALLOW);
+	p.active_mode = false;
+	p.servers[0].active_mode = POLICY_SWITCH_ON;
+	CHECK_INT(policy_check_active(&p, &srv, &cli, &cli, 50000, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_active(&p, &srv2, &cli, &cli, 60005, 0), POLICY_REFUSE_ACTIVE_DISABLED);
+	p.strict = false;
+	p.servers[1].strict = POLICY_SWITCH_ON;
+	CHECK(policy_strict(&p, &srv2));
+	CHECK(!policy_strict(&p, &cli));
+	policy_free(&p);
+}
+
 int main(void)
 {
 	test_inet_addr();
@@ -244,5 +339,6 @@ int main(void)
 	test_check_order();
 	test_servers();
 	test_names();
+	test_active();
 	return check_report("policy");
 }

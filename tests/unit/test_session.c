@@ -110,7 +110,7 @@ static void test_pasv(void)
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(c.s.pending_count, 1);
-	CHECK_INT(c.s.pending[0], FTP_COMMAND_PASV);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_PASV);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(a->reason, POLICY_ALLOW);
@@ -128,12 +128,22 @@ static void test_pasv(void)
 	CHECK_INT(c.out.dropped, 0);
 	CHECK_INT(c.s.pending_count, 0);
 	CHECK_INT(c.s.pinhole_count, 1);
-	CHECK_INT(c.s.pinhole_expiry[0], 1000000 + 30 * 1000);
-	/* the transfer itself: no more actions */
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1000000 + 30 * 1000);
+	CHECK(!c.s.pinhole[0].active);
+	/* the transfer itself; once it is done the pinhole has served */
 	CHECK_INT(feed(&c, ORIG, "RETR file\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "150 Opening BINARY mode\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, "226 Transfer complete\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "226 Transfer complete\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_STR(addr_str(&a->address), "192.0.2.10");
+	CHECK_INT(a->port, 50000);
+	CHECK(inet_addr_equal(&a->expect_source, &c.client));
+	CHECK_INT(a->expect_source_port, 0);
+	CHECK_STR(a->command, "RETR file");
+	CHECK_INT(a->reply_code, 226);
 	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
 }
 
@@ -154,28 +164,33 @@ static void test_epsv_ipv6(void)
 	CHECK_STR(a->command, "EPSV");
 	CHECK_STR(a->reply, "229 Entering Extended Passive Mode (|||50001|)");
 
-	/* "EPSV 2" is an EPSV too */
+	/* "EPSV 2" is an EPSV too; it replaces the first one */
 	CHECK_INT(feed(&c, ORIG, "epsv 2\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, "229 Ok (!!!50002!)\r\n"), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50002);
-	CHECK_STR(a->command, "epsv 2");
+	CHECK_INT(feed(&c, REPL, "229 Ok (!!!50002!)\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(a->port, 50001);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].port, 50002);
+	CHECK_STR(c.out.item[1].command, "epsv 2");
+	CHECK_INT(c.s.pinhole_count, 1);
 
 	/* a 227 on an IPv6 control connection names the wrong family */
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
-	CHECK_INT(a->reason, POLICY_REFUSE_FAMILY);
-	CHECK_STR(a->detail, "");
+	CHECK_INT(feed(&c, REPL, pasv_reply), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_FAMILY);
+	CHECK_STR(c.out.item[1].detail, "");
 
 	/* EPSV ALL is answered by a 200, a 229 to it is unsolicited */
 	CHECK_INT(feed(&c, ORIG, "EPSV ALL\r\n"), 0);
-	CHECK_INT(c.s.pending[0], FTP_COMMAND_EPSV_ALL);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_EPSV_ALL);
 	CHECK_INT(feed(&c, REPL, "229 Ok (|||50003|)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
 	CHECK_STR(a->command, "EPSV ALL");
-	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
 }
 
@@ -216,7 +231,7 @@ static void test_unsolicited(void)
 
 	/* the password is never copied into an action */
 	CHECK_INT(feed(&c, ORIG, "PASS hunter2\r\n"), 0);
-	CHECK_STR(c.s.pending_text[0], "PASS ****");
+	CHECK_STR(c.s.pending[0].text, "PASS ****");
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_STR(a->command, "PASS ****");
 	CHECK_INT(c.s.pinhole_count, 0);
@@ -254,25 +269,31 @@ static void test_pipelined(void)
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(a->port, 50000);
-	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 0);
+	/* RETR a done: its pinhole goes */
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->command, "RETR a");
 	CHECK_INT(feed(&c, REPL,
 		       "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(a->port, 50001);
 	CHECK_INT(c.s.pending_count, 1);
-	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
-	CHECK_STR(c.s.pending_text[0], "RETR b");
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_TRANSFER);
+	CHECK_STR(c.s.pending[0].text, "RETR b");
 
 	/* a 227 arriving as the answer to the NOOP in front of the PASV is
 	 * unsolicited, and then the PASV's own answer is a 200 */
-	CHECK_INT(feed(&c, REPL, "150 x\r\n226 y\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 x\r\n226 y\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->port, 50001);
 	CHECK_INT(feed(&c, ORIG, "NOOP\r\nPASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
 	CHECK_STR(a->command, "NOOP");
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
 	CHECK_INT(c.s.pending_count, 0);
-	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
 }
 
@@ -288,7 +309,7 @@ static void test_pending_full(void)
 	for (i = 0; i < SESSION_PENDING_MAX; i++)
 		CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
 	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
-	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
 	CHECK_STR(a->command, "NOOP");
@@ -322,7 +343,11 @@ static void test_multiline(void)
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "227-Entering Passive Mode\r\n"
 				 "227-(192,0,2,10,195,83)\r\n"
-				 "227 Done\r\n"), 1);
+				 "227 Done\r\n"), 2);
+	/* the server gave up its earlier listener all the same */
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->port, 50002);
+	a = &c.out.item[1];
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
 	CHECK_STR(a->detail, "no address in 227 reply");
@@ -452,44 +477,46 @@ static void test_cap(void)
 {
 	struct conn c;
 	const struct session_action *a = &c.out.item[0];
+	char many[16 * 3 + sizeof(pasv_reply)];
+	int i;
 
+	/* A newer PASV removes the older pinhole first, so the cap only
+	 * bites when the removal could not be handed out: here sixteen
+	 * rejected lines fill the actions ahead of the 227. */
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
-	c.pol.max_pinholes_per_session = 2;
+	c.pol.max_pinholes_per_session = 1;
 	c.pol.expect_timeout_s = 10;
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 1);
 	c.now += 1000;
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.s.pinhole_count, 2);
-	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
-	CHECK_INT(a->reason, POLICY_REFUSE_SESSION_CAP);
-	CHECK_INT(c.s.pinhole_count, 2);
+	for (i = 0; i < 16; i++)
+		memcpy(many + 3 * i, "x\r\n", 3);
+	memcpy(many + 48, pasv_reply, sizeof(pasv_reply) - 1);
+	CHECK_INT(send_n(&c, REPL, many, 48 + sizeof(pasv_reply) - 1),
+		  SESSION_ACTIONS_MAX);
+	CHECK_INT(c.out.dropped, 2);		/* the removal, the refusal */
+	CHECK_INT(c.s.pinhole_count, 1);	/* kept: not removed */
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1000000 + 10000);
 
 	/* the daemon failed to install the last one: it does not count */
 	session_pinhole_failed(&c.s);
-	CHECK_INT(c.s.pinhole_count, 1);
-	CHECK_INT(c.s.pinhole_expiry[0], 1000000 + 10000);
-	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-
-	/* the first expires at 1010000: exactly then it is gone */
-	c.now = 1000000 + 10000;
-	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.s.pinhole_count, 2);
-	CHECK_INT(c.s.pinhole_expiry[0], 1001000 + 10000);
-	CHECK_INT(c.s.pinhole_expiry[1], 1010000 + 10000);
-	session_pinhole_failed(&c.s);
-	session_pinhole_failed(&c.s);
+	CHECK_INT(c.s.pinhole_count, 0);
 	session_pinhole_failed(&c.s);
 	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* expiry: exactly at its time a pinhole is gone, nothing to remove */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1001000 + 10000);
+	c.now = 1001000 + 10000;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1011000 + 10000);
 	conn_close(&c);
 }
 
@@ -572,7 +599,9 @@ static void test_printable(void)
 	memcpy(line, "227 (192,0,2,10,195,80) ", 24);
 	memcpy(line + 298, "\r\n", 2);
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
-	CHECK_INT(send_n(&c, REPL, line, sizeof(line)), 1);
+	CHECK_INT(send_n(&c, REPL, line, sizeof(line)), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	a = &c.out.item[1];
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(strlen(a->reply), SESSION_TEXT_MAX - 1);
 	CHECK(memcmp(a->reply, line, SESSION_TEXT_MAX - 4) == 0);
@@ -592,7 +621,7 @@ static void test_long_line(void)
 	CHECK_INT(a->direction, ORIG);
 	CHECK_STR(a->detail, "line longer than 24 bytes");
 	CHECK_INT(c.s.pending_count, 1);
-	CHECK_INT(c.s.pending[0], FTP_COMMAND_OTHER);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "500 Too long\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,80)\r\n"), 1);
@@ -625,6 +654,7 @@ static void test_stream_lost(void)
 
 	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
 	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "220 hi\r\n"), 0);
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	/* a reply segment beyond the 64-byte window */
 	CHECK_INT(send_at(&c, REPL, c.next[REPL] + 64, false, "x\r\n", 3), 1);
@@ -670,11 +700,39 @@ static void test_auth_tls(void)
 	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
 	CHECK_INT(feed(&c, ORIG, "AUTH TLS\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "234 AUTH TLS successful\r\n"), 1);
-	CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_INT(a->kind, SESSION_ACTION_ENCRYPTED);
 	CHECK_STR(a->detail,
-		  "control connection switched to TLS (AUTH); no longer tracked");
+		  "control channel encrypted; ftpgate cannot open data pinholes for it");
+	CHECK_STR(a->command, "AUTH TLS");
+	CHECK_STR(a->reply, "234 AUTH TLS successful");
+	CHECK_INT(a->reply_code, 234);
+	CHECK(c.s.encrypted);
+	CHECK(!c.s.lost);
+	CHECK_INT(session_memory(&c.s), 0);
+	/* opaque from here on: no rejected "lines", no pinholes, even for
+	 * a plain-text PASV exchange */
 	CHECK_INT(send_n(&c, ORIG, hello, sizeof(hello)), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* AUTH SSL, lower case, multi-line 234 */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "auth SSL\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "234-Going\r\n234 secure\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_ENCRYPTED);
+	CHECK(c.s.encrypted);
+	conn_close(&c);
+
+	/* a 234 to anything but AUTH changes nothing */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "234 not really\r\n"), 0);
+	CHECK(!c.s.encrypted);
+	CHECK_INT(feed(&c, REPL, "234 unsolicited\r\n"), 0);
+	CHECK(!c.s.encrypted);
 	conn_close(&c);
 
 	/* AUTH refused: plain text goes on */
@@ -700,7 +758,9 @@ static void test_midstream(void)
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(a->port, 50000);
-	/* RST and FIN carry nothing special */
+	/* picked up mid-stream: the greeting is long gone */
+	CHECK(c.s.greeted);
+	/* RST: the control connection is gone, its pinholes with it */
 	{
 		struct packet_info pkt;
 
@@ -709,9 +769,570 @@ static void test_midstream(void)
 		pkt.rst = true;
 		memset(&c.out, 0, sizeof(c.out));
 		session_packet(&c.s, &c.pol, ORIG, &pkt, c.now, &c.out);
-		CHECK_INT(c.out.count, 0);
+		CHECK_INT(c.out.count, 1);
+		CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+		CHECK_INT(a->cause, SESSION_REMOVE_CONTROL_CLOSED);
+		CHECK_INT(a->port, 50000);
+		CHECK_INT(c.s.pinhole_count, 0);
+		session_packet(&c.s, &c.pol, ORIG, &pkt, c.now, &c.out);
+		CHECK_INT(c.out.count, 1);
 	}
 	conn_close(&c);
+}
+
+/* Active mode on for every server, as "active-mode = on" does. */
+static void conn_active(struct conn *c, const char *client, const char *server)
+{
+	conn_open(c, client, server);
+	c->pol.active_mode = true;
+}
+
+static void test_port(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	/* nothing happens until the server accepts the command */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_PORT);
+	CHECK_STR(addr_str(&c.s.pending[0].address), "10.0.0.1");
+	CHECK_INT(c.s.pending[0].port, 40000);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(a->active);
+	CHECK_INT(a->reason, POLICY_ALLOW);
+	CHECK_INT(a->direction, REPL);
+	/* server (any port) -> client:announced port */
+	CHECK(inet_addr_equal(&a->expect_source, &c.server));
+	CHECK_INT(a->expect_source_port, 0);
+	CHECK_STR(addr_str(&a->address), "10.0.0.1");
+	CHECK_INT(a->port, 40000);
+	CHECK_INT(a->reply_code, 200);
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,64");
+	CHECK_STR(a->reply, "200 PORT command successful");
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK(c.s.pinhole[0].active);
+	/* the transfer: the server connects, then 150 and 226 */
+	CHECK_INT(feed(&c, ORIG, "LIST\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Here comes the directory listing.\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "226 Directory send OK.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK(a->active);
+	CHECK(inet_addr_equal(&a->expect_source, &c.server));
+	CHECK_STR(addr_str(&a->address), "10.0.0.1");
+	CHECK_INT(a->port, 40000);
+
+	/* source port 20 where the policy says so */
+	c.pol.active_source_port = POLICY_SOURCE_PORT_20;
+	CHECK_INT(feed(&c, ORIG, "port 10,0,0,1,156,65\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->expect_source_port, 20);
+	CHECK_INT(a->port, 40001);
+	CHECK_INT(c.s.pinhole[0].source_port, 20);
+	/* a newer PORT supersedes it: removed with the same source port */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,66\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(a->expect_source_port, 20);
+	CHECK_INT(a->port, 40001);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].port, 40002);
+	/* and PASV supersedes an active one */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK(a->active);
+	CHECK_INT(a->port, 40002);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(!c.out.item[1].active);
+	CHECK_INT(c.s.pinhole_count, 1);
+	conn_close(&c);
+}
+
+static void test_eprt(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_active(&c, "2001:db8::1", "2001:db8::10");
+	CHECK_INT(feed(&c, ORIG, "EPRT |2|2001:db8::1|50123|\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 EPRT command successful.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(a->active);
+	CHECK(inet_addr_equal(&a->expect_source, &c.server));
+	CHECK_STR(addr_str(&a->address), "2001:db8::1");
+	CHECK_INT(a->port, 50123);
+	/* another spelling of the client's address is the client */
+	CHECK_INT(feed(&c, ORIG, "EPRT !2!2001:DB8:0::1!50124!\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].port, 50124);
+	/* an IPv4 EPRT on an IPv6 control connection */
+	CHECK_INT(feed(&c, ORIG, "EPRT |1|10.0.0.1|50125|\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_FAMILY);
+	CHECK(c.out.item[1].active);
+	conn_close(&c);
+
+	/* IPv4 EPRT */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "EPRT |1|10.0.0.1|50126|\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50126);
+	conn_close(&c);
+}
+
+static void test_active_refusals(void)
+{
+	struct conn c;
+	const struct session_action *a;
+
+	/* off by default */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	a = &c.out.item[0];
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_ACTIVE_DISABLED);
+	CHECK(a->active);
+	CHECK_STR(addr_str(&a->address), "10.0.0.1");
+	CHECK_INT(a->port, 40000);
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,64");
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	/* another host: the bounce attack */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,2,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
+	CHECK_STR(addr_str(&a->address), "10.0.0.2");
+	/* the server itself is not the client either */
+	CHECK_INT(feed(&c, ORIG, "PORT 192,0,2,10,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
+	/* a privileged port */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,0,22\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_PRIVILEGED_PORT);
+	CHECK_INT(a->port, 22);
+	/* outside active-client-ports */
+	c.pol.active_client_range.low = 50000;
+	c.pol.active_client_range.high = 50999;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,80\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	/* the server refuses it: no pinhole, and the one before stays */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,81\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "500 Illegal PORT command.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_NOT_ACCEPTED);
+	CHECK_STR(a->reply, "500 Illegal PORT command.");
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* a 2xx that is not 200 is no acceptance either */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,82\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "250 whatever\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_NOT_ACCEPTED);
+	/* malformed arguments */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	a = &c.out.item[1];
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_STR(a->detail, "PORT argument not six comma-separated numbers");
+	CHECK_INT(a->address.family, 0);
+	CHECK_INT(feed(&c, ORIG, "EPRT |3|10.0.0.1|50000|\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	a = &c.out.item[0];
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_STR(a->detail, "EPRT protocol not 1 or 2");
+	/* a 200 answering anything else opens nothing */
+	CHECK_INT(feed(&c, ORIG, "TYPE I\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	/* a 200 with nothing outstanding either */
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* per server: on for one, off for another */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	a = &c.out.item[0];
+	c.pol.active_mode = true;
+	c.pol.servers = calloc(1, sizeof(*c.pol.servers));
+	if (!c.pol.servers)
+		abort();
+	c.pol.server_count = 1;
+	c.pol.servers[0].addr = c.server;
+	c.pol.servers[0].active_mode = POLICY_SWITCH_OFF;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_ACTIVE_DISABLED);
+	c.pol.active_mode = false;
+	c.pol.servers[0].active_mode = POLICY_SWITCH_ON;
+	c.pol.servers[0].active_source_port = POLICY_SOURCE_PORT_20;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->expect_source_port, 20);
+	conn_close(&c);
+}
+
+static void test_epsv_all(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* refused EPSV ALL changes nothing */
+	CHECK_INT(feed(&c, ORIG, "EPSV ALL\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "500 no\r\n"), 0);
+	CHECK(!c.s.epsv_all);
+	CHECK_INT(feed(&c, ORIG, "EPSV ALL\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 EPSV ALL ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_EPSV_ALL);
+	CHECK(c.s.epsv_all);
+	/* a server that (wrongly) still accepts PORT or PASV: no pinhole */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_EPSV_ALL);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_EPSV_ALL);
+	/* EPSV still works */
+	CHECK_INT(feed(&c, ORIG, "EPSV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "229 ok (|||50001|)\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	/* REIN resets it (and removes the pinhole) */
+	CHECK_INT(feed(&c, ORIG, "REIN\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "120 wait\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "220 Service ready for new user.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_REINITIALIZE);
+	CHECK_STR(a->command, "REIN");
+	CHECK(!c.s.epsv_all);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
+static void test_lifecycle(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	struct packet_info pkt;
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	/* several PASVs before a transfer: only the last one stays */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\nPASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,81)\r\n"
+				 "227 (192,0,2,10,195,82)\r\n"), 4);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[0].port, 50000);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[2].port, 50001);
+	CHECK_INT(c.out.item[3].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[3].port, 50002);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* a refused PASV still supersedes: the server moved on */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (198,51,100,7,195,83)\r\n"), 2);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_THIRD_PARTY);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* a PASV the server refuses supersedes nothing */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	/* (425 is reported as data trouble, nothing else) */
+	CHECK_INT(feed(&c, REPL, "425 no\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_DATA_TROUBLE);
+	CHECK_INT(c.s.pinhole_count, 1);
+
+	/* a transfer that fails before any data connection (550) keeps
+	 * the endpoint: servers let the next command use it */
+	CHECK_INT(feed(&c, ORIG, "RETR missing\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "550 Failed to open file.\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* one whose data connection failed does not */
+	CHECK_INT(feed(&c, ORIG, "STOR x\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "425 Failed to establish connection.\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_DATA_TROUBLE);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_INT(c.out.item[1].reply_code, 425);
+
+	/* ABOR during a transfer: 426 to the RETR, 226 to the ABOR */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(feed(&c, ORIG, "RETR big\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "\xff\xf4\xff\xf2" "ABOR\r\n"), 0);
+	CHECK_INT(c.s.pending[1].verb, FTP_COMMAND_ABOR);
+	CHECK_INT(feed(&c, REPL, "426 Failure writing network stream.\r\n"), 2);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK(c.out.item[1].active);
+	CHECK_INT(feed(&c, REPL, "226 ABOR successful.\r\n"), 0);
+	/* ABOR with an unused pinhole removes it */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(feed(&c, ORIG, "ABOR\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "225 No transfer to ABOR.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_ABORT);
+	CHECK_STR(a->command, "ABOR");
+	/* QUIT */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(feed(&c, ORIG, "QUIT\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "221 Goodbye.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_QUIT);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* FIN: the lines in the FIN segment count first */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.seq = c.next[REPL];
+	pkt.fin = true;
+	pkt.payload = (const uint8_t *)pasv_reply;
+	pkt.payload_len = strlen(pasv_reply);
+	memset(&c.out, 0, sizeof(c.out));
+	session_packet(&c.s, &c.pol, REPL, &pkt, c.now, &c.out);
+	CHECK_INT(c.out.count, 2);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_CONTROL_CLOSED);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* an expired pinhole is not removed: the kernel did that */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	c.now += 30 * 1000;
+	CHECK_INT(feed(&c, ORIG, "QUIT\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "221 bye\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+static void test_strict_lines(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	static const char nul_cmd[] = "PORT 10,0,0,1,156,64\0\r\n";
+	static const char nul_reply[] = "200 ok\0\r\n";
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	/* NUL in a command: rejected, queued, never acted on */
+	CHECK_INT(send_n(&c, ORIG, nul_cmd, sizeof(nul_cmd) - 1), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_NUL);
+	CHECK_STR(a->detail, "NUL byte in command");
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,64?");
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	/* bare CR: a server that ends lines at CR would see a PORT here */
+	CHECK_INT(feed(&c, ORIG, "NOOP\rPORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->rule, SESSION_RULE_BARE_CR);
+	CHECK_STR(a->detail, "bare CR in command");
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a reply with NUL or a bare CR counts for matching, opens nothing */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(send_n(&c, REPL, nul_reply, sizeof(nul_reply) - 1), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_NUL);
+	CHECK_INT(a->direction, REPL);
+	CHECK_STR(a->reply, "200 ok?");
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_NOT_ACCEPTED);
+	CHECK_STR(c.out.item[1].detail, "reply line rejected");
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,80)\rx\r\n"), 2);
+	CHECK_INT(a->rule, SESSION_RULE_BARE_CR);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_MALFORMED);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* other control bytes in reply text (strict) */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,80)\x1b\r\n"), 2);
+	CHECK_INT(a->rule, SESSION_RULE_MALFORMED);
+	CHECK_STR(a->detail, "malformed reply: control byte in reply");
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_MALFORMED);
+	/* a 234 with a bare CR still makes the session opaque: safe side */
+	CHECK_INT(feed(&c, ORIG, "AUTH TLS\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "234 go\rahead\r\n"), 2);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_ENCRYPTED);
+	conn_close(&c);
+
+	/* relaxed (strict = off for this server): reply text is not judged
+	 * by these rules, commands still are */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.strict = false;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(send_n(&c, REPL, nul_reply, sizeof(nul_reply) - 1), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(feed(&c, ORIG, "NOOP\rPORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->rule, SESSION_RULE_BARE_CR);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	/* a 227 with a control byte still does not parse */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,80)\x1b\r\n"), 2);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_MALFORMED);
+	CHECK_STR(c.out.item[1].detail, "control byte in 227 reply");
+	conn_close(&c);
+}
+
+static void test_embedded(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	/* NAT slipstreaming: padding so that a TCP segment starts at
+	 * "PORT"; as a line it is not a command */
+	CHECK_INT(feed(&c, ORIG, "xxxxxxxx"), 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,0,22\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_MALFORMED);
+	CHECK_INT(feed(&c, REPL, "500 Unknown command.\r\n"), 0);
+	/* a line that parses as a command with a data verb inside */
+	CHECK_INT(feed(&c, ORIG, "POST PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_EMBEDDED_COMMAND);
+	CHECK(session_line_rule_is_attack(a->rule));
+	CHECK_STR(a->detail, "PORT at byte 5 inside a command line: not a command (NAT slipstreaming?)");
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "NOOP epsv\r\n"), 1);
+	CHECK_INT(a->rule, SESSION_RULE_EMBEDDED_COMMAND);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	/* a word that merely starts like a verb is fine */
+	CHECK_INT(feed(&c, ORIG, "RETR PORTS.txt\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "550 no\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* relaxed: the line is an ordinary command again */
+	c.pol.strict = false;
+	CHECK_INT(feed(&c, ORIG, "NOOP epsv\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	conn_close(&c);
+}
+
+static void test_before_greeting(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* a browser's request goes out before the server has said a word */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.pol.active_mode = true;
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK(!c.s.greeted);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	/* a reply before the greeting is not acted on either */
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	CHECK_INT(a->direction, REPL);
+	CHECK_INT(c.s.pending_count, 1);
+	/* the greeting answers no command */
+	CHECK_INT(feed(&c, REPL, "220-Welcome\r\n220 ready\r\n"), 0);
+	CHECK(c.s.greeted);
+	CHECK_INT(c.s.pending_count, 1);
+	/* the server reads the early line now and answers it */
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* after the greeting all is normal */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* 421 instead of a greeting: no rejection (only data trouble) */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "421 Too many users\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_DATA_TROUBLE);
+	CHECK(!c.s.greeted);
+	conn_close(&c);
+
+	/* relaxed: early commands count, and whatever comes first is the
+	 * greeting (answering no command) */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.pol.active_mode = true;
+	c.pol.strict = false;
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_PORT);
+	CHECK_INT(feed(&c, REPL, "200 Hello, not quite a 220\r\n"), 0);
+	CHECK(c.s.greeted);
+	CHECK_INT(feed(&c, REPL, "200 PORT ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* relaxed, a 227 as the greeting is unsolicited */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.pol.strict = false;
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_INT(c.s.pending_count, 1);
+	conn_close(&c);
+}
+
+static void test_names(void)
+{
+	int i, j;
+
+	for (i = 0; i < SESSION_RULE_COUNT; i++) {
+		CHECK(strcmp(session_line_rule_name((enum session_line_rule)i), "unknown") != 0);
+		for (j = 0; j < i; j++)
+			CHECK(strcmp(session_line_rule_name((enum session_line_rule)i),
+				     session_line_rule_name((enum session_line_rule)j)) != 0);
+	}
+	for (i = 0; i < SESSION_REMOVE_COUNT; i++) {
+		CHECK(strcmp(session_remove_cause_name((enum session_remove_cause)i), "unknown") != 0);
+		for (j = 0; j < i; j++)
+			CHECK(strcmp(session_remove_cause_name((enum session_remove_cause)i),
+				     session_remove_cause_name((enum session_remove_cause)j)) != 0);
+	}
+	CHECK_STR(session_line_rule_name(SESSION_RULE_BARE_CR), "bare-cr");
+	CHECK_STR(session_line_rule_name(SESSION_RULE_COUNT), "unknown");
+	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_SUPERSEDED), "superseded");
+	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_COUNT), "unknown");
+	CHECK(!session_line_rule_is_attack(SESSION_RULE_NUL));
+	CHECK(session_line_rule_is_attack(SESSION_RULE_BEFORE_GREETING));
 }
 
 int main(void)
@@ -736,5 +1357,14 @@ int main(void)
 	test_stream_lost();
 	test_auth_tls();
 	test_midstream();
+	test_port();
+	test_eprt();
+	test_active_refusals();
+	test_epsv_all();
+	test_lifecycle();
+	test_strict_lines();
+	test_embedded();
+	test_before_greeting();
+	test_names();
 	return check_report("session");
 }

@@ -1,0 +1,154 @@
+/* pinhole: the daemon's record of the expectations it opened (and of those
+ * it found in the kernel at start-up), so that the audit log can say what
+ * became of each one: used by a data connection, expired unused, or
+ * removed. Pure data structure and decisions; the daemon feeds it kernel
+ * events and asks the kernel when a decision needs a fact.
+ *
+ * Lifecycle: OPEN (installed) -> GONE (the kernel reported the expectation
+ * destroyed; wait briefly for the data connection's creation event, which
+ * the kernel sends after the destroy) -> closed with a pinhole_close
+ * reason, and the entry is freed. An OPEN entry past its expiry is closed
+ * as expired once the kernel confirms it no longer lists it. */
+#ifndef FTPGATE_PINHOLE_H
+#define FTPGATE_PINHOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "inet_addr.h"
+
+/* A TCP connection's tuple in one direction; port 0 in an expectation's
+ * source means "any port". */
+struct pinhole_tuple {
+	struct inet_addr src, dst;
+	uint16_t sport, dport;
+};
+
+enum pinhole_state {
+	PINHOLE_OPEN,
+	PINHOLE_GONE,			/* destroy event seen, reason pending */
+};
+
+/* How a pinhole ended. Names (pinhole_close_name) are part of the audit
+ * schema: never rename one. */
+enum pinhole_close {
+	PINHOLE_CLOSE_USED = 0,		/* a data connection was created */
+	PINHOLE_CLOSE_EXPIRED,		/* timed out unused */
+	PINHOLE_CLOSE_SESSION,		/* its control connection's conntrack
+					   is gone, and the kernel removed it
+					   with it */
+	PINHOLE_CLOSE_FTPGATE,		/* ftpgated removed it */
+	PINHOLE_CLOSE_KERNEL,		/* removed before expiry while its
+					   control connection lived, and no
+					   data connection came of it (conntrack
+					   -D/-F, expect-max eviction, or a
+					   connection dropped before the
+					   kernel confirmed it) */
+	PINHOLE_CLOSE_UNKNOWN,		/* kernel events were lost meanwhile */
+	PINHOLE_CLOSE_COUNT
+};
+
+#define PINHOLE_TEXT_MAX 128
+
+struct pinhole {
+	uint64_t id;			/* daemon-wide sequence, from 1 */
+	struct pinhole_tuple expect;	/* the data connection it admits */
+	struct pinhole_tuple master;	/* control connection, original dir */
+	uint32_t conntrack_id;		/* of the master; 0 if unknown */
+	enum pinhole_state state;
+	bool adopted;			/* found in the kernel, not opened by
+					   this daemon instance */
+	bool removing;			/* ftpgated asked the kernel to remove it */
+	bool uncertain;			/* kernel events were lost while open */
+	bool vanished;			/* OPEN, but the kernel no longer lists
+					   it (set by the daemon's check) */
+	uint64_t opened_ms;		/* monotonic */
+	uint64_t expiry_ms;		/* monotonic; refreshed on re-announce */
+	uint64_t gone_ms;		/* when the destroy event was read */
+	uint64_t next_check_ms;		/* OPEN past expiry: next kernel check */
+	int64_t opened_wall_ms;		/* realtime, for display */
+	uint32_t timeout_s;
+	unsigned refreshed;		/* re-announcements of the same port */
+	int reply_code;
+	char command[PINHOLE_TEXT_MAX];
+	char reply[PINHOLE_TEXT_MAX];
+	char remove_cause[32];		/* why ftpgated removed it, if it did */
+	struct pinhole *next;		/* hash chain */
+};
+
+struct pinhole_table;
+
+/* max: entries held at once (>= 1). 0 or -ENOMEM. */
+int pinhole_table_create(struct pinhole_table **t, unsigned max);
+void pinhole_table_destroy(struct pinhole_table *t);
+unsigned pinhole_table_count(const struct pinhole_table *t);
+
+/* The entry for this expectation (tuple and master), or NULL. */
+struct pinhole *pinhole_find(struct pinhole_table *t,
+			     const struct pinhole_tuple *expect,
+			     const struct pinhole_tuple *master);
+
+/* Record an expectation: a new entry (id assigned, OPEN), or, when one for
+ * the same tuple and master exists, that entry (refreshed, back to OPEN).
+ * *is_new says which. NULL with errno ENOSPC when the table is full. The
+ * caller fills in the text fields and times it knows. */
+struct pinhole *pinhole_add(struct pinhole_table *t,
+			    const struct pinhole_tuple *expect,
+			    const struct pinhole_tuple *master,
+			    bool *is_new);
+
+/* Does a connection with original tuple `conn` (TCP) match what `p`
+ * expects? Addresses and destination port exactly; the source port only
+ * when the expectation names one. */
+bool pinhole_admits(const struct pinhole *p, const struct pinhole_tuple *conn);
+
+/* The entry a new data connection came from: master equal and
+ * pinhole_admits(). GONE entries are preferred (the kernel destroyed the
+ * expectation when the connection used it). NULL if none. */
+struct pinhole *pinhole_match_connection(struct pinhole_table *t,
+					 const struct pinhole_tuple *conn,
+					 const struct pinhole_tuple *master);
+
+void pinhole_remove(struct pinhole_table *t, struct pinhole *p);
+
+/* Mark every OPEN entry uncertain (kernel events were lost). */
+void pinhole_mark_uncertain(struct pinhole_table *t);
+
+void pinhole_foreach(struct pinhole_table *t,
+		     void (*fn)(struct pinhole *p, void *data), void *data);
+
+/* Grace after a destroy event before deciding it was not a use: the
+ * kernel sends the data connection's creation event right after (same
+ * packet), so one second of slack covers our own reading delay. */
+#define PINHOLE_GONE_GRACE_MS 1000
+/* Check an OPEN pinhole this long after its expiry (clock skew between
+ * our timer and the kernel's jiffies), and again this often if the kernel
+ * still lists it. */
+#define PINHOLE_EXPIRY_SLACK_MS 500
+#define PINHOLE_RECHECK_MS 1000
+
+/* What the daemon must do about an entry at `now_ms`. */
+enum pinhole_due {
+	PINHOLE_DUE_NOTHING,
+	PINHOLE_DUE_CHECK_KERNEL,	/* OPEN past expiry: ask whether the
+					   kernel still lists it */
+	PINHOLE_DUE_DECIDE,		/* GONE past the grace: call
+					   pinhole_gone_reason() */
+};
+enum pinhole_due pinhole_due(const struct pinhole *p, uint64_t now_ms);
+
+/* Why a GONE pinhole (no data connection matched) ended, given whether
+ * its master conntrack still exists. */
+enum pinhole_close pinhole_gone_reason(const struct pinhole *p,
+				       bool master_alive);
+
+/* Why an OPEN pinhole ended that the kernel no longer lists and for which
+ * no destroy event was read: expired (or unknown when events were lost). */
+enum pinhole_close pinhole_vanished_reason(const struct pinhole *p);
+
+const char *pinhole_close_name(enum pinhole_close c);	/* "used", ... */
+/* The audit event for a close: "pinhole-used", "pinhole-expired" or
+ * "pinhole-removed". */
+const char *pinhole_close_event(enum pinhole_close c);
+
+#endif

@@ -1,0 +1,48 @@
+/* report: what ftpgatectl prints, rendered by the daemon as a table for
+ * people or as JSON (--json) for programs. The daemon gathers the rows
+ * (from the kernel, its session table and its pinhole registry); this
+ * module only formats them. Pure. */
+#ifndef FTPGATE_REPORT_H
+#define FTPGATE_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "audit.h"
+#include "pinhole.h"
+#include "pressure.h"
+#include "strbuf.h"
+
+/* One expectation as the kernel lists it, joined with what the daemon
+ * knows about it. */
+struct report_pinhole_row {
+	struct pinhole_tuple expect;	/* the data connection it admits */
+	struct pinhole_tuple master;	/* control connection */
+	uint32_t timeout_s;		/* remaining, per the kernel */
+	const struct pinhole *known;	/* the daemon's record, or NULL */
+	bool session_tracked;		/* the control connection is tracked */
+};
+
+struct report_session_row {
+	struct audit_control control;
+	uint64_t age_ms, idle_ms;
+	bool lost;			/* tracking stopped */
+	unsigned pending;		/* commands awaiting a reply */
+	unsigned pinholes_open;		/* recorded, not yet closed */
+	uint64_t pinholes_opened, pinholes_refused, packets;
+};
+
+void report_pinholes(const struct report_pinhole_row *rows, unsigned n,
+		     bool json, uint64_t now_ms, int64_t wall_ms,
+		     struct strbuf *out);
+void report_sessions(const struct report_session_row *rows, unsigned n,
+		     bool json, struct strbuf *out);
+void report_ports(const struct pressure_report *rows, unsigned n, bool json,
+		  unsigned window_s, unsigned time_wait_s, struct strbuf *out);
+
+/* "192.0.2.1:21", "[2001:db8::1]:21"; port 0 prints as "*". */
+void report_endpoint(const struct inet_addr *a, uint16_t port, char *buf,
+		     size_t len);
+/* "42s", "7m05s", "3h12m", "2d04h" */
+void report_duration(uint64_t ms, char *buf, size_t len);
+
+#endif

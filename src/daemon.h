@@ -1,0 +1,118 @@
+/* daemon.h: the state of ftpgated, shared by its files: ftpgated.c (start,
+ * event loop, carrying out session actions), trail.c (the audit trail:
+ * what became of every session and pinhole) and answer.c (answers to
+ * ftpgatectl). Private to the daemon executable. */
+#ifndef FTPGATE_DAEMON_H
+#define FTPGATE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "audit.h"
+#include "config.h"
+#include "ctl.h"
+#include "ctnl.h"
+#include "events.h"
+#include "expect.h"
+#include "pinhole.h"
+#include "pressure.h"
+#include "queue.h"
+#include "session.h"
+#include "session_table.h"
+#include "stats.h"
+
+#define DAEMON_VERSION "0.1.0"
+#define DAEMON_PINHOLES_MAX 65536	/* pinholes recorded at once */
+
+struct daemon {
+	struct config config;
+	const char *config_path;
+	bool config_required;		/* named on the command line */
+	bool foreground;
+	struct queue *queue;
+	struct expect_handle *expect;
+	struct session_table *sessions;
+	int signal_fd;
+	bool stopping;
+	uint64_t last_gc_ms;
+	uint64_t last_full_warning_ms;
+	struct stats stats;
+	uint64_t start_ms;
+	/* audit trail (trail.c) */
+	struct audit_log audit;
+	char audit_path[CONFIG_PATH_MAX];	/* resolved: file or "stdout" */
+	uint64_t audit_complained_ms;	/* last loud complaint */
+	bool audit_failing;
+	struct events *events;
+	struct ctnl *ctnl;
+	struct pinhole_table *pinholes;
+	struct pressure pressure;
+	/* control socket and metrics (answer.c) */
+	struct ctl_server *ctl;
+	uint64_t metrics_written_ms;
+	bool metrics_failing;
+};
+
+static inline uint64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- trail.c ---------------------------------------------------------- */
+
+/* Open the audit log named by the configuration (foreground: stdout by
+ * default). 0, or negative errno (logged). */
+int trail_open(struct daemon *d);
+/* SIGHUP: reopen (rotation) or switch to a changed path. */
+void trail_reopen(struct daemon *d);
+void trail_close(struct daemon *d);
+/* Write one event; failures are counted and said loudly in the log. */
+void trail_write(struct daemon *d, struct audit_line *l);
+
+void trail_daemon_started(struct daemon *d, unsigned adopted);
+void trail_daemon_stopped(struct daemon *d);
+void trail_config_reloaded(struct daemon *d, bool ok, const char *error);
+
+void trail_session_started(struct daemon *d, struct session_entry *e, bool syn);
+void trail_session_ended(struct daemon *d, struct session_entry *e,
+			 const char *reason, uint64_t now_ms);
+void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
+			     const char *reason);
+
+/* Session actions, after the daemon carried them out. */
+void trail_pinhole_opened(struct daemon *d, struct session_entry *e,
+			  const struct session_action *a, uint32_t timeout_s);
+void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
+			  const struct session_action *a, const char *error);
+void trail_pinhole_removing(struct daemon *d, struct session_entry *e,
+			    const struct session_action *a);
+void trail_action(struct daemon *d, struct session_entry *e,
+		  const struct session_action *a);
+
+/* Kernel events (events_receive callback) and their loss. */
+void trail_kernel_event(const struct ctnl_msg *m, void *daemon);
+void trail_events_lost(struct daemon *d, const char *source, uint64_t count);
+/* Read and handle every waiting kernel event (bounded). */
+void trail_drain_events(struct daemon *d);
+
+/* Decide what became of pinholes whose time has come (once a second). */
+void trail_tick(struct daemon *d, uint64_t now_ms);
+/* Record the expectations of our helper the kernel already holds (a
+ * restart). Returns how many. */
+unsigned trail_adopt(struct daemon *d);
+
+/* ---- answer.c --------------------------------------------------------- */
+
+int answer_request(const struct ctl_request *req, struct strbuf *body,
+		   void *daemon);
+/* Write the metrics textfile when configured and due. */
+void answer_metrics_tick(struct daemon *d, uint64_t now_ms);
+/* Bring the counters kept elsewhere (queue, events, audit, ctl) into
+ * d->stats. */
+void answer_refresh_stats(struct daemon *d);
+
+#endif

@@ -1,0 +1,261 @@
+/* pinhole: expectations the daemon knows about, hashed by the data
+ * connection's destination (address and port), which both a kernel
+ * expectation event and a new connection's tuple carry. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pinhole.h"
+
+struct pinhole_table {
+	struct pinhole **bucket;
+	unsigned bucket_count;		/* power of two */
+	unsigned count, max;
+	uint64_t next_id;
+};
+
+int pinhole_table_create(struct pinhole_table **out, unsigned max)
+{
+	struct pinhole_table *t;
+	unsigned n = 64;
+
+	if (max == 0)
+		return -EINVAL;
+	while (n < max / 2 && n < (1U << 16))
+		n <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->bucket = calloc(n, sizeof(*t->bucket));
+	if (t->bucket == NULL) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->bucket_count = n;
+	t->max = max;
+	t->next_id = 1;
+	*out = t;
+	return 0;
+}
+
+void pinhole_table_destroy(struct pinhole_table *t)
+{
+	unsigned i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->bucket_count; i++) {
+		while (t->bucket[i] != NULL) {
+			struct pinhole *p = t->bucket[i];
+
+			t->bucket[i] = p->next;
+			free(p);
+		}
+	}
+	free(t->bucket);
+	free(t);
+}
+
+unsigned pinhole_table_count(const struct pinhole_table *t)
+{
+	return t != NULL ? t->count : 0;
+}
+
+static unsigned pinhole_slot(const struct pinhole_table *t,
+			     const struct inet_addr *dst, uint16_t dport)
+{
+	const unsigned char *b = dst->family == AF_INET6 ?
+		(const unsigned char *)&dst->v6 : (const unsigned char *)&dst->v4;
+	size_t i, n = dst->family == AF_INET6 ? 16 : 4;
+	uint32_t h = 2166136261u ^ dport;	/* FNV-1a */
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	return h & (t->bucket_count - 1);
+}
+
+static bool pinhole_tuple_equal(const struct pinhole_tuple *a,
+				const struct pinhole_tuple *b)
+{
+	return inet_addr_equal(&a->src, &b->src) &&
+	       inet_addr_equal(&a->dst, &b->dst) &&
+	       a->sport == b->sport && a->dport == b->dport;
+}
+
+struct pinhole *pinhole_find(struct pinhole_table *t,
+			     const struct pinhole_tuple *expect,
+			     const struct pinhole_tuple *master)
+{
+	struct pinhole *p;
+
+	for (p = t->bucket[pinhole_slot(t, &expect->dst, expect->dport)];
+	     p != NULL; p = p->next)
+		if (pinhole_tuple_equal(&p->expect, expect) &&
+		    pinhole_tuple_equal(&p->master, master))
+			return p;
+	return NULL;
+}
+
+struct pinhole *pinhole_add(struct pinhole_table *t,
+			    const struct pinhole_tuple *expect,
+			    const struct pinhole_tuple *master, bool *is_new)
+{
+	struct pinhole *p = pinhole_find(t, expect, master);
+	unsigned slot;
+
+	if (p != NULL) {
+		*is_new = false;
+		p->state = PINHOLE_OPEN;
+		p->refreshed++;
+		return p;
+	}
+	*is_new = true;
+	if (t->count >= t->max) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->id = t->next_id++;
+	p->expect = *expect;
+	p->master = *master;
+	p->state = PINHOLE_OPEN;
+	slot = pinhole_slot(t, &expect->dst, expect->dport);
+	p->next = t->bucket[slot];
+	t->bucket[slot] = p;
+	t->count++;
+	return p;
+}
+
+bool pinhole_admits(const struct pinhole *p, const struct pinhole_tuple *conn)
+{
+	return inet_addr_equal(&p->expect.src, &conn->src) &&
+	       inet_addr_equal(&p->expect.dst, &conn->dst) &&
+	       p->expect.dport == conn->dport &&
+	       (p->expect.sport == 0 || p->expect.sport == conn->sport);
+}
+
+struct pinhole *pinhole_match_connection(struct pinhole_table *t,
+					 const struct pinhole_tuple *conn,
+					 const struct pinhole_tuple *master)
+{
+	struct pinhole *p, *open = NULL;
+
+	for (p = t->bucket[pinhole_slot(t, &conn->dst, conn->dport)];
+	     p != NULL; p = p->next) {
+		if (!pinhole_tuple_equal(&p->master, master) ||
+		    !pinhole_admits(p, conn))
+			continue;
+		if (p->state == PINHOLE_GONE)
+			return p;
+		if (open == NULL)
+			open = p;
+	}
+	/* An OPEN match: the destroy event was lost or is still unread. */
+	return open;
+}
+
+void pinhole_remove(struct pinhole_table *t, struct pinhole *p)
+{
+	struct pinhole **pp = &t->bucket[pinhole_slot(t, &p->expect.dst,
+						      p->expect.dport)];
+
+	while (*pp != NULL && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp == NULL)
+		return;
+	*pp = p->next;
+	t->count--;
+	free(p);
+}
+
+void pinhole_mark_uncertain(struct pinhole_table *t)
+{
+	unsigned i;
+	struct pinhole *p;
+
+	for (i = 0; i < t->bucket_count; i++)
+		for (p = t->bucket[i]; p != NULL; p = p->next)
+			p->uncertain = true;
+}
+
+void pinhole_foreach(struct pinhole_table *t,
+		     void (*fn)(struct pinhole *p, void *data), void *data)
+{
+	unsigned i;
+	struct pinhole *p, *next;
+
+	for (i = 0; i < t->bucket_count; i++) {
+		/* fn may remove p: take next first */
+		for (p = t->bucket[i]; p != NULL; p = next) {
+			next = p->next;
+			fn(p, data);
+		}
+	}
+}
+
+enum pinhole_due pinhole_due(const struct pinhole *p, uint64_t now_ms)
+{
+	if (p->state == PINHOLE_GONE)
+		return now_ms >= p->gone_ms + PINHOLE_GONE_GRACE_MS ?
+			PINHOLE_DUE_DECIDE : PINHOLE_DUE_NOTHING;
+	if (now_ms >= p->expiry_ms + PINHOLE_EXPIRY_SLACK_MS &&
+	    now_ms >= p->next_check_ms)
+		return PINHOLE_DUE_CHECK_KERNEL;
+	return PINHOLE_DUE_NOTHING;
+}
+
+enum pinhole_close pinhole_gone_reason(const struct pinhole *p,
+				       bool master_alive)
+{
+	if (p->removing)
+		return PINHOLE_CLOSE_FTPGATE;
+	/* A use may have been among the lost events. */
+	if (p->uncertain)
+		return PINHOLE_CLOSE_UNKNOWN;
+	/* The kernel reaps expired expectations lazily (Linux 6.1.y:
+	 * nf_ct_expectation_gc() from the conntrack gc worker, or when a
+	 * lookup walks past one), so a destroy at or after the expiry is an
+	 * expiry however late it comes. */
+	if (p->gone_ms + PINHOLE_EXPIRY_SLACK_MS >= p->expiry_ms)
+		return PINHOLE_CLOSE_EXPIRED;
+	if (!master_alive)
+		return PINHOLE_CLOSE_SESSION;
+	return PINHOLE_CLOSE_KERNEL;
+}
+
+enum pinhole_close pinhole_vanished_reason(const struct pinhole *p)
+{
+	if (p->removing)
+		return PINHOLE_CLOSE_FTPGATE;
+	return p->uncertain ? PINHOLE_CLOSE_UNKNOWN : PINHOLE_CLOSE_EXPIRED;
+}
+
+const char *pinhole_close_name(enum pinhole_close c)
+{
+	switch (c) {
+	case PINHOLE_CLOSE_USED:	return "used";
+	case PINHOLE_CLOSE_EXPIRED:	return "expired";
+	case PINHOLE_CLOSE_SESSION:	return "session-ended";
+	case PINHOLE_CLOSE_FTPGATE:	return "removed-by-ftpgate";
+	case PINHOLE_CLOSE_KERNEL:	return "removed-in-kernel";
+	case PINHOLE_CLOSE_UNKNOWN:	return "unknown-events-lost";
+	case PINHOLE_CLOSE_COUNT:	break;
+	}
+	return "unknown";
+}
+
+const char *pinhole_close_event(enum pinhole_close c)
+{
+	switch (c) {
+	case PINHOLE_CLOSE_USED:	return "pinhole-used";
+	case PINHOLE_CLOSE_EXPIRED:	return "pinhole-expired";
+	default:			return "pinhole-removed";
+	}
+}

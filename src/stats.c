@@ -1,0 +1,208 @@
+/* stats: the list of exported numbers is written out once, here. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stats.h"
+
+struct stats_scalar {
+	const char *name;
+	const char *help;
+	enum stats_type type;
+	size_t offset;
+};
+
+#define STATS_C(field, name, help) \
+	{ name, help, STATS_COUNTER, offsetof(struct stats, field) }
+#define STATS_G(field, name, help) \
+	{ name, help, STATS_GAUGE, offsetof(struct stats, field) }
+
+static const struct stats_scalar stats_head[] = {
+	STATS_C(packets, "packets_total", "Packets of FTP control connections the kernel queued to ftpgated."),
+	STATS_C(packets_unparsed, "packets_unparsed_total", "Queued packets that were not IP/TCP or came without conntrack information (passed unexamined)."),
+	STATS_C(queue_overruns, "queue_overruns_total", "Times the kernel could not deliver queued-packet notifications to ftpgated (ENOBUFS)."),
+	STATS_C(queue_verdict_errors, "queue_verdict_errors_total", "Verdicts the kernel refused."),
+	STATS_C(queue_kernel_dropped, "queue_kernel_dropped_total", "Packets the kernel let pass uninspected because the queue was full (fail-open)."),
+	STATS_C(queue_user_dropped, "queue_user_dropped_total", "Packets the kernel could not send to ftpgated (receive buffer full)."),
+	STATS_C(commands_parsed, "commands_parsed_total", "FTP command lines read from clients."),
+	STATS_C(replies_parsed, "replies_parsed_total", "Complete FTP replies read from servers."),
+	STATS_C(lines_rejected, "parse_errors_total", "Control lines not acted on: malformed, over-long, or breaking a line rule (see lines_rejected_total)."),
+	STATS_C(actions_dropped, "actions_dropped_total", "Session events not handled because one packet produced too many."),
+	STATS_C(sessions_started, "sessions_started_total", "Control connections ftpgated started tracking."),
+	STATS_C(sessions_ended, "sessions_ended_total", "Tracked control connections that ended or were forgotten."),
+	STATS_C(sessions_untracked, "sessions_untracked_total", "Control connections not tracked because the session table was full."),
+	STATS_C(streams_lost, "sessions_lost_total", "Control connections whose tracking stopped (buffer bounds)."),
+	STATS_C(sessions_encrypted, "sessions_encrypted_total", "Control connections that switched to TLS (AUTH answered 234); no pinholes for them from then on."),
+	STATS_C(pinholes_opened, "pinholes_opened_total", "Pinholes (conntrack expectations) installed."),
+	STATS_C(pinholes_refreshed, "pinholes_refreshed_total", "Pinholes whose timeout was renewed by a repeated announcement."),
+	STATS_C(pinholes_failed, "pinholes_failed_total", "Approved pinholes the kernel refused to install."),
+	STATS_C(pinholes_removed, "pinholes_removed_total", "Pinholes ftpgated removed because the session no longer needed them (superseded, transfer done, ABOR, QUIT, ...)."),
+	STATS_C(pinholes_unrecorded, "pinholes_unrecorded_total", "Pinholes installed while the daemon's pinhole registry was full (their fate is not audited)."),
+};
+
+static const struct stats_scalar stats_tail[] = {
+	STATS_C(conntrack_events, "conntrack_events_total", "Conntrack and expectation events read from the kernel."),
+	STATS_C(conntrack_event_overruns, "conntrack_event_overruns_total", "Times kernel conntrack events were lost (ENOBUFS); pinhole outcomes around then are reported as unknown."),
+	STATS_C(audit_events, "audit_events_total", "Audit log events written."),
+	STATS_C(audit_write_errors, "audit_write_errors_total", "Failed writes to the audit log."),
+	STATS_C(audit_events_lost, "audit_events_lost_total", "Audit events that could not be written."),
+	STATS_C(ctl_requests, "control_requests_total", "Requests on the control socket."),
+	STATS_C(ctl_denied, "control_denied_total", "Control socket connections refused (credentials)."),
+	STATS_C(ctl_errors, "control_errors_total", "Control socket requests that failed (bad request, timeout, write error)."),
+	STATS_G(sessions_tracked, "sessions", "Control connections tracked now."),
+	STATS_G(pinholes_recorded, "pinholes_recorded", "Pinholes in the daemon's registry now (open, or just closed and being classified)."),
+	STATS_G(start_time_s, "start_time_seconds", "When ftpgated started, seconds since the Unix epoch."),
+};
+
+static const char *const stats_trouble_names[STATS_TROUBLE_COUNT] = {
+	"421", "425", "426",
+};
+
+int stats_trouble_index(int reply_code)
+{
+	switch (reply_code) {
+	case 421: return STATS_TROUBLE_421;
+	case 425: return STATS_TROUBLE_425;
+	case 426: return STATS_TROUBLE_426;
+	}
+	return -1;
+}
+
+uint64_t stats_refused_total(const struct stats *s)
+{
+	uint64_t n = 0;
+	int r;
+
+	for (r = POLICY_ALLOW + 1; r < POLICY_REASON_COUNT; r++)
+		n += s->refused[r];
+	return n;
+}
+
+static void stats_scalars(const struct stats *s,
+			  const struct stats_scalar *list, size_t n,
+			  void (*fn)(const struct stats_item *, void *),
+			  void *data)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *base = (const char *)s + list[i].offset;
+		struct stats_item it = {
+			.name = list[i].name, .help = list[i].help,
+			.type = list[i].type,
+		};
+
+		it.value = (int64_t)*(const uint64_t *)(const void *)base;
+		fn(&it, data);
+	}
+}
+
+void stats_foreach(const struct stats *s,
+		   void (*fn)(const struct stats_item *item, void *data),
+		   void *data)
+{
+	struct stats_item it;
+	int i;
+
+	stats_scalars(s, stats_head, sizeof(stats_head) / sizeof(stats_head[0]),
+		      fn, data);
+
+	memset(&it, 0, sizeof(it));
+	it.type = STATS_COUNTER;
+	it.name = "pinholes_closed_total";
+	it.help = "Pinholes that ended, by outcome: used by a data connection, expired unused, or removed (see doc/audit.md).";
+	it.label = "outcome";
+	for (i = 0; i < PINHOLE_CLOSE_COUNT; i++) {
+		it.label_value = pinhole_close_name((enum pinhole_close)i);
+		it.value = (int64_t)s->pinholes_closed[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+
+	it.name = "pinholes_refused_total";
+	it.help = "Announcements refused a pinhole, by reason.";
+	it.label = "reason";
+	for (i = POLICY_ALLOW + 1; i < POLICY_REASON_COUNT; i++) {
+		it.label_value = policy_reason_name((enum policy_reason)i);
+		it.value = (int64_t)s->refused[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+
+	it.name = "lines_rejected_total";
+	it.help = "Control lines not acted on, by rule (see doc/protocol.md).";
+	it.label = "rule";
+	for (i = 0; i < SESSION_RULE_COUNT; i++) {
+		it.label_value = session_line_rule_name((enum session_line_rule)i);
+		it.value = (int64_t)s->lines_rejected_rule[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+
+	it.name = "data_trouble_replies_total";
+	it.help = "Server replies signalling data-connection trouble, by code.";
+	it.label = "code";
+	for (i = 0; i < STATS_TROUBLE_COUNT; i++) {
+		it.label_value = stats_trouble_names[i];
+		it.value = (int64_t)s->data_trouble[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+
+	stats_scalars(s, stats_tail, sizeof(stats_tail) / sizeof(stats_tail[0]),
+		      fn, data);
+}
+
+static void stats_text_item(const struct stats_item *it, void *data)
+{
+	struct strbuf *out = data;
+	char name[96];
+
+	if (it->label)
+		snprintf(name, sizeof(name), "%s{%s=\"%s\"}", it->name,
+			 it->label, it->label_value);
+	else
+		snprintf(name, sizeof(name), "%s", it->name);
+	strbuf_printf(out, "%-52s %lld\n", name, (long long)it->value);
+}
+
+void stats_render_text(const struct stats *s, struct strbuf *out)
+{
+	stats_foreach(s, stats_text_item, out);
+}
+
+struct stats_json_ctx {
+	struct json *j;
+	const char *open;		/* labelled object being written */
+};
+
+static void stats_json_item(const struct stats_item *it, void *data)
+{
+	struct stats_json_ctx *c = data;
+
+	if (c->open != NULL && (it->label == NULL || strcmp(c->open, it->name) != 0)) {
+		json_object_end(c->j);
+		c->open = NULL;
+	}
+	if (it->label == NULL) {
+		json_kv_int(c->j, it->name, it->value);
+		return;
+	}
+	if (c->open == NULL) {
+		json_key(c->j, it->name);
+		json_object_begin(c->j);
+		c->open = it->name;
+	}
+	json_kv_int(c->j, it->label_value, it->value);
+}
+
+void stats_render_json(const struct stats *s, struct json *j)
+{
+	struct stats_json_ctx c = { j, NULL };
+
+	json_object_begin(j);
+	stats_foreach(s, stats_json_item, &c);
+	if (c.open != NULL)
+		json_object_end(j);
+	json_object_end(j);
+}

@@ -1,0 +1,78 @@
+#!/bin/bash
+# service-test.sh: the systemd unit, run by `tests/lab/lab-run --systemd` (the
+# guest boots the host's systemd). Installs the build's ftpgated and unit into
+# the guest's overlay, then checks: started in one transaction with
+# nftables.service whose ruleset names the helper, the daemon is ready first
+# (Type=notify) so the ruleset loads; it runs with CAP_NET_ADMIN only; reload
+# and stop work. Prints "lab service: N passed, N failed".
+set -u
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$LAB_DIR/../.." && pwd)
+build=${FTPGATE_BUILD_DIR:-$repo/build}
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
+
+echo "guest init: $(cat /proc/1/comm), systemd $(systemctl --version | head -n 1 | cut -d' ' -f2)"
+install -D -m 755 "$build/ftpgated" /usr/local/sbin/ftpgated
+install -D -m 644 "$build/ftpgated.service" /etc/systemd/system/ftpgated.service
+install -D -m 644 "$repo/rules/ftpgate.nft" /usr/local/share/ftpgate/ftpgate.nft
+cat > /etc/nftables.conf <<'CONF'
+#!/usr/sbin/nft -f
+flush ruleset
+include "/usr/local/share/ftpgate/ftpgate.nft"
+CONF
+systemctl daemon-reload
+
+if out=$(systemd-analyze verify /etc/systemd/system/ftpgated.service 2>&1); then
+	pass "systemd-analyze verify accepts ftpgated.service"
+else
+	fail "systemd-analyze verify ftpgated.service" "$out"
+fi
+
+# One transaction: systemd must order ftpgated (Before=nftables.service) and
+# wait for its READY=1 before nft loads a ruleset that names the helper.
+if timeout 60 systemctl start nftables.service ftpgated.service; then
+	pass "nftables.service and ftpgated.service start together"
+else
+	fail "start nftables.service + ftpgated.service" "$(systemctl status --no-pager nftables.service ftpgated.service 2>&1 | tail -n 15)"
+fi
+if nft list table inet ftpgate 2>/dev/null | grep -q 'ct helper ftpgate'; then
+	pass "nftables loaded the ruleset naming the helper"
+else
+	fail "ruleset loaded" "$(journalctl -u nftables --no-pager 2>&1 | tail -n 5)"
+fi
+pid=$(systemctl show -p MainPID --value ftpgated.service)
+cap=$(awk '/^CapEff:/ { print $2 }' /proc/$pid/status 2>/dev/null)
+if [ "$cap" = 0000000000001000 ]; then
+	pass "ftpgated runs with CAP_NET_ADMIN only (CapEff $cap)"
+else
+	fail "capabilities" "CapEff ${cap:-none} (pid ${pid:-?}), want 0000000000001000"
+fi
+ftpgated_started=$(systemctl show -p ExecMainStartTimestampMonotonic --value ftpgated.service)
+nft_started=$(systemctl show -p ExecMainStartTimestampMonotonic --value nftables.service)
+if [ "${ftpgated_started:-0}" -gt 0 ] && [ "${nft_started:-0}" -gt "${ftpgated_started:-0}" ]; then
+	pass "nftables.service started after ftpgated.service"
+else
+	fail "start order" "ftpgated at $ftpgated_started, nftables at $nft_started (monotonic us)"
+fi
+
+systemctl reload ftpgated.service; sleep 1
+if systemctl is-active -q ftpgated.service &&
+   journalctl -u ftpgated --no-pager 2>/dev/null | grep -q 'configuration reloaded\|no configuration file'; then
+	pass "systemctl reload: daemon reloads and stays active"
+else
+	fail "reload" "$(journalctl -u ftpgated --no-pager 2>&1 | tail -n 5)"
+fi
+
+start=$(date +%s%N)
+systemctl stop ftpgated.service
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if ! systemctl is-active -q ftpgated.service && [ $ms -lt 5000 ]; then
+	pass "systemctl stop: stopped in ${ms} ms"
+else
+	fail "stop" "still active or took ${ms} ms"
+fi
+
+echo "lab service: $passed passed, $failed failed"
+[ $failed = 0 ] && [ $passed -gt 0 ]

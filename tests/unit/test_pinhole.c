@@ -1,0 +1,182 @@
+/* test_pinhole: the registry of pinholes and the decisions about how each
+ * ended (used, expired, removed and why). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pinhole.h"
+
+static struct inet_addr addr(const char *s)
+{
+	struct inet_addr a;
+
+	if (inet_addr_parse(s, &a) < 0)
+		abort();
+	return a;
+}
+
+static struct pinhole_tuple tuple(const char *src, uint16_t sport,
+				  const char *dst, uint16_t dport)
+{
+	struct pinhole_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.src = addr(src);
+	t.sport = sport;
+	t.dst = addr(dst);
+	t.dport = dport;
+	return t;
+}
+
+static void count_cb(struct pinhole *p, void *data)
+{
+	(void)p;
+	(*(unsigned *)data)++;
+}
+
+static void remove_cb(struct pinhole *p, void *data)
+{
+	pinhole_remove(data, p);
+}
+
+static void test_table(void)
+{
+	struct pinhole_table *t;
+	struct pinhole_tuple m = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct pinhole_tuple m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
+	struct pinhole_tuple e1 = tuple("198.51.100.2", 0, "203.0.113.2", 40000);
+	struct pinhole_tuple e2 = tuple("198.51.100.2", 0, "203.0.113.2", 40001);
+	struct pinhole_tuple conn;
+	struct pinhole *p1, *p2, *p;
+	bool is_new;
+	unsigned n;
+
+	CHECK_INT(pinhole_table_create(&t, 0), -EINVAL);
+	CHECK_INT(pinhole_table_create(&t, 3), 0);
+	p1 = pinhole_add(t, &e1, &m, &is_new);
+	CHECK(p1 != NULL && is_new);
+	CHECK_INT(p1->id, 1);
+	CHECK_INT(p1->state, PINHOLE_OPEN);
+	p2 = pinhole_add(t, &e2, &m, &is_new);
+	CHECK(p2 != NULL && is_new);
+	CHECK_INT(p2->id, 2);
+	CHECK_INT(pinhole_table_count(t), 2);
+
+	/* the same expectation announced again: the same entry, refreshed */
+	p1->state = PINHOLE_GONE;
+	p = pinhole_add(t, &e1, &m, &is_new);
+	CHECK(p == p1 && !is_new);
+	CHECK_INT(p1->refreshed, 1);
+	CHECK_INT(p1->state, PINHOLE_OPEN);
+	CHECK(pinhole_find(t, &e1, &m) == p1);
+	CHECK(pinhole_find(t, &e1, &m2) == NULL);
+
+	/* the same tuple for another control connection is another entry */
+	p = pinhole_add(t, &e1, &m2, &is_new);
+	CHECK(p != NULL && is_new && p != p1);
+	CHECK_INT(p->id, 3);
+	/* full */
+	errno = 0;
+	CHECK(pinhole_add(t, &e2, &m2, &is_new) == NULL);
+	CHECK_INT(errno, ENOSPC);
+
+	/* a data connection: any source port, exact addresses and port */
+	conn = tuple("198.51.100.2", 50123, "203.0.113.2", 40000);
+	CHECK(pinhole_admits(p1, &conn));
+	CHECK(pinhole_match_connection(t, &conn, &m) == p1);
+	CHECK(pinhole_match_connection(t, &conn, &m2) == p);
+	conn.src = addr("198.51.100.9");
+	CHECK(!pinhole_admits(p1, &conn));
+	CHECK(pinhole_match_connection(t, &conn, &m) == NULL);
+	conn = tuple("198.51.100.2", 50123, "203.0.113.2", 40002);
+	CHECK(pinhole_match_connection(t, &conn, &m) == NULL);
+
+	/* an expectation with a fixed source port (active mode, port 20) */
+	{
+		struct pinhole q;
+
+		memset(&q, 0, sizeof(q));
+		q.expect = tuple("203.0.113.2", 20, "198.51.100.2", 50000);
+		conn = tuple("203.0.113.2", 20, "198.51.100.2", 50000);
+		CHECK(pinhole_admits(&q, &conn));
+		conn.sport = 21;
+		CHECK(!pinhole_admits(&q, &conn));
+	}
+
+	/* a destroyed (GONE) entry is the one a connection used */
+	pinhole_remove(t, p);
+	pinhole_mark_uncertain(t);
+	CHECK(p1->uncertain && p2->uncertain);
+	n = 0;
+	pinhole_foreach(t, count_cb, &n);
+	CHECK_INT(n, 2);
+	pinhole_foreach(t, remove_cb, t);	/* removal while walking */
+	CHECK_INT(pinhole_table_count(t), 0);
+	pinhole_table_destroy(t);
+	pinhole_table_destroy(NULL);
+}
+
+static void test_decisions(void)
+{
+	struct pinhole p;
+
+	memset(&p, 0, sizeof(p));
+	p.opened_ms = 10000;
+	p.expiry_ms = 40000;
+
+	/* OPEN: nothing to do until the expiry (plus slack) */
+	CHECK_INT(pinhole_due(&p, 20000), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 40000), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 40000 + PINHOLE_EXPIRY_SLACK_MS), PINHOLE_DUE_CHECK_KERNEL);
+	p.next_check_ms = 42000;
+	CHECK_INT(pinhole_due(&p, 41000), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 42000), PINHOLE_DUE_CHECK_KERNEL);
+	/* gone from the kernel's list, no destroy event read: expired */
+	CHECK_INT(pinhole_vanished_reason(&p), PINHOLE_CLOSE_EXPIRED);
+	p.uncertain = true;
+	CHECK_INT(pinhole_vanished_reason(&p), PINHOLE_CLOSE_UNKNOWN);
+	p.uncertain = false;
+
+	/* GONE: wait the grace for the data connection's event */
+	p.state = PINHOLE_GONE;
+	p.gone_ms = 20000;
+	CHECK_INT(pinhole_due(&p, 20000), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 20000 + PINHOLE_GONE_GRACE_MS - 1), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 20000 + PINHOLE_GONE_GRACE_MS), PINHOLE_DUE_DECIDE);
+
+	/* destroyed early, no data connection: who removed it? */
+	CHECK_INT(pinhole_gone_reason(&p, true), PINHOLE_CLOSE_KERNEL);
+	CHECK_INT(pinhole_gone_reason(&p, false), PINHOLE_CLOSE_SESSION);
+	p.removing = true;
+	CHECK_INT(pinhole_gone_reason(&p, false), PINHOLE_CLOSE_FTPGATE);
+	CHECK_INT(pinhole_vanished_reason(&p), PINHOLE_CLOSE_FTPGATE);
+	p.removing = false;
+	p.uncertain = true;
+	CHECK_INT(pinhole_gone_reason(&p, true), PINHOLE_CLOSE_UNKNOWN);
+	p.uncertain = false;
+	/* destroyed at or after the expiry (the kernel reaps lazily): expired,
+	 * whether or not the master still lives */
+	p.gone_ms = 40000 - PINHOLE_EXPIRY_SLACK_MS;
+	CHECK_INT(pinhole_gone_reason(&p, true), PINHOLE_CLOSE_EXPIRED);
+	p.gone_ms = 95000;
+	CHECK_INT(pinhole_gone_reason(&p, false), PINHOLE_CLOSE_EXPIRED);
+
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_USED), "used");
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_EXPIRED), "expired");
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_SESSION), "session-ended");
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_FTPGATE), "removed-by-ftpgate");
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_KERNEL), "removed-in-kernel");
+	CHECK_STR(pinhole_close_name(PINHOLE_CLOSE_UNKNOWN), "unknown-events-lost");
+	CHECK_STR(pinhole_close_event(PINHOLE_CLOSE_USED), "pinhole-used");
+	CHECK_STR(pinhole_close_event(PINHOLE_CLOSE_EXPIRED), "pinhole-expired");
+	CHECK_STR(pinhole_close_event(PINHOLE_CLOSE_SESSION), "pinhole-removed");
+	CHECK_STR(pinhole_close_event(PINHOLE_CLOSE_UNKNOWN), "pinhole-removed");
+}
+
+int main(void)
+{
+	test_table();
+	test_decisions();
+	return check_report("pinhole");
+}
