@@ -17,6 +17,8 @@ echo "guest init: $(cat /proc/1/comm), systemd $(systemctl --version | head -n 1
 install -D -m 755 "$build/ftpgated" /usr/local/sbin/ftpgated
 install -D -m 644 "$build/ftpgated.service" /etc/systemd/system/ftpgated.service
 install -D -m 644 "$repo/rules/ftpgate.nft" /usr/local/share/ftpgate/ftpgate.nft
+install -D -m 644 -t /usr/local/share/man/man8 "$repo/man/ftpgated.8" "$repo/man/ftpgatectl.8"
+install -D -m 644 -t /usr/local/share/man/man5 "$repo/man/ftpgate.conf.5"
 cat > /etc/nftables.conf <<'CONF'
 #!/usr/sbin/nft -f
 flush ruleset
