@@ -1,0 +1,187 @@
+# bench/gateway.sh: the three helpers on the lab gateway, each behind the
+# same firewall. Sourced by bench/guest.sh (after tests/lab/lib.sh).
+#
+# Every helper gets the same ruleset (bench_rules): a ct helper object of
+# the helper's type attached to new connections to port 21 in prerouting,
+# and a default-drop forward chain that admits established traffic, the
+# control connections and `ct state related` (what the helper expected).
+# The helper is the only thing that differs between the runs.
+#
+#   kernel     nf_conntrack_ftp (type "ftp"), IPv4 and IPv6
+#   conntrackd conntrackd's userspace ftp helper (nfct add helper ftp inet
+#              tcp + a Helper section), queue 5, IPv4 only (its helper is
+#              registered for inet = IPv4)
+#   ftpgated   ftpgated with its defaults (queue 7), IPv4 and IPv6
+#   ftpgated-alt  the same with $FTPGATE_ALT_BUILD_DIR/ftpgated (another
+#              version of the daemon, e.g. the last commit, to compare)
+#   ftpgated-rr, ftpgated-alt-rr  the same under SCHED_RR priority 99
+#              (chrt): the scheduling conntrackd gives itself by default
+#              (conntrackd.conf(5), Scheduler: RR, priority 99)
+#   none       no helper, forward policy accept: the ceiling
+
+BENCH_CONNTRACKD_QUEUE=5
+BENCH_FTPGATE_QUEUE=7
+BENCH_DAEMON_PID=
+
+# bench_rules TYPE L3PROTO: the gateway ruleset for one helper; TYPE "" =
+# no helper and nothing dropped (the ceiling).
+bench_rules() {
+	local type=$1 l3=$2 f=$BENCH_WORK/gateway.nft
+	if [ -n "$type" ]; then
+		cat > "$f" <<EOF
+table inet bench {
+	ct helper ftp-helper {
+		type "$type" protocol tcp
+		l3proto $l3
+	}
+	chain pre {
+		type filter hook prerouting priority filter; policy accept;
+		tcp dport 21 ct state new ct helper set "ftp-helper"
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established accept
+		ct state related accept
+		meta l4proto { icmp, ipv6-icmp } accept
+		tcp dport 21 ct state new accept
+		counter comment "dropped"
+	}
+}
+EOF
+	else
+		cat > "$f" <<EOF
+table inet bench {
+	chain pre {
+		type filter hook prerouting priority filter; policy accept;
+		tcp dport 21 ct state new counter
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established accept
+		ct state related accept
+		meta l4proto { icmp, ipv6-icmp } accept
+		tcp dport 21 ct state new accept
+		counter comment "would be dropped"
+	}
+}
+EOF
+	fi
+	lab_ns gateway nft flush ruleset && lab_ns gateway nft -f "$f"
+}
+
+# bench_queue_bound Q: someone reads NFQUEUE Q in the gateway namespace.
+bench_queue_bound() {
+	lab_ns gateway awk -v q="$1" '$1 == q { f = 1 } END { exit !f }' \
+		/proc/net/netfilter/nfnetlink_queue 2>/dev/null
+}
+
+bench_wait_queue() {
+	local i
+	for i in $(seq 100); do
+		bench_queue_bound "$1" && return 0
+		[ -d "/proc/$BENCH_DAEMON_PID" ] || break
+		sleep 0.1
+	done
+	echo "bench: nothing bound queue $1 (daemon pid $BENCH_DAEMON_PID)" >&2
+	return 1
+}
+
+bench_daemon_stop() {
+	local pid=$BENCH_DAEMON_PID i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 100); do
+		[ -d "/proc/$pid" ] || break
+		grep -q '^[^)]*) Z' "/proc/$pid/stat" 2>/dev/null && break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	BENCH_DAEMON_PID=
+}
+
+bench_conntrackd_conf() {
+	cat > "$BENCH_WORK/conntrackd.conf" <<EOF
+General {
+	Systemd off
+	HashSize 8192
+	HashLimit 65535
+	LogFile $BENCH_WORK/conntrackd.log
+	Syslog off
+	LockFile $BENCH_WORK/conntrackd.lock
+	UNIX {
+		Path $BENCH_WORK/conntrackd.ctl
+	}
+	NetlinkBufferSize 2097152
+	NetlinkBufferSizeMaxGrowth 8388608
+}
+Helper {
+	Type ftp inet tcp {
+		QueueNum $BENCH_CONNTRACKD_QUEUE
+		QueueLen 10240
+		Policy ftp {
+			ExpectMax 1
+			ExpectTimeout 300
+		}
+	}
+}
+EOF
+}
+
+# bench_helper_up HELPER: start the helper and load its rules. Sets
+# BENCH_DAEMON_PID for the userspace helpers.
+bench_helper_up() {
+	BENCH_DAEMON_PID=
+	case $1 in
+	none)
+		bench_rules "" ""
+		;;
+	kernel)
+		modprobe nf_conntrack_ftp || return 1
+		bench_rules ftp inet
+		;;
+	conntrackd)
+		rmmod nf_conntrack_ftp 2>/dev/null
+		lab_ns gateway nfct add helper ftp inet tcp || return 1
+		rm -f "$BENCH_WORK/conntrackd.lock" "$BENCH_WORK/conntrackd.ctl"
+		bench_conntrackd_conf
+		# ip netns exec execs the daemon: $! is its pid (what
+		# ftpload.py samples)
+		ip netns exec gateway conntrackd -C "$BENCH_WORK/conntrackd.conf" \
+			>> "$BENCH_WORK/conntrackd.out" 2>&1 &
+		BENCH_DAEMON_PID=$!
+		bench_wait_queue $BENCH_CONNTRACKD_QUEUE || return 1
+		bench_rules ftp ip
+		;;
+	ftpgated|ftpgated-alt|ftpgated-rr|ftpgated-alt-rr)
+		local bin=$BENCH_FTPGATED sched=
+		case $1 in ftpgated-alt*) bin=${FTPGATE_ALT_BUILD_DIR:-}/ftpgated ;; esac
+		case $1 in *-rr) sched="chrt --rr 99" ;; esac
+		[ -x "$bin" ] || { echo "bench: no daemon binary $bin" >&2; return 1; }
+		: > "$BENCH_WORK/ftpgate.conf"
+		echo "--- bench: $1 start $(date +%T)" >> "$BENCH_WORK/$1.log"
+		# chrt and ip netns exec both exec: $! is the daemon
+		ip netns exec gateway $sched "$bin" --foreground --config "$BENCH_WORK/ftpgate.conf" \
+			--queue $BENCH_FTPGATE_QUEUE >> "$BENCH_WORK/$1.log" 2>&1 &
+		BENCH_DAEMON_PID=$!
+		bench_wait_queue $BENCH_FTPGATE_QUEUE || return 1
+		bench_rules ftpgate inet
+		;;
+	*) echo "bench: unknown helper $1" >&2; return 2 ;;
+	esac
+}
+
+# bench_helper_down HELPER: rules off, daemon stopped, helper unregistered,
+# connection tracking state emptied, so the next run starts from the same
+# state whatever ran before.
+bench_helper_down() {
+	lab_ns gateway nft flush ruleset
+	bench_daemon_stop
+	case $1 in
+	conntrackd) lab_ns gateway nfct del helper ftp inet tcp 2>/dev/null ;;
+	kernel) rmmod nf_conntrack_ftp 2>/dev/null ;;
+	esac
+	lab_ns gateway conntrack -F >/dev/null 2>&1
+	lab_ns gateway conntrack -F expect >/dev/null 2>&1
+	return 0
+}
