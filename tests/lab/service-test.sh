@@ -24,7 +24,14 @@ cat > /etc/nftables.conf <<'CONF'
 flush ruleset
 include "/usr/local/share/ftpgate/ftpgate.nft"
 CONF
+# What boot does with both units enabled: one transaction that wants both.
+# (`systemctl start a b` would queue two transactions, and ordering only
+# binds jobs that are in the queue together.)
+printf '[Unit]\nDescription=ftpgate lab boot\nWants=nftables.service ftpgated.service\nAfter=nftables.service ftpgated.service\n' \
+	> /etc/systemd/system/ftpgate-lab.target
 systemctl daemon-reload
+systemctl start systemd-journald.socket systemd-journald.service
+export SYSTEMD_PAGER=cat SYSTEMD_COLORS=0
 
 if out=$(systemd-analyze verify /etc/systemd/system/ftpgated.service 2>&1); then
 	pass "systemd-analyze verify accepts ftpgated.service"
@@ -34,15 +41,15 @@ fi
 
 # One transaction: systemd must order ftpgated (Before=nftables.service) and
 # wait for its READY=1 before nft loads a ruleset that names the helper.
-if timeout 60 systemctl start nftables.service ftpgated.service; then
-	pass "nftables.service and ftpgated.service start together"
+if timeout 60 systemctl start ftpgate-lab.target && systemctl is-active -q nftables.service ftpgated.service; then
+	pass "nftables.service and ftpgated.service start in one transaction"
 else
 	fail "start nftables.service + ftpgated.service" "$(systemctl status --no-pager nftables.service ftpgated.service 2>&1 | tail -n 15)"
 fi
 if nft list table inet ftpgate 2>/dev/null | grep -q 'ct helper ftpgate'; then
 	pass "nftables loaded the ruleset naming the helper"
 else
-	fail "ruleset loaded" "$(journalctl -u nftables --no-pager 2>&1 | tail -n 5)"
+	fail "ruleset loaded" "$(systemctl status --no-pager -l nftables.service 2>&1 | tail -n 8; journalctl --no-pager -b 2>&1 | grep -i nft | tail -n 8)"
 fi
 pid=$(systemctl show -p MainPID --value ftpgated.service)
 cap=$(awk '/^CapEff:/ { print $2 }' /proc/$pid/status 2>/dev/null)
@@ -51,10 +58,10 @@ if [ "$cap" = 0000000000001000 ]; then
 else
 	fail "capabilities" "CapEff ${cap:-none} (pid ${pid:-?}), want 0000000000001000"
 fi
-ftpgated_started=$(systemctl show -p ExecMainStartTimestampMonotonic --value ftpgated.service)
+ftpgated_started=$(systemctl show -p ActiveEnterTimestampMonotonic --value ftpgated.service)
 nft_started=$(systemctl show -p ExecMainStartTimestampMonotonic --value nftables.service)
 if [ "${ftpgated_started:-0}" -gt 0 ] && [ "${nft_started:-0}" -gt "${ftpgated_started:-0}" ]; then
-	pass "nftables.service started after ftpgated.service"
+	pass "nftables.service started after ftpgated.service was ready"
 else
 	fail "start order" "ftpgated at $ftpgated_started, nftables at $nft_started (monotonic us)"
 fi
