@@ -84,11 +84,11 @@ int port_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
 int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
 			uint16_t *port, const char **reason);
 
-/* A data-connection verb (PORT, EPRT, PASV, EPSV, any case, followed by a
- * space or the end of the line) anywhere in a command line except as its
- * own verb: a packet-based helper would take it for a command if a TCP
- * segment started there (NAT slipstreaming). Returns true and the offset
- * and the verb (upper case, static) of the first one. */
+/* "PORT " or "EPRT " (any case) followed by a valid argument (up to the
+ * next blank or the end of the line), anywhere in a command line except as its own verb: a
+ * packet-based helper would take it for a command if a TCP segment started
+ * there (NAT slipstreaming). Returns true and the offset and the verb
+ * (upper case, static) of the first one. */
 bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
 			    const char **verb);
 

@@ -62,6 +62,11 @@ struct pinhole {
 	bool uncertain;			/* kernel events were lost while open */
 	bool vanished;			/* OPEN, but the kernel no longer lists
 					   it (set by the daemon's check) */
+	bool poll;			/* no destroy event can be expected (its
+					   master conntrack predates our event
+					   subscription, so the kernel gave it
+					   no event cache): ask the kernel every
+					   PINHOLE_RECHECK_MS instead */
 	uint64_t opened_ms;		/* monotonic */
 	uint64_t expiry_ms;		/* monotonic; refreshed on re-announce */
 	uint64_t gone_ms;		/* when the destroy event was read */
@@ -130,8 +135,8 @@ void pinhole_foreach(struct pinhole_table *t,
 /* What the daemon must do about an entry at `now_ms`. */
 enum pinhole_due {
 	PINHOLE_DUE_NOTHING,
-	PINHOLE_DUE_CHECK_KERNEL,	/* OPEN past expiry: ask whether the
-					   kernel still lists it */
+	PINHOLE_DUE_CHECK_KERNEL,	/* OPEN past expiry (or polled): ask
+					   whether the kernel still lists it */
 	PINHOLE_DUE_DECIDE,		/* GONE past the grace: call
 					   pinhole_gone_reason() */
 };

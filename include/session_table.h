@@ -13,6 +13,8 @@ struct session_entry {
 	bool fin_seen[2];		/* by enum session_direction */
 	/* for the audit log and ftpgatectl sessions */
 	uint64_t started_ms;		/* monotonic */
+	bool midstream;			/* picked up without its SYN: its
+					   conntrack may predate ftpgated */
 	uint64_t packets;
 	uint64_t pinholes_opened, pinholes_refused;
 	struct session session;

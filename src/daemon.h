@@ -45,6 +45,7 @@ struct daemon {
 	uint64_t audit_complained_ms;	/* last loud complaint */
 	bool audit_failing;
 	struct events *events;
+	bool ct_events_off;		/* nf_conntrack_events = 0 */
 	struct ctnl *ctnl;
 	struct pinhole_table *pinholes;
 	struct pressure pressure;
@@ -70,6 +71,8 @@ int trail_open(struct daemon *d);
 /* SIGHUP: reopen (rotation) or switch to a changed path. */
 void trail_reopen(struct daemon *d);
 void trail_close(struct daemon *d);
+/* Whether the kernel sends conntrack events at all (sysctl); warns if not. */
+void trail_check_events(struct daemon *d);
 /* Write one event; failures are counted and said loudly in the log. */
 void trail_write(struct daemon *d, struct audit_line *l);
 

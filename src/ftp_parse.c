@@ -570,25 +570,40 @@ int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
 bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
 			    const char **verb)
 {
-	static const char *const verbs[] = { "PORT", "EPRT", "PASV", "EPSV" };
-	size_t own, i, k;
+	size_t own, i;
 
 	if (line == NULL || len < 4)
 		return false;
 	own = ftp_skip_telnet(line, len);
-	for (i = 0; i + 4 <= len; i++) {
-		if (i == own)
+	/* Only a PORT/EPRT with an argument that would open something is an
+	 * attack: "CWD support" or "NOOP epsv" would not, and flagging every
+	 * word ending in "port" would drown real alarms. */
+	for (i = 0; i + 5 < len; i++) {
+		struct inet_addr addr;
+		uint16_t port;
+		const char *arg = line + i + 5;
+		size_t arg_len = 0;
+		const char *name = NULL;
+
+		/* an argument holds no blanks: judge the word after the verb */
+		while (i + 5 + arg_len < len && arg[arg_len] != ' ' &&
+		       arg[arg_len] != '\t')
+			arg_len++;
+
+		if (i == own || line[i + 4] != ' ')
 			continue;
-		if (i + 4 < len && line[i + 4] != ' ')
-			continue;
-		for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++) {
-			if (ftp_word_is(line + i, 4, verbs[k])) {
-				if (offset != NULL)
-					*offset = i;
-				if (verb != NULL)
-					*verb = verbs[k];
-				return true;
-			}
+		if (ftp_word_is(line + i, 4, "PORT") &&
+		    port_argument_parse(arg, arg_len, &addr, &port, NULL) == 0)
+			name = "PORT";
+		else if (ftp_word_is(line + i, 4, "EPRT") &&
+			 eprt_argument_parse(arg, arg_len, &addr, &port, NULL) == 0)
+			name = "EPRT";
+		if (name) {
+			if (offset != NULL)
+				*offset = i;
+			if (verb != NULL)
+				*verb = name;
+			return true;
 		}
 	}
 	return false;

@@ -300,6 +300,7 @@ static struct session_entry *daemon_session(struct daemon *d,
 	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
 		     qp->orig_dport, &limits);
 	e->started_ms = now;
+	e->midstream = !pkt->syn;
 	trail_session_started(d, e, pkt->syn);
 	return e;
 }
@@ -385,6 +386,7 @@ static void daemon_reload(struct daemon *d)
 	config_free(&d->config);
 	d->config = fresh;
 	trail_reopen(d);
+	trail_check_events(d);
 	pressure_configure(&d->pressure, d->config.pressure_window_s, d->config.time_wait_s);
 	d->metrics_written_ms = 0;
 	now = daemon_helper_params(&d->config);
@@ -526,8 +528,8 @@ static int daemon_group(const char *name, gid_t *gid, char *err, size_t errlen)
 }
 
 /* Everything that watches and reports: the pinhole registry, the
- * passive-port pressure, the kernel's conntrack events, a query socket
- * and the control socket. */
+ * passive-port pressure, a query socket and the control socket (the
+ * kernel's event stream is opened first thing in main). */
 static int daemon_observe(struct daemon *d, char *err, size_t errlen)
 {
 	gid_t gid;
@@ -541,9 +543,7 @@ static int daemon_observe(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return rc;
 	}
-	rc = events_open(&d->events, err, errlen);
-	if (rc == 0)
-		rc = ctnl_open(&d->ctnl, err, errlen);
+	rc = ctnl_open(&d->ctnl, err, errlen);
 	if (rc == 0)
 		rc = daemon_group(d->config.control_group, &gid, err, errlen);
 	if (rc == 0)
@@ -601,6 +601,18 @@ int main(int argc, char **argv)
 		goto out;
 	if (queue_override >= 0)
 		d.config.queue_number = (uint16_t)queue_override;
+
+	/* Listen to conntrack events before anything can queue to us: the
+	 * kernel gives a connection its event cache only if someone listens
+	 * when it is created (nf_conntrack_events = 2), and without one no
+	 * expectation of that control connection reports its end. Harmless
+	 * for a running instance, so still before the queue. */
+	ret = events_open(&d.events, err, sizeof(err));
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	trail_check_events(&d);
 
 	ret = queue_open(&d.queue, d.config.queue_number, err, sizeof(err));
 	if (ret < 0) {

@@ -205,7 +205,7 @@ enum pinhole_due pinhole_due(const struct pinhole *p, uint64_t now_ms)
 	if (p->state == PINHOLE_GONE)
 		return now_ms >= p->gone_ms + PINHOLE_GONE_GRACE_MS ?
 			PINHOLE_DUE_DECIDE : PINHOLE_DUE_NOTHING;
-	if (now_ms >= p->expiry_ms + PINHOLE_EXPIRY_SLACK_MS &&
+	if ((p->poll || now_ms >= p->expiry_ms + PINHOLE_EXPIRY_SLACK_MS) &&
 	    now_ms >= p->next_check_ms)
 		return PINHOLE_DUE_CHECK_KERNEL;
 	return PINHOLE_DUE_NOTHING;

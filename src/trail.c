@@ -43,6 +43,25 @@ static void trail_mkdir_parent(const char *path)
 		log_msg(LOG_WARNING, "cannot create %s: %s", dir, strerror(errno));
 }
 
+/* net.netfilter.nf_conntrack_events = 0 stops the events pinhole
+ * outcomes are learnt from (1 delivers them; 2, the default in Linux 6.1,
+ * delivers them for connections created while someone listens). Read in
+ * our network namespace. */
+void trail_check_events(struct daemon *d)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_events", "re");
+	int v = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	d->ct_events_off = v == 0;
+	if (d->ct_events_off)
+		log_msg(LOG_WARNING, "net.netfilter.nf_conntrack_events is 0: the kernel sends no conntrack events, so what becomes of each pinhole cannot be learnt; the audit log will say unknown-events-lost. Set it to 1 or 2 (then SIGHUP)");
+}
+
 int trail_open(struct daemon *d)
 {
 	char err[512] = "";
@@ -340,6 +359,11 @@ void trail_pinhole_opened(struct daemon *d, struct session_entry *e,
 	if (is_new) {
 		p->opened_ms = now;
 		p->opened_wall_ms = audit_wall_ms();
+		/* a control connection older than our event subscription
+		 * sends no expectation events: poll its pinholes */
+		p->poll = e->midstream;
+		/* conntrack events switched off: no outcome can be proved */
+		p->uncertain = d->ct_events_off;
 	} else {
 		d->stats.pinholes_refreshed++;
 	}
@@ -605,12 +629,13 @@ static void trail_check_cb(struct pinhole *p, void *data)
 	if (rc == -ENOENT) {
 		p->vanished = true;
 		t->any_vanished = true;
-	} else if (rc == 0 && m.timeout_s > 0) {
-		/* still there: refreshed by someone, or our clock ran ahead */
-		p->expiry_ms = t->now + (uint64_t)m.timeout_s * 1000;
-	} else {
-		p->next_check_ms = t->now + PINHOLE_RECHECK_MS;
+		return;
 	}
+	/* still there (refreshed by someone, our clock ran ahead, or a
+	 * polled one), or the kernel did not answer: again later */
+	if (rc == 0 && m.timeout_s > 0)
+		p->expiry_ms = t->now + (uint64_t)m.timeout_s * 1000;
+	p->next_check_ms = t->now + PINHOLE_RECHECK_MS;
 }
 
 /* Pass 2, after reading the events that came meanwhile: close what the
@@ -620,6 +645,14 @@ static void trail_decide_cb(struct pinhole *p, void *data)
 	struct trail_tick_ctx *t = data;
 
 	if (p->state == PINHOLE_OPEN && p->vanished) {
+		p->vanished = false;
+		if (t->now + PINHOLE_EXPIRY_SLACK_MS < p->expiry_ms) {
+			/* a polled pinhole gone early: as if its destroy
+			 * event had come now (used? removed? why?) */
+			p->state = PINHOLE_GONE;
+			p->gone_ms = t->now;
+			return;
+		}
 		trail_close_pinhole(t->d, p, pinhole_vanished_reason(p), NULL, 0, t->now);
 		return;
 	}
@@ -661,6 +694,8 @@ static void trail_adopt_cb(const struct ctnl_msg *m, void *data)
 	if (p == NULL || !is_new)
 		return;
 	p->adopted = true;
+	p->poll = true;			/* its master predates us */
+	p->uncertain = a->d->ct_events_off;
 	p->opened_ms = a->now;		/* when we learnt of it */
 	p->opened_wall_ms = audit_wall_ms();
 	p->timeout_s = m->timeout_s;

@@ -116,7 +116,8 @@ mkdir -p "$W/full"
 mount -t tmpfs -o size=16k tmpfs "$W/full" || { echo "cannot mount a tmpfs" >&2; exit 1; }
 
 # --- start, control socket, access --------------------------------------------
-audit_conf 30
+# 60 s: the pinholes held across the restart below must outlive it
+audit_conf 60
 started() {
 	ftpgate_start && ftpgate_rules || return 1
 	retry 5 acheck event "$AUDIT" 0 daemon-started helper=ftpgate
@@ -196,9 +197,32 @@ restart_same() {
 		{ echo "pinholes not marked adopted: $(cat "$W/pinholes.json")"; return 1; }
 	retry 5 acheck event "$AUDIT" "$m" pinhole-adopted
 }
+m_adopted=$(mark)
 check "daemon stopped: ftpgatectl says it is not running (exit 3); restarted, it lists the same pinholes (found in the kernel, audit: pinhole-adopted)" restart_same
 touch "$W/hold-go"
 for pid in $HOLDERS; do wait "$pid"; done
+
+# A control connection made while no one listened to conntrack events has
+# no event cache in the kernel: its expectations report nothing when they
+# go. ftpgated polls the pinholes of sessions it picked up mid-stream.
+no_event_cache() {
+	local port m pid i
+	rm -f "$W"/nec*
+	ftpgate_stop 3 || return 1
+	ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/nec-go1 30" pasv "save $W/nec" \
+		"wait-file $W/nec-go2 30" quit > "$W/nec.out" 2>&1 &
+	pid=$!
+	for i in $(seq 50); do grep -q "waiting for $W/nec-go1" "$W/nec.out" && break; sleep 0.1; done
+	m=$(mark)
+	ftpgate_start || { kill "$pid"; return 1; }
+	touch "$W/nec-go1"
+	ftpgate_wait_file "$W/nec" 15 || { kill "$pid"; cat "$W/nec.out"; return 1; }
+	port=$(ftpgate_announced_port "$W/nec")
+	touch "$W/nec-go2"; wait "$pid" || { cat "$W/nec.out"; return 1; }
+	retry 8 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
+	acheck event "$AUDIT" "$m" session-started reason=picked-up-mid-stream
+}
+check "session made while ftpgated was down (no kernel event cache), pinhole removed at QUIT: still audited removed-by-ftpgate (polled)" no_event_cache
 
 # --- how pinholes end ------------------------------------------------------------
 flushed() {
@@ -213,10 +237,14 @@ flushed() {
 	lab_ns gateway conntrack -F expect
 	retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-in-kernel
 	ok=$?
+	# the pinholes adopted at the restart went with the flush too
+	[ $ok = 0 ] && retry 5 acheck outcome "$AUDIT" "$m_adopted" \
+		"$(ftpgate_announced_port "$W/hold-a")" removed-in-kernel adopted=true
+	ok=$((ok + $?))
 	touch "$W/flush-go"; wait "$pid"
 	return $ok
 }
-check "conntrack -F expect under a live session: audit pinhole-removed, reason removed-in-kernel" flushed
+check "conntrack -F expect under a live session (and the adopted ones): audit pinhole-removed, reason removed-in-kernel" flushed
 quit_first() {
 	local port m
 	m=$(mark)

@@ -736,16 +736,24 @@ static void test_embedded(void)
 	expect_embedded("RETR xPORTx", false, 0, NULL);
 	expect_embedded("POST PORT 10,0,0,1,4,1", true, 5, "PORT");
 	expect_embedded("xxxxPORT 10,0,0,1,4,1", true, 4, "PORT");
-	expect_embedded("GET /eprt HTTP/1.1", true, 5, "EPRT");
+	expect_embedded("GET /eprt HTTP/1.1", false, 0, NULL);
 	expect_embedded("GET /eprt.html HTTP/1.1", false, 0, NULL);
-	expect_embedded("NOOP eprt", true, 5, "EPRT");
-	expect_embedded("NOOP pasv x", true, 5, "PASV");
-	expect_embedded("NOOP EPSV", true, 5, "EPSV");
-	expect_embedded("PASV PASV", true, 5, "PASV");
-	expect_embedded("\xff\xf4PORTPORT ", true, 6, "PORT");
+	expect_embedded("NOOP eprt", false, 0, NULL);
+	expect_embedded("NOOP pasv x", false, 0, NULL);
+	expect_embedded("NOOP EPSV", false, 0, NULL);
+	expect_embedded("PASV PASV", false, 0, NULL);
+	/* ordinary words that end in "port" are not attacks */
+	expect_embedded("USER support", false, 0, NULL);
+	expect_embedded("CWD highport", false, 0, NULL);
+	expect_embedded("RETR report 1,2", false, 0, NULL);
+	expect_embedded("NOOP eprt |2|2001:db8::1|5282|", true, 5, "EPRT");
+	expect_embedded("xPORT 192,0,2,1,4,1", true, 1, "PORT");
+	expect_embedded("POST PORT 10,0,0,1,4,1 HTTP/1.1", true, 5, "PORT");
+	expect_embedded("POST PORT 10,0,0,1,4 HTTP/1.1", false, 0, NULL);
+	expect_embedded("\xff\xf4PORTPORT 10,0,0,1,4,1", true, 6, "PORT");
 	CHECK(!ftp_embedded_data_verb("PAS", 3, NULL, NULL));
 	CHECK(!ftp_embedded_data_verb(NULL, 10, NULL, NULL));
-	CHECK(ftp_embedded_data_verb("x PORT", 6, NULL, NULL));
+	CHECK(!ftp_embedded_data_verb("x PORT", 6, NULL, NULL));
 	/* len bounds it */
 	CHECK(!ftp_embedded_data_verb("x PORT", 5, NULL, NULL));
 }

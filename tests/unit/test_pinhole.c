@@ -132,6 +132,16 @@ static void test_decisions(void)
 	p.next_check_ms = 42000;
 	CHECK_INT(pinhole_due(&p, 41000), PINHOLE_DUE_NOTHING);
 	CHECK_INT(pinhole_due(&p, 42000), PINHOLE_DUE_CHECK_KERNEL);
+	/* polled (no destroy events to expect): checked before the expiry
+	 * too, at the recheck interval */
+	p.poll = true;
+	p.next_check_ms = 0;
+	CHECK_INT(pinhole_due(&p, 20000), PINHOLE_DUE_CHECK_KERNEL);
+	p.next_check_ms = 20000 + PINHOLE_RECHECK_MS;
+	CHECK_INT(pinhole_due(&p, 20500), PINHOLE_DUE_NOTHING);
+	CHECK_INT(pinhole_due(&p, 21000), PINHOLE_DUE_CHECK_KERNEL);
+	p.poll = false;
+	p.next_check_ms = 42000;
 	/* gone from the kernel's list, no destroy event read: expired */
 	CHECK_INT(pinhole_vanished_reason(&p), PINHOLE_CLOSE_EXPIRED);
 	p.uncertain = true;

@@ -1230,9 +1230,12 @@ static void test_embedded(void)
 	CHECK_STR(a->detail, "PORT at byte 5 inside a command line: not a command (NAT slipstreaming?)");
 	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
-	CHECK_INT(feed(&c, ORIG, "NOOP epsv\r\n"), 1);
+	CHECK_INT(feed(&c, ORIG, "NOOP eprt |1|10.0.0.1|40000|\r\n"), 1);
 	CHECK_INT(a->rule, SESSION_RULE_EMBEDDED_COMMAND);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	/* words that end in "port" are ordinary arguments */
+	CHECK_INT(feed(&c, ORIG, "CWD support\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "250 ok\r\n"), 0);
 	/* a word that merely starts like a verb is fine */
 	CHECK_INT(feed(&c, ORIG, "RETR PORTS.txt\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "550 no\r\n"), 0);
