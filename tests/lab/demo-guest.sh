@@ -51,6 +51,8 @@ PY
 for i in $(seq 100); do [ -e "$LAB_WORK/pasv-done" ] && break; sleep 0.1; done
 echo "gateway# conntrack -L expect"
 lab_ns gateway conntrack -L expect 2>&1
+echo "gateway# ftpgatectl pinholes"
+"$build/ftpgatectl" pinholes
 wait $!
 
 say "an unannounced port in the passive range is dropped"
@@ -61,8 +63,10 @@ lab_listeners_stop
 say "gateway# nft list chain inet ftpgate forward"
 lab_ns gateway nft list chain inet ftpgate forward
 
+say "gateway# ftpgatectl stats"
+"$build/ftpgatectl" stats
 kill -TERM $daemon; wait $daemon
-say "ftpgated's log"
+say "ftpgated's log (human lines and JSON audit events)"
 cat "$LAB_WORK/ftpgated.log"
 lab_ftp_stop
 lab_topology_down
