@@ -86,9 +86,22 @@ void trail_session_ended(struct daemon *d, struct session_entry *e,
 void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
 			     const char *reason);
 
-/* Session actions, after the daemon carried them out. */
-void trail_pinhole_opened(struct daemon *d, struct session_entry *e,
-			  const struct session_action *a, uint32_t timeout_s);
+/* An installed pinhole between its recording (before the packet's
+ * verdict) and its audit line (after it). */
+struct trail_opened {
+	struct pinhole pinhole;		/* as recorded (a copy) */
+	uint64_t now_ms;		/* when it was recorded */
+	bool recorded;			/* false: registry full, not tracked */
+	bool refreshed;			/* the same pinhole announced again */
+};
+
+/* Session actions, after the daemon carried them out. The pinhole
+ * registry is updated before the verdict (trail_pinhole_record,
+ * trail_pinhole_removing); the audit lines are written after it. */
+void trail_pinhole_record(struct daemon *d, struct session_entry *e,
+			  const struct session_action *a, uint32_t timeout_s,
+			  struct trail_opened *o);
+void trail_pinhole_opened(struct daemon *d, const struct trail_opened *o);
 void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
 			  const struct session_action *a, const char *error);
 void trail_pinhole_removing(struct daemon *d, struct session_entry *e,

@@ -92,25 +92,57 @@ static void daemon_format_endpoint(const struct inet_addr *a, uint16_t port,
 		snprintf(buf, len, "%s:%u", text, port);
 }
 
-static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
-				const struct session_action *a)
+/* What the kernel phase did with one action, for the reporting phase. */
+struct daemon_outcome {
+	int ret;			/* expect_install / expect_remove */
+	uint32_t timeout_s;		/* PINHOLE_OPEN: the timeout asked */
+	char err[DAEMON_ERR_MAX];	/* the kernel's complaint, if any */
+	struct trail_opened opened;	/* PINHOLE_OPEN, installed */
+};
+
+static void daemon_expect_request(const struct session_entry *e,
+				  const struct session_action *a,
+				  struct expect_request *r)
 {
 	const struct session *s = &e->session;
-	struct expect_request r = {
-		.master_src = s->client,
-		.master_dst = s->server,
-		.master_sport = s->client_port,
-		.master_dport = s->server_port,
-		.source = a->expect_source,
-		.source_port = a->expect_source_port,
-		.destination = a->address,
-		.destination_port = a->port,
-		.timeout_s = d->config.policy.expect_timeout_s,
-		.helper_name = CONFIG_HELPER_NAME,
-	};
-	char err[DAEMON_ERR_MAX] = "", client[64], data[64];
-	char control_client[64], control_server[64];
-	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->master_src = s->client;
+	r->master_dst = s->server;
+	r->master_sport = s->client_port;
+	r->master_dport = s->server_port;
+	r->source = a->expect_source;
+	r->source_port = a->expect_source_port;
+	r->destination = a->address;
+	r->destination_port = a->port;
+	r->helper_name = CONFIG_HELPER_NAME;
+}
+
+/* Kernel phase: install the pinhole and record it. */
+static void daemon_pinhole_install(struct daemon *d, struct session_entry *e,
+				   const struct session_action *a,
+				   struct daemon_outcome *o)
+{
+	struct expect_request r;
+
+	daemon_expect_request(e, a, &r);
+	r.timeout_s = d->config.policy.expect_timeout_s;
+	o->timeout_s = r.timeout_s;
+	o->err[0] = '\0';
+	o->ret = expect_install(d->expect, &r, o->err, sizeof(o->err));
+	if (o->ret < 0)
+		session_pinhole_failed(&e->session);
+	else
+		trail_pinhole_record(d, e, a, r.timeout_s, &o->opened);
+}
+
+/* Reporting phase: say what became of it. */
+static void daemon_pinhole_report(struct daemon *d, struct session_entry *e,
+				  const struct session_action *a,
+				  const struct daemon_outcome *o)
+{
+	const struct session *s = &e->session;
+	char client[64], data[64], control_client[64], control_server[64];
 
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
@@ -123,67 +155,91 @@ static void daemon_pinhole_open(struct daemon *d, struct session_entry *e,
 	daemon_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
 	daemon_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
 
-	ret = expect_install(d->expect, &r, err, sizeof(err));
-	if (ret < 0) {
+	if (o->ret < 0) {
+		const char *why = o->err[0] ? o->err : strerror(-o->ret);
+
 		d->stats.pinholes_failed++;
-		session_pinhole_failed(&e->session);
 		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
-			client, data, control_client, control_server,
-			err[0] ? err : strerror(-ret));
-		trail_pinhole_failed(d, e, a, err[0] ? err : strerror(-ret));
+			client, data, control_client, control_server, why);
+		trail_pinhole_failed(d, e, a, why);
 		return;
 	}
 	d->stats.pinholes_opened++;
 	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
-		client, data, a->active ? " (active mode)" : "", r.timeout_s,
+		client, data, a->active ? " (active mode)" : "", o->timeout_s,
 		a->reply_code, a->command, control_client, control_server,
 		e->conntrack_id);
-	trail_pinhole_opened(d, e, a, r.timeout_s);
+	trail_pinhole_opened(d, &o->opened);
 }
 
-/* A pinhole whose purpose is over (superseded, transfer done, ABOR, ...).
- * -ENOENT is the usual case: its data connection used it already. */
+/* Kernel phase: a pinhole whose purpose is over (superseded, transfer
+ * done, ABOR, ...). Marked as ours to remove before any later kernel
+ * event about it is read. */
 static void daemon_pinhole_remove(struct daemon *d, struct session_entry *e,
-				  const struct session_action *a)
+				  const struct session_action *a,
+				  struct daemon_outcome *o)
 {
-	const struct session *s = &e->session;
-	struct expect_request r = {
-		.master_src = s->client,
-		.master_dst = s->server,
-		.master_sport = s->client_port,
-		.master_dport = s->server_port,
-		.source = a->expect_source,
-		.source_port = a->expect_source_port,
-		.destination = a->address,
-		.destination_port = a->port,
-		.helper_name = CONFIG_HELPER_NAME,
-	};
-	char err[DAEMON_ERR_MAX] = "", data[64];
-	int ret;
+	struct expect_request r;
+
+	daemon_expect_request(e, a, &r);
+	o->err[0] = '\0';
+	o->ret = expect_remove(d->expect, &r, o->err, sizeof(o->err));
+	if (o->ret == 0)
+		trail_pinhole_removing(d, e, a);
+}
+
+/* Reporting phase of a removal. -ENOENT is the usual case: its data
+ * connection used it already. */
+static void daemon_pinhole_removed_report(struct daemon *d, struct session_entry *e,
+					  const struct session_action *a,
+					  const struct daemon_outcome *o)
+{
+	char data[64];
 
 	daemon_format_endpoint(&a->address, a->port, data, sizeof(data));
-	ret = expect_remove(d->expect, &r, err, sizeof(err));
-	if (ret == -ENOENT) {
+	if (o->ret == -ENOENT) {
 		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
 			data, session_remove_cause_name(a->cause), e->conntrack_id);
 		return;
 	}
-	if (ret < 0) {
+	if (o->ret < 0) {
 		log_msg(LOG_WARNING, "pinhole to %s not removed (%s): %s",
 			data, session_remove_cause_name(a->cause),
-			err[0] ? err : strerror(-ret));
+			o->err[0] ? o->err : strerror(-o->ret));
 		return;
 	}
 	d->stats.pinholes_removed++;
-	trail_pinhole_removing(d, e, a);
 	log_msg(LOG_NOTICE, "pinhole removed (%s): -> %s tcp%s: %s (\"%s\"; conntrack %u)",
 		session_remove_cause_name(a->cause), data,
 		a->active ? " (active mode)" : "", a->detail, a->command,
 		e->conntrack_id);
 }
 
-static void daemon_actions(struct daemon *d, struct session_entry *e,
-			   const struct session_actions *actions)
+/* Kernel phase, before the verdict: every expectation the packet's
+ * actions install or remove, in order, and the pinhole registry's record
+ * of them. Nothing of this packet is logged or audited here (only the
+ * outcome of earlier pinholes whose kernel events are read on the way). */
+static void daemon_actions_kernel(struct daemon *d, struct session_entry *e,
+				  const struct session_actions *actions,
+				  struct daemon_outcome *outcome)
+{
+	unsigned i;
+
+	for (i = 0; i < actions->count; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN)
+			daemon_pinhole_install(d, e, a, &outcome[i]);
+		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
+			daemon_pinhole_remove(d, e, a, &outcome[i]);
+	}
+}
+
+/* Reporting phase, after the verdict: counters, log lines and audit
+ * events of every action, in order. */
+static void daemon_actions_report(struct daemon *d, struct session_entry *e,
+				  const struct session_actions *actions,
+				  const struct daemon_outcome *outcome)
 {
 	const struct session *s = &e->session;
 	char control_client[64], control_server[64], data[64];
@@ -196,7 +252,7 @@ static void daemon_actions(struct daemon *d, struct session_entry *e,
 
 		switch (a->kind) {
 		case SESSION_ACTION_PINHOLE_OPEN:
-			daemon_pinhole_open(d, e, a);
+			daemon_pinhole_report(d, e, a, &outcome[i]);
 			break;
 		case SESSION_ACTION_PINHOLE_REFUSED:
 			if (a->reason < POLICY_REASON_COUNT)
@@ -224,7 +280,7 @@ static void daemon_actions(struct daemon *d, struct session_entry *e,
 				a->detail, control_client, control_server);
 			break;
 		case SESSION_ACTION_PINHOLE_REMOVE:
-			daemon_pinhole_remove(d, e, a);
+			daemon_pinhole_removed_report(d, e, a, &outcome[i]);
 			break;
 		case SESSION_ACTION_ENCRYPTED:
 			d->stats.sessions_encrypted++;
@@ -310,11 +366,13 @@ static void daemon_packet(const struct queue_packet *qp, void *data)
 	struct daemon *d = data;
 	/* Not zeroed whole (7 KB per packet): session_packet() clears each
 	 * item it adds and reads no item it did not write, so the header
-	 * fields are all that need a value. */
+	 * fields are all that need a value. Likewise outcome[i] is written
+	 * by the kernel phase for each action that reads it. */
 	struct session_actions actions;
+	struct daemon_outcome outcome[SESSION_ACTIONS_MAX];
 	struct packet_info pkt;
-	struct session_entry *e;
-	enum session_direction dir;
+	struct session_entry *e = NULL;
+	enum session_direction dir = SESSION_DIR_ORIGINAL;
 	uint64_t now = daemon_now_ms();
 
 	actions.count = actions.dropped = 0;
@@ -323,29 +381,33 @@ static void daemon_packet(const struct queue_packet *qp, void *data)
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
 		d->stats.packets_unparsed++;
-		goto accept;
+		goto verdict;
 	}
 	e = daemon_session(d, qp, &pkt, now);
 	if (!e)
-		goto accept;
+		goto verdict;
 	dir = qp->reply_direction ? SESSION_DIR_REPLY : SESSION_DIR_ORIGINAL;
 	e->session.last_seen_ms = now;
 	e->packets++;
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
 	d->stats.replies_parsed += actions.replies;
-	daemon_actions(d, e, &actions);
+	daemon_actions_kernel(d, e, &actions, outcome);
+verdict:
+	/* Always after the kernel phase: an approved pinhole exists before
+	 * the reply that announced it leaves the gateway. */
+	if (queue_accept(d->queue, qp->packet_id) < 0)
+		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
+	if (!e)
+		return;
+	/* The log and the audit trail, off the packet's path. */
+	daemon_actions_report(d, e, &actions, outcome);
 	if (pkt.fin)
 		e->fin_seen[dir] = true;
 	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1])) {
 		trail_session_ended(d, e, pkt.rst ? "reset" : "closed", now);
 		session_table_remove(d->sessions, e);
 	}
-accept:
-	/* Always after the actions: an approved pinhole exists before the
-	 * reply that announced it leaves the gateway. */
-	if (queue_accept(d->queue, qp->packet_id) < 0)
-		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 }
 
 static int daemon_signals(struct daemon *d)

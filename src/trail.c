@@ -313,47 +313,50 @@ static void trail_decide_gone(struct daemon *d, struct pinhole *p, uint64_t now_
 	trail_close_pinhole(d, p, pinhole_gone_reason(p, alive != 0), NULL, 0, now_ms);
 }
 
-void trail_pinhole_opened(struct daemon *d, struct session_entry *e,
-			  const struct session_action *a, uint32_t timeout_s)
+/* Before the verdict: record an installed pinhole in the registry. A
+ * previous expectation for the same tuple that the kernel destroyed (used,
+ * most likely) is settled first, from its events, which may write audit
+ * lines of that earlier pinhole. This must precede the verdict: once the
+ * reply is out, the data connection's events could be read before the
+ * pinhole they belong to is recorded. o keeps what the pinhole-opened
+ * line will say. */
+void trail_pinhole_record(struct daemon *d, struct session_entry *e,
+			  const struct session_action *a, uint32_t timeout_s,
+			  struct trail_opened *o)
 {
 	struct pinhole_tuple expect, master;
 	struct pinhole *p;
-	struct audit_line l;
 	uint64_t now = daemon_now_ms();
 	bool is_new = false;
 
+	o->now_ms = now;
 	e->pinholes_opened++;
 	if (!a->active)
 		pressure_announce(&d->pressure, &e->session.server, a->port, now);
 	trail_expect_of(a, &expect);
 	trail_master(e, &master);
-	/* A previous expectation for the same tuple that the kernel
-	 * destroyed (used, most likely) must be settled before this one
-	 * takes its place: read its events first. */
 	trail_drain_events(d);
 	p = pinhole_find(d->pinholes, &expect, &master);
 	if (p != NULL && p->state == PINHOLE_GONE)
 		trail_decide_gone(d, p, now);
 	p = pinhole_add(d->pinholes, &expect, &master, &is_new);
 	if (p == NULL) {
-		struct pinhole tmp;
+		struct pinhole *tmp = &o->pinhole;
 
 		/* Installed, but not recorded: still audited as opened. */
 		d->stats.pinholes_unrecorded++;
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.expect = expect;
-		tmp.master = master;
-		tmp.conntrack_id = e->conntrack_id;
-		tmp.opened_ms = now;
-		tmp.expiry_ms = now + (uint64_t)timeout_s * 1000;
-		tmp.timeout_s = timeout_s;
-		tmp.reply_code = a->reply_code;
-		memcpy(tmp.command, a->command, sizeof(tmp.command));
-		memcpy(tmp.reply, a->reply, sizeof(tmp.reply));
-		audit_fmt_pinhole_opened(&l, audit_wall_ms(), now, &tmp, false);
-		trail_write(d, &l);
-		log_msg(LOG_WARNING, "pinhole registry full (%u): what becomes of this pinhole is not audited",
-			pinhole_table_count(d->pinholes));
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->expect = expect;
+		tmp->master = master;
+		tmp->conntrack_id = e->conntrack_id;
+		tmp->opened_ms = now;
+		tmp->expiry_ms = now + (uint64_t)timeout_s * 1000;
+		tmp->timeout_s = timeout_s;
+		tmp->reply_code = a->reply_code;
+		memcpy(tmp->command, a->command, sizeof(tmp->command));
+		memcpy(tmp->reply, a->reply, sizeof(tmp->reply));
+		o->recorded = false;
+		o->refreshed = false;
 		return;
 	}
 	if (is_new) {
@@ -377,8 +380,24 @@ void trail_pinhole_opened(struct daemon *d, struct session_entry *e,
 	p->reply_code = a->reply_code;
 	memcpy(p->command, a->command, sizeof(p->command));
 	memcpy(p->reply, a->reply, sizeof(p->reply));
-	audit_fmt_pinhole_opened(&l, audit_wall_ms(), now, p, !is_new);
+	/* as it is now: a later action of the same packet may refresh it */
+	o->pinhole = *p;
+	o->pinhole.next = NULL;
+	o->recorded = true;
+	o->refreshed = !is_new;
+}
+
+/* After the verdict: the pinhole-opened line of a recorded pinhole. */
+void trail_pinhole_opened(struct daemon *d, const struct trail_opened *o)
+{
+	struct audit_line l;
+
+	audit_fmt_pinhole_opened(&l, audit_wall_ms(), o->now_ms, &o->pinhole,
+				 o->refreshed);
 	trail_write(d, &l);
+	if (!o->recorded)
+		log_msg(LOG_WARNING, "pinhole registry full (%u): what becomes of this pinhole is not audited",
+			pinhole_table_count(d->pinholes));
 }
 
 void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
