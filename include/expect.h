@@ -28,12 +28,19 @@ struct expect_request {
 int expect_open(struct expect_handle **h, char *err, size_t errlen);
 void expect_close(struct expect_handle *h);
 
+/* The expect timeout of the helper policy the kernel holds now (what it
+ * gives every new expectation of the helper's masters), or 0 when not
+ * known. expect_install skips its timeout update when asked for exactly
+ * this: one ctnetlink round trip less per pinhole. */
+void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
+
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
  * one, -EOPNOTSUPP: master has no helper, ...) with a message in err.
  * The same expectation asked for again by the same master (a repeated
  * announcement) is refreshed and returns 0. timeout_s 0 keeps the helper
- * policy's timeout; otherwise it is set to timeout_s after creation. When
+ * policy's timeout; otherwise it is set to timeout_s after creation (no
+ * request needed when it is the policy's, see expect_set_policy_timeout). When
  * the helper's expect max is reached the kernel evicts the master's oldest
  * expectation silently. */
 int expect_install(struct expect_handle *h, const struct expect_request *r,

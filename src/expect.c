@@ -20,7 +20,11 @@
  *  - nf_ct_expect_insert(): the timeout of a new expectation is the master
  *    helper's expect policy timeout; CTA_EXPECT_TIMEOUT is ignored on
  *    create. So after creating we send an update (no NLM_F_CREATE) with our
- *    timeout, which ctnetlink_change_expect() applies (now + timeout).
+ *    timeout, which ctnetlink_change_expect() applies (now + timeout),
+ *    unless ours is the policy's (expect_set_policy_timeout), which the
+ *    create already used. A userspace helper's policy is changed in place
+ *    by NFNL_MSG_CTHELPER_NEW (nfnl_cthelper_update_policy_one), so it is
+ *    the policy of every master of that helper, old ones too.
  *  - __nf_ct_expect_check(): an expectation overlapping another master's
  *    -> -EBUSY; more than the policy's expect max for one master evicts the
  *    oldest (no error); table full -> -EMFILE.
@@ -75,6 +79,7 @@ struct expect_handle {
 	uint32_t portid;
 	uint32_t seq;
 	char ext[256];			/* kernel's extended ack message */
+	uint32_t policy_timeout_s;	/* the helper policy's; 0 unknown */
 	char *buf;
 };
 
@@ -136,6 +141,12 @@ int expect_open(struct expect_handle **hp, char *err, size_t errlen)
 fail:
 	expect_close(h);
 	return rc;
+}
+
+void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s)
+{
+	if (h != NULL)
+		h->policy_timeout_s = timeout_s;
 }
 
 void expect_close(struct expect_handle *h)
@@ -617,8 +628,9 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 			continue;
 		break;
 	}
-	if (rc == 0 && r->timeout_s != 0) {
-		/* The create took the helper policy's timeout; set ours.
+	if (rc == 0 && r->timeout_s != 0 && r->timeout_s != h->policy_timeout_s) {
+		/* The create took the helper policy's timeout; set ours
+		 * (a refresh above set it already; again does no harm).
 		 * -ENOENT: already used by the data connection, fine. */
 		int u = update_timeout(h, r);
 

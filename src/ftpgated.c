@@ -458,8 +458,14 @@ static void daemon_reload(struct daemon *d)
 	d->metrics_written_ms = 0;
 	now = daemon_helper_params(&d->config);
 	if (now.expect_max != old.expect_max || now.expect_timeout_s != old.expect_timeout_s) {
-		if (cthelper_register(&now, err, sizeof(err)) < 0)
+		if (cthelper_register(&now, err, sizeof(err)) < 0) {
 			log_msg(LOG_ERR, "reload: cannot update the helper's expectation policy: %s", err);
+			/* perhaps changed for one family only: from now
+			 * on every pinhole sets its timeout itself */
+			expect_set_policy_timeout(d->expect, 0);
+		} else {
+			expect_set_policy_timeout(d->expect, now.expect_timeout_s);
+		}
 	}
 	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
 		d->config_path, session_table_count(d->sessions));
@@ -698,6 +704,9 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
 		goto out_disable;
 	}
+	/* the policy just registered: a pinhole with its timeout needs no
+	 * update after creation */
+	expect_set_policy_timeout(d.expect, helper.expect_timeout_s);
 	d.foreground = foreground;
 	d.start_ms = daemon_now_ms();
 	d.stats.start_time_s = (uint64_t)(audit_wall_ms() / 1000);
