@@ -79,6 +79,7 @@ struct pinhole {
 	char reply[PINHOLE_TEXT_MAX];
 	char remove_cause[32];		/* why ftpgated removed it, if it did */
 	struct pinhole *next;		/* hash chain */
+	struct pinhole *client_next;	/* chain of its client's pinholes */
 };
 
 struct pinhole_table;
@@ -115,6 +116,14 @@ struct pinhole *pinhole_match_connection(struct pinhole_table *t,
 					 const struct pinhole_tuple *master);
 
 void pinhole_remove(struct pinhole_table *t, struct pinhole *p);
+
+/* Pinholes of one client (the master's source address, i.e. the client of
+ * the control connection, in passive and active mode alike) that may
+ * still admit a connection: OPEN, not being removed by ftpgated and not
+ * found missing from the kernel. The cost is the length of that client's
+ * chain, never the whole table. */
+unsigned pinhole_client_open_count(const struct pinhole_table *t,
+				   const struct inet_addr *client);
 
 /* Mark every OPEN entry uncertain (kernel events were lost). */
 void pinhole_mark_uncertain(struct pinhole_table *t);

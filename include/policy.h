@@ -46,6 +46,9 @@ struct policy_server {
 struct policy {
 	struct policy_port_range passive_range;		/* default 1024-65535 */
 	unsigned max_pinholes_per_session;		/* default 8 */
+	unsigned max_pinholes_per_client;		/* default 256; checked
+							   by the daemon, which
+							   sees every session */
 	unsigned expect_timeout_s;			/* default 30 */
 	bool active_mode;				/* default off */
 	struct policy_port_range active_client_range;	/* default 1024-65535 */
@@ -70,6 +73,8 @@ enum policy_reason {
 	POLICY_REFUSE_NOT_ACCEPTED,	/* server did not answer PORT/EPRT 200 */
 	POLICY_REFUSE_EPSV_ALL,		/* PORT/EPRT/PASV after EPSV ALL */
 	POLICY_REFUSE_MALFORMED_COMMAND, /* PORT/EPRT argument did not parse */
+	POLICY_REFUSE_CLIENT_CAP,	/* the client address has too many
+					   live pinholes over all its sessions */
 	POLICY_REASON_COUNT
 };
 
@@ -98,6 +103,13 @@ enum policy_reason policy_check_active(const struct policy *p,
 				       const struct inet_addr *client,
 				       const struct inet_addr *announced,
 				       uint16_t port, unsigned live_pinholes);
+
+/* The per-client cap: may a client with `client_pinholes` live pinholes
+ * (over all its control connections) get one more? POLICY_ALLOW or
+ * POLICY_REFUSE_CLIENT_CAP. A session sees only itself, so the daemon asks
+ * this after the session approved an announcement. */
+enum policy_reason policy_check_client(const struct policy *p,
+				       unsigned client_pinholes);
 
 /* The effective per-server settings (the server's own, else the global). */
 bool policy_active_mode(const struct policy *p, const struct inet_addr *server);

@@ -50,6 +50,11 @@ unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
 				   void *data);
 
 unsigned session_table_count(const struct session_table *t);
+/* Change the bound (a reload). Sessions already tracked stay, even above a
+ * lowered bound; new ones are refused until the count is below it. The
+ * hash keeps the size chosen at creation, so a much higher bound costs
+ * longer chains, not a rehash on the packet path. */
+void session_table_set_max(struct session_table *t, unsigned max_sessions);
 
 /* Call fn for every entry (fn must not add or remove entries). */
 void session_table_foreach(struct session_table *t,

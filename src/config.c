@@ -24,6 +24,7 @@ enum config_key {
 	CONFIG_KEY_IDLE,
 	CONFIG_KEY_EXPECT_TIMEOUT,
 	CONFIG_KEY_MAX_PINHOLES,
+	CONFIG_KEY_MAX_CLIENT_PINHOLES,
 	CONFIG_KEY_PASSIVE_PORTS,
 	CONFIG_KEY_ANNOUNCE,
 	CONFIG_KEY_ACTIVE_MODE,
@@ -54,6 +55,7 @@ static const struct config_key_info {
 	[CONFIG_KEY_IDLE] = { "session-idle-seconds", CONFIG_GLOBAL, 1, 604800 },
 	[CONFIG_KEY_EXPECT_TIMEOUT] = { "expect-timeout-seconds", CONFIG_GLOBAL, 1, 3600 },
 	[CONFIG_KEY_MAX_PINHOLES] = { "max-pinholes-per-session", CONFIG_GLOBAL, 1, SESSION_PINHOLES_MAX },
+	[CONFIG_KEY_MAX_CLIENT_PINHOLES] = { "max-pinholes-per-client", CONFIG_GLOBAL, 1, 65536 },
 	[CONFIG_KEY_PASSIVE_PORTS] = { "passive-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
 	[CONFIG_KEY_ANNOUNCE] = { "announce-address", CONFIG_SERVER, 0, 0 },
 	[CONFIG_KEY_ACTIVE_MODE] = { "active-mode", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
@@ -470,6 +472,7 @@ static int config_setting(struct config_parser *cp, char *s)
 	case CONFIG_KEY_IDLE:		c->session_idle_s = (unsigned)v; break;
 	case CONFIG_KEY_EXPECT_TIMEOUT:	c->policy.expect_timeout_s = (unsigned)v; break;
 	case CONFIG_KEY_MAX_PINHOLES:	c->policy.max_pinholes_per_session = (unsigned)v; break;
+	case CONFIG_KEY_MAX_CLIENT_PINHOLES: c->policy.max_pinholes_per_client = (unsigned)v; break;
 	case CONFIG_KEY_PRESSURE_WINDOW: c->pressure_window_s = (unsigned)v; break;
 	case CONFIG_KEY_TIME_WAIT:	c->time_wait_s = (unsigned)v; break;
 	default:			break;

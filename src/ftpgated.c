@@ -215,20 +215,41 @@ static void daemon_pinhole_removed_report(struct daemon *d, struct session_entry
 		e->conntrack_id);
 }
 
+/* The per-client cap, which no single session can see: count the
+ * client's live pinholes in the registry (after reading the kernel's
+ * news, so that pinholes already used do not count) and turn an approved
+ * announcement into a refusal when the client is at the cap. */
+static bool daemon_client_capped(struct daemon *d, struct session_entry *e,
+				 struct session_action *a)
+{
+	unsigned n;
+
+	trail_drain_events(d);
+	n = pinhole_client_open_count(d->pinholes, &e->session.client);
+	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
+		return false;
+	a->kind = SESSION_ACTION_PINHOLE_REFUSED;
+	a->reason = POLICY_REFUSE_CLIENT_CAP;
+	snprintf(a->detail, sizeof(a->detail), "%u pinholes open", n);
+	session_pinhole_failed(&e->session);
+	return true;
+}
+
 /* Kernel phase, before the verdict: every expectation the packet's
  * actions install or remove, in order, and the pinhole registry's record
  * of them. Nothing of this packet is logged or audited here (only the
  * outcome of earlier pinholes whose kernel events are read on the way). */
 static void daemon_actions_kernel(struct daemon *d, struct session_entry *e,
-				  const struct session_actions *actions,
+				  struct session_actions *actions,
 				  struct daemon_outcome *outcome)
 {
 	unsigned i;
 
 	for (i = 0; i < actions->count; i++) {
-		const struct session_action *a = &actions->item[i];
+		struct session_action *a = &actions->item[i];
 
-		if (a->kind == SESSION_ACTION_PINHOLE_OPEN)
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN &&
+		    !daemon_client_capped(d, e, a))
 			daemon_pinhole_install(d, e, a, &outcome[i]);
 		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
 			daemon_pinhole_remove(d, e, a, &outcome[i]);
@@ -452,6 +473,7 @@ static void daemon_reload(struct daemon *d)
 	}
 	config_free(&d->config);
 	d->config = fresh;
+	session_table_set_max(d->sessions, d->config.max_sessions);
 	trail_reopen(d);
 	trail_check_events(d);
 	pressure_configure(&d->pressure, d->config.pressure_window_s, d->config.time_wait_s);

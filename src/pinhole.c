@@ -1,6 +1,7 @@
 /* pinhole: expectations the daemon knows about, hashed by the data
  * connection's destination (address and port), which both a kernel
- * expectation event and a new connection's tuple carry. */
+ * expectation event and a new connection's tuple carry, and chained a
+ * second time by client address for the per-client cap. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 struct pinhole_table {
 	struct pinhole **bucket;
+	struct pinhole **client_bucket;	/* by master.src, same count */
 	unsigned bucket_count;		/* power of two */
 	unsigned count, max;
 	uint64_t next_id;
@@ -27,7 +29,10 @@ int pinhole_table_create(struct pinhole_table **out, unsigned max)
 	if (t == NULL)
 		return -ENOMEM;
 	t->bucket = calloc(n, sizeof(*t->bucket));
-	if (t->bucket == NULL) {
+	t->client_bucket = calloc(n, sizeof(*t->client_bucket));
+	if (t->bucket == NULL || t->client_bucket == NULL) {
+		free(t->bucket);
+		free(t->client_bucket);
 		free(t);
 		return -ENOMEM;
 	}
@@ -53,6 +58,7 @@ void pinhole_table_destroy(struct pinhole_table *t)
 		}
 	}
 	free(t->bucket);
+	free(t->client_bucket);
 	free(t);
 }
 
@@ -75,6 +81,29 @@ static unsigned pinhole_slot(const struct pinhole_table *t,
 	}
 	h ^= h >> 15;
 	return h & (t->bucket_count - 1);
+}
+
+/* The client chain hashes the address alone (port 0). */
+static unsigned pinhole_client_slot(const struct pinhole_table *t,
+				    const struct inet_addr *client)
+{
+	return pinhole_slot(t, client, 0);
+}
+
+unsigned pinhole_client_open_count(const struct pinhole_table *t,
+				   const struct inet_addr *client)
+{
+	const struct pinhole *p;
+	unsigned n = 0;
+
+	if (t == NULL || client == NULL)
+		return 0;
+	for (p = t->client_bucket[pinhole_client_slot(t, client)]; p != NULL;
+	     p = p->client_next)
+		if (inet_addr_equal(&p->master.src, client) &&
+		    p->state == PINHOLE_OPEN && !p->removing && !p->vanished)
+			n++;
+	return n;
 }
 
 static bool pinhole_tuple_equal(const struct pinhole_tuple *a,
@@ -129,6 +158,9 @@ struct pinhole *pinhole_add(struct pinhole_table *t,
 	slot = pinhole_slot(t, &expect->dst, expect->dport);
 	p->next = t->bucket[slot];
 	t->bucket[slot] = p;
+	slot = pinhole_client_slot(t, &master->src);
+	p->client_next = t->client_bucket[slot];
+	t->client_bucket[slot] = p;
 	t->count++;
 	return p;
 }
@@ -171,6 +203,11 @@ void pinhole_remove(struct pinhole_table *t, struct pinhole *p)
 	if (*pp == NULL)
 		return;
 	*pp = p->next;
+	pp = &t->client_bucket[pinhole_client_slot(t, &p->master.src)];
+	while (*pp != NULL && *pp != p)
+		pp = &(*pp)->client_next;
+	if (*pp != NULL)
+		*pp = p->client_next;
 	t->count--;
 	free(p);
 }

@@ -16,6 +16,7 @@ void policy_init_defaults(struct policy *p)
 	p->passive_range.low = POLICY_PORT_MIN;
 	p->passive_range.high = 65535;
 	p->max_pinholes_per_session = 8;
+	p->max_pinholes_per_client = 256;
 	p->expect_timeout_s = 30;
 	p->active_mode = false;
 	p->active_client_range.low = POLICY_PORT_MIN;
@@ -182,6 +183,17 @@ enum policy_reason policy_check_active(const struct policy *p,
 	return POLICY_ALLOW;
 }
 
+enum policy_reason policy_check_client(const struct policy *p,
+				       unsigned client_pinholes)
+{
+	/* One client address must not be able to hold the gateway's
+	 * expectation table (nf_conntrack_expect_max, shared by every
+	 * helper) by opening many control connections. */
+	if (p == NULL || client_pinholes >= p->max_pinholes_per_client)
+		return POLICY_REFUSE_CLIENT_CAP;
+	return POLICY_ALLOW;
+}
+
 const char *policy_reason_name(enum policy_reason r)
 {
 	switch (r) {
@@ -197,6 +209,7 @@ const char *policy_reason_name(enum policy_reason r)
 	case POLICY_REFUSE_NOT_ACCEPTED:	return "not-accepted";
 	case POLICY_REFUSE_EPSV_ALL:		return "epsv-all";
 	case POLICY_REFUSE_MALFORMED_COMMAND:	return "malformed-command";
+	case POLICY_REFUSE_CLIENT_CAP:		return "client-pinhole-cap";
 	case POLICY_REASON_COUNT:		break;
 	}
 	return "unknown";
@@ -229,6 +242,8 @@ const char *policy_reason_text(enum policy_reason r)
 		return "The client sent EPSV ALL, after which only EPSV may set up data connections (RFC 2428).";
 	case POLICY_REFUSE_MALFORMED_COMMAND:
 		return "The PORT/EPRT argument could not be parsed strictly.";
+	case POLICY_REFUSE_CLIENT_CAP:
+		return "The client address already has max-pinholes-per-client pinholes open over all its control connections.";
 	case POLICY_REASON_COUNT:
 		break;
 	}

@@ -19,6 +19,12 @@ static unsigned session_table_slot(const struct session_table *t, uint32_t id)
 	return id & (t->bucket_count - 1);
 }
 
+void session_table_set_max(struct session_table *t, unsigned max_sessions)
+{
+	if (t != NULL && max_sessions > 0)
+		t->max = max_sessions;
+}
+
 int session_table_create(struct session_table **out, unsigned max_sessions)
 {
 	struct session_table *t;

@@ -90,6 +90,7 @@ static void test_defaults(void)
 	CHECK_INT(c.policy.passive_range.low, 1024);
 	CHECK_INT(c.policy.passive_range.high, 65535);
 	CHECK_INT(c.policy.max_pinholes_per_session, 8);
+	CHECK_INT(c.policy.max_pinholes_per_client, 256);
 	CHECK_INT(c.policy.expect_timeout_s, 30);
 	CHECK(!c.policy.active_mode);
 	CHECK_INT(c.policy.active_client_range.low, 1024);
@@ -192,6 +193,7 @@ static void test_full(void)
 		"session-idle-seconds = 600\n"
 		"expect-timeout-seconds = 3600\n"
 		"max-pinholes-per-session = 64\n"
+		"max-pinholes-per-client = 65536\n"
 		"passive-ports = 30000 - 31000\n"
 		"   # indented comment\n"
 		"[server 192.0.2.10]\n"
@@ -212,6 +214,7 @@ static void test_full(void)
 	CHECK_INT(c.session_idle_s, 600);
 	CHECK_INT(c.policy.expect_timeout_s, 3600);
 	CHECK_INT(c.policy.max_pinholes_per_session, 64);
+	CHECK_INT(c.policy.max_pinholes_per_client, 65536);
 	CHECK_INT(c.policy.passive_range.low, 30000);
 	CHECK_INT(c.policy.passive_range.high, 31000);
 	CHECK_INT(c.policy.server_count, 4);
@@ -421,6 +424,9 @@ static void test_errors(void)
 	expect_error_at("expect-timeout-seconds = 3601\n", 1, "from 1 to 3600");
 	expect_error_at("max-pinholes-per-session = 0\n", 1, "from 1 to 64");
 	expect_error_at("max-pinholes-per-session = 65\n", 1, "from 1 to 64");
+	expect_error_at("max-pinholes-per-client = 0\n", 1, "from 1 to 65536");
+	expect_error_at("max-pinholes-per-client = 65537\n", 1, "from 1 to 65536");
+	expect_error_at("[server 192.0.2.1]\nmax-pinholes-per-client = 4\n", 2, "global");
 	expect_error_at("session-idle-seconds = 0\n", 1, "bad value");
 	expect_error_at("session-buffer-bytes = 100\n", 1, "bad value");
 	/* cross check names the later of the two lines */

@@ -184,9 +184,69 @@ static void test_decisions(void)
 	CHECK_STR(pinhole_close_event(PINHOLE_CLOSE_UNKNOWN), "pinhole-removed");
 }
 
+/* The client chain: counts only what may still admit a connection, across
+ * control connections of the same client, and survives removals in any
+ * order (entries of different clients sharing a bucket). */
+static void test_client_count(void)
+{
+	struct pinhole_table *t;
+	struct inet_addr c1 = addr("198.51.100.2"), c2 = addr("198.51.100.3");
+	struct inet_addr c6 = addr("2001:db8:1::2");
+	struct pinhole_tuple m1 = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct pinhole_tuple m1b = tuple("198.51.100.2", 41235, "203.0.113.2", 21);
+	struct pinhole_tuple m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
+	struct pinhole_tuple m6 = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
+	struct pinhole_tuple e;
+	struct pinhole *p[40];
+	bool is_new;
+	unsigned i;
+
+	/* a small table: 64 buckets, so chains are shared */
+	CHECK_INT(pinhole_table_create(&t, 100), 0);
+	CHECK_INT(pinhole_client_open_count(t, &c1), 0);
+	for (i = 0; i < 40; i++) {
+		const struct pinhole_tuple *m = i % 4 == 0 ? &m2 :
+						i % 4 == 1 ? &m1b : &m1;
+
+		e = tuple(i % 4 == 0 ? "198.51.100.3" : "198.51.100.2", 0,
+			  "203.0.113.2", (uint16_t)(40000 + i));
+		p[i] = pinhole_add(t, &e, m, &is_new);
+		CHECK(p[i] != NULL && is_new);
+	}
+	e = tuple("2001:db8:1::2", 0, "2001:db8:2::2", 40000);
+	CHECK(pinhole_add(t, &e, &m6, &is_new) != NULL);
+	/* c1 has 30 (two control connections), c2 10, c6 1 */
+	CHECK_INT(pinhole_client_open_count(t, &c1), 30);
+	CHECK_INT(pinhole_client_open_count(t, &c2), 10);
+	CHECK_INT(pinhole_client_open_count(t, &c6), 1);
+	/* the same tuple again is the same entry, not one more */
+	e = tuple("198.51.100.2", 0, "203.0.113.2", 40001);
+	CHECK(pinhole_add(t, &e, &m1b, &is_new) == p[1] && !is_new);
+	CHECK_INT(pinhole_client_open_count(t, &c1), 30);
+	/* gone, being removed, or missing from the kernel: not counted */
+	p[1]->state = PINHOLE_GONE;
+	p[2]->removing = true;
+	p[3]->vanished = true;
+	CHECK_INT(pinhole_client_open_count(t, &c1), 27);
+	/* removals from the middle and the ends of the chains */
+	for (i = 0; i < 40; i += 3)
+		pinhole_remove(t, p[i]);
+	CHECK_INT(pinhole_client_open_count(t, &c2), 6);	/* 0,12,24,36 gone */
+	for (i = 0; i < 40; i++)
+		if (i % 3 != 0)
+			pinhole_remove(t, p[i]);
+	CHECK_INT(pinhole_client_open_count(t, &c1), 0);
+	CHECK_INT(pinhole_client_open_count(t, &c2), 0);
+	CHECK_INT(pinhole_client_open_count(t, &c6), 1);
+	CHECK_INT(pinhole_table_count(t), 1);
+	CHECK_INT(pinhole_client_open_count(NULL, &c1), 0);
+	pinhole_table_destroy(t);
+}
+
 int main(void)
 {
 	test_table();
 	test_decisions();
+	test_client_count();
 	return check_report("pinhole");
 }

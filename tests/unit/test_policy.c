@@ -230,6 +230,7 @@ static void test_names(void)
 		[POLICY_REFUSE_NOT_ACCEPTED] = "not-accepted",
 		[POLICY_REFUSE_EPSV_ALL] = "epsv-all",
 		[POLICY_REFUSE_MALFORMED_COMMAND] = "malformed-command",
+		[POLICY_REFUSE_CLIENT_CAP] = "client-pinhole-cap",
 	};
 	int i, j;
 
@@ -244,6 +245,22 @@ static void test_names(void)
 	CHECK_STR(policy_reason_name(POLICY_REASON_COUNT), "unknown");
 	CHECK_STR(policy_reason_name((enum policy_reason)-1), "unknown");
 	CHECK(policy_reason_text((enum policy_reason)99) != NULL);
+}
+
+static void test_client_cap(void)
+{
+	struct policy p;
+
+	policy_init_defaults(&p);
+	CHECK_INT(p.max_pinholes_per_client, 256);
+	CHECK_INT(policy_check_client(&p, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_client(&p, 255), POLICY_ALLOW);
+	CHECK_INT(policy_check_client(&p, 256), POLICY_REFUSE_CLIENT_CAP);
+	p.max_pinholes_per_client = 1;
+	CHECK_INT(policy_check_client(&p, 0), POLICY_ALLOW);
+	CHECK_INT(policy_check_client(&p, 1), POLICY_REFUSE_CLIENT_CAP);
+	CHECK_INT(policy_check_client(NULL, 0), POLICY_REFUSE_CLIENT_CAP);
+	policy_free(&p);
 }
 
 static void test_active(void)
@@ -340,5 +357,6 @@ int main(void)
 	test_servers();
 	test_names();
 	test_active();
+	test_client_cap();
 	return check_report("policy");
 }

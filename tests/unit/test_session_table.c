@@ -67,6 +67,23 @@ int main(void)
 	CHECK(session_table_find(t, 5) != NULL);
 	CHECK_INT(session_table_count(t), 41);
 
+	/* a reload lowers the bound below the count: all stay, none added */
+	session_table_set_max(t, 10);
+	errno = 0;
+	CHECK(session_table_add(t, 6) == NULL);
+	CHECK_INT(errno, ENOSPC);
+	CHECK_INT(session_table_count(t), 41);
+	CHECK(session_table_find(t, 5) != NULL);
+	/* and raises it above the creation size: chains just get longer */
+	session_table_set_max(t, 0);		/* ignored */
+	CHECK(session_table_add(t, 6) == NULL);
+	session_table_set_max(t, 500);
+	for (i = 0; i < 459; i++)
+		CHECK(add(t, 100000 + i, 0) != NULL);
+	CHECK_INT(session_table_count(t), 500);
+	CHECK(session_table_add(t, 7) == NULL);
+	CHECK(session_table_find(t, 100000 + 458) != NULL);
+
 	session_table_destroy(t);
 	return check_report("session_table");
 }
