@@ -12,7 +12,11 @@ struct packet_info {
 	struct inet_addr src, dst;
 	uint16_t sport, dport;		/* host byte order */
 	uint32_t seq;			/* host byte order */
+	uint32_t ack;			/* host byte order; meaningful only
+					   with ack_flag */
 	bool syn, fin, rst;
+	bool ack_flag;			/* ACK set: ack is the next byte the
+					   sender expects from its peer */
 	const uint8_t *payload;		/* points into the caller's buffer */
 	size_t payload_len;
 };

@@ -24,6 +24,7 @@
 #define PACKET_TCP_FIN 0x01
 #define PACKET_TCP_SYN 0x02
 #define PACKET_TCP_RST 0x04
+#define PACKET_TCP_ACK 0x10
 
 static uint16_t packet_be16(const uint8_t *p)
 {
@@ -150,9 +151,11 @@ int packet_parse(const uint8_t *data, size_t len, struct packet_info *out)
 	pi.sport = packet_be16(data + l4);
 	pi.dport = packet_be16(data + l4 + 2);
 	pi.seq = packet_be32(data + l4 + 4);
+	pi.ack = packet_be32(data + l4 + 8);
 	pi.fin = (data[l4 + 13] & PACKET_TCP_FIN) != 0;
 	pi.syn = (data[l4 + 13] & PACKET_TCP_SYN) != 0;
 	pi.rst = (data[l4 + 13] & PACKET_TCP_RST) != 0;
+	pi.ack_flag = (data[l4 + 13] & PACKET_TCP_ACK) != 0;
 	pi.payload = data + l4 + doff;
 	pi.payload_len = end - l4 - doff;
 	*out = pi;

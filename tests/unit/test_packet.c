@@ -134,11 +134,25 @@ static void test_ipv4(void)
 	CHECK_INT(pi.rst, 0);
 	CHECK_INT(pi.payload_len, 6);
 	CHECK(pi.payload == k.b + 40);
+	/* 0x18 is PSH|ACK; the builder leaves the acknowledgement 0 */
+	CHECK_INT(pi.ack_flag, 1);
+	CHECK_INT(pi.ack, 0);
+	put32(k.b + 20 + 8, 0x89abcdefu);
+	CHECK_INT(parse(&k, k.len, &pi), 0);
+	CHECK_INT(pi.ack, 0x89abcdefu);
+	CHECK_INT(pi.seq, 0x01020304);
+	/* the number is reported whatever the flag says; the flag says
+	 * whether it means anything */
+	k.b[20 + 13] = 0x08;
+	CHECK_INT(parse(&k, k.len, &pi), 0);
+	CHECK_INT(pi.ack_flag, 0);
+	CHECK_INT(pi.ack, 0x89abcdefu);
 
 	/* IP options (IHL 15 = 60 bytes) and TCP options (doff 15) */
 	ipv4(&k, 15, 15, 0x02, "");
 	CHECK_INT(parse(&k, k.len, &pi), 0);
 	CHECK_INT(pi.syn, 1);
+	CHECK_INT(pi.ack_flag, 0);
 	CHECK_INT(pi.payload_len, 0);
 	ipv4(&k, 8, 8, 0x01 | 0x04, "227 x");
 	CHECK_INT(parse(&k, k.len, &pi), 0);
@@ -270,6 +284,11 @@ static void test_ipv6(void)
 	CHECK_STR(inet_addr_format(&pi.dst, buf, sizeof(buf)), "2001:db8::2");
 	CHECK_INT(pi.sport, 40000);
 	CHECK_INT(pi.dport, 21);
+	CHECK_INT(pi.seq, 0xfffffff0u);
+	CHECK_INT(pi.ack_flag, 1);
+	put32(k.b + 40 + 8, 0xfffffffeu);
+	CHECK_INT(parse(&k, k.len, &pi), 0);
+	CHECK_INT(pi.ack, 0xfffffffeu);
 	CHECK_INT(pi.seq, 0xfffffff0u);
 	CHECK_INT(pi.payload_len, 41);
 	CHECK(pi.payload == k.b + 60);
