@@ -1,6 +1,8 @@
 /* stream: one direction of a TCP byte stream put back in order and cut into
  * lines. Out-of-order segments are held up to a byte bound; retransmitted
- * and overlapping bytes are taken once (first copy wins). */
+ * and overlapping bytes are taken once (first copy wins). A hole the
+ * receiver has acknowledged (bytes that went past uninspected) is skipped,
+ * up to the next line end (stream_peer_acked). */
 #ifndef FTPGATE_STREAM_H
 #define FTPGATE_STREAM_H
 
@@ -21,6 +23,9 @@ struct stream {
 	size_t line_max;
 	bool data_seen;			/* a data byte was taken: SYN no
 					   longer moves next_seq */
+	bool fin_seen;			/* fin_seq is known */
+	uint32_t fin_seq;		/* sequence number the sender's FIN
+					   takes (one past its last byte) */
 	struct stream_segment *held;	/* sorted by seq, owned; disjoint,
 					   never adjacent, all after next_seq */
 	size_t held_bytes;
@@ -54,6 +59,35 @@ void stream_free(struct stream *s);
  * (GRO) is fine. -ENOMEM when the heap fails (state stays consistent). */
 int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		   const uint8_t *data, size_t len);
+
+/* The segment carrying seq, syn and len data bytes also carries FIN: note
+ * where the FIN is, so that the receiver's acknowledgement of it is not
+ * taken for bytes we missed (stream_peer_acked). The first FIN at or after
+ * next_seq counts; later ones are ignored. */
+void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
+
+/* The receiver of this stream acknowledged everything before `ack` (the
+ * acknowledgement number of a packet going the other way, ACK set, not a
+ * RST). The daemon sees the packets of a connection in the order they
+ * pass, so the receiver can hold bytes beyond next_seq only if they went
+ * past us uninspected (queue full, daemon down): they are never sent
+ * again and the hole they left is permanent. Then the stream skips them:
+ * next_seq moves to the acknowledged point, held pieces and partial-line
+ * bytes before it are dropped, held bytes after it are kept and cut into
+ * lines, and everything up to and including the next line end is
+ * discarded, since that line was cut and cannot be trusted.
+ * Not a hole: an unsynchronized stream; ack at or before next_seq (serial
+ * arithmetic); the acknowledgement of a FIN (stream_fin); ack exactly
+ * next_seq + 1 with no FIN seen (a FIN that itself went past us; a real
+ * one-byte hole shows again, larger, with the next data). Nothing after a
+ * FIN is data: the skip stops at the FIN.
+ * Returns 0 when nothing was skipped, the number of sequence numbers
+ * skipped (> 0) after resynchronizing (lines after the hole may now be
+ * waiting for stream_line_next), or -ENOMEM when the heap failed while
+ * cutting held data (the stream then drops its held data: it is consistent
+ * but incomplete, and the caller should stop tracking it). Bounds are kept:
+ * held data only shrinks, and its offsets from next_seq only shrink. */
+int stream_peer_acked(struct stream *s, uint32_t ack);
 
 /* The next complete line in order, without its "\r\n" or "\n". Returns 1
  * with *line and *len valid until the next stream call, 0 when no complete line

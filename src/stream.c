@@ -10,7 +10,14 @@
  * held, as a sorted list of disjoint, non-adjacent pieces. A new piece is
  * merged with every held piece it touches, and where they overlap the held
  * bytes are kept: the first copy wins, so a retransmission with different
- * content cannot rewrite what the other side may already have acted on. */
+ * content cannot rewrite what the other side may already have acted on.
+ *
+ * A hole normally fills when the sender retransmits. Bytes that went past
+ * the daemon uninspected (the kernel bypasses the queue when it is full or
+ * gone) reached the receiver, which acknowledged them, so they never come
+ * again: the receiver's acknowledgement is the evidence that lets the
+ * stream give up on them (stream_peer_acked) instead of holding later data
+ * until the bound is hit. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +263,18 @@ static int stream_hold(struct stream *s, size_t off, const uint8_t *data,
 	return 0;
 }
 
+/* Lines handed out before are no longer referenced (the contract says
+ * until the next stream call); drop them from the buffer. */
+static void stream_ready_compact(struct stream *s)
+{
+	if (s->ready_read > 0) {
+		memmove(s->ready, s->ready + s->ready_read,
+			s->ready_len - s->ready_read);
+		s->ready_len -= s->ready_read;
+		s->ready_read = 0;
+	}
+}
+
 int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		   const uint8_t *data, size_t len)
 {
@@ -269,14 +288,7 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 	if (len > 0 && !data)
 		return -EINVAL;
 
-	/* Lines handed out before are no longer referenced (the contract
-	 * says until the next stream call); drop them from the buffer. */
-	if (s->ready_read > 0) {
-		memmove(s->ready, s->ready + s->ready_read,
-			s->ready_len - s->ready_read);
-		s->ready_len -= s->ready_read;
-		s->ready_read = 0;
-	}
+	stream_ready_compact(s);
 	unread = s->ready_len;
 
 	/* A SYN fixes the start only while no data has been taken: a late or
@@ -319,6 +331,67 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 	if (r == 0)
 		s->data_seen = true;
 	return r;
+}
+
+void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len)
+{
+	uint32_t at = seq + (syn ? 1u : 0u) + (uint32_t)len;
+
+	/* A FIN before bytes already taken is not where this stream ends. */
+	if (s->fin_seen || !s->synchronized ||
+	    (int32_t)(at - s->next_seq) < 0)
+		return;
+	s->fin_seen = true;
+	s->fin_seq = at;
+}
+
+int stream_peer_acked(struct stream *s, uint32_t ack)
+{
+	struct stream_segment *h;
+	uint32_t point = ack;
+	size_t skip;
+	int32_t gap;
+	int r;
+
+	if (!s->synchronized)
+		return 0;
+	/* The FIN takes a sequence number but carries no byte. */
+	if (s->fin_seen && (int32_t)(point - s->fin_seq) > 0)
+		point = s->fin_seq;
+	gap = (int32_t)(point - s->next_seq);
+	if (gap <= 0)
+		return 0;
+	/* One past next_seq is also what the acknowledgement of a FIN that
+	 * went past us looks like. A real one-byte hole followed by data
+	 * comes back with a larger acknowledgement. */
+	if (gap == 1 && !s->fin_seen)
+		return 0;
+
+	stream_ready_compact(s);
+	/* Held pieces that end at or before the point are of no use now. */
+	while ((h = s->held) &&
+	       (size_t)(h->seq - s->next_seq) + h->len <= (size_t)gap)
+		stream_held_pop(s);
+	s->next_seq = point;
+	s->data_seen = true;
+	/* The line under way lost its middle: drop what we have of it and
+	 * the rest up to its end, without an over-long marker. */
+	s->line_len = 0;
+	s->discarding = true;
+	/* A piece across the point (or starting at it) is next in order from
+	 * the point on; the pieces after it start after a hole. */
+	if (h && (int32_t)(h->seq - point) <= 0) {
+		skip = (uint32_t)(point - h->seq);
+		r = stream_cut(s, h->data + skip, h->len - skip);
+		if (r < 0) {
+			while (s->held)
+				stream_held_pop(s);
+			return r;
+		}
+		s->next_seq += (uint32_t)(h->len - skip);
+		stream_held_pop(s);
+	}
+	return gap;
 }
 
 int stream_line_next(struct stream *s, const char **line, size_t *len)

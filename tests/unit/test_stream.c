@@ -392,6 +392,271 @@ static void test_bounds(void)
 	stream_free(&s);
 }
 
+/* The client sends "USER a\r\n" "PASS secret\r\n" "TYPE I\r\n" "PASV\r\n"
+ * from 1001 on; 1012-1023 ("S secret\r\nTY") went past us uninspected. */
+static void test_resync(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 1000, true, ""), 0);
+	CHECK_INT(feed(&s, 1001, false, "USER a\r\nPAS"), 0);
+	CHECK_STR(drain(&s), "USER a|");
+	CHECK_INT(feed(&s, 1024, false, "PE I\r\nPASV\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(s.held_count, 1);
+	/* acknowledgements up to what we have are no news */
+	CHECK_INT(stream_peer_acked(&s, 1001), 0);
+	CHECK_INT(stream_peer_acked(&s, 1012), 0);
+	CHECK_INT(s.next_seq, 1012);
+	CHECK_INT(s.line_len, 3);
+	/* the receiver has 1012-1023: they are not coming again */
+	CHECK_INT(stream_peer_acked(&s, 1024), 12);
+	CHECK_INT(stream_validate(&s), 0);
+	/* "PE I" finishes a line that lost its middle: dropped, silently */
+	CHECK_STR(drain(&s), "PASV|");
+	CHECK_INT(s.next_seq, 1036);
+	CHECK_INT(s.held_count, 0);
+	CHECK_INT(s.held_bytes, 0);
+	CHECK(!s.discarding);
+	/* the same acknowledgement again, or an older one: nothing */
+	CHECK_INT(stream_peer_acked(&s, 1024), 0);
+	CHECK_INT(stream_peer_acked(&s, 1036), 0);
+	/* a retransmission of skipped bytes is old */
+	CHECK_INT(feed(&s, 1012, false, "S secret\r\nTYPE I\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 1036, false, "LIST\r\n"), 0);
+	CHECK_STR(drain(&s), "LIST|");
+	stream_free(&s);
+
+	/* the acknowledged point inside a held piece: its bytes from the
+	 * point on are taken, the line under way is dropped to its end */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "NOOP\r\n"), 0);
+	CHECK_STR(drain(&s), "NOOP|");
+	CHECK_INT(feed(&s, 20, false, "xyz\r\nPWD\r\nSY"), 0);
+	CHECK_INT(stream_peer_acked(&s, 22), 15);
+	CHECK_STR(drain(&s), "PWD|");
+	CHECK_INT(s.next_seq, 32);
+	CHECK_INT(s.line_len, 2);
+	CHECK_INT(feed(&s, 32, false, "ST\r\n"), 0);
+	CHECK_STR(drain(&s), "SYST|");
+	CHECK_INT(stream_validate(&s), 0);
+	stream_free(&s);
+
+	/* no line end yet after the point: everything up to it is dropped,
+	 * however long, and no over-long marker is made for it */
+	stream_init(&s, 8192, 16);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "abc"), 0);
+	CHECK_INT(stream_peer_acked(&s, 50), 46);
+	CHECK_INT(s.line_len, 0);
+	CHECK_INT(feed(&s, 50, false, "0123456789012345678901234567890"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(feed(&s, 81, false, "789\r\nQUIT\r\n"), 0);
+	CHECK_STR(drain(&s), "QUIT|");
+	stream_free(&s);
+
+	/* a point that happens to be a line start cannot be told from one
+	 * inside a line: that line is dropped too */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, "A\r\n"), 0);
+	CHECK_INT(stream_peer_acked(&s, 7), 3);
+	CHECK_INT(feed(&s, 7, false, "PASV\r\nB\r\n"), 0);
+	CHECK_STR(drain(&s), "A|B|");
+	stream_free(&s);
+}
+
+/* Held pieces around the point: those before it go, those after it stay
+ * (with their own hole, which a retransmission fills as always). */
+static void test_resync_held(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 100, true, ""), 0);
+	CHECK_INT(feed(&s, 101, false, "A\r\n"), 0);
+	CHECK_STR(drain(&s), "A|");
+	/* next_seq 104; pieces at 110, 120-129, 140 and 160 */
+	CHECK_INT(feed(&s, 110, false, "B\r\n"), 0);
+	CHECK_INT(feed(&s, 120, false, "C\r\nD\r\nE\r\nF"), 0);
+	CHECK_INT(feed(&s, 140, false, "G\r\nH\r\n"), 0);
+	CHECK_INT(feed(&s, 160, false, "I\r\n"), 0);
+	CHECK_INT(s.held_count, 4);
+	/* the receiver has everything up to 126 */
+	CHECK_INT(stream_peer_acked(&s, 126), 22);
+	CHECK_INT(stream_validate(&s), 0);
+	/* 126: "E\r\nF" - "E" ends the cut line, "F" waits */
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(s.next_seq, 130);
+	CHECK_INT(s.line_len, 1);
+	CHECK_INT(s.held_count, 2);
+	CHECK_INT(s.held_bytes, 9);
+	/* the hole 130-139 is an ordinary one: its bytes come again */
+	CHECK_INT(feed(&s, 130, false, "\r\nJ\r\nK\r\n\r\n"), 0);
+	CHECK_STR(drain(&s), "F|J|K||G|H|");
+	CHECK_INT(s.next_seq, 146);
+	CHECK_INT(s.held_count, 1);
+	/* an acknowledgement past every piece drops them all */
+	CHECK_INT(stream_peer_acked(&s, 200), 54);
+	CHECK_INT(s.held_count, 0);
+	CHECK_INT(s.held_bytes, 0);
+	CHECK_INT(stream_validate(&s), 0);
+	CHECK_INT(feed(&s, 200, false, "\r\nL\r\n"), 0);
+	CHECK_STR(drain(&s), "L|");
+	stream_free(&s);
+
+	/* lines not yet read when the hole is skipped stay readable, and
+	 * come before those after the hole */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "old\r\n"), 0);
+	CHECK_INT(feed(&s, 10, false, "\r\nnew\r\n"), 0);
+	CHECK_INT(stream_peer_acked(&s, 10), 4);
+	CHECK_STR(drain(&s), "old|new|");
+	stream_free(&s);
+}
+
+/* What is not a hole. */
+static void test_resync_not(void)
+{
+	struct stream s;
+
+	/* nothing known of the stream */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(stream_peer_acked(&s, 12345), 0);
+	CHECK(!s.synchronized);
+	CHECK_INT(feed(&s, 500, false, ""), 0);
+	CHECK_INT(stream_peer_acked(&s, 12345), 0);
+	stream_free(&s);
+
+	/* data held for a retransmission, acknowledged only up to next_seq:
+	 * the hole is an ordinary loss, filled as before */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 1000, true, ""), 0);
+	CHECK_INT(stream_peer_acked(&s, 1001), 0);	/* the SYN's */
+	CHECK_INT(feed(&s, 1001, false, "USER a\r\n"), 0);
+	CHECK_INT(feed(&s, 1015, false, "PWD\r\n"), 0);
+	CHECK_INT(stream_peer_acked(&s, 1009), 0);
+	CHECK_INT(stream_peer_acked(&s, 1005), 0);
+	/* an acknowledgement from the far past (2^31 back reads as behind) */
+	CHECK_INT(stream_peer_acked(&s, 1009 - 0x7fffffffu), 0);
+	CHECK_INT(feed(&s, 1009, false, "SYST\r\n"), 0);
+	CHECK_STR(drain(&s), "USER a|SYST|PWD|");
+	CHECK_INT(s.next_seq, 1020);
+	stream_free(&s);
+
+	/* one past next_seq without a FIN seen: a FIN that went past us */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, "221 bye\r\n"), 0);
+	CHECK_STR(drain(&s), "221 bye|");
+	CHECK_INT(stream_peer_acked(&s, 11), 0);
+	CHECK_INT(s.next_seq, 10);
+	/* ... but two past is a hole */
+	CHECK_INT(stream_peer_acked(&s, 12), 2);
+	CHECK_INT(s.next_seq, 12);
+	stream_free(&s);
+}
+
+static void test_resync_fin(void)
+{
+	struct stream s;
+
+	/* the acknowledgement of a FIN seen right after the data */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "221 bye\r\n"), 0);
+	stream_fin(&s, 1, false, 9);
+	CHECK(s.fin_seen);
+	CHECK_INT(s.fin_seq, 10);
+	CHECK_STR(drain(&s), "221 bye|");
+	CHECK_INT(stream_peer_acked(&s, 11), 0);
+	/* nothing comes after a FIN: a larger number stops at it */
+	CHECK_INT(stream_peer_acked(&s, 5000), 0);
+	CHECK_INT(s.next_seq, 10);
+	/* a second FIN elsewhere does not move the first */
+	stream_fin(&s, 40, false, 0);
+	CHECK_INT(s.fin_seq, 10);
+	stream_free(&s);
+	CHECK(!s.fin_seen);
+
+	/* a FIN-only segment, SYN+FIN, and a FIN before taken bytes */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, "x\r\n"), 0);
+	stream_fin(&s, 2, false, 0);
+	CHECK(!s.fin_seen);
+	stream_fin(&s, 4, false, 0);
+	CHECK_INT(s.fin_seq, 4);
+	stream_free(&s);
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0xffffffffu, true, ""), 0);
+	stream_fin(&s, 0xffffffffu, true, 0);
+	CHECK_INT(s.fin_seq, 0);
+	CHECK_INT(stream_peer_acked(&s, 1), 0);
+	stream_free(&s);
+	/* unsynchronized: nothing to place it against */
+	stream_init(&s, 8192, 512);
+	stream_fin(&s, 7, false, 0);
+	CHECK(!s.fin_seen);
+	stream_free(&s);
+
+	/* data before the FIN went past us: skipped up to the FIN only;
+	 * what we held of it is before the point and goes too */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "226 ok\r\n"), 0);
+	CHECK_INT(feed(&s, 20, false, "\r\n221 bye\r\n"), 0);
+	stream_fin(&s, 20, false, 11);
+	CHECK_INT(s.fin_seq, 31);
+	CHECK_INT(stream_peer_acked(&s, 32), 22);
+	CHECK_STR(drain(&s), "226 ok|");
+	CHECK_INT(s.held_count, 0);
+	CHECK_INT(s.next_seq, 31);
+	CHECK_INT(stream_peer_acked(&s, 32), 0);
+	/* with the FIN known, one byte short of it is a real hole */
+	stream_free(&s);
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, "a\r\n"), 0);
+	CHECK_INT(feed(&s, 5, false, "b\r\n"), 0);
+	stream_fin(&s, 5, false, 3);
+	CHECK_INT(stream_peer_acked(&s, 5), 1);
+	CHECK_STR(drain(&s), "a|");
+	CHECK_INT(s.next_seq, 8);
+	stream_free(&s);
+}
+
+static void test_resync_wraparound(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0xffffffe0u, true, ""), 0);
+	CHECK_INT(feed(&s, 0xffffffe1u, false, "NOOP\r\nPA"), 0);
+	CHECK_STR(drain(&s), "NOOP|");
+	/* held across the wrap, at 0xfffffffe - 0x0d */
+	CHECK_INT(feed(&s, 0xfffffffeu, false, "Y\r\nPASV\r\nEPSV\r\n"), 0);
+	CHECK_INT(s.held_count, 1);
+	/* at or before next_seq 0xffffffe9: nothing */
+	CHECK_INT(stream_peer_acked(&s, 0xffffffe9u), 0);
+	CHECK_INT(stream_peer_acked(&s, 0xffffffe0u), 0);
+	/* the receiver is at 0, past the wrap: 0x17 bytes skipped, and
+	 * the "\n" of the cut line ends it */
+	CHECK_INT(stream_peer_acked(&s, 0), 0x17);
+	CHECK_INT(stream_validate(&s), 0);
+	CHECK_STR(drain(&s), "PASV|EPSV|");
+	CHECK_INT(s.next_seq, 0x0d);
+	/* a FIN right at 2^32 - 1 and its acknowledgement at 0 */
+	stream_free(&s);
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0xfffffff0u, true, "x\r\n"), 0);
+	stream_fin(&s, 0xfffffff1u, false, 14);
+	CHECK_INT(s.fin_seq, 0xffffffffu);
+	CHECK_INT(stream_peer_acked(&s, 0), 0xffffffffu - 0xfffffff4u);
+	CHECK_INT(s.next_seq, 0xffffffffu);
+	stream_free(&s);
+}
+
 int main(void)
 {
 	test_in_order();
@@ -406,5 +671,10 @@ int main(void)
 	test_midstream();
 	test_long_lines();
 	test_bounds();
+	test_resync();
+	test_resync_held();
+	test_resync_not();
+	test_resync_fin();
+	test_resync_wraparound();
 	return check_report("stream");
 }
