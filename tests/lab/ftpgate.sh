@@ -202,3 +202,17 @@ ftpgate_debug() {
 	echo "--- gateway conntrack (ftp):"; lab_ns gateway conntrack -L 2>/dev/null | grep -E 'dport=(21|4[0-9]{4}|22) ' | sed 's/^/  /' | head -20
 	echo "--- daemon log (last 15 lines):"; tail -n 15 "$FTPGATE_LOG" | sed 's/^/  /'
 }
+
+# ftpgate_stat_at_least REGEX N: the daemon's metrics (ftpgatectl metrics,
+# on the socket the config names, default /run/ftpgate/ftpgated.sock) have a
+# line matching REGEX (grep -E) whose value is at least N.
+ftpgate_stat_at_least() {
+	local sock out v
+	sock=$(sed -n 's/^control-socket *= *//p' "$FTPGATE_CONF" 2>/dev/null)
+	out=$("$FTPGATE_BUILD_DIR/ftpgatectl" --socket "${sock:-/run/ftpgate/ftpgated.sock}" metrics 2>&1) ||
+		{ echo "ftpgatectl metrics failed: $out"; return 1; }
+	v=$(echo "$out" | grep -v '^#' | grep -E -- "$1" | awk '{ print $NF }' | head -n 1)
+	[ -n "$v" ] && [ "$v" -ge "$2" ] && return 0
+	echo "metric matching '$1' is '${v:-missing}', want at least $2"
+	return 1
+}

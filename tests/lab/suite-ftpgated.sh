@@ -237,6 +237,60 @@ check "max-pinholes-per-session = 2 (reloaded): three PASVs, each removes the on
 check "server passive-ports 40000-40099 (reloaded): port 50000 refused, log port-out-of-range" \
 	probe_refused highport port-out-of-range "$LAB_SERVER4" "login highport" pasv
 
+# --- limits: pinholes per client address, tracked sessions ----------------------
+ftpgate_config <<CONF
+expect-timeout-seconds = 30
+max-pinholes-per-client = 2
+max-sessions = 3
+
+[server $LAB_SERVER4]
+passive-ports = $LAB_PASV_LOW-$LAB_PASV_HIGH
+CONF
+check "SIGHUP: max-pinholes-per-client = 2, max-sessions = 3" ftpgate_reload
+# Three held control connections from one client, each with a PASV it does
+# not use: two pinholes, the third refused. A fourth connection finds the
+# session table full: its PASV reply passes, untracked, no pinhole. After
+# all quit, a new session gets its pinhole again.
+limits() {
+	local mark i pids=() p n=0 refused
+	mark=$(ftpgate_log_mark)
+	rm -f "$W"/lim-*
+	for i in 1 2 3; do
+		ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-$i" \
+			"wait-file $W/lim-go 20" quit > "$W/lim-$i.out" 2>&1 &
+		pids+=($!)
+		ftpgate_wait_file "$W/lim-$i" 15 || { touch "$W/lim-go"; wait; cat "$W/lim-$i.out"; return 1; }
+	done
+	for i in 1 2 3; do
+		p=$(ftpgate_announced_port "$W/lim-$i")
+		[ -n "$(ftpgate_expects "$p")" ] && n=$((n + 1))
+	done
+	p=$(ftpgate_announced_port "$W/lim-3")
+	refused=$(ftpgate_expects "$p")
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-4" quit > "$W/lim-4.out" 2>&1 ||
+		{ touch "$W/lim-go"; wait; echo "4th session failed (must pass untracked):"; cat "$W/lim-4.out"; return 1; }
+	local p4; p4=$(ftpgate_announced_port "$W/lim-4")
+	local e4; e4=$(ftpgate_expects "$p4")
+	touch "$W/lim-go"
+	for p in "${pids[@]}"; do wait "$p" || { echo "a held session failed"; cat "$W"/lim-[123].out; return 1; }; done
+	[ "$n" = 2 ] || { echo "want 2 pinholes for 3 PASVs from one client, got $n"; return 1; }
+	[ -z "$refused" ] || { echo "the 3rd PASV ($p) got a pinhole: $refused"; return 1; }
+	[ -z "$e4" ] || { echo "the untracked 4th session got a pinhole: $e4"; return 1; }
+	ftpgate_log_since "$mark" "pinhole refused \\(client-pinhole-cap\\)" "2 pinholes open" &&
+	ftpgate_log_since "$mark" "not tracking a new control connection: session table full" "max-sessions 3" &&
+	ftpgate_stat_at_least pinholes_refused_total.*client-pinhole-cap 1 &&
+	ftpgate_stat_at_least sessions_untracked_total 1 || return 1
+	# the held sessions are gone: a new one is tracked and gets its pinhole
+	sleep 1
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-5" "wait-file $W/lim-go5 10" quit > "$W/lim-5.out" 2>&1 &
+	p=$!
+	ftpgate_wait_file "$W/lim-5" 15 || { kill "$p"; cat "$W/lim-5.out"; return 1; }
+	local e5; e5=$(ftpgate_expects "$(ftpgate_announced_port "$W/lim-5")")
+	touch "$W/lim-go5"; wait "$p"
+	[ -n "$e5" ] || { echo "after the others quit, a new session got no pinhole"; return 1; }
+}
+check "limits: 3rd pinhole of one client refused (client-pinhole-cap), 4th session untracked (max-sessions), both counted; later sessions work" limits
+
 # --- lifecycle: SIGTERM, down, restart mid-session -------------------------------
 rm -f "$W"/held*
 ftpgate_probe client "$LAB_SERVER4" login pasv "connect-announced --expect connected" "save $W/held-up" \
