@@ -33,6 +33,13 @@ enum session_action_kind {
 					   426: data connections are in
 					   trouble (reply_code, reply, and
 					   the command it answers) */
+	SESSION_ACTION_STREAM_RESYNC,	/* bytes of the stream of `direction`
+					   went past ftpgated uninspected
+					   (the peer acknowledged them):
+					   skipped (count in `skipped`),
+					   tracking goes on from the next
+					   line; outstanding commands are
+					   forgotten */
 };
 
 /* Why a line was not acted on (SESSION_ACTION_LINE_REJECTED). The names
@@ -89,6 +96,8 @@ struct session_action {
 	char command[SESSION_TEXT_MAX];	/* the command that asked; printable */
 	char reply[SESSION_TEXT_MAX];	/* the reply line; printable */
 	char detail[SESSION_TEXT_MAX];	/* why a line was rejected, etc. */
+	uint32_t skipped;		/* STREAM_RESYNC: sequence numbers
+					   (bytes) skipped */
 };
 
 struct session_actions {
@@ -158,7 +167,16 @@ void session_free(struct session *s);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.
- * `now_ms` is a monotonic clock, used for pinhole expiry accounting. */
+ * `now_ms` is a monotonic clock, used for pinhole expiry accounting.
+ * The acknowledgement a packet carries (ACK set, not RST) is about the
+ * other direction's stream and is applied first: when it shows that bytes
+ * of that stream went past uninspected (see stream_peer_acked), that
+ * stream resynchronizes at its next line end, the outstanding commands are
+ * forgotten (a later reply to a command from before is then unsolicited:
+ * fail closed), a multi-line reply under way is forgotten (reply stream),
+ * SESSION_ACTION_STREAM_RESYNC is reported and the lines after the hole are
+ * handled, all before this packet's own data. A lost or encrypted session
+ * is not resynchronized. */
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out);

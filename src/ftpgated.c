@@ -315,6 +315,11 @@ static void daemon_actions_report(struct daemon *d, struct session_entry *e,
 				control_client, control_server,
 				a->detail[0] ? a->detail : "buffer bound reached");
 			break;
+		case SESSION_ACTION_STREAM_RESYNC:
+			d->stats.streams_resynchronized++;
+			log_msg(LOG_WARNING, "control connection %s -> %s (conntrack %u): %s; outstanding commands forgotten, announcements in the skipped bytes get no pinhole; packets passed uninspected because ftpgated was too slow or down (see queue_kernel_dropped_total)",
+				control_client, control_server, e->conntrack_id, a->detail);
+			break;
 		case SESSION_ACTION_DATA_TROUBLE:
 			log_msg(LOG_NOTICE, "server reports data-connection trouble: \"%s\" to \"%s\" (control %s -> %s, conntrack %u)",
 				a->reply, a->command[0] ? a->command : "-",

@@ -32,7 +32,19 @@
  * - After "234" to AUTH the connection carries TLS: we cannot read it, so
  *   the session stops parsing (SESSION_ACTION_ENCRYPTED) instead of
  *   rejecting every encrypted "line".
- * - PASS and ACCT arguments never reach an action's text. */
+ * - PASS and ACCT arguments never reach an action's text.
+ * - Bytes that went past us uninspected (the kernel bypasses a full or
+ *   missing queue) are skipped once the peer's acknowledgement proves them
+ *   delivered (stream_peer_acked); tracking goes on from the next line end.
+ *   A command or reply in the hole would pair later replies with the wrong
+ *   command, so every outstanding command is forgotten: a reply to one of
+ *   them then finds nothing (or a later command) queued. The line that
+ *   ends first after the hole is never acted on but still counted for the
+ *   pairing (session_cut_line), so that a hole ending at a line end does
+ *   not leave every later reply one command behind. The greeting
+ *   state is kept: in strict mode a session whose 220 was in the hole
+ *   stays ungreeted, since "the server has spoken" is exactly what an
+ *   attacker able to flood the queue could otherwise fake. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -699,14 +711,96 @@ static void session_reply(struct session *s, const struct policy *p,
 				    tainted, now_ms, out);
 }
 
+static const char *session_stream_name(enum session_direction dir)
+{
+	return dir == SESSION_DIR_ORIGINAL ? "command" : "reply";
+}
+
+/* A line whose beginning may have been in a skipped hole: never acted on,
+ * but one line to the peer, so the pairing of commands and replies goes
+ * on. A command line is one the server will answer. A reply line that
+ * reads as a final reply answers the oldest command (a client that waits
+ * for each reply sends nothing new before the whole of it), one that reads
+ * as "NNN-" opens a multi-line reply, anything else is text. */
+static void session_cut_line(struct session *s, enum session_direction dir,
+			     const char *line, size_t len)
+{
+	struct session_command cmd;
+	bool last = false;
+	int code = 0;
+
+	if (dir == SESSION_DIR_ORIGINAL) {
+		session_push_other(s, "(cut line)", 10);
+		return;
+	}
+	if (ftp_reply_code_parse(line, len, &code, &last) < 0)
+		return;
+	if (!last)
+		s->multiline_code = code;
+	else if (code >= 200)
+		session_pop(s, &cmd);
+}
+
+/* Every line waiting in the stream of `dir`, to the command or reply
+ * logic, until the session stops parsing. */
+static void session_lines(struct session *s, const struct policy *p,
+			  enum session_direction dir, uint64_t now_ms,
+			  struct session_actions *out)
+{
+	struct stream *st = &s->stream[dir];
+	const char *line;
+	char why[SESSION_TEXT_MAX];
+	size_t len;
+	int r;
+
+	while (!s->lost && !s->encrypted &&
+	       (r = stream_line_next(st, &line, &len)) != 0) {
+		if (r == -EMSGSIZE) {
+			snprintf(why, sizeof(why), "line longer than %zu bytes",
+				 st->line_max);
+			session_reject(dir, NULL, 0, SESSION_RULE_TOO_LONG, why,
+				       NULL, out);
+			/* The server answers it like any other line. */
+			if (dir == SESSION_DIR_ORIGINAL)
+				session_push_other(s, "(over-long line)", 16);
+		} else if (r == 2) {
+			session_cut_line(s, dir, line, len);
+		} else if (dir == SESSION_DIR_ORIGINAL) {
+			session_command(s, p, line, len, out);
+		} else {
+			session_reply(s, p, line, len, now_ms, out);
+		}
+	}
+}
+
+/* The stream of `dir` skipped `skipped` bytes that went past us. */
+static void session_resync(struct session *s, enum session_direction dir,
+			   int skipped, struct session_actions *out)
+{
+	struct session_action *a;
+	char detail[SESSION_TEXT_MAX];
+
+	/* Which commands the missed lines asked or answered is unknown:
+	 * forgetting all of them can only make a later reply unsolicited. */
+	s->pending_count = 0;
+	if (dir == SESSION_DIR_REPLY)
+		s->multiline_code = 0;
+	a = session_action_new(out, SESSION_ACTION_STREAM_RESYNC, dir);
+	if (!a)
+		return;
+	a->skipped = (uint32_t)skipped;
+	snprintf(detail, sizeof(detail),
+		 "%d byte%s of the %s stream passed uninspected; resynchronized at the next line",
+		 skipped, skipped == 1 ? "" : "s", session_stream_name(dir));
+	session_str(a->detail, detail);
+}
+
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out)
 {
-	struct stream *st;
-	const char *line;
+	enum session_direction peer;
 	char why[SESSION_TEXT_MAX];
-	size_t len;
 	int r;
 
 	if (!s || !pkt || !out)
@@ -722,32 +816,39 @@ void session_packet(struct session *s, const struct policy *p,
 	}
 	if (s->lost || s->encrypted)
 		goto closing;
-	st = &s->stream[dir];
 
-	r = stream_segment(st, pkt->seq, pkt->syn, pkt->payload,
-			   pkt->payload_len);
-	if (r < 0) {
-		snprintf(why, sizeof(why), "%s stream: %s",
-			 dir == SESSION_DIR_ORIGINAL ? "command" : "reply",
-			 r == -ENOBUFS ? "reassembly buffer bound reached"
-				       : "out of memory");
-		session_lose(s, dir, why, out);
-	}
-	while (!s->lost && !s->encrypted &&
-	       (r = stream_line_next(st, &line, &len)) != 0) {
-		if (r == -EMSGSIZE) {
-			snprintf(why, sizeof(why), "line longer than %zu bytes",
-				 st->line_max);
-			session_reject(dir, NULL, 0, SESSION_RULE_TOO_LONG, why,
-				       NULL, out);
-			/* The server answers it like any other line. */
-			if (dir == SESSION_DIR_ORIGINAL)
-				session_push_other(s, "(over-long line)", 16);
-		} else if (dir == SESSION_DIR_ORIGINAL) {
-			session_command(s, p, line, len, out);
-		} else {
-			session_reply(s, p, line, len, now_ms, out);
+	/* This packet's acknowledgement is about the other stream, and
+	 * what it proves delivered was sent before this packet: the lines
+	 * after a hole it reveals come first. A RST's acknowledgement is
+	 * not a statement about data received. */
+	peer = dir == SESSION_DIR_ORIGINAL ? SESSION_DIR_REPLY
+					   : SESSION_DIR_ORIGINAL;
+	if (pkt->ack_flag && !pkt->rst) {
+		r = stream_peer_acked(&s->stream[peer], pkt->ack);
+		if (r > 0) {
+			session_resync(s, peer, r, out);
+			session_lines(s, p, peer, now_ms, out);
+		} else if (r < 0) {
+			snprintf(why, sizeof(why), "%s stream: out of memory",
+				 session_stream_name(peer));
+			session_lose(s, peer, why, out);
 		}
+	}
+
+	if (!s->lost && !s->encrypted) {
+		r = stream_segment(&s->stream[dir], pkt->seq, pkt->syn,
+				   pkt->payload, pkt->payload_len);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "%s stream: %s",
+				 session_stream_name(dir),
+				 r == -ENOBUFS ? "reassembly buffer bound reached"
+					       : "out of memory");
+			session_lose(s, dir, why, out);
+		} else if (pkt->fin) {
+			stream_fin(&s->stream[dir], pkt->seq, pkt->syn,
+				   pkt->payload_len);
+		}
+		session_lines(s, p, dir, now_ms, out);
 	}
 	if (s->lost || s->encrypted) {
 		/* Untracked from now on: give the buffers back. */

@@ -19,6 +19,7 @@ struct conn {
 	struct inet_addr client, server;
 	uint32_t next[2];
 	uint64_t now;
+	bool acks;		/* packets acknowledge all the other side sent */
 	struct session_actions out;
 };
 
@@ -44,8 +45,11 @@ static void conn_open_lim(struct conn *c, const char *client,
 	c->now = 1000000;
 }
 
-static unsigned send_at(struct conn *c, enum session_direction dir,
-			uint32_t seq, bool syn, const void *data, size_t len)
+/* A packet with every TCP field chosen by the caller. */
+static unsigned send_tcp(struct conn *c, enum session_direction dir,
+			 uint32_t seq, bool syn, bool fin, bool rst,
+			 bool ack_flag, uint32_t ack, const void *data,
+			 size_t len)
 {
 	struct packet_info pkt;
 
@@ -56,11 +60,22 @@ static unsigned send_at(struct conn *c, enum session_direction dir,
 	pkt.dport = dir == ORIG ? 21 : 40000;
 	pkt.seq = seq;
 	pkt.syn = syn;
+	pkt.fin = fin;
+	pkt.rst = rst;
+	pkt.ack_flag = ack_flag;
+	pkt.ack = ack;
 	pkt.payload = data;
 	pkt.payload_len = len;
 	memset(&c->out, 0, sizeof(c->out));
 	session_packet(&c->s, &c->pol, dir, &pkt, c->now, &c->out);
 	return c->out.count;
+}
+
+static unsigned send_at(struct conn *c, enum session_direction dir,
+			uint32_t seq, bool syn, const void *data, size_t len)
+{
+	return send_tcp(c, dir, seq, syn, false, false, c->acks,
+			c->next[dir == ORIG ? REPL : ORIG], data, len);
 }
 
 /* Next in-order segment of a direction. */
@@ -1338,6 +1353,396 @@ static void test_names(void)
 	CHECK(session_line_rule_is_attack(SESSION_RULE_BEFORE_GREETING));
 }
 
+/* Bytes of a direction that went past ftpgated (queue full): the peer
+ * got them, ftpgated never will. */
+static void bypass(struct conn *c, enum session_direction dir,
+		   const char *text)
+{
+	c->next[dir] += (uint32_t)strlen(text);
+}
+
+/* A pure ACK of everything the other side sent. */
+static unsigned ack_all(struct conn *c, enum session_direction dir)
+{
+	return send_tcp(c, dir, c->next[dir], false, false, false, true,
+			c->next[dir == ORIG ? REPL : ORIG], NULL, 0);
+}
+
+static const struct session_action *find_kind(const struct conn *c,
+					      enum session_action_kind kind)
+{
+	unsigned i;
+
+	for (i = 0; i < c->out.count; i++)
+		if (c->out.item[i].kind == kind)
+			return &c->out.item[i];
+	return NULL;
+}
+
+/* The 227 went past: the client, which has it, moves on; the hole is
+ * skipped and the next PASV gets its pinhole. */
+static void test_resync_reply(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	bypass(&c, REPL, pasv_reply);
+	CHECK_INT(feed(&c, ORIG, "LIST\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->direction, REPL);
+	CHECK_INT(a->skipped, 47);
+	CHECK_STR(a->detail,
+		  "47 bytes of the reply stream passed uninspected; resynchronized at the next line");
+	CHECK_STR(a->reply, "");
+	/* PASV is forgotten; LIST came after the hole */
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_TRANSFER);
+	/* the first reply line after the hole is never acted on (no
+	 * data-trouble report for this 425) but answers LIST */
+	CHECK_INT(feed(&c, REPL, "425 No data connection\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.out.replies, 0);
+	/* in step again */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_STR(a->command, "PASV");
+	CHECK_INT(a->port, 50000);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* the hole is not reported twice */
+	CHECK_INT(ack_all(&c, ORIG), 0);
+	CHECK_INT(ack_all(&c, REPL), 0);
+	conn_close(&c);
+
+	/* a pure ACK is evidence enough; the lines held behind the hole
+	 * are handled then, the first of them as a cut line */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	bypass(&c, REPL, pasv_reply);
+	CHECK_INT(feed(&c, REPL, "226 x\r\n200 y\r\n"), 0);	/* held */
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, false, false, true,
+			   c.next[REPL] - 14, NULL, 0), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->skipped, 47);
+	CHECK(c.s.stream[REPL].next_seq == c.next[REPL]);
+	CHECK_INT(c.out.replies, 1);		/* "200 y"; "226 x" is cut */
+	CHECK_INT(c.s.pending_count, 0);
+	conn_close(&c);
+}
+
+/* The PASV went past; the 227 answering it is unsolicited to us. */
+static void test_resync_command(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	bypass(&c, ORIG, "PASV\r\n");
+	/* the server's 200 to NOOP carries the ACK of the PASV */
+	CHECK_INT(feed(&c, REPL, "200 NOOP ok\r\n227 Entering Passive Mode (192,0,2,10,195,80)\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->direction, ORIG);
+	CHECK_INT(a->skipped, 6);
+	CHECK_STR(a->detail,
+		  "6 bytes of the command stream passed uninspected; resynchronized at the next line");
+	/* NOOP was forgotten too: the 200 takes nothing and the 227
+	 * answers no command we know of */
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(c.out.item[1].detail, "no command outstanding");
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* the first command line after the hole is not trusted (here the
+	 * retry of PASV): the 227 answering it is refused as a reply to
+	 * another command */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_STR(c.s.pending[0].text, "(cut line)");
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "(cut line)");
+	/* and the next one works */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* a PORT in the hole: the server's 200 opens nothing */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.active_mode = true;
+	c.acks = true;
+	bypass(&c, ORIG, "PORT 10,0,0,1,195,80\r\n");
+	CHECK_INT(feed(&c, REPL, "200 PORT ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+/* A 227 cut by the hole is never acted on, whatever is left of it. */
+static void test_resync_cut_227(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* the head went past, the tail came: the tail is a cut line */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	bypass(&c, REPL, "227 Entering Pass");
+	CHECK_INT(feed(&c, REPL, "ive Mode (192,0,2,10,195,80)\r\n"), 0);
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, false, false, true,
+			   c.next[REPL] - 30, NULL, 0), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->skipped, 17);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	conn_close(&c);
+
+	/* the head came, the tail went past: the partial line is dropped */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering Passive Mode (192,0,2,10,"), 0);
+	bypass(&c, REPL, "195,80)\r\n");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->skipped, 9);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+
+	/* the tail reads as a 227 of its own, and a PASV is outstanding:
+	 * still not acted on, since its start went past */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	bypass(&c, REPL, "211-Status: ");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	conn_close(&c);
+}
+
+/* A multi-line reply open when the hole came is forgotten with it. */
+static void test_resync_multiline(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "HELP\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "214-Commands:\r\n USER PASS\r\n"), 0);
+	CHECK_INT(c.s.multiline_code, 214);
+	bypass(&c, REPL, " PASV EPSV\r\n214 Help OK.\r\n");
+	CHECK_INT(ack_all(&c, ORIG), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(c.s.multiline_code, 0);
+	CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);	/* the cut line */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* the cut line opens one: its text lines are text */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "STAT\r\n"), 0);
+	bypass(&c, REPL, "211 ok\r\n");
+	CHECK_INT(feed(&c, ORIG, "HELP\r\n"), 1);
+	CHECK_INT(feed(&c, REPL, "214-Commands:\r\n227 (192,0,2,10,195,80)\r\n"), 0);
+	CHECK_INT(c.s.multiline_code, 214);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, "214 Help OK.\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+/* Acknowledgements that prove nothing went past. */
+static void test_resync_not(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* a whole session with real acknowledgements */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.acks = true;
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG]++, true, false, false,
+			   false, 0x12345678u, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(ack_all(&c, ORIG), 0);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "USER a\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "331 pw\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASS b\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "230 in\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+
+	/* a reply segment lost after the gateway (not before it): held
+	 * until it comes again, the client's ACKs stay behind it */
+	CHECK_INT(feed(&c, ORIG, "RETR f\r\n"), 0);
+	c.next[REPL] += 23;
+	CHECK_INT(feed(&c, REPL, "226 Transfer complete\r\n"), 0);
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, false, false, true,
+			   c.next[REPL] - 23 - 23, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL] - 23 - 23, false,
+			  "150 Opening data conn\r\n", 23), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_INT(ack_all(&c, ORIG), 0);
+
+	/* no ACK flag, or a RST: whatever the number says */
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, false, false, false,
+			   c.next[REPL] + 1000, NULL, 0), 0);
+	send_tcp(&c, ORIG, c.next[ORIG], false, false, true, true,
+		 c.next[REPL] + 1000, NULL, 0);
+	CHECK(find_kind(&c, SESSION_ACTION_STREAM_RESYNC) == NULL);
+	CHECK(c.s.stream[REPL].next_seq == c.next[REPL]);
+	conn_close(&c);
+}
+
+/* Closing: the FIN takes a sequence number, and may itself go past. */
+static void test_resync_fin(void)
+{
+	struct conn c;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "QUIT\r\n"), 0);
+	CHECK_INT(send_tcp(&c, REPL, c.next[REPL], false, true, false, true,
+			   c.next[ORIG], "221 Bye\r\n", 9), 0);
+	c.next[REPL] += 10;
+	/* the client's FIN+ACK acknowledges the server's FIN */
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, true, false, true,
+			   c.next[REPL], NULL, 0), 0);
+	c.next[ORIG]++;
+	CHECK_INT(ack_all(&c, REPL), 0);
+	conn_close(&c);
+
+	/* the server's FIN went past: its ACK is one past the data */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "QUIT\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "221 Bye\r\n"), 0);
+	c.next[REPL]++;
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, true, false, true,
+			   c.next[REPL], NULL, 0), 0);
+	conn_close(&c);
+
+	/* the last reply went past, the FIN with it: skipped to the FIN,
+	 * reported once */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "QUIT\r\n"), 0);
+	bypass(&c, REPL, "221 Bye\r\n");
+	c.next[REPL]++;
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, true, false, true,
+			   c.next[REPL], NULL, 0), 1);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(c.out.item[0].skipped, 10);
+	conn_close(&c);
+}
+
+/* The reply direction starts 256 bytes below 2^32: a hole across it. */
+static void test_resync_wraparound(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+	char big[301];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK(c.next[REPL] > 0xffffff00u);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "211-", 4);
+	memcpy(big + sizeof(big) - 11, "\r\n211 ok\r\n", 10);
+	CHECK_INT(feed(&c, ORIG, "STAT\r\n"), 0);
+	bypass(&c, REPL, big);
+	CHECK(c.next[REPL] < 0x1000u);
+	CHECK_INT(feed(&c, ORIG, "TYPE I\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->skipped, 300);
+	CHECK(c.s.stream[REPL].next_seq == c.next[REPL]);
+	CHECK_INT(feed(&c, REPL, "200 Type set\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	/* an acknowledgement from before the wrap is old news */
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, false, false, true,
+			   0xffffff80u, NULL, 0), 0);
+	conn_close(&c);
+}
+
+/* Both directions went past for a while: two holes, found one after the
+ * other; the session gets back in step. */
+static void test_resync_both(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	bypass(&c, ORIG, "TYPE I\r\n");
+	bypass(&c, REPL, "200 Type set\r\n");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 1);	/* held */
+	CHECK_INT(a->direction, REPL);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_RESYNC);
+	CHECK_INT(a->direction, ORIG);
+	CHECK_INT(a->skipped, 8 + 6);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);	/* the cut line */
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
+/* A session that stopped parsing stays stopped. */
+static void test_resync_stopped(void)
+{
+	struct conn c;
+	struct session_limits lim = { .buffer_max = 64, .line_max = 32 };
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.acks = true;
+	CHECK_INT(feed(&c, ORIG, "AUTH TLS\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "234 go\r\n"), 1);
+	CHECK(c.s.encrypted);
+	bypass(&c, REPL, "\x16\x03\x01 lots of TLS");
+	CHECK_INT(ack_all(&c, ORIG), 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	conn_close(&c);
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	c.acks = true;
+	CHECK_INT(feed(&c, REPL, "220 hi\r\n"), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL] + 64, false, "x\r\n", 3), 1);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_STREAM_LOST);
+	bypass(&c, REPL, "lots");
+	CHECK_INT(ack_all(&c, ORIG), 0);
+	CHECK_INT(find_kind(&c, SESSION_ACTION_STREAM_RESYNC) == NULL, 1);
+	conn_close(&c);
+}
+
 int main(void)
 {
 	test_pasv();
@@ -1369,5 +1774,14 @@ int main(void)
 	test_embedded();
 	test_before_greeting();
 	test_names();
+	test_resync_reply();
+	test_resync_command();
+	test_resync_cut_227();
+	test_resync_multiline();
+	test_resync_not();
+	test_resync_fin();
+	test_resync_wraparound();
+	test_resync_both();
+	test_resync_stopped();
 	return check_report("session");
 }
