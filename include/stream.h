@@ -34,8 +34,11 @@ struct stream {
 					   allocated on first data */
 	size_t line_len;
 	bool discarding;		/* inside an over-long line */
+	bool cut;			/* the line under way began in a
+					   skipped hole (stream_peer_acked) */
 	/* completed lines waiting for stream_line_next, each stored as a
-	 * flag byte ('L' line, 'X' over-long marker), the line, and '\n'
+	 * flag byte ('L' line, 'X' over-long marker, 'C' cut line), the
+	 * line, and '\n'
 	 * (a line never contains '\n', so it is its own delimiter) */
 	char *ready;
 	size_t ready_len, ready_cap;
@@ -74,8 +77,9 @@ void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
  * again and the hole they left is permanent. Then the stream skips them:
  * next_seq moves to the acknowledged point, held pieces and partial-line
  * bytes before it are dropped, held bytes after it are kept and cut into
- * lines, and everything up to and including the next line end is
- * discarded, since that line was cut and cannot be trusted.
+ * lines, and what comes up to and including the next line end is a cut
+ * line (stream_line_next returns 2): its beginning may have been in the
+ * hole, so it cannot be trusted; it only says that one line ended.
  * Not a hole: an unsynchronized stream; ack at or before next_seq (serial
  * arithmetic); the acknowledgement of a FIN (stream_fin); ack exactly
  * next_seq + 1 with no FIN seen (a FIN that itself went past us; a real
@@ -83,16 +87,21 @@ void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
  * FIN is data: the skip stops at the FIN.
  * Returns 0 when nothing was skipped, the number of sequence numbers
  * skipped (> 0) after resynchronizing (lines after the hole may now be
- * waiting for stream_line_next), or -ENOMEM when the heap failed while
- * cutting held data (the stream then drops its held data: it is consistent
- * but incomplete, and the caller should stop tracking it). Bounds are kept:
- * held data only shrinks, and its offsets from next_seq only shrink. */
+ * waiting for stream_line_next, the first of them a cut line), or -ENOMEM
+ * when the heap failed while cutting held data (the stream then drops its
+ * held data: it is consistent but incomplete, and the caller should stop
+ * tracking it). Bounds are kept: held data only shrinks, and its offsets
+ * from next_seq only shrink. */
 int stream_peer_acked(struct stream *s, uint32_t ack);
 
 /* The next complete line in order, without its "\r\n" or "\n". Returns 1
  * with *line and *len valid until the next stream call, 0 when no complete line
  * is waiting, or -EMSGSIZE once for each line longer than line_max (that
- * line's bytes are dropped up to its end). */
+ * line's bytes are dropped up to its end). Returns 2 for a cut line: the
+ * first line end after a skipped hole (stream_peer_acked) ends a line whose
+ * beginning may have been in the hole. *line and *len then hold what we
+ * have of it (nothing when that is longer than line_max). It is one line
+ * to the peer, but its text cannot be trusted: never act on it. */
 int stream_line_next(struct stream *s, const char **line, size_t *len);
 
 size_t stream_memory(const struct stream *s);

@@ -42,6 +42,7 @@ struct stream_segment {
 
 #define STREAM_REC_LINE 'L'
 #define STREAM_REC_LONG 'X'
+#define STREAM_REC_CUT 'C'
 
 void stream_init(struct stream *s, size_t buffer_max, size_t line_max)
 {
@@ -126,7 +127,9 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 			 * "\r\n" that may be split from its '\n'. More than
 			 * that is over-long whatever follows. */
 			if (chunk > s->line_max + 1 - s->line_len) {
-				stream_emit(s, STREAM_REC_LONG, NULL, 0);
+				stream_emit(s, s->cut ? STREAM_REC_CUT
+						      : STREAM_REC_LONG,
+					    NULL, 0);
 				s->discarding = true;
 				s->line_len = 0;
 			} else {
@@ -143,12 +146,16 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 			 * bare '\r' elsewhere stays for the parser to judge. */
 			if (l > 0 && s->line[l - 1] == '\r')
 				l--;
-			if (l > s->line_max)
+			if (s->cut)
+				stream_emit(s, STREAM_REC_CUT, s->line,
+					    l > s->line_max ? 0 : l);
+			else if (l > s->line_max)
 				stream_emit(s, STREAM_REC_LONG, NULL, 0);
 			else
 				stream_emit(s, STREAM_REC_LINE, s->line, l);
 		}
 		s->discarding = false;
+		s->cut = false;
 		s->line_len = 0;
 		p = nl + 1;
 		n -= chunk + 1;
@@ -374,10 +381,12 @@ int stream_peer_acked(struct stream *s, uint32_t ack)
 		stream_held_pop(s);
 	s->next_seq = point;
 	s->data_seen = true;
-	/* The line under way lost its middle: drop what we have of it and
-	 * the rest up to its end, without an over-long marker. */
+	/* Whatever the hole held, the line under way lost bytes: drop what
+	 * we have of it. What comes up to the next line end is the tail of
+	 * some line, delivered as a cut line. */
 	s->line_len = 0;
-	s->discarding = true;
+	s->discarding = false;
+	s->cut = true;
 	/* A piece across the point (or starting at it) is next in order from
 	 * the point on; the pieces after it start after a hole. */
 	if (h && (int32_t)(h->seq - point) <= 0) {
@@ -417,7 +426,7 @@ int stream_line_next(struct stream *s, const char **line, size_t *len)
 		return -EMSGSIZE;
 	*line = start;
 	*len = (size_t)(end - start);
-	return 1;
+	return kind == STREAM_REC_CUT ? 2 : 1;
 }
 
 size_t stream_memory(const struct stream *s)

@@ -12,7 +12,8 @@ static int feed(struct stream *s, uint32_t seq, bool syn, const char *text)
 }
 
 /* Drain every waiting line into buf as "line|line|", over-long lines as
- * "<long>|"; a NUL in a line shows as "\0" so tests can see it. */
+ * "<long>|", cut lines as "<cut>line|"; a NUL in a line shows as "\0" so
+ * tests can see it. */
 static const char *drain(struct stream *s)
 {
 	static char buf[8192];
@@ -27,6 +28,9 @@ static const char *drain(struct stream *s)
 						 "<long>|");
 			continue;
 		}
+		if (r == 2)
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+						 "<cut>");
 		for (i = 0; i < len && used + 3 < sizeof(buf); i++) {
 			if (line[i] == '\0') {
 				buf[used++] = '\\';
@@ -413,8 +417,9 @@ static void test_resync(void)
 	/* the receiver has 1012-1023: they are not coming again */
 	CHECK_INT(stream_peer_acked(&s, 1024), 12);
 	CHECK_INT(stream_validate(&s), 0);
-	/* "PE I" finishes a line that lost its middle: dropped, silently */
-	CHECK_STR(drain(&s), "PASV|");
+	/* "PE I" finishes a line that lost its middle: a cut line, which
+	 * only says that a line ended; the partial "PAS" is gone */
+	CHECK_STR(drain(&s), "<cut>PE I|PASV|");
 	CHECK_INT(s.next_seq, 1036);
 	CHECK_INT(s.held_count, 0);
 	CHECK_INT(s.held_bytes, 0);
@@ -430,14 +435,14 @@ static void test_resync(void)
 	stream_free(&s);
 
 	/* the acknowledged point inside a held piece: its bytes from the
-	 * point on are taken, the line under way is dropped to its end */
+	 * point on are taken, the first line up to its end as a cut line */
 	stream_init(&s, 8192, 512);
 	CHECK_INT(feed(&s, 0, true, ""), 0);
 	CHECK_INT(feed(&s, 1, false, "NOOP\r\n"), 0);
 	CHECK_STR(drain(&s), "NOOP|");
 	CHECK_INT(feed(&s, 20, false, "xyz\r\nPWD\r\nSY"), 0);
 	CHECK_INT(stream_peer_acked(&s, 22), 15);
-	CHECK_STR(drain(&s), "PWD|");
+	CHECK_STR(drain(&s), "<cut>z|PWD|");
 	CHECK_INT(s.next_seq, 32);
 	CHECK_INT(s.line_len, 2);
 	CHECK_INT(feed(&s, 32, false, "ST\r\n"), 0);
@@ -445,26 +450,26 @@ static void test_resync(void)
 	CHECK_INT(stream_validate(&s), 0);
 	stream_free(&s);
 
-	/* no line end yet after the point: everything up to it is dropped,
-	 * however long, and no over-long marker is made for it */
+	/* no line end yet after the point: the cut line is reported once,
+	 * empty, when it turns over-long, with no over-long marker */
 	stream_init(&s, 8192, 16);
 	CHECK_INT(feed(&s, 0, true, ""), 0);
 	CHECK_INT(feed(&s, 1, false, "abc"), 0);
 	CHECK_INT(stream_peer_acked(&s, 50), 46);
 	CHECK_INT(s.line_len, 0);
 	CHECK_INT(feed(&s, 50, false, "0123456789012345678901234567890"), 0);
-	CHECK_STR(drain(&s), "");
+	CHECK_STR(drain(&s), "<cut>|");
 	CHECK_INT(feed(&s, 81, false, "789\r\nQUIT\r\n"), 0);
 	CHECK_STR(drain(&s), "QUIT|");
 	stream_free(&s);
 
 	/* a point that happens to be a line start cannot be told from one
-	 * inside a line: that line is dropped too */
+	 * inside a line: that line is a cut line too */
 	stream_init(&s, 8192, 512);
 	CHECK_INT(feed(&s, 0, true, "A\r\n"), 0);
 	CHECK_INT(stream_peer_acked(&s, 7), 3);
 	CHECK_INT(feed(&s, 7, false, "PASV\r\nB\r\n"), 0);
-	CHECK_STR(drain(&s), "A|B|");
+	CHECK_STR(drain(&s), "A|<cut>PASV|B|");
 	stream_free(&s);
 }
 
@@ -487,8 +492,8 @@ static void test_resync_held(void)
 	/* the receiver has everything up to 126 */
 	CHECK_INT(stream_peer_acked(&s, 126), 22);
 	CHECK_INT(stream_validate(&s), 0);
-	/* 126: "E\r\nF" - "E" ends the cut line, "F" waits */
-	CHECK_STR(drain(&s), "");
+	/* 126: "E\r\nF" - "E" is the cut line, "F" waits */
+	CHECK_STR(drain(&s), "<cut>E|");
 	CHECK_INT(s.next_seq, 130);
 	CHECK_INT(s.line_len, 1);
 	CHECK_INT(s.held_count, 2);
@@ -504,7 +509,7 @@ static void test_resync_held(void)
 	CHECK_INT(s.held_bytes, 0);
 	CHECK_INT(stream_validate(&s), 0);
 	CHECK_INT(feed(&s, 200, false, "\r\nL\r\n"), 0);
-	CHECK_STR(drain(&s), "L|");
+	CHECK_STR(drain(&s), "<cut>|L|");
 	stream_free(&s);
 
 	/* lines not yet read when the hole is skipped stay readable, and
@@ -514,7 +519,7 @@ static void test_resync_held(void)
 	CHECK_INT(feed(&s, 1, false, "old\r\n"), 0);
 	CHECK_INT(feed(&s, 10, false, "\r\nnew\r\n"), 0);
 	CHECK_INT(stream_peer_acked(&s, 10), 4);
-	CHECK_STR(drain(&s), "old|new|");
+	CHECK_STR(drain(&s), "old|<cut>|new|");
 	stream_free(&s);
 }
 
@@ -621,7 +626,7 @@ static void test_resync_fin(void)
 	CHECK_INT(feed(&s, 5, false, "b\r\n"), 0);
 	stream_fin(&s, 5, false, 3);
 	CHECK_INT(stream_peer_acked(&s, 5), 1);
-	CHECK_STR(drain(&s), "a|");
+	CHECK_STR(drain(&s), "a|<cut>b|");
 	CHECK_INT(s.next_seq, 8);
 	stream_free(&s);
 }
@@ -644,7 +649,7 @@ static void test_resync_wraparound(void)
 	 * the "\n" of the cut line ends it */
 	CHECK_INT(stream_peer_acked(&s, 0), 0x17);
 	CHECK_INT(stream_validate(&s), 0);
-	CHECK_STR(drain(&s), "PASV|EPSV|");
+	CHECK_STR(drain(&s), "<cut>|PASV|EPSV|");
 	CHECK_INT(s.next_seq, 0x0d);
 	/* a FIN right at 2^32 - 1 and its acknowledgement at 0 */
 	stream_free(&s);
