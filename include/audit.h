@@ -87,6 +87,11 @@ void audit_fmt_pinhole_closed(struct audit_line *l, int64_t wall_ms,
 void audit_fmt_data_trouble(struct audit_line *l, int64_t wall_ms,
 			    const struct audit_control *c, int code,
 			    const char *reply, const char *command);
+/* stream-resynchronized: bytes the client (from_client) or the server sent
+ * went past ftpgated uninspected; `skipped` of them were skipped. */
+void audit_fmt_stream_resync(struct audit_line *l, int64_t wall_ms,
+			     const struct audit_control *c, bool from_client,
+			     uint64_t skipped, const char *detail);
 /* source: "conntrack-events" or "queue"; lost: how many times so far. */
 void audit_fmt_events_lost(struct audit_line *l, int64_t wall_ms,
 			   const char *source, uint64_t count);

@@ -314,6 +314,21 @@ void audit_fmt_pinhole_closed(struct audit_line *l, int64_t wall_ms,
 	audit_end(l);
 }
 
+void audit_fmt_stream_resync(struct audit_line *l, int64_t wall_ms,
+			     const struct audit_control *c, bool from_client,
+			     uint64_t skipped, const char *detail)
+{
+	audit_begin(l, "stream-resynchronized", wall_ms);
+	audit_put_family(&l->json, c->server.family);
+	audit_put_address(&l->json, "client", &c->client);
+	audit_put_address(&l->json, "server", &c->server);
+	audit_put_control(&l->json, c);
+	json_kv_str(&l->json, "from", from_client ? "client" : "server");
+	json_kv_uint(&l->json, "skipped_bytes", skipped);
+	audit_put_text(&l->json, "detail", detail);
+	audit_end(l);
+}
+
 void audit_fmt_data_trouble(struct audit_line *l, int64_t wall_ms,
 			    const struct audit_control *c, int code,
 			    const char *reply, const char *command)

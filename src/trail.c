@@ -487,6 +487,12 @@ void trail_action(struct daemon *d, struct session_entry *e,
 				  "auth-tls", a->detail);
 		trail_write(d, &l);
 		break;
+	case SESSION_ACTION_STREAM_RESYNC:
+		audit_fmt_stream_resync(&l, audit_wall_ms(), &c,
+					a->direction == SESSION_DIR_ORIGINAL,
+					a->skipped, a->detail);
+		trail_write(d, &l);
+		break;
 	case SESSION_ACTION_DATA_TROUBLE:
 		t = stats_trouble_index(a->reply_code);
 		if (t >= 0)

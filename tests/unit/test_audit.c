@@ -204,6 +204,20 @@ static void test_events(void)
 		  "\"server\":\"203.0.113.2\",\"server_port\":21,\"conntrack_id\":77},"
 		  "\"reason\":\"new-connection\"}\n");
 
+	audit_fmt_stream_resync(&l, WALL, &c, false, 47,
+				"47 bytes of the reply stream passed uninspected; resynchronized at the next line");
+	CHECK(one_line(&l));
+	CHECK_STR(audit_text(&l),
+		  "{\"v\":1,\"time\":\"2024-05-01T12:00:00.123Z\",\"event\":\"stream-resynchronized\","
+		  "\"family\":\"ipv4\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\","
+		  "\"control\":{\"client\":\"198.51.100.2\",\"client_port\":41234,"
+		  "\"server\":\"203.0.113.2\",\"server_port\":21,\"conntrack_id\":77},"
+		  "\"from\":\"server\",\"skipped_bytes\":47,"
+		  "\"detail\":\"47 bytes of the reply stream passed uninspected; resynchronized at the next line\"}\n");
+	audit_fmt_stream_resync(&l, WALL, &c, true, 0x7fffffff, "");
+	CHECK(one_line(&l));
+	CHECK(has(&l, "\"from\":\"client\",\"skipped_bytes\":2147483647,\"detail\":null}"));
+
 	audit_fmt_session_ended(&l, WALL, &c, "closed", 12345, 3, 1);
 	CHECK(one_line(&l));
 	CHECK(has(&l, "\"event\":\"session-ended\""));
@@ -353,6 +367,8 @@ static void test_hostile(void)
 	audit_fmt_data_trouble(&l, WALL, &c, 421, evil, evil);
 	CHECK(one_line(&l));
 	audit_fmt_session(&l, WALL, "session-lost", &c, "bounds", evil);
+	CHECK(one_line(&l));
+	audit_fmt_stream_resync(&l, WALL, &c, true, 1, evil);
 	CHECK(one_line(&l));
 
 	/* an overflowing line is replaced, never cut */
