@@ -37,13 +37,13 @@
  *    it as -EOPNOTSUPP with the modprobe hint.
  */
 #include "cthelper.h"
+#include "nlrequest.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -83,25 +83,25 @@ static const char *family_name(int family)
 	return family == AF_INET6 ? "IPv6" : "IPv4";
 }
 
-/* ---- minimal synchronous netlink request/response ---------------------- */
+/* ---- one socket per call ----------------------------------------------- */
+
+/* Receive buffer: a GET answers with one helper (a few hundred bytes);
+ * cthelper sends no dumps. */
+#define CTH_BUFSIZE		32768
 
 struct nlconn {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char ext[256];		/* kernel's extended ack message, if any */
+	struct nlrequest req;
+	char buf[CTH_BUFSIZE] __attribute__((aligned(8)));
 };
-
-typedef int (*reply_cb)(const struct nlmsghdr *nlh, void *data);
 
 static int nlconn_open(struct nlconn *c, char *err, size_t errlen)
 {
-	struct timeval tv = { .tv_sec = CTH_TIMEOUT_S };
+	struct mnl_socket *nl;
 	int one = 1;
 
-	memset(c, 0, sizeof(*c));
-	c->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (c->nl == NULL) {
+	memset(&c->req, 0, sizeof(c->req));
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nl == NULL) {
 		int e = errno;
 
 		if (e == EPROTONOSUPPORT || e == EAFNOSUPPORT) {
@@ -113,136 +113,27 @@ static int nlconn_open(struct nlconn *c, char *err, size_t errlen)
 		       strerror(e));
 		return -e;
 	}
-	if (mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
 
 		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(e));
-		mnl_socket_close(c->nl);
-		c->nl = NULL;
+		mnl_socket_close(nl);
 		return -e;
 	}
-	c->portid = mnl_socket_get_portid(c->nl);
-	c->seq = (uint32_t)time(NULL);
+	nlrequest_init(&c->req, nl, (uint32_t)time(NULL), c->buf,
+		       sizeof(c->buf), CTH_TIMEOUT_S);
 	/* Best effort: short error replies carrying the kernel's reason. */
-	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		   sizeof(tv));
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	return 0;
 }
 
 static void nlconn_close(struct nlconn *c)
 {
-	if (c->nl != NULL)
-		mnl_socket_close(c->nl);
-	c->nl = NULL;
-}
-
-static int ext_ack_attr_cb(const struct nlattr *attr, void *data)
-{
-	const char **msg = data;
-
-	if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-		*msg = mnl_attr_get_str(attr);
-	return MNL_CB_OK;
-}
-
-/* Copy the NLMSGERR_ATTR_MSG of an error message into c->ext. */
-static void take_ext_ack(struct nlconn *c, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	size_t len = mnl_nlmsg_get_payload_len(nlh);
-	size_t off = NLMSG_ALIGN(sizeof(*e));
-	const char *msg = NULL;
-
-	c->ext[0] = '\0';
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
-		if (e->msg.nlmsg_len < NLMSG_HDRLEN)
-			return;
-		off += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
-	}
-	if (off >= len)
-		return;
-	mnl_attr_parse_payload((const char *)e + off, len - off,
-			       ext_ack_attr_cb, &msg);
-	if (msg != NULL)
-		snprintf(c->ext, sizeof(c->ext), "%s", msg);
-}
-
-/* Send nlh (a request with NLM_F_ACK, or a dump) and read until its ACK,
- * error or NLMSG_DONE. Other replies with our sequence number go to cb.
- * Returns 0 or a negative errno (the kernel's, or -ETIMEDOUT). */
-static int nlconn_request(struct nlconn *c, struct nlmsghdr *nlh, reply_cb cb,
-			  void *data)
-{
-	char buf[32768] __attribute__((aligned(8)));
-	uint32_t seq = ++c->seq;
-	int cb_err = 0;
-
-	c->ext[0] = '\0';
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
-		const struct nlmsghdr *m;
-		int rem;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -ETIMEDOUT;
-			return -errno;
-		}
-		rem = (int)n;
-		for (m = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(m, rem);
-		     m = mnl_nlmsg_next(m, &rem)) {
-			/* Replies carry our sequence number and our portid
-			 * (netlink_ack(), nfnl_cthelper_fill_info()). */
-			if (m->nlmsg_seq != seq ||
-			    (m->nlmsg_pid != 0 && m->nlmsg_pid != c->portid))
-				continue;	/* stale reply */
-			switch (m->nlmsg_type) {
-			case NLMSG_NOOP:
-			case NLMSG_OVERRUN:
-				continue;
-			case NLMSG_ERROR: {
-				const struct nlmsgerr *e =
-					mnl_nlmsg_get_payload(m);
-
-				if (mnl_nlmsg_get_payload_len(m) < sizeof(*e))
-					return -EPROTO;
-				if (e->error != 0) {
-					take_ext_ack(c, m);
-					return e->error;
-				}
-				return cb_err;
-			}
-			case NLMSG_DONE:
-				if (mnl_nlmsg_get_payload_len(m) >= sizeof(int)) {
-					int st = *(const int *)
-						mnl_nlmsg_get_payload(m);
-
-					if (st < 0)
-						return st;
-				}
-				return cb_err;
-			default:
-				if (cb != NULL) {
-					int r = cb(m, data);
-
-					if (r < 0 && cb_err == 0)
-						cb_err = r;
-				}
-			}
-		}
-	}
+	if (c->req.nl != NULL)
+		mnl_socket_close(c->req.nl);
+	c->req.nl = NULL;
 }
 
 /* ---- cthelper messages ------------------------------------------------- */
@@ -374,7 +265,7 @@ static int cth_info_cb(const struct nlmsghdr *nlh, void *data)
 static int cth_fail(struct nlconn *c, int rc, const char *what,
 		    const char *name, int family, char *err, size_t errlen)
 {
-	const char *ext = c->ext[0] ? c->ext : NULL;
+	const char *ext = c->req.ext[0] ? c->req.ext : NULL;
 
 	switch (rc) {
 	case -EPERM:
@@ -408,7 +299,7 @@ static int cth_get(struct nlconn *c, const char *name, int family,
 	memset(info, 0, sizeof(*info));
 	nlh = cth_msg(buf, NFNL_MSG_CTHELPER_GET, NLM_F_ACK);
 	cth_put_name_tuple(nlh, name, family);
-	rc = nlconn_request(c, nlh, cth_info_cb, info);
+	rc = nlrequest_talk(&c->req, nlh, cth_info_cb, info);
 	if (rc == -ENOENT) {
 		info->found = false;
 		return 0;
@@ -538,7 +429,7 @@ int cthelper_register(const struct cthelper_params *p, char *err,
 		mnl_attr_put_u32(nlh, NFCTH_STATUS,
 				 htonl(NFCT_HELPER_STATUS_ENABLED));
 
-		rc = nlconn_request(&c, nlh, NULL, NULL);
+		rc = nlrequest_talk(&c.req, nlh, NULL, NULL);
 		if (rc == -EBUSY && !info.found) {
 			seterr(err, errlen, "cannot create helper '%s' (%s/TCP): "
 			       "another conntrack helper with that name exists "
@@ -598,7 +489,7 @@ int cthelper_set_enabled(const char *name, bool enabled, char *err,
 		mnl_attr_put_u32(nlh, NFCTH_STATUS,
 				 htonl(enabled ? NFCT_HELPER_STATUS_ENABLED
 					       : NFCT_HELPER_STATUS_DISABLED));
-		rc = nlconn_request(&c, nlh, NULL, NULL);
+		rc = nlrequest_talk(&c.req, nlh, NULL, NULL);
 		if (rc < 0) {
 			cth_fail(&c, rc, enabled ? "enable" : "disable", name,
 				 family, err, errlen);

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <arpa/inet.h>
 
@@ -32,6 +31,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include "ctnl.h"
+#include "nlrequest.h"
 
 #define CTNL_TIMEOUT_S 2
 #define CTNL_BUFSIZE 65536
@@ -236,16 +236,15 @@ int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out)
 /* ---- synchronous queries -------------------------------------------- */
 
 struct ctnl {
-	struct mnl_socket *nl;
-	uint32_t portid, seq;
+	struct nlrequest req;
 	char *buf;			/* receive buffer, CTNL_BUFSIZE */
-	char req[1024] __attribute__((aligned(8)));
+	char req_msg[1024] __attribute__((aligned(8)));
 };
 
 int ctnl_open(struct ctnl **out, char *err, size_t errlen)
 {
-	struct timeval tv = { .tv_sec = CTNL_TIMEOUT_S };
 	struct ctnl *c;
+	struct mnl_socket *nl;
 	int rc, one = 1;
 
 	*out = NULL;
@@ -255,18 +254,19 @@ int ctnl_open(struct ctnl **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	c->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (c->nl == NULL || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nl == NULL || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot open a ctnetlink socket: %s (modprobe nf_conntrack_netlink)",
 			 strerror(-rc));
+		if (nl != NULL)
+			mnl_socket_close(nl);
 		ctnl_close(c);
 		return rc;
 	}
-	c->portid = mnl_socket_get_portid(c->nl);
-	c->seq = (uint32_t)time(NULL) ^ 0x5a5a0000u;
-	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	nlrequest_init(&c->req, nl, (uint32_t)time(NULL) ^ 0x5a5a0000u, c->buf,
+		       CTNL_BUFSIZE, CTNL_TIMEOUT_S);
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	*out = c;
 	return 0;
 }
@@ -275,8 +275,8 @@ void ctnl_close(struct ctnl *c)
 {
 	if (c == NULL)
 		return;
-	if (c->nl != NULL)
-		mnl_socket_close(c->nl);
+	if (c->req.nl != NULL)
+		mnl_socket_close(c->req.nl);
 	free(c->buf);
 	free(c);
 }
@@ -284,7 +284,7 @@ void ctnl_close(struct ctnl *c)
 struct nlmsghdr *ctnl_msg_start(struct ctnl *c, uint16_t type, uint16_t flags,
 				uint8_t family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(c->req);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(c->req_msg);
 	struct nfgenmsg *nfg;
 
 	nlh->nlmsg_type = type;
@@ -296,48 +296,26 @@ struct nlmsghdr *ctnl_msg_start(struct ctnl *c, uint16_t type, uint16_t flags,
 	return nlh;
 }
 
+struct ctnl_answer {
+	void (*cb)(const struct ctnl_msg *m, void *data);
+	void *data;
+};
+
+/* Hand each data message that parses to the caller; others are skipped. */
+static int ctnl_answer_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ctnl_answer *a = data;
+	struct ctnl_msg msg;
+
+	if (a->cb != NULL && ctnl_parse(nlh, &msg) == 0)
+		a->cb(&msg, a->data);
+	return 0;
+}
+
 int ctnl_request(struct ctnl *c, struct nlmsghdr *nlh,
 		 void (*cb)(const struct ctnl_msg *m, void *data), void *data)
 {
-	uint32_t seq = ++c->seq;
+	struct ctnl_answer a = { cb, data };
 
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(c->nl, c->buf, CTNL_BUFSIZE);
-		const struct nlmsghdr *m;
-		int rem;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ?
-				-ETIMEDOUT : -errno;
-		}
-		rem = (int)n;
-		for (m = (const struct nlmsghdr *)c->buf; mnl_nlmsg_ok(m, rem);
-		     m = mnl_nlmsg_next(m, &rem)) {
-			struct ctnl_msg msg;
-
-			if (m->nlmsg_seq != seq ||
-			    (m->nlmsg_pid != 0 && m->nlmsg_pid != c->portid))
-				continue;	/* a stale answer */
-			if (m->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
-
-				if (mnl_nlmsg_get_payload_len(m) < sizeof(*e))
-					return -EPROTO;
-				return e->error;
-			}
-			if (m->nlmsg_type == NLMSG_DONE) {
-				if (mnl_nlmsg_get_payload_len(m) >= sizeof(int) &&
-				    *(const int *)mnl_nlmsg_get_payload(m) < 0)
-					return *(const int *)mnl_nlmsg_get_payload(m);
-				return 0;
-			}
-			if (cb != NULL && ctnl_parse(m, &msg) == 0)
-				cb(&msg, data);
-		}
-	}
+	return nlrequest_talk(&c->req, nlh, ctnl_answer_cb, &a);
 }

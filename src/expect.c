@@ -52,6 +52,7 @@
  *    CTA_EXPECT_TUPLE returns the expectation matching that tuple.
  */
 #include "expect.h"
+#include "nlrequest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -60,7 +61,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -75,10 +75,7 @@
 #define EXP_NAME_MAX	15		/* NF_CT_HELPER_NAME_LEN - 1 */
 
 struct expect_handle {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char ext[256];			/* kernel's extended ack message */
+	struct nlrequest req;		/* req.ext: kernel's extended ack */
 	uint32_t policy_timeout_s;	/* the helper policy's; 0 unknown */
 	char *buf;
 };
@@ -99,8 +96,8 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 int expect_open(struct expect_handle **hp, char *err, size_t errlen)
 {
-	struct timeval tv = { .tv_sec = EXP_TIMEOUT_S };
 	struct expect_handle *h;
+	struct mnl_socket *nl;
 	int one = 1, rc;
 
 	if (hp == NULL)
@@ -112,8 +109,8 @@ int expect_open(struct expect_handle **hp, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	h->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (h->nl == NULL) {
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nl == NULL) {
 		rc = -errno;
 		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
 			seterr(err, errlen, "kernel has no nfnetlink: run "
@@ -124,18 +121,17 @@ int expect_open(struct expect_handle **hp, char *err, size_t errlen)
 			       "socket: %s", strerror(-rc));
 		goto fail;
 	}
-	if (mnl_socket_bind(h->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
 		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(-rc));
+		mnl_socket_close(nl);
 		goto fail;
 	}
-	h->portid = mnl_socket_get_portid(h->nl);
-	h->seq = (uint32_t)time(NULL);
-	mnl_socket_setsockopt(h->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(h->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(mnl_socket_get_fd(h->nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		   sizeof(tv));
+	nlrequest_init(&h->req, nl, (uint32_t)time(NULL), h->buf, EXP_BUFSIZE,
+		       EXP_TIMEOUT_S);
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	*hp = h;
 	return 0;
 fail:
@@ -153,111 +149,10 @@ void expect_close(struct expect_handle *h)
 {
 	if (h == NULL)
 		return;
-	if (h->nl != NULL)
-		mnl_socket_close(h->nl);
+	if (h->req.nl != NULL)
+		mnl_socket_close(h->req.nl);
 	free(h->buf);
 	free(h);
-}
-
-static int ext_ack_attr_cb(const struct nlattr *attr, void *data)
-{
-	const char **msg = data;
-
-	if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-		*msg = mnl_attr_get_str(attr);
-	return MNL_CB_OK;
-}
-
-static void take_ext_ack(struct expect_handle *h, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	size_t len = mnl_nlmsg_get_payload_len(nlh);
-	size_t off = NLMSG_ALIGN(sizeof(*e));
-	const char *msg = NULL;
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
-		if (e->msg.nlmsg_len < NLMSG_HDRLEN)
-			return;
-		off += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
-	}
-	if (off >= len)
-		return;
-	mnl_attr_parse_payload((const char *)e + off, len - off,
-			       ext_ack_attr_cb, &msg);
-	if (msg != NULL)
-		snprintf(h->ext, sizeof(h->ext), "%s", msg);
-}
-
-typedef int (*reply_cb)(const struct nlmsghdr *nlh, void *data);
-
-/* Send (with NLM_F_ACK, or as a dump) and read until ACK/error/DONE.
- * Replies carrying our sequence number go to cb. 0 or -errno. */
-static int request(struct expect_handle *h, struct nlmsghdr *nlh, reply_cb cb,
-		   void *data)
-{
-	uint32_t seq = ++h->seq;
-	int cb_err = 0;
-
-	h->ext[0] = '\0';
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(h->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(h->nl, h->buf, EXP_BUFSIZE);
-		const struct nlmsghdr *m;
-		int rem;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -ETIMEDOUT;
-			return -errno;
-		}
-		rem = (int)n;
-		for (m = (const struct nlmsghdr *)h->buf; mnl_nlmsg_ok(m, rem);
-		     m = mnl_nlmsg_next(m, &rem)) {
-			if (m->nlmsg_seq != seq ||
-			    (m->nlmsg_pid != 0 && m->nlmsg_pid != h->portid))
-				continue;	/* stale reply */
-			switch (m->nlmsg_type) {
-			case NLMSG_NOOP:
-			case NLMSG_OVERRUN:
-				continue;
-			case NLMSG_ERROR: {
-				const struct nlmsgerr *e =
-					mnl_nlmsg_get_payload(m);
-
-				if (mnl_nlmsg_get_payload_len(m) < sizeof(*e))
-					return -EPROTO;
-				if (e->error != 0) {
-					take_ext_ack(h, m);
-					return e->error;
-				}
-				return cb_err;
-			}
-			case NLMSG_DONE:
-				if (mnl_nlmsg_get_payload_len(m) >= sizeof(int)) {
-					int st = *(const int *)
-						mnl_nlmsg_get_payload(m);
-
-					if (st < 0)
-						return st;
-				}
-				return cb_err;
-			default:
-				if (cb != NULL) {
-					int r = cb(m, data);
-
-					if (r < 0 && cb_err == 0)
-						cb_err = r;
-				}
-			}
-		}
-	}
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -492,7 +387,7 @@ static int existing_is_ours_id(struct expect_handle *h,
 		      (uint8_t)r->source.family);
 	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
 		  r->source_port, r->destination_port);
-	rc = request(h, nlh, same_master_cb, &sm);
+	rc = nlrequest_talk(&h->req, nlh, same_master_cb, &sm);
 	if (rc < 0)
 		return rc;
 	if (!sm.seen)
@@ -520,7 +415,7 @@ static int update_timeout(struct expect_handle *h,
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_NEW, NLM_F_ACK,
 		      (uint8_t)r->source.family);
 	put_expectation(nlh, r);
-	return request(h, nlh, NULL, NULL);
+	return nlrequest_talk(&h->req, nlh, NULL, NULL);
 }
 
 static int check_request(const struct expect_request *r, char *err,
@@ -584,8 +479,8 @@ static void explain(struct expect_handle *h, int rc, const char *tuple,
 		why = strerror(-rc);
 	}
 	seterr(err, errlen, "cannot install expectation %s: %s%s%s%s", tuple,
-	       why, h->ext[0] ? " (kernel: " : "", h->ext,
-	       h->ext[0] ? ")" : "");
+	       why, h->req.ext[0] ? " (kernel: " : "", h->req.ext,
+	       h->req.ext[0] ? ")" : "");
 }
 
 int expect_install(struct expect_handle *h, const struct expect_request *r,
@@ -608,7 +503,7 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 			      NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
 			      (uint8_t)r->source.family);
 		put_expectation(nlh, r);
-		rc = request(h, nlh, NULL, NULL);
+		rc = nlrequest_talk(&h->req, nlh, NULL, NULL);
 		if (rc != -EEXIST)
 			break;
 		/* An expectation for this tuple exists: ours again (the
@@ -668,8 +563,8 @@ static void explain_remove(struct expect_handle *h, int rc, const char *tuple,
 		why = strerror(-rc);
 	}
 	seterr(err, errlen, "cannot remove expectation %s: %s%s%s%s", tuple,
-	       why, h->ext[0] ? " (kernel: " : "", h->ext,
-	       h->ext[0] ? ")" : "");
+	       why, h->req.ext[0] ? " (kernel: " : "", h->req.ext,
+	       h->req.ext[0] ? ")" : "");
 }
 
 int expect_remove(struct expect_handle *h, const struct expect_request *r,
@@ -706,7 +601,7 @@ int expect_remove(struct expect_handle *h, const struct expect_request *r,
 	 * used and replaced in between. */
 	if (has_id)
 		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, id);
-	rc = request(h, nlh, NULL, NULL);
+	rc = nlrequest_talk(&h->req, nlh, NULL, NULL);
 	if (rc < 0) {
 		explain_remove(h, rc, tuple, err, errlen);
 		return rc;
@@ -743,7 +638,7 @@ int expect_count(struct expect_handle *h, const char *helper_name)
 		return -EINVAL;
 	/* AF_UNSPEC: every family; a dump ends with NLMSG_DONE, no ACK */
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
-	rc = request(h, nlh, count_cb, &cc);
+	rc = nlrequest_talk(&h->req, nlh, count_cb, &cc);
 	return rc < 0 ? rc : cc.count;
 }
 
@@ -784,7 +679,7 @@ int expect_list(struct expect_handle *h, const char *helper_name,
 	if (h == NULL || helper_name == NULL || cb == NULL)
 		return -EINVAL;
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
-	return request(h, nlh, list_cb, &lc);
+	return nlrequest_talk(&h->req, nlh, list_cb, &lc);
 }
 
 int expect_lookup(struct expect_handle *h, const struct expect_request *r,
@@ -801,7 +696,7 @@ int expect_lookup(struct expect_handle *h, const struct expect_request *r,
 		      (uint8_t)r->source.family);
 	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
 		  r->source_port, r->destination_port);
-	rc = request(h, nlh, list_cb, &lc);
+	rc = nlrequest_talk(&h->req, nlh, list_cb, &lc);
 	if (rc < 0)
 		return rc;
 	return lc.seen ? 0 : -ENOENT;

@@ -45,6 +45,7 @@
  *    before it unbinds.
  */
 #include "queue.h"
+#include "nlrequest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,7 +54,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <arpa/inet.h>
 
@@ -83,9 +83,8 @@ struct pending_msg {
 };
 
 struct queue {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
+	/* the socket; req also runs queue_open()'s config requests */
+	struct nlrequest req;
 	uint16_t number;
 	unsigned long overruns;
 	unsigned long verdict_errors;
@@ -131,48 +130,22 @@ static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 	q->npending++;
 }
 
+/* While a config request waits for its ACK, packets may already come in
+ * (the queue is bound by then): keep them for queue_receive(). */
+static int keep_packet_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (is_packet_msg(nlh))
+		keep_pending(data, nlh);
+	return 0;
+}
+
 /* Send a config message and wait for its ACK; packet messages that come in
- * meanwhile are kept for queue_receive(). Returns 0 or -errno. */
+ * meanwhile are kept for queue_receive(), an ENOBUFS is counted in
+ * overruns. Returns 0 or -errno. */
 static int config_request(struct queue *q, struct nlmsghdr *nlh)
 {
-	uint32_t seq = ++q->seq;
-
 	nlh->nlmsg_flags |= NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(q->nl, q->buf, QUEUE_BUFSIZE);
-		const struct nlmsghdr *m;
-		int rem;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -ETIMEDOUT;
-			if (errno == ENOBUFS) {
-				q->overruns++;
-				continue;
-			}
-			return -errno;
-		}
-		rem = (int)n;
-		for (m = (const struct nlmsghdr *)q->buf; mnl_nlmsg_ok(m, rem);
-		     m = mnl_nlmsg_next(m, &rem)) {
-			if (is_packet_msg(m)) {
-				keep_pending(q, m);
-				continue;
-			}
-			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq != seq)
-				continue;
-			if (mnl_nlmsg_get_payload_len(m) <
-			    sizeof(struct nlmsgerr))
-				return -EPROTO;
-			return ((const struct nlmsgerr *)
-				mnl_nlmsg_get_payload(m))->error;
-		}
-	}
+	return nlrequest_talk(&q->req, nlh, keep_packet_cb, q);
 }
 
 static int send_verdict(struct queue *q, uint32_t id, int verdict)
@@ -183,7 +156,7 @@ static int send_verdict(struct queue *q, uint32_t id, int verdict)
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	for (;;) {
-		if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) >= 0)
+		if (mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len) >= 0)
 			return 0;
 		if (errno != EINTR)
 			return -errno;
@@ -204,8 +177,8 @@ static void queue_free(struct queue *q)
 	if (q == NULL)
 		return;
 	free_pending(q);
-	if (q->nl != NULL)
-		mnl_socket_close(q->nl);
+	if (q->req.nl != NULL)
+		mnl_socket_close(q->req.nl);
 	free(q->buf);
 	free(q);
 }
@@ -213,10 +186,10 @@ static void queue_free(struct queue *q)
 int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 {
 	char buf[512] __attribute__((aligned(8)));
-	struct timeval tv = { .tv_sec = QUEUE_CONFIG_TIMEOUT_S };
 	const uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
 	const uint32_t mask = flags | NFQA_CFG_F_GSO;	/* GSO: cleared */
 	struct nlmsghdr *nlh;
+	struct mnl_socket *nl;
 	struct queue *q;
 	int one = 1, fd, fl, rcvbuf = QUEUE_RCVBUF, rc;
 
@@ -230,10 +203,9 @@ int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	q->number = number;
-	q->seq = (uint32_t)time(NULL);
 
-	q->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (q->nl == NULL) {
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nl == NULL) {
 		rc = -errno;
 		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
 			seterr(err, errlen, "kernel has no nfnetlink: run "
@@ -245,22 +217,26 @@ int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 		queue_free(q);
 		return rc;
 	}
-	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
 		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(-rc));
+		mnl_socket_close(nl);
 		queue_free(q);
 		return rc;
 	}
-	q->portid = mnl_socket_get_portid(q->nl);
-	fd = mnl_socket_get_fd(q->nl);
-	mnl_socket_setsockopt(q->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	nlrequest_init(&q->req, nl, (uint32_t)time(NULL), q->buf,
+		       QUEUE_BUFSIZE, QUEUE_CONFIG_TIMEOUT_S);
+	q->req.other = keep_packet_cb;
+	q->req.other_data = q;
+	q->req.enobufs = &q->overruns;
+	fd = mnl_socket_get_fd(nl);
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	/* A large receive buffer: FORCE needs CAP_NET_ADMIN, which we need
 	 * anyway; fall back to what rmem_max allows. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
 		       sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
@@ -328,7 +304,7 @@ int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 
 int queue_fd(const struct queue *q)
 {
-	return q != NULL ? mnl_socket_get_fd(q->nl) : -1;
+	return q != NULL ? mnl_socket_get_fd(q->req.nl) : -1;
 }
 
 /* ---- packet message parsing -------------------------------------------- */
@@ -536,7 +512,7 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 	}
 
 	while (handled < QUEUE_RECEIVE_BATCH) {
-		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->buf,
+		ssize_t n = recv(mnl_socket_get_fd(q->req.nl), q->buf,
 				 QUEUE_BUFSIZE, MSG_TRUNC);
 		const struct nlmsghdr *m;
 		int rem;
@@ -605,7 +581,7 @@ void queue_close(struct queue *q)
 	if (q == NULL)
 		return;
 	/* Release what is waiting: unbinding would drop it. */
-	fd = mnl_socket_get_fd(q->nl);
+	fd = mnl_socket_get_fd(q->req.nl);
 	fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -621,6 +597,6 @@ void queue_close(struct queue *q)
 
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->number);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
-	mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len);
+	mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len);
 	queue_free(q);
 }
