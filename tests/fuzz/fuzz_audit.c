@@ -51,6 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_line(&l);
 	audit_fmt_data_trouble(&l, 0, &c, 425, text, text);
 	fuzz_line(&l);
+	audit_fmt_stream_resync(&l, 0, &c, size & 1, size, text);
+	fuzz_line(&l);
 	/* raw bytes, NULs included, straight into the writer's escaping */
 	audit_begin(&l, "fuzz", 0);
 	json_key(&l.json, "raw");

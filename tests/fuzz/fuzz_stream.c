@@ -7,17 +7,27 @@
  *         bit 6: active-mode on; bit 7: strict off
  *   h[1..4] initial sequence number; h[5] record count; h[6..7] split of
  *         the data pool between the directions (consistent mode)
- *   records of 5 bytes: flags, offset (2), length (2); in free mode each
- *         is followed by its data (length, cut at the end of the input)
+ *   records of 6 bytes: flags, ack, offset (2), length (2); in free mode
+ *         each is followed by its data (length, cut at the end of the
+ *         input)
  *   consistent mode: the rest of the input is the data pool
  *   flags: bit 0 SYN, bit 1 reply direction, bit 2 session_pinhole_failed,
  *          bit 3 clock jumps 31 s, bit 4 offset << 16, bit 5 offset
  *          negative, bit 6 leave the stream's lines unread, bit 7 RST+FIN
+ *   ack: bit 7 the packet carries ACK, acknowledging the other direction
+ *          (ignored with RST, as the session does); the number, from the
+ *          other direction's next_seq N and b = bits 0-5:
+ *          free mode: bit 6 clear N - 32 + b, set N + (b << 26);
+ *          consistent mode (as an offset into the other direction's part
+ *          of the pool, within it): bit 6 set N + b, clear b/64 of it
  *
  * Free mode feeds arbitrary bytes at arbitrary sequence numbers. Consistent
  * mode slices each direction's segments out of one pool, so the stream has
  * an oracle: whatever it delivered must be exactly the pool's prefix cut
- * into lines. Any broken promise aborts so the fuzzer keeps the input. */
+ * into lines, except where an acknowledgement made it skip a hole: from
+ * there on it is the pool after the hole, its first line a cut line.
+ * Acknowledgements that skip nothing must not change the stream. Any
+ * broken promise aborts so the fuzzer keeps the input. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_ASSERT(c) do { if (!(c)) abort(); } while (0)
 #define FUZZ_POOL_MAX 16384
+#define FUZZ_REC 6
 
 struct fuzz_out {
 	uint8_t *buf;
@@ -44,7 +55,8 @@ static void fuzz_out_put(struct fuzz_out *o, uint8_t c)
 	o->buf[o->len++] = c;
 }
 
-/* Lines as records: 'L' line '\n', or 'X' '\n' for an over-long one. */
+/* Lines as records: 'L' line '\n', 'X' '\n' for an over-long one, 'C'
+ * line '\n' for a cut line. */
 static void fuzz_drain(struct stream *st, struct fuzz_out *o)
 {
 	const char *line;
@@ -59,11 +71,11 @@ static void fuzz_drain(struct stream *st, struct fuzz_out *o)
 			}
 			continue;
 		}
-		FUZZ_ASSERT(r == 1);
+		FUZZ_ASSERT(r == 1 || r == 2);
 		FUZZ_ASSERT(len <= st->line_max);
 		FUZZ_ASSERT(memchr(line, '\n', len) == NULL);
 		if (o) {
-			fuzz_out_put(o, 'L');
+			fuzz_out_put(o, r == 2 ? 'C' : 'L');
 			for (i = 0; i < len; i++)
 				fuzz_out_put(o, (uint8_t)line[i]);
 			fuzz_out_put(o, '\n');
@@ -71,9 +83,10 @@ static void fuzz_drain(struct stream *st, struct fuzz_out *o)
 	}
 }
 
-/* What the stream must have produced from the first n pool bytes. */
+/* What the stream must have produced from n pool bytes; `cut`: they
+ * start after a skipped hole, so the first line is a cut line. */
 static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
-			   struct fuzz_out *o)
+			   bool cut, struct fuzz_out *o)
 {
 	size_t start = 0, i, l;
 
@@ -84,21 +97,84 @@ static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
 		if (l > 0 && p[i - 1] == '\r')
 			l--;
 		if (l > line_max) {
-			fuzz_out_put(o, 'X');
+			fuzz_out_put(o, cut ? 'C' : 'X');
 		} else {
-			fuzz_out_put(o, 'L');
+			fuzz_out_put(o, cut ? 'C' : 'L');
 			FUZZ_ASSERT(l < o->cap - o->len);
 			memcpy(o->buf + o->len, p + start, l);
 			o->len += l;
 		}
 		fuzz_out_put(o, '\n');
 		start = i + 1;
+		cut = false;
 	}
 	/* an unterminated tail already known to be too long */
 	if (n - start > line_max + 1) {
-		fuzz_out_put(o, 'X');
+		fuzz_out_put(o, cut ? 'C' : 'X');
 		fuzz_out_put(o, '\n');
 	}
+}
+
+/* What stream_peer_acked must return, from the contract in stream.h. */
+static int fuzz_expect_skip(const struct stream *s, uint32_t ack)
+{
+	uint32_t point = ack;
+	int32_t gap;
+
+	if (!s->synchronized)
+		return 0;
+	if (s->fin_seen && (int32_t)(point - s->fin_seq) > 0)
+		point = s->fin_seq;
+	gap = (int32_t)(point - s->next_seq);
+	if (gap <= 0 || (gap == 1 && !s->fin_seen))
+		return 0;
+	return gap;
+}
+
+/* Apply an acknowledgement to the stream alone and check the promises:
+ * the skip is the one the contract names, nothing held grows, the stream
+ * stays valid. Returns the skip. */
+static int fuzz_ack(struct stream *st, uint32_t ack)
+{
+	size_t held = st->held_bytes;
+	unsigned count = st->held_count;
+	uint32_t before = st->next_seq;
+	int want = fuzz_expect_skip(st, ack), r;
+
+	r = stream_peer_acked(st, ack);
+	FUZZ_ASSERT(r == want);
+	FUZZ_ASSERT(stream_validate(st) == 0);
+	FUZZ_ASSERT(st->held_bytes <= held && st->held_count <= count);
+	if (r == 0) {
+		FUZZ_ASSERT(st->next_seq == before && st->held_bytes == held);
+		return 0;
+	}
+	/* at the point, or past it by a held piece that started before */
+	FUZZ_ASSERT((int32_t)(st->next_seq - (before + (uint32_t)r)) >= 0);
+	FUZZ_ASSERT((size_t)(uint32_t)(st->next_seq - before - (uint32_t)r) <=
+		    held);
+	return r;
+}
+
+/* The acknowledgement number a record asks for (see the layout above):
+ * `next` is the other direction's next_seq, `isn` its initial sequence
+ * number and `blen` the size of its part of the pool (consistent). */
+static uint32_t fuzz_ack_number(uint8_t a, bool consistent, uint32_t next,
+				uint32_t isn, size_t blen)
+{
+	uint32_t b = a & 0x3f;
+	size_t off;
+
+	if (!consistent)
+		return (a & 0x40) ? next + (b << 26) : next - 32 + b;
+	if (a & 0x40) {
+		off = (uint32_t)(next - isn - 1);
+		off = off > blen ? blen : off;
+		off = b > blen - off ? blen : off + b;
+	} else {
+		off = b * (blen + 1) / 64;
+	}
+	return isn + 1 + (uint32_t)off;
 }
 
 static void fuzz_text(const char *t)
@@ -114,7 +190,7 @@ static void fuzz_text(const char *t)
 static void fuzz_actions(const struct session *s, const struct policy *p,
 			 const struct session_actions *out)
 {
-	unsigned i, lost = 0, encrypted = 0;
+	unsigned i, lost = 0, encrypted = 0, resync = 0;
 
 	FUZZ_ASSERT(out->count <= SESSION_ACTIONS_MAX);
 	for (i = 0; i < out->count; i++) {
@@ -166,6 +242,15 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 			lost++;
 			FUZZ_ASSERT(s->lost);
 			break;
+		case SESSION_ACTION_STREAM_RESYNC:
+			/* only the other direction's stream, once a packet */
+			resync++;
+			FUZZ_ASSERT(a->direction == SESSION_DIR_ORIGINAL ||
+				    a->direction == SESSION_DIR_REPLY);
+			FUZZ_ASSERT(a->skipped > 0 && a->skipped < 0x80000000u);
+			FUZZ_ASSERT(a->detail[0] != '\0');
+			FUZZ_ASSERT(i == 0);
+			break;
 		case SESSION_ACTION_DATA_TROUBLE:
 			FUZZ_ASSERT(a->reply_code == 421 ||
 				    a->reply_code == 425 ||
@@ -182,6 +267,7 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 	}
 	FUZZ_ASSERT(lost <= 1);
 	FUZZ_ASSERT(encrypted <= 1);
+	FUZZ_ASSERT(resync <= 1);
 	if (s->encrypted)
 		FUZZ_ASSERT(session_memory(s) == 0);
 	FUZZ_ASSERT(s->pending_count <= SESSION_PENDING_MAX);
@@ -205,6 +291,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_out got = { 0 }, want = { 0 };
 	uint32_t isn[2];
 	size_t pool_len = 0, split = 0;
+	/* consistent mode: the stream delivered pool[seg_from[k], seg_to[k])
+	 * for k < nseg, then pool[seg_from[nseg], its next_seq) */
+	size_t seg_from[256 + 1], seg_to[256];
+	unsigned nseg = 0;
 	uint64_t now = 0;
 	unsigned nrec, i;
 	bool consistent;
@@ -241,18 +331,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stream_init(&st, lim.buffer_max, lim.line_max);
 
 	if (consistent) {
-		size_t recs = (size_t)(end - rec) / 5;
+		size_t recs = (size_t)(end - rec) / FUZZ_REC;
 
 		if (nrec > recs)
 			nrec = (unsigned)recs;
-		pool = rec + 5 * (size_t)nrec;
+		pool = rec + FUZZ_REC * (size_t)nrec;
 		pool_len = (size_t)(end - pool);
 		if (pool_len > FUZZ_POOL_MAX)
 			pool_len = FUZZ_POOL_MAX;
 		if (split > pool_len)
 			split = pool_len;
-		/* output records: each pool byte adds at most 2 */
-		got.cap = want.cap = 2 * split + 8;
+		/* output records: each pool byte adds at most 2, and each
+		 * stretch between holes one marker */
+		got.cap = want.cap = 2 * split + 2 * (nrec + 2) + 8;
 		got.buf = malloc(got.cap);
 		want.buf = malloc(want.cap);
 		FUZZ_ASSERT(got.buf && want.buf);
@@ -271,20 +362,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	for (i = 0; i < nrec && end - rec >= 5; i++) {
-		uint8_t flags = rec[0];
-		size_t off = (size_t)rec[1] << 8 | rec[2];
-		size_t len = (size_t)rec[3] << 8 | rec[4];
+	seg_from[0] = 0;
+	for (i = 0; i < nrec && end - rec >= FUZZ_REC; i++) {
+		uint8_t flags = rec[0], ackb = rec[1];
+		size_t off = (size_t)rec[2] << 8 | rec[3];
+		size_t len = (size_t)rec[4] << 8 | rec[5];
 		enum session_direction dir = (flags & 2) ? SESSION_DIR_REPLY
 							 : SESSION_DIR_ORIGINAL;
+		enum session_direction other = dir == SESSION_DIR_REPLY
+						       ? SESSION_DIR_ORIGINAL
+						       : SESSION_DIR_REPLY;
+		bool acks = (ackb & 0x80) && !(flags & 0x80);
 		const uint8_t *payload;
 		struct packet_info pkt;
 		struct session_actions out;
-		uint32_t seq;
+		uint32_t seq, ack_sess, ack_st;
 		bool syn = flags & 1;
 		int r;
 
-		rec += 5;
+		rec += FUZZ_REC;
+		if (consistent) {
+			/* one number for the session and, when it acknowledges
+			 * direction 0, for the stream that mirrors it */
+			const struct stream *o = other == SESSION_DIR_ORIGINAL
+						 ? &st : &sess.stream[other];
+
+			ack_sess = ack_st = fuzz_ack_number(
+				ackb, true, o->next_seq, isn[other],
+				other == SESSION_DIR_ORIGINAL ? split
+							      : pool_len - split);
+		} else {
+			ack_sess = fuzz_ack_number(ackb, false,
+						   sess.stream[other].next_seq,
+						   isn[other], 0);
+			ack_st = fuzz_ack_number(ackb, false, st.next_seq, 0, 0);
+		}
 		if (consistent) {
 			/* direction 0 takes pool[0, split), 1 the rest */
 			const uint8_t *base = dir ? pool + split : pool;
@@ -308,10 +420,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					     : isn[dir] + (uint32_t)off;
 		}
 
-		/* the stream alone: consistent mode mirrors direction 0 */
+		/* the stream alone: consistent mode mirrors direction 0,
+		 * which direction 1 acknowledges; like the session, the
+		 * acknowledgement before the segment */
+		if (acks && (!consistent || dir == SESSION_DIR_REPLY)) {
+			uint32_t before = st.next_seq;
+
+			r = fuzz_ack(&st, ack_st);
+			if (consistent && r > 0) {
+				/* at most one hole a record, nrec < 256 */
+				FUZZ_ASSERT(nseg < 256);
+				seg_to[nseg] = (uint32_t)(before - isn[0] - 1);
+				seg_from[nseg + 1] = seg_to[nseg] + (size_t)r;
+				nseg++;
+				FUZZ_ASSERT(seg_from[nseg] <= split);
+			}
+			if (!(flags & 0x40))
+				fuzz_drain(&st, consistent ? &got : NULL);
+		}
 		if (!consistent || dir == SESSION_DIR_ORIGINAL) {
 			r = stream_segment(&st, seq, syn, payload, len);
 			FUZZ_ASSERT(r == 0 || r == -ENOBUFS);
+			if (r == 0 && (flags & 0x80))
+				stream_fin(&st, seq, syn, len);
 			FUZZ_ASSERT(stream_validate(&st) == 0);
 			if (!(flags & 0x40))
 				fuzz_drain(&st, consistent ? &got : NULL);
@@ -325,6 +456,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.seq = seq;
 		pkt.syn = syn;
 		pkt.rst = pkt.fin = flags & 0x80;
+		pkt.ack_flag = ackb & 0x80;
+		pkt.ack = ack_sess;
 		pkt.payload = payload;
 		pkt.payload_len = len;
 		memset(&out, 0, sizeof(out));
@@ -341,9 +474,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (consistent) {
 		/* delivered bytes: from ISN + 1 to next_seq */
 		size_t done = (uint32_t)(st.next_seq - isn[0] - 1);
+		unsigned k;
 
 		FUZZ_ASSERT(done <= split);
-		fuzz_reference(pool, done, lim.line_max, &want);
+		FUZZ_ASSERT(done >= seg_from[nseg]);
+		for (k = 0; k <= nseg; k++) {
+			size_t to = k < nseg ? seg_to[k] : done;
+
+			FUZZ_ASSERT(to >= seg_from[k]);
+			fuzz_reference(pool + seg_from[k], to - seg_from[k],
+				       lim.line_max, k > 0, &want);
+		}
 		FUZZ_ASSERT(got.len == want.len);
 		FUZZ_ASSERT(memcmp(got.buf, want.buf, got.len) == 0);
 		/* what is still partial is the unterminated tail */
