@@ -105,6 +105,8 @@ struct session_actions {
 	unsigned count;
 	unsigned dropped;		/* actions beyond SESSION_ACTIONS_MAX */
 	unsigned commands, replies;	/* complete lines parsed (counters) */
+	unsigned commands_forgotten;	/* oldest pending commands dropped
+					   (more than SESSION_PENDING_MAX) */
 };
 
 #define SESSION_PENDING_MAX 16		/* pipelined commands awaiting reply */
@@ -153,6 +155,7 @@ struct session {
 	struct session_pinhole pinhole[SESSION_PINHOLES_MAX];
 	unsigned pinhole_count;
 	uint64_t last_seen_ms;
+	unsigned commands_forgotten;	/* by session_push, all time */
 };
 
 struct session_limits {

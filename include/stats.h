@@ -39,6 +39,7 @@ struct stats {
 	uint64_t sessions_ended;
 	uint64_t sessions_untracked;	/* table full */
 	uint64_t streams_lost;		/* tracking stopped (bounds) */
+	uint64_t commands_forgotten;	/* pending-command bound hit */
 	uint64_t streams_resynchronized; /* skipped bytes that went past
 					   uninspected (queue bypass) */
 	uint64_t sessions_encrypted;	/* AUTH answered 234: opaque */

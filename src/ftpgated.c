@@ -402,7 +402,7 @@ static void daemon_packet(const struct queue_packet *qp, void *data)
 	uint64_t now = daemon_now_ms();
 
 	actions.count = actions.dropped = 0;
-	actions.commands = actions.replies = 0;
+	actions.commands = actions.replies = actions.commands_forgotten = 0;
 	d->stats.packets++;
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
@@ -417,6 +417,7 @@ static void daemon_packet(const struct queue_packet *qp, void *data)
 	e->packets++;
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
+	d->stats.commands_forgotten += actions.commands_forgotten;
 	d->stats.replies_parsed += actions.replies;
 	daemon_actions_kernel(d, e, &actions, outcome);
 verdict:

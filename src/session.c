@@ -193,6 +193,7 @@ static void session_push(struct session *s, const struct session_command *cmd)
 		memmove(&s->pending[0], &s->pending[1],
 			(SESSION_PENDING_MAX - 1) * sizeof(s->pending[0]));
 		s->pending_count--;
+		s->commands_forgotten++;
 	}
 	s->pending[s->pending_count++] = *cmd;
 }
@@ -801,6 +802,7 @@ void session_packet(struct session *s, const struct policy *p,
 {
 	enum session_direction peer;
 	char why[SESSION_TEXT_MAX];
+	unsigned forgotten;
 	int r;
 
 	if (!s || !pkt || !out)
@@ -808,6 +810,7 @@ void session_packet(struct session *s, const struct policy *p,
 	if (dir != SESSION_DIR_ORIGINAL && dir != SESSION_DIR_REPLY)
 		return;
 	s->last_seen_ms = now_ms;
+	forgotten = s->commands_forgotten;
 	if (!s->started) {
 		/* Picked up mid-stream (a restarted daemon): the greeting
 		 * went by before we were here. */
@@ -863,6 +866,7 @@ closing:
 		session_remove_all(s, SESSION_REMOVE_CONTROL_CLOSED, dir,
 				   pkt->rst ? "(RST)" : "(FIN)", 0, now_ms,
 				   out);
+	out->commands_forgotten += s->commands_forgotten - forgotten;
 }
 
 void session_pinhole_failed(struct session *s)

@@ -32,6 +32,7 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(sessions_ended, "sessions_ended_total", "Tracked control connections that ended or were forgotten."),
 	STATS_C(sessions_untracked, "sessions_untracked_total", "Control connections not tracked because the session table was full."),
 	STATS_C(streams_lost, "sessions_lost_total", "Control connections whose tracking stopped (buffer bounds)."),
+	STATS_C(commands_forgotten, "commands_forgotten_total", "Commands forgotten unanswered because a client had more than 16 waiting for replies; a 227/229 answering one is refused as unsolicited."),
 	STATS_C(streams_resynchronized, "streams_resynchronized_total", "Times a control connection's byte stream skipped bytes that had passed ftpgated uninspected (queue full or ftpgated down: see queue_kernel_dropped_total, queue_user_dropped_total) and resumed at the next line; announcements in those bytes got no pinhole."),
 	STATS_C(sessions_encrypted, "sessions_encrypted_total", "Control connections that switched to TLS (AUTH answered 234); no pinholes for them from then on."),
 	STATS_C(pinholes_opened, "pinholes_opened_total", "Pinholes (conntrack expectations) installed."),

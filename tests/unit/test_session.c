@@ -271,6 +271,29 @@ static void test_greeting(void)
 	conn_close(&c);
 }
 
+/* More commands waiting than SESSION_PENDING_MAX: the oldest are
+ * forgotten, and counted for the daemon in the packet that did it. */
+static void test_pending_bound(void)
+{
+	struct conn c;
+	char text[512] = "";
+	int i;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	for (i = 0; i < SESSION_PENDING_MAX + 1; i++)
+		strcat(text, "NOOP\r\n");
+	strcat(text, "PASV\r\n");
+	CHECK_INT(feed(&c, ORIG, text), 0);
+	CHECK_INT(c.out.commands_forgotten, 2);
+	CHECK_INT(c.s.commands_forgotten, 2);
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	CHECK_INT(c.s.pending[SESSION_PENDING_MAX - 1].verb, FTP_COMMAND_PASV);
+	CHECK_INT(feed(&c, REPL, "200 NOOP ok\r\n"), 0);
+	CHECK_INT(c.out.commands_forgotten, 0);
+	CHECK_INT(c.s.commands_forgotten, 2);
+	conn_close(&c);
+}
+
 static void test_pipelined(void)
 {
 	struct conn c;
@@ -1750,6 +1773,7 @@ int main(void)
 	test_unsolicited();
 	test_greeting();
 	test_pipelined();
+	test_pending_bound();
 	test_pending_full();
 	test_multiline();
 	test_split_reply();
