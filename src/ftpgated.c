@@ -369,6 +369,13 @@ static struct session_entry *daemon_session(struct daemon *d,
 	if (!e) {
 		bool full = errno == ENOSPC;
 
+		/* Counted and audited once per connection, at the client's
+		 * SYN. Every later packet with data tries again (the
+		 * connection is picked up mid-stream once there is room) and
+		 * must not count it again; a connection first seen
+		 * mid-stream while the table is full is not counted. */
+		if (!pkt->syn || qp->reply_direction)
+			return NULL;
 		d->stats.sessions_untracked++;
 		trail_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
 		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
