@@ -9,6 +9,8 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/ftpgate/ftpgate.conf"
 #define CONFIG_DEFAULT_QUEUE 7
+#define CONFIG_DEFAULT_QUEUE_MAX_PACKETS 1024		/* the kernel's own */
+#define CONFIG_DEFAULT_QUEUE_RCVBUF (8u * 1024 * 1024)
 #define CONFIG_HELPER_NAME "ftpgate"
 #define CONFIG_DEFAULT_AUDIT_LOG "/var/log/ftpgate/audit.log"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ftpgate/ftpgated.sock"
@@ -18,6 +20,12 @@
 
 struct config {
 	uint16_t queue_number;		/* NFQUEUE number; default 7 */
+	/* packets waiting in the queue before the kernel passes more
+	 * uninspected (NFQA_CFG_QUEUE_MAXLEN); 1024. Needs a restart. */
+	uint32_t queue_max_packets;
+	/* the queue socket's receive buffer (SO_RCVBUFFORCE); 8 MiB. Full:
+	 * packets pass uninspected, our recv gets ENOBUFS. Needs a restart. */
+	uint32_t queue_rcvbuf_bytes;
 	unsigned max_sessions;		/* tracked control connections; 4096 */
 	size_t session_buffer_max;	/* bytes buffered per direction; 8192 */
 	size_t line_max;		/* longest accepted line; 512 */

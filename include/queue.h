@@ -30,16 +30,31 @@ struct queue_packet {
 
 typedef void (*queue_packet_cb)(const struct queue_packet *pkt, void *data);
 
-/* Bind queue `number`: copy whole packets, ask for conntrack info, fail
- * open when the queue is full. Fails with -EBUSY if another process already
- * listens on it (a second daemon must not fight over the queue). */
-int queue_open(struct queue **q, uint16_t number, char *err, size_t errlen);
+struct queue_params {
+	uint16_t number;
+	/* Packets the kernel holds for us (NFQA_CFG_QUEUE_MAXLEN, kernel
+	 * default 1024); beyond it, fail-open lets packets pass uninspected,
+	 * with no counter and no message to us. At least 1. */
+	uint32_t max_packets;
+	/* The socket's receive buffer (SO_RCVBUFFORCE; the kernel books
+	 * twice this). When it is full, packets pass uninspected and the next
+	 * receive reports ENOBUFS (queue_overruns). 4096 to INT_MAX / 2. */
+	uint32_t rcvbuf_bytes;
+};
+
+/* Bind queue p->number: copy whole packets, ask for conntrack info, fail
+ * open when the queue or our receive buffer is full. Fails with -EBUSY if
+ * another process already listens on it (a second daemon must not fight
+ * over the queue). Both limits are set once, here. */
+int queue_open(struct queue **q, const struct queue_params *p, char *err,
+	       size_t errlen);
 int queue_fd(const struct queue *q);
 
 /* Read what is waiting (non-blocking socket) and call cb for each packet.
  * Returns the number of packets handled, 0 if none were waiting, -ENOBUFS
- * when the kernel dropped messages (counted in queue_overruns), or another
- * negative errno. pkt and pkt->data are valid only during cb. Handles at
+ * when the receive buffer was full and the kernel let packets pass
+ * uninspected (counted in queue_overruns; call again, the rest is still
+ * there), or another negative errno. pkt and pkt->data are valid only during cb. Handles at
  * most 1024 packets per call: poll the descriptor level-triggered. */
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 

@@ -18,6 +18,8 @@
 
 enum config_key {
 	CONFIG_KEY_QUEUE,
+	CONFIG_KEY_QUEUE_MAX_PACKETS,
+	CONFIG_KEY_QUEUE_RCVBUF,
 	CONFIG_KEY_MAX_SESSIONS,
 	CONFIG_KEY_BUFFER,
 	CONFIG_KEY_LINE_MAX,
@@ -49,6 +51,14 @@ static const struct config_key_info {
 	unsigned long min, max;		/* for plain numbers */
 } config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_QUEUE] = { "queue-number", CONFIG_GLOBAL, 0, 65535 },
+	/* 1: the least that inspects anything (tiny values provoke
+	 * fail-open in tests); 65536 waiting full-size packets hold a few
+	 * hundred MiB of kernel memory. */
+	[CONFIG_KEY_QUEUE_MAX_PACKETS] = { "queue-max-packets", CONFIG_GLOBAL, 1, 65536 },
+	/* 4096: the kernel books twice that, room for two full-size packet
+	 * messages (2.7-3.6 KiB each, measured: doc/config.md); 256 MiB is
+	 * far below the kernel's cap of INT_MAX / 2. */
+	[CONFIG_KEY_QUEUE_RCVBUF] = { "queue-receive-buffer-bytes", CONFIG_GLOBAL, 4096, 268435456 },
 	[CONFIG_KEY_MAX_SESSIONS] = { "max-sessions", CONFIG_GLOBAL, 1, 1000000 },
 	[CONFIG_KEY_BUFFER] = { "session-buffer-bytes", CONFIG_GLOBAL, 512, 1048576 },
 	[CONFIG_KEY_LINE_MAX] = { "line-max-bytes", CONFIG_GLOBAL, 64, 4096 },
@@ -89,6 +99,8 @@ void config_init_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->queue_number = CONFIG_DEFAULT_QUEUE;
+	c->queue_max_packets = CONFIG_DEFAULT_QUEUE_MAX_PACKETS;
+	c->queue_rcvbuf_bytes = CONFIG_DEFAULT_QUEUE_RCVBUF;
 	c->max_sessions = 4096;
 	c->session_buffer_max = 8192;
 	c->line_max = 512;
@@ -466,6 +478,8 @@ static int config_setting(struct config_parser *cp, char *s)
 				    value, key, ki->min, ki->max);
 	switch (k) {
 	case CONFIG_KEY_QUEUE:		c->queue_number = (uint16_t)v; break;
+	case CONFIG_KEY_QUEUE_MAX_PACKETS: c->queue_max_packets = (uint32_t)v; break;
+	case CONFIG_KEY_QUEUE_RCVBUF:	c->queue_rcvbuf_bytes = (uint32_t)v; break;
 	case CONFIG_KEY_MAX_SESSIONS:	c->max_sessions = (unsigned)v; break;
 	case CONFIG_KEY_BUFFER:		c->session_buffer_max = (size_t)v; break;
 	case CONFIG_KEY_LINE_MAX:	c->line_max = (size_t)v; break;

@@ -37,6 +37,10 @@ struct daemon {
 	bool stopping;
 	uint64_t last_gc_ms;
 	uint64_t last_full_warning_ms;
+	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
+	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
+	uint64_t queue_overrun_last_ms;
+	uint64_t queue_overrun_warned_ms;
 	struct stats stats;
 	uint64_t start_ms;
 	/* audit trail (trail.c) */

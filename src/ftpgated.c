@@ -27,6 +27,10 @@
 
 #define DAEMON_GC_INTERVAL_MS 1000
 #define DAEMON_ERR_MAX 512
+/* A queue overrun burst ends after this long without an overrun; a burst
+ * that goes on is said again after DAEMON_OVERRUN_REPEAT_MS. */
+#define DAEMON_OVERRUN_QUIET_MS 10000
+#define DAEMON_OVERRUN_REPEAT_MS 60000
 /* poll set: queue, signals, kernel events, then the control socket */
 #define DAEMON_POLL_MAX (3 + 1 + CTL_CLIENTS_MAX)
 
@@ -477,6 +481,13 @@ static void daemon_reload(struct daemon *d)
 			fresh.queue_number, d->config.queue_number);
 		fresh.queue_number = d->config.queue_number;
 	}
+	if (fresh.queue_max_packets != d->config.queue_max_packets ||
+	    fresh.queue_rcvbuf_bytes != d->config.queue_rcvbuf_bytes) {
+		log_msg(LOG_WARNING, "queue-max-packets and queue-receive-buffer-bytes changes need a restart; still %u packets, %u bytes",
+			d->config.queue_max_packets, d->config.queue_rcvbuf_bytes);
+		fresh.queue_max_packets = d->config.queue_max_packets;
+		fresh.queue_rcvbuf_bytes = d->config.queue_rcvbuf_bytes;
+	}
 	if (strcmp(fresh.control_socket, d->config.control_socket) != 0 ||
 	    strcmp(fresh.control_group, d->config.control_group) != 0) {
 		log_msg(LOG_WARNING, "control-socket and control-socket-group changes need a restart; still on %s",
@@ -542,6 +553,26 @@ static void daemon_gc(struct daemon *d, uint64_t now)
 	answer_metrics_tick(d, now);
 }
 
+/* queue_receive() said ENOBUFS: our socket's receive buffer was full, so
+ * the kernel let packets pass uninspected (fail-open) and told us once.
+ * queue.c counted it (queue_overruns_total); reading goes on. Say it once
+ * per burst, with the fix, and in the audit log. */
+static void daemon_queue_overrun(struct daemon *d)
+{
+	uint64_t now = daemon_now_ms();
+	bool new_burst = d->queue_overrun_last_ms == 0 ||
+			 now - d->queue_overrun_last_ms >= DAEMON_OVERRUN_QUIET_MS;
+
+	d->queue_overrun_last_ms = now;
+	if (!new_burst && now - d->queue_overrun_warned_ms < DAEMON_OVERRUN_REPEAT_MS)
+		return;
+	d->queue_overrun_warned_ms = now;
+	log_msg(LOG_WARNING, "queue %u: ftpgated's receive buffer (queue-receive-buffer-bytes = %u) was full, so the kernel let packets pass uninspected; raise queue-receive-buffer-bytes (a restart applies it) or find what slows ftpgated down; queue_overruns_total is now %lu",
+		d->config.queue_number, d->config.queue_rcvbuf_bytes,
+		queue_overruns(d->queue));
+	trail_events_lost(d, "queue", queue_overruns(d->queue));
+}
+
 static int daemon_run(struct daemon *d)
 {
 	struct pollfd fds[DAEMON_POLL_MAX];
@@ -569,11 +600,9 @@ static int daemon_run(struct daemon *d)
 			trail_drain_events(d);
 		if (fds[0].revents & POLLIN) {
 			ret = queue_receive(d->queue, daemon_packet, d);
-			if (ret == -ENOBUFS) {
-				log_msg(LOG_WARNING, "queue %u overran: the kernel dropped %lu notifications so far; affected control connections may miss a reply",
-					d->config.queue_number, queue_overruns(d->queue));
-				trail_events_lost(d, "queue", queue_overruns(d->queue));
-			} else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			if (ret == -ENOBUFS)
+				daemon_queue_overrun(d);
+			else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
 				log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
 					strerror(-ret));
 		}
@@ -676,6 +705,7 @@ int main(int argc, char **argv)
 	long queue_override = -1;
 	char err[DAEMON_ERR_MAX] = "", *end;
 	struct cthelper_params helper;
+	struct queue_params qparams;
 	int opt, ret, status = 1;
 	unsigned adopted;
 
@@ -722,7 +752,12 @@ int main(int argc, char **argv)
 	}
 	trail_check_events(&d);
 
-	ret = queue_open(&d.queue, d.config.queue_number, err, sizeof(err));
+	qparams = (struct queue_params){
+		.number = d.config.queue_number,
+		.max_packets = d.config.queue_max_packets,
+		.rcvbuf_bytes = d.config.queue_rcvbuf_bytes,
+	};
+	ret = queue_open(&d.queue, &qparams, err, sizeof(err));
 	if (ret < 0) {
 		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
 		goto out;

@@ -25,10 +25,14 @@
  *    copy range (a 64 KiB GSO packet could). The cost (one verdict per
  *    segment) is nothing on an FTP control connection.
  *  - NFQA_CFG_F_FAIL_OPEN: when the queue is full (queue_maxlen, default
- *    1024) or the netlink message cannot be delivered to our socket (receive
- *    buffer full), the packet is accepted uninspected instead of dropped.
- *    In the second case our socket gets ENOBUFS on the next recv (we do not
- *    set NETLINK_NO_ENOBUFS), which queue_receive() reports and counts.
+ *    1024, set with NFQA_CFG_QUEUE_MAXLEN in the same config message) or the
+ *    netlink message cannot be delivered to our socket (receive buffer
+ *    full), the packet is accepted uninspected instead of dropped
+ *    (__nfqnl_enqueue_packet). With FAIL_OPEN neither case is counted in
+ *    the queue's queue_dropped / queue_user_dropped (those count drops
+ *    without it). In the second case our socket gets ENOBUFS on the next
+ *    recv (we do not set NETLINK_NO_ENOBUFS), which queue_receive()
+ *    reports and counts; the first case leaves no trace we could see.
  *  - Packet messages: NFQNL_MSG_PACKET, nfgenmsg.res_id = queue number,
  *    NFQA_PACKET_HDR (packet_id be32), NFQA_PAYLOAD, NFQA_CT (nested, built
  *    by ctnetlink_glue_build(): CTA_TUPLE_ORIG { CTA_TUPLE_IP { CTA_IP_V4_SRC
@@ -49,6 +53,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +70,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
-#define QUEUE_RCVBUF		(8 * 1024 * 1024)
+#define QUEUE_RCVBUF_MIN	4096
 /* One packet message: payload <= 0xffff plus metadata and conntrack
  * attributes (well under 2 KiB). */
 #define QUEUE_BUFSIZE		(0xffff + 16384)
@@ -114,14 +119,21 @@ static bool is_packet_msg(const struct nlmsghdr *nlh)
 	       (nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET;
 }
 
+static bool find_packet_id(const struct nlmsghdr *nlh, size_t avail,
+			   uint32_t *id);
+static int send_verdict(struct queue *q, uint32_t id, int verdict);
+
 static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 {
 	void *copy;
+	uint32_t id;
 
 	if (q->npending == QUEUE_PENDING_MAX ||
 	    (copy = malloc(nlh->nlmsg_len)) == NULL) {
 		/* cannot keep it: release it so it does not hang */
 		q->malformed++;
+		if (find_packet_id(nlh, nlh->nlmsg_len, &id))
+			send_verdict(q, id, NF_ACCEPT);
 		return;
 	}
 	memcpy(copy, nlh, nlh->nlmsg_len);
@@ -183,7 +195,8 @@ static void queue_free(struct queue *q)
 	free(q);
 }
 
-int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
+int queue_open(struct queue **qp, const struct queue_params *p, char *err,
+	       size_t errlen)
 {
 	char buf[512] __attribute__((aligned(8)));
 	const uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
@@ -191,11 +204,26 @@ int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 	struct nlmsghdr *nlh;
 	struct mnl_socket *nl;
 	struct queue *q;
-	int one = 1, fd, fl, rcvbuf = QUEUE_RCVBUF, rc;
+	uint16_t number;
+	int one = 1, fd, fl, rcvbuf, rc;
 
-	if (qp == NULL)
+	if (qp == NULL || p == NULL)
 		return -EINVAL;
 	*qp = NULL;
+	if (p->max_packets == 0) {
+		seterr(err, errlen, "queue %u: a limit of 0 packets would pass "
+		       "every packet uninspected; ask for at least 1",
+		       p->number);
+		return -EINVAL;
+	}
+	if (p->rcvbuf_bytes < QUEUE_RCVBUF_MIN || p->rcvbuf_bytes > INT_MAX / 2) {
+		seterr(err, errlen, "queue %u: receive buffer of %u bytes is out "
+		       "of range; ask for %d to %d bytes", p->number,
+		       p->rcvbuf_bytes, QUEUE_RCVBUF_MIN, INT_MAX / 2);
+		return -EINVAL;
+	}
+	number = p->number;
+	rcvbuf = (int)p->rcvbuf_bytes;
 	q = calloc(1, sizeof(*q));
 	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL) {
 		free(q);
@@ -241,6 +269,7 @@ int queue_open(struct queue **qp, uint16_t number, char *err, size_t errlen)
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, p->max_packets);
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
 	rc = config_request(q, nlh);

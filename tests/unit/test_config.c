@@ -83,6 +83,8 @@ static void test_defaults(void)
 	memset(&c, 0x5a, sizeof(c));
 	config_init_defaults(&c);
 	CHECK_INT(c.queue_number, 7);
+	CHECK_INT(c.queue_max_packets, 1024);
+	CHECK_INT(c.queue_rcvbuf_bytes, 8388608);
 	CHECK_INT(c.max_sessions, 4096);
 	CHECK_INT(c.session_buffer_max, 8192);
 	CHECK_INT(c.line_max, 512);
@@ -569,6 +571,47 @@ static void test_audit_keys(void)
 	expect_error_at("audit-log = stdout\naudit-log = none\n", 2, "set twice");
 }
 
+/* queue-max-packets and queue-receive-buffer-bytes: ranges, scope. */
+static void test_queue_keys(void)
+{
+	struct config c;
+	char err[512];
+
+	config_init_defaults(&c);
+	CHECK_INT(load_text("queue-max-packets = 1\n"
+			    "queue-receive-buffer-bytes = 4096\n", &c, err,
+			    sizeof(err)), 0);
+	CHECK_INT(c.queue_max_packets, 1);
+	CHECK_INT(c.queue_rcvbuf_bytes, 4096);
+	CHECK_INT(load_text("queue-max-packets = 65536\n"
+			    "queue-receive-buffer-bytes = 268435456\n", &c, err,
+			    sizeof(err)), 0);
+	CHECK_INT(c.queue_max_packets, 65536);
+	CHECK_INT(c.queue_rcvbuf_bytes, 268435456);
+	/* missing from the file: the value in use stays (reload) */
+	CHECK_INT(load_text("queue-number = 9\n", &c, err, sizeof(err)), 0);
+	CHECK_INT(c.queue_max_packets, 65536);
+	CHECK_INT(c.queue_rcvbuf_bytes, 268435456);
+	config_free(&c);
+
+	expect_error_at("queue-max-packets = 0\n", 1,
+			"bad value '0' for queue-max-packets; use a whole number from 1 to 65536");
+	expect_error_at("queue-max-packets = 65537\n", 1, "from 1 to 65536");
+	expect_error_at("queue-max-packets = -1\n", 1, "from 1 to 65536");
+	expect_error_at("queue-receive-buffer-bytes = 4095\n", 1,
+			"bad value '4095' for queue-receive-buffer-bytes; use a whole number from 4096 to 268435456");
+	expect_error_at("queue-receive-buffer-bytes = 268435457\n", 1,
+			"from 4096 to 268435456");
+	expect_error_at("queue-receive-buffer-bytes = 8M\n", 1,
+			"from 4096 to 268435456");
+	expect_error_at("queue-receive-buffer-bytes = 99999999999999999999999\n", 1,
+			"from 4096 to 268435456");
+	expect_error_at("[server 192.0.2.1]\nqueue-max-packets = 64\n", 2,
+			"global setting");
+	expect_error_at("queue-receive-buffer-bytes = 65536\n"
+			"queue-receive-buffer-bytes = 65536\n", 2, "set twice");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -578,6 +621,7 @@ int main(void)
 	test_errors();
 	test_active_keys();
 	test_audit_keys();
+	test_queue_keys();
 	if (tmp_path[0] != '\0')
 		unlink(tmp_path);
 	return check_report("config");
