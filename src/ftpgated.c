@@ -321,7 +321,7 @@ static void daemon_actions_report(struct daemon *d, struct session_entry *e,
 			break;
 		case SESSION_ACTION_STREAM_RESYNC:
 			d->stats.streams_resynchronized++;
-			log_msg(LOG_WARNING, "control connection %s -> %s (conntrack %u): %s; outstanding commands forgotten, announcements in the skipped bytes get no pinhole; packets passed uninspected because ftpgated was too slow or down (see queue_kernel_dropped_total)",
+			log_msg(LOG_WARNING, "control connection %s -> %s (conntrack %u): %s; outstanding commands forgotten, announcements in the skipped bytes get no pinhole; packets passed uninspected because ftpgated was too slow or down (see queue_overruns_total; a full queue, queue-max-packets, is counted nowhere)",
 				control_client, control_server, e->conntrack_id, a->detail);
 			break;
 		case SESSION_ACTION_DATA_TROUBLE:
