@@ -36,6 +36,9 @@ Each STEP is one argument, split like a shell line:
                        wait (3 s unless told) for the server's data
                        connection on the port/eprt listener; read it to
                        its end
+  burst N              send N NOOPs, each in a segment of its own (no
+                       Nagle, no waiting), then read the N replies (2xx);
+                       floods the gateway's queue with N segments each way
   send-raw TEXT        send TEXT exactly, in one segment, no CRLF added;
                        \\r \\n \\0 \\xNN escapes are decoded
   save PATH            write "ADDR PORT" of the last announcement to PATH
@@ -348,6 +351,20 @@ class Probe:
             raise Broken("send %r: %s" % (data, e))
         return "sent %d bytes %r" % (len(data), data[:60])
 
+    def step_burst(self, args):
+        n = int(args[0])
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for _ in range(n):
+                self.sock.sendall(b"NOOP\r\n")
+        except OSError as e:
+            raise Broken("send NOOP: %s" % e)
+        for i in range(n):
+            code, text = self.read_reply()
+            if not code.startswith("2"):
+                raise StepFailed("NOOP %d of %d: %r, want 2xx" % (i + 1, n, text))
+        return "%d NOOPs answered" % n
+
     def step_sleep(self, args):
         time.sleep(float(args[0]))
         return "slept %ss" % args[0]
@@ -382,6 +399,7 @@ class Probe:
             "sleep": (self.step_sleep, 1),
             "quit": (self.step_quit, 0),
             "pipeline": (self.step_pipeline, 1),
+            "burst": (self.step_burst, 1),
         }
         if name not in table:
             raise Broken("unknown step %r" % step)

@@ -1,0 +1,125 @@
+#!/bin/bash
+# Queue overflow: ftpgated too slow to read its queue. The kernel then lets
+# control packets pass uninspected (the queue's FAIL_OPEN flag): FTP keeps
+# working, and ftpgated must notice the bytes it never saw, count them and
+# resynchronise its view of the stream, so that later announcements on the
+# same control connection get pinholes again (doc/protocol.md, "When packets
+# pass ftpgated uninspected"). Two ways to overflow, each its own daemon:
+#   - the queue holds more than queue-max-packets packets (the kernel says
+#     nothing; only the resynchronisation shows it);
+#   - ftpgated's socket receive buffer is full (queue-receive-buffer-bytes):
+#     the kernel also tells ftpgated with ENOBUFS (queue_overruns_total).
+# The daemon is made slow with SIGSTOP while a real client (ftp-probe's
+# "burst") and a real server (pyftpdlib) exchange a burst of NOOPs.
+# Runs inside the lab guest; needs $FTPGATE_BUILD_DIR (default <repo>/build).
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$LAB_DIR/ftpgate.sh"
+
+W=$LAB_WORK/overflow
+rm -rf "$W"; mkdir -p "$W"
+: > "$FTPGATE_LOG"
+AUDIT=$W/audit.log
+
+check() {
+	local name=$1 start; shift
+	start=$EPOCHREALTIME
+	if "$@" > "$W/check.out" 2>&1; then
+		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
+	else
+		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
+		ftpgate_debug
+	fi
+}
+
+finish() {
+	[ -n "$FTPGATE_PID" ] && { kill -CONT "$FTPGATE_PID" 2>/dev/null; ftpgate_stop 3; }
+	lab_ftp_stop
+	if [ "$lab_failed" != 0 ] || [ -n "${FTPGATE_LAB_VERBOSE:-}" ]; then
+		echo "--- ftpgated log (last 40 lines):"; tail -n 40 "$FTPGATE_LOG" | sed 's/^/  /'
+	fi
+	lab_topology_down
+	lab_summary "lab overflow"
+	exit
+}
+
+lab_topology_up || exit 1
+ftpgate_modules || { echo "cannot load the netfilter modules ftpgated needs" >&2; exit 1; }
+lab_pyftpd_start || finish
+
+# overflow NAME: one held control connection. A PASV works; then, with
+# the daemon stopped, a burst of NOOPs each way (their replies must come
+# back: the control connection never stalls); then, with the daemon
+# running again, PASVs until one gets a pinhole, and its data connection
+# must be admitted. The first PASV after the burst may be refused: the
+# line right after the skipped bytes is never trusted (fail closed).
+overflow() {
+	local name=$1 burst=$2 p held i got=
+	rm -f "$W/$name"-*
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/$name-before" \
+		"connect-announced --expect connected" \
+		"wait-file $W/$name-stopped 20" "burst $burst" "save $W/$name-burst" \
+		"wait-file $W/$name-resumed 30" \
+		pasv "save $W/$name-after1" pasv "save $W/$name-after2" \
+		"connect-announced --expect connected" quit > "$W/$name.out" 2>&1 &
+	held=$!
+	ftpgate_wait_file "$W/$name-before" 15 || { kill "$held"; cat "$W/$name.out"; return 1; }
+	sleep 0.5
+	kill -STOP "$FTPGATE_PID"
+	touch "$W/$name-stopped"
+	# the burst is answered with the daemon stopped: nothing waits for it
+	if ! ftpgate_wait_file "$W/$name-burst" 25; then
+		kill -CONT "$FTPGATE_PID"; touch "$W/$name-resumed"; wait "$held"
+		echo "the NOOP burst was not answered while ftpgated was stopped (fail-open did not happen):"
+		cat "$W/$name.out"; return 1
+	fi
+	kill -CONT "$FTPGATE_PID"
+	sleep 0.5
+	touch "$W/$name-resumed"
+	wait "$held" || { echo "the held session failed after the overflow:"; cat "$W/$name.out"; return 1; }
+	cat "$W/$name.out"
+	ftpgate_alive || { echo "ftpgated died"; return 1; }
+}
+
+# --- the queue's packet limit ---------------------------------------------------
+ftpgate_config <<CONF
+queue-number = $FTPGATE_QUEUE
+expect-timeout-seconds = 10
+queue-max-packets = 4
+audit-log = $AUDIT
+CONF
+start_and_rules() { ftpgate_start && ftpgate_rules; }
+check "ftpgated starts with queue-max-packets = 4" start_and_rules
+[ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
+check "queue-max-packets = 4: a burst of 200 NOOPs passes while ftpgated is stopped; afterwards the session gets a pinhole again and its data connection is admitted" \
+	overflow maxlen 200
+maxlen_counted() {
+	ftpgate_stat_at_least '^ftpgate_streams_resynchronized_total' 1 &&
+	ftpgate_log_since 0 'passed uninspected' &&
+	grep -q '"event":"stream-resynchronized"' "$AUDIT" ||
+		{ echo "no stream-resynchronized event in $AUDIT"; return 1; }
+}
+check "queue-max-packets: the skipped bytes are counted (streams_resynchronized_total), logged and audited" maxlen_counted
+ftpgate_stop 3
+
+# --- the socket's receive buffer --------------------------------------------------
+: > "$AUDIT"
+ftpgate_config <<CONF
+queue-number = $FTPGATE_QUEUE
+expect-timeout-seconds = 10
+queue-receive-buffer-bytes = 4096
+audit-log = $AUDIT
+CONF
+check "ftpgated starts with queue-receive-buffer-bytes = 4096" ftpgate_start
+[ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
+mark=$(ftpgate_log_mark)
+check "receive buffer full: a burst of 200 NOOPs passes while ftpgated is stopped; afterwards the session gets a pinhole again" \
+	overflow rcvbuf 200
+rcvbuf_counted() {
+	ftpgate_stat_at_least '^ftpgate_queue_overruns_total' 1 &&
+	ftpgate_stat_at_least '^ftpgate_streams_resynchronized_total' 1 &&
+	ftpgate_log_since "$mark" 'receive buffer' 'queue-receive-buffer-bytes'
+}
+check "receive buffer full: ENOBUFS counted (queue_overruns_total) and said with the fix; the stream resynchronised" rcvbuf_counted
+
+finish
