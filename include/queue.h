@@ -67,4 +67,17 @@ unsigned long queue_overruns(const struct queue *q);
 unsigned long queue_verdict_errors(const struct queue *q);
 void queue_close(struct queue *q);
 
+/* One queue's line of /proc/net/netfilter/nfnetlink_queue (this network
+ * namespace): who reads it and the kernel's drop counters. */
+struct queue_proc_row {
+	uint32_t portid;		/* the netlink port bound to it */
+	uint32_t waiting;		/* packets waiting for a verdict */
+	uint32_t dropped;		/* queue full, without fail-open */
+	uint32_t user_dropped;		/* not delivered, without fail-open */
+};
+
+/* 0 and *row when queue `number` is bound by someone, -ENOENT when nobody
+ * reads it, or another negative errno when the file cannot be read. */
+int queue_proc_read(uint16_t number, struct queue_proc_row *row);
+
 #endif

@@ -23,24 +23,14 @@
 
 /* ---- counters ----------------------------------------------------------- */
 
-/* /proc/net/netfilter/nfnetlink_queue (nfnetlink_queue.c, seq_show):
- * queue, portid, queue_total, copy_mode, copy_range, queue_dropped,
- * user_dropped, id_sequence, 1. */
 static void answer_queue_proc(struct daemon *d)
 {
-	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
-	unsigned q, portid, total, mode, range, dropped, user;
+	struct queue_proc_row row;
 
-	if (f == NULL)
-		return;
-	while (fscanf(f, "%u %u %u %u %u %u %u %*u %*d", &q, &portid, &total,
-		      &mode, &range, &dropped, &user) == 7) {
-		if (q == d->config.queue_number) {
-			d->stats.queue_kernel_dropped = dropped;
-			d->stats.queue_user_dropped = user;
-		}
+	if (queue_proc_read(d->config.queue_number, &row) == 0) {
+		d->stats.queue_kernel_dropped = row.dropped;
+		d->stats.queue_user_dropped = row.user_dropped;
 	}
-	fclose(f);
 }
 
 void answer_refresh_stats(struct daemon *d)

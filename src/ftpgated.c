@@ -44,6 +44,9 @@ static void daemon_usage(FILE *out)
 		"  -q, --queue N        NFQUEUE number (overrides the config file)\n"
 		"  -s, --syslog         log to syslog even in the foreground\n"
 		"  -v, --verbose        log debug messages too\n"
+		"      --disable-helper disable the kernel helper of an ftpgated that is\n"
+		"                       gone (killed, crashed) and exit; refused while\n"
+		"                       one is running (systemd's ExecStopPost)\n"
 		"  -h, --help           this text\n"
 		"Signals: SIGHUP reloads the configuration (and reopens the audit log),\n"
 		"SIGTERM/SIGINT stop. ftpgatectl talks to the running daemon.\n",
@@ -688,6 +691,56 @@ static int daemon_observe(struct daemon *d, char *err, size_t errlen)
 	return rc;
 }
 
+/* --disable-helper: after an ftpgated died without its shutdown (SIGKILL,
+ * a crash), its helper stays enabled. The kernel then queues the first
+ * packet of every new FTP control connection to nobody, and the queue
+ * bypass lets it through without the conntrack confirmation that normally
+ * follows (it is skipped with the rest of the hook), so the server's answer
+ * is INVALID and a stateful gateway drops it: new FTP sessions fail until
+ * ftpgated runs again. Disabling the helper makes the kernel skip it: FTP
+ * works, without pinholes. Refused while a process reads the helper's
+ * queue, which would be a running ftpgated. Exit 0 when the helper is
+ * disabled (or was, or does not exist), 1 otherwise. */
+static int daemon_disable_helper(void)
+{
+	char err[DAEMON_ERR_MAX] = "";
+	struct queue_proc_row row;
+	uint16_t number;
+	bool enabled;
+	int ret;
+
+	ret = cthelper_query(CONFIG_HELPER_NAME, &number, &enabled, err, sizeof(err));
+	if (ret == -ENOENT) {
+		printf("ftpgated: helper \"%s\" is not registered; nothing to disable\n",
+		       CONFIG_HELPER_NAME);
+		return 0;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "ftpgated: cannot read helper \"%s\": %s\n",
+			CONFIG_HELPER_NAME, err[0] ? err : strerror(-ret));
+		return 1;
+	}
+	if (queue_proc_read(number, &row) == 0) {
+		fprintf(stderr, "ftpgated: queue %u of helper \"%s\" is read by netlink port %u: an ftpgated is running; stop it with SIGTERM (systemctl stop ftpgated), which disables the helper itself\n",
+			number, CONFIG_HELPER_NAME, row.portid);
+		return 1;
+	}
+	if (!enabled) {
+		printf("ftpgated: helper \"%s\" (queue %u) is already disabled\n",
+		       CONFIG_HELPER_NAME, number);
+		return 0;
+	}
+	ret = cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "ftpgated: cannot disable helper \"%s\": %s\n",
+			CONFIG_HELPER_NAME, err[0] ? err : strerror(-ret));
+		return 1;
+	}
+	printf("ftpgated: helper \"%s\" (queue %u) disabled: nobody reads its queue; new FTP control connections pass without pinholes until ftpgated starts again\n",
+	       CONFIG_HELPER_NAME, number);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -697,11 +750,13 @@ int main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "disable-helper", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .signal_fd = -1,
 			    .audit = { .fd = -1 } };
 	bool foreground = false, to_syslog = false, verbose = false;
+	bool disable_helper = false;
 	long queue_override = -1;
 	char err[DAEMON_ERR_MAX] = "", *end;
 	struct cthelper_params helper;
@@ -724,6 +779,7 @@ int main(int argc, char **argv)
 		case 's': to_syslog = true; break;
 		case 'v': verbose = true; break;
 		case 'h': daemon_usage(stdout); return 0;
+		case 'D': disable_helper = true; break;
 		default: daemon_usage(stderr); return 2;
 		}
 	}
@@ -732,6 +788,8 @@ int main(int argc, char **argv)
 		daemon_usage(stderr);
 		return 2;
 	}
+	if (disable_helper)
+		return daemon_disable_helper();
 	log_open("ftpgated", to_syslog || !foreground, verbose);
 
 	config_init_defaults(&d.config);

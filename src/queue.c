@@ -629,3 +629,29 @@ void queue_close(struct queue *q)
 	mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len);
 	queue_free(q);
 }
+
+/* /proc/net/netfilter/nfnetlink_queue (nfnetlink_queue.c, seq_show):
+ * queue, portid, queue_total, copy_mode, copy_range, queue_dropped,
+ * user_dropped, id_sequence, 1. */
+int queue_proc_read(uint16_t number, struct queue_proc_row *row)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	unsigned q, portid, total, mode, range, dropped, user;
+	int ret = -ENOENT;
+
+	if (f == NULL)
+		return -errno;
+	while (fscanf(f, "%u %u %u %u %u %u %u %*u %*d", &q, &portid, &total,
+		      &mode, &range, &dropped, &user) == 7) {
+		if (q == number) {
+			row->portid = portid;
+			row->waiting = total;
+			row->dropped = dropped;
+			row->user_dropped = user;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}

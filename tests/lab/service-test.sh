@@ -74,6 +74,47 @@ else
 	fail "reload" "$(journalctl -u ftpgated --no-pager 2>&1 | tail -n 5)"
 fi
 
+# SIGKILL: no shutdown of its own, so ExecStopPost disables the helper (new
+# FTP connections would fail otherwise, see suite-faults.sh), then
+# Restart=on-failure brings it back 1 s later, helper enabled again.
+# "enabled" or "disabled" when both registrations (IPv4, IPv6) say so
+helper_status() {
+	nfct list helper 2>/dev/null | awk '
+		/\.name = / { name = $3; sub(/,$/, "", name) }
+		/\.status = / { s = $3; sub(/,$/, "", s); if (name == "ftpgate") print s }' | sort | uniq -c |
+		awk 'NR == 1 && $1 == 2 { st = $2 } END { print (NR == 1 ? st : "mixed") }'
+}
+old=$(systemctl show -p MainPID --value ftpgated.service)
+mark=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl kill -s KILL ftpgated.service
+for i in $(seq 50); do
+	journalctl -u ftpgated --no-pager --since "$mark" 2>/dev/null | grep -q 'helper "ftpgate" (queue [0-9]*) disabled' && break
+	sleep 0.1
+done
+if journalctl -u ftpgated --no-pager --since "$mark" 2>/dev/null | grep -q 'helper "ftpgate" (queue [0-9]*) disabled'; then
+	pass "SIGKILL: ExecStopPost ran ftpgated --disable-helper, which disabled the helper"
+else
+	fail "SIGKILL: helper disabled by ExecStopPost" "$(journalctl -u ftpgated --no-pager --since "$mark" 2>&1 | tail -n 8)"
+fi
+for i in $(seq 100); do
+	new=$(systemctl show -p MainPID --value ftpgated.service)
+	[ "${new:-0}" != 0 ] && [ "$new" != "$old" ] && systemctl is-active -q ftpgated.service && break
+	sleep 0.1
+done
+status=$(helper_status)
+if systemctl is-active -q ftpgated.service && [ "$new" != "$old" ] && [ "$status" = enabled ]; then
+	pass "SIGKILL: restarted (pid $old -> $new), helper enabled again"
+else
+	fail "SIGKILL: restart" "active=$(systemctl is-active ftpgated.service) pid $old -> ${new:-?} helper status '${status}'; $(nfct list helper 2>&1 | head -n 12 | tr '\n' ' ')"
+fi
+if out=$(/usr/local/sbin/ftpgated --disable-helper 2>&1); then
+	fail "--disable-helper while ftpgated runs" "it did not refuse: $out"
+elif echo "$out" | grep -q 'an ftpgated is running' && [ "$(helper_status)" = enabled ]; then
+	pass "--disable-helper while ftpgated runs: refused, helper left enabled"
+else
+	fail "--disable-helper while ftpgated runs" "$out; helper status '$(helper_status)'"
+fi
+
 start=$(date +%s%N)
 systemctl stop ftpgated.service
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

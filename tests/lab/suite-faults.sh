@@ -224,6 +224,23 @@ dead_new() {
 	[ "$inv1" -gt "$inv0" ] || { echo "no INVALID packet counted (the server's SYN-ACK)"; return 1; }
 }
 check "daemon dead (killed, helper still enabled): a new control connection is not established: never confirmed, the server's SYN-ACK is INVALID (kernel behaviour, see comment)" dead_new
+# What the systemd unit's ExecStopPost does after such a death: disable the
+# helper, so the kernel skips it and new control connections are confirmed
+# as usual (no pinholes until ftpgated is back).
+disabled_new() {
+	local out r h
+	out=$(lab_ns gateway "$FTPGATED" --disable-helper 2>&1) || { echo "--disable-helper failed: $out"; return 1; }
+	echo "$out"
+	echo "$out" | grep -q 'helper "ftpgate" (queue [0-9]*) disabled' || return 1
+	h=$(helper_registrations)
+	[ "$(echo "$h" | grep -c "^disabled $FTPGATE_QUEUE$")" = 2 ] ||
+		{ echo "want the helper disabled for IPv4 and IPv6: $h"; return 1; }
+	r=$(lab_connect client "$LAB_SERVER4" 21 3)
+	[ "$r" = connected ] || { echo "a new control connection after --disable-helper: $r, want connected"; return 1; }
+	out=$(lab_ns gateway "$FTPGATED" --disable-helper 2>&1) && echo "$out" | grep -q 'already disabled' ||
+		{ echo "a second --disable-helper: $out"; return 1; }
+}
+check "daemon dead, then ftpgated --disable-helper (the unit's ExecStopPost): helper disabled (IPv4+IPv6), a new control connection is established" disabled_new
 expired_dead() {
 	local left
 	left=$(awk -v a="$k1_at" -v b="$EPOCHREALTIME" -v t="$TIMEOUT" 'BEGIN { d = a + t + 0.3 - b; print (d > 0 ? d : 0) }')
