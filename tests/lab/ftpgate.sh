@@ -216,3 +216,21 @@ ftpgate_stat_at_least() {
 	echo "metric matching '$1' is '${v:-missing}', want at least $2"
 	return 1
 }
+
+# ftpgate_check NAME COMMAND...: like lab_check, but COMMAND runs in this
+# shell (it may start or stop the daemon and wait for background probes),
+# its output in $W/check.out. On failure: its last lines, the gateway's
+# state and, when $AUDIT names a file, the audit log's tail.
+ftpgate_check() {
+	local name=$1 start; shift
+	start=$EPOCHREALTIME
+	if "$@" > "$W/check.out" 2>&1; then
+		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
+	else
+		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
+		ftpgate_debug
+		if [ -n "${AUDIT:-}" ] && [ -f "$AUDIT" ]; then
+			echo "--- audit log (last 8 lines):"; tail -n 8 "$AUDIT" | cut -c1-400 | sed 's/^/  /'
+		fi
+	fi
+}

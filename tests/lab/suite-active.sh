@@ -25,16 +25,7 @@ HOLD_PID=
 VSFTPD_BASE="connect_timeout=4
 port_promiscuous=YES"
 
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null

@@ -48,17 +48,7 @@ retry() {
 	return 1
 }
 
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-		echo "--- audit log (last 8 lines):"; tail -n 8 "$AUDIT" 2>/dev/null | cut -c1-400 | sed 's/^/  /'
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	[ -n "$FTPGATE_PID" ] && ftpgate_stop 3

@@ -107,17 +107,7 @@ limit_set() {
 	[ "$got" = "$2" ] || { echo "$1 set to $2, the gateway netns reads '$got'"; return 1; }
 }
 
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(since "$start")s"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-		echo "--- audit log (last 6 lines):"; tail -n 6 "$AUDIT" 2>/dev/null | cut -c1-400 | sed 's/^/  /'
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	restore_sysctls

@@ -18,19 +18,7 @@ W=$LAB_WORK/ftpgated
 rm -rf "$W"; mkdir -p "$W"
 : > "$FTPGATE_LOG"; : > "$LAB_WORK/fake-ftpd.log"
 
-# check NAME COMMAND...: like lab_check, but COMMAND runs in this shell (it
-# may start or stop the daemon and wait for background probes); prints the
-# gateway's state on failure.
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	[ -n "$FTPGATE_PID" ] && ftpgate_stop 3

@@ -21,16 +21,7 @@ rm -rf "$W"; mkdir -p "$W"
 : > "$FTPGATE_LOG"
 AUDIT=$W/audit.log
 
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	[ -n "$FTPGATE_PID" ] && { kill -CONT "$FTPGATE_PID" 2>/dev/null; ftpgate_stop 3; }

@@ -20,16 +20,7 @@ CONNS=16 SEGS=8 SIZE=1400
 PACKETS=$((CONNS * SEGS))
 SINK_PID=
 
-check() {
-	local name=$1 start; shift
-	start=$EPOCHREALTIME
-	if "$@" > "$W/check.out" 2>&1; then
-		lab_pass "$name" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }')"
-	else
-		lab_fail "$name" "$(tail -n 6 "$W/check.out" | tr '\n' ' ')"
-		ftpgate_debug
-	fi
-}
+check() { ftpgate_check "$@"; }
 
 finish() {
 	[ -n "$FTPGATE_PID" ] && kill -CONT "$FTPGATE_PID" 2>/dev/null
