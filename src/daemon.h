@@ -1,7 +1,8 @@
 /* daemon.h: the state of ftpgated, shared by its files: ftpgated.c (start,
- * event loop, carrying out session actions), trail.c (the audit trail:
- * what became of every session and pinhole) and answer.c (answers to
- * ftpgatectl). Private to the daemon executable. */
+ * event loop, reload, shutdown), inspect.c (one queued packet: session,
+ * pinholes, verdict), trail.c (the audit trail: what became of every
+ * session and pinhole) and answer.c (answers to ftpgatectl). Private to
+ * the daemon executable. */
 #ifndef FTPGATE_DAEMON_H
 #define FTPGATE_DAEMON_H
 
@@ -24,6 +25,7 @@
 
 #define DAEMON_VERSION "0.1.0"
 #define DAEMON_PINHOLES_MAX 65536	/* pinholes recorded at once */
+#define DAEMON_ERR_MAX 512		/* an error message with its cause */
 
 struct daemon {
 	struct config config;
@@ -66,6 +68,13 @@ static inline uint64_t daemon_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* ---- inspect.c -------------------------------------------------------- */
+
+/* The queue_receive() callback (daemon: the struct daemon): feed the
+ * packet to its control connection's session, carry out what that asks
+ * before the verdict, send the verdict, then log and audit it. */
+void inspect_packet(const struct queue_packet *qp, void *daemon);
 
 /* ---- trail.c ---------------------------------------------------------- */
 

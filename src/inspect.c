@@ -1,0 +1,379 @@
+/* inspect: one queued packet of an FTP control connection, from its
+ * session to its verdict. The session says what the packet means; the
+ * kernel phase installs and removes expectations (and records them in the
+ * pinhole registry) before the verdict, so an approved pinhole exists
+ * before the reply that announced it leaves the gateway; the reporting
+ * phase (counters, log, audit) comes after the verdict, off the packet's
+ * path. Part of the daemon (daemon.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "packet.h"
+
+static void inspect_format_endpoint(const struct inet_addr *a, uint16_t port,
+				    char *buf, size_t len)
+{
+	char text[INET_ADDR_STRLEN];
+
+	inet_addr_format(a, text, sizeof(text));
+	if (a->family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", text, port);
+	else
+		snprintf(buf, len, "%s:%u", text, port);
+}
+
+/* What the kernel phase did with one action, for the reporting phase. */
+struct inspect_outcome {
+	int ret;			/* expect_install / expect_remove */
+	uint32_t timeout_s;		/* PINHOLE_OPEN: the timeout asked */
+	char err[DAEMON_ERR_MAX];	/* the kernel's complaint, if any */
+	struct trail_opened opened;	/* PINHOLE_OPEN, installed */
+};
+
+static void inspect_expect_request(const struct session_entry *e,
+				   const struct session_action *a,
+				   struct expect_request *r)
+{
+	const struct session *s = &e->session;
+
+	memset(r, 0, sizeof(*r));
+	r->master_src = s->client;
+	r->master_dst = s->server;
+	r->master_sport = s->client_port;
+	r->master_dport = s->server_port;
+	r->source = a->expect_source;
+	r->source_port = a->expect_source_port;
+	r->destination = a->address;
+	r->destination_port = a->port;
+	r->helper_name = CONFIG_HELPER_NAME;
+}
+
+/* Kernel phase: install the pinhole and record it. */
+static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
+				    const struct session_action *a,
+				    struct inspect_outcome *o)
+{
+	struct expect_request r;
+
+	inspect_expect_request(e, a, &r);
+	r.timeout_s = d->config.policy.expect_timeout_s;
+	o->timeout_s = r.timeout_s;
+	o->err[0] = '\0';
+	o->ret = expect_install(d->expect, &r, o->err, sizeof(o->err));
+	if (o->ret < 0)
+		session_pinhole_failed(&e->session);
+	else
+		trail_pinhole_record(d, e, a, r.timeout_s, &o->opened);
+}
+
+/* Reporting phase: say what became of it. */
+static void inspect_pinhole_report(struct daemon *d, struct session_entry *e,
+				   const struct session_action *a,
+				   const struct inspect_outcome *o)
+{
+	const struct session *s = &e->session;
+	char client[64], data[64], control_client[64], control_server[64];
+
+	/* the data connection's source: the client (passive mode) or the
+	 * server (active mode), with its port when the policy fixes it */
+	if (a->expect_source_port)
+		inspect_format_endpoint(&a->expect_source, a->expect_source_port,
+				        client, sizeof(client));
+	else
+		inet_addr_format(&a->expect_source, client, sizeof(client));
+	inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
+	inspect_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
+	inspect_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+
+	if (o->ret < 0) {
+		const char *why = o->err[0] ? o->err : strerror(-o->ret);
+
+		d->stats.pinholes_failed++;
+		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
+			client, data, control_client, control_server, why);
+		trail_pinhole_failed(d, e, a, why);
+		return;
+	}
+	d->stats.pinholes_opened++;
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+		client, data, a->active ? " (active mode)" : "", o->timeout_s,
+		a->reply_code, a->command, control_client, control_server,
+		e->conntrack_id);
+	trail_pinhole_opened(d, &o->opened);
+}
+
+/* Kernel phase: a pinhole whose purpose is over (superseded, transfer
+ * done, ABOR, ...). Marked as ours to remove before any later kernel
+ * event about it is read. */
+static void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
+				   const struct session_action *a,
+				   struct inspect_outcome *o)
+{
+	struct expect_request r;
+
+	inspect_expect_request(e, a, &r);
+	o->err[0] = '\0';
+	o->ret = expect_remove(d->expect, &r, o->err, sizeof(o->err));
+	if (o->ret == 0)
+		trail_pinhole_removing(d, e, a);
+}
+
+/* Reporting phase of a removal. -ENOENT is the usual case: its data
+ * connection used it already. */
+static void inspect_pinhole_removed_report(struct daemon *d, struct session_entry *e,
+					   const struct session_action *a,
+					   const struct inspect_outcome *o)
+{
+	char data[64];
+
+	inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
+	if (o->ret == -ENOENT) {
+		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
+			data, session_remove_cause_name(a->cause), e->conntrack_id);
+		return;
+	}
+	if (o->ret < 0) {
+		log_msg(LOG_WARNING, "pinhole to %s not removed (%s): %s",
+			data, session_remove_cause_name(a->cause),
+			o->err[0] ? o->err : strerror(-o->ret));
+		return;
+	}
+	d->stats.pinholes_removed++;
+	log_msg(LOG_NOTICE, "pinhole removed (%s): -> %s tcp%s: %s (\"%s\"; conntrack %u)",
+		session_remove_cause_name(a->cause), data,
+		a->active ? " (active mode)" : "", a->detail, a->command,
+		e->conntrack_id);
+}
+
+/* The per-client cap, which no single session can see: count the
+ * client's live pinholes in the registry (after reading the kernel's
+ * news, so that pinholes already used do not count) and turn an approved
+ * announcement into a refusal when the client is at the cap. */
+static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
+				  struct session_action *a)
+{
+	unsigned n;
+
+	trail_drain_events(d);
+	n = pinhole_client_open_count(d->pinholes, &e->session.client);
+	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
+		return false;
+	a->kind = SESSION_ACTION_PINHOLE_REFUSED;
+	a->reason = POLICY_REFUSE_CLIENT_CAP;
+	snprintf(a->detail, sizeof(a->detail), "%u pinholes open", n);
+	session_pinhole_failed(&e->session);
+	return true;
+}
+
+/* Kernel phase, before the verdict: every expectation the packet's
+ * actions install or remove, in order, and the pinhole registry's record
+ * of them. Nothing of this packet is logged or audited here (only the
+ * outcome of earlier pinholes whose kernel events are read on the way). */
+static void inspect_actions_kernel(struct daemon *d, struct session_entry *e,
+				   struct session_actions *actions,
+				   struct inspect_outcome *outcome)
+{
+	unsigned i;
+
+	for (i = 0; i < actions->count; i++) {
+		struct session_action *a = &actions->item[i];
+
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN &&
+		    !inspect_client_capped(d, e, a))
+			inspect_pinhole_install(d, e, a, &outcome[i]);
+		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
+			inspect_pinhole_remove(d, e, a, &outcome[i]);
+	}
+}
+
+/* Reporting phase, after the verdict: counters, log lines and audit
+ * events of every action, in order. */
+static void inspect_actions_report(struct daemon *d, struct session_entry *e,
+				   const struct session_actions *actions,
+				   const struct inspect_outcome *outcome)
+{
+	const struct session *s = &e->session;
+	char control_client[64], control_server[64], data[64];
+	unsigned i;
+
+	inspect_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
+	inspect_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+	for (i = 0; i < actions->count; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		switch (a->kind) {
+		case SESSION_ACTION_PINHOLE_OPEN:
+			inspect_pinhole_report(d, e, a, &outcome[i]);
+			break;
+		case SESSION_ACTION_PINHOLE_REFUSED:
+			if (a->reason < POLICY_REASON_COUNT)
+				d->stats.refused[a->reason]++;
+			if (a->address.family)
+				inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
+			else
+				snprintf(data, sizeof(data), "-");
+			/* active mode: the client announced in its command,
+			 * and the server's reply decided */
+			log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s%s%s (control %s -> %s, conntrack %u)",
+				policy_reason_name(a->reason), policy_reason_text(a->reason),
+				data, a->active ? a->command : a->reply,
+				a->active ? ", reply " : "", a->active ? a->reply : "",
+				a->detail[0] ? ": " : "", a->detail,
+				control_client, control_server, e->conntrack_id);
+			break;
+		case SESSION_ACTION_LINE_REJECTED:
+			d->stats.lines_rejected++;
+			log_msg(session_line_rule_is_attack(a->rule) ? LOG_WARNING : LOG_INFO,
+				"line rejected from %s (%s%s): %s (control %s -> %s)",
+				a->direction == SESSION_DIR_ORIGINAL ? "client" : "server",
+				session_line_rule_name(a->rule),
+				session_line_rule_is_attack(a->rule) ? ", possible attack" : "",
+				a->detail, control_client, control_server);
+			break;
+		case SESSION_ACTION_PINHOLE_REMOVE:
+			inspect_pinhole_removed_report(d, e, a, &outcome[i]);
+			break;
+		case SESSION_ACTION_ENCRYPTED:
+			d->stats.sessions_encrypted++;
+			log_msg(LOG_NOTICE, "%s (\"%s\" answered \"%s\"; control %s -> %s, conntrack %u)",
+				SESSION_ENCRYPTED_TEXT, a->command, a->reply,
+				control_client, control_server, e->conntrack_id);
+			break;
+		case SESSION_ACTION_STREAM_LOST:
+			d->stats.streams_lost++;
+			log_msg(LOG_WARNING, "stopped tracking control connection %s -> %s: %s; its traffic still passes but it gets no pinholes",
+				control_client, control_server,
+				a->detail[0] ? a->detail : "buffer bound reached");
+			break;
+		case SESSION_ACTION_STREAM_RESYNC:
+			d->stats.streams_resynchronized++;
+			log_msg(LOG_WARNING, "control connection %s -> %s (conntrack %u): %s; outstanding commands forgotten, announcements in the skipped bytes get no pinhole; packets passed uninspected because ftpgated was too slow or down (see queue_overruns_total; a full queue, queue-max-packets, is counted nowhere)",
+				control_client, control_server, e->conntrack_id, a->detail);
+			break;
+		case SESSION_ACTION_DATA_TROUBLE:
+			log_msg(LOG_NOTICE, "server reports data-connection trouble: \"%s\" to \"%s\" (control %s -> %s, conntrack %u)",
+				a->reply, a->command[0] ? a->command : "-",
+				control_client, control_server, e->conntrack_id);
+			break;
+		}
+		/* the audit log's record of it */
+		trail_action(d, e, a);
+	}
+	if (actions->dropped) {
+		d->stats.actions_dropped += actions->dropped;
+		log_msg(LOG_WARNING, "%u events of control connection %s -> %s not handled (more than %d in one packet)",
+			actions->dropped, control_client, control_server, SESSION_ACTIONS_MAX);
+	}
+}
+
+static bool inspect_session_matches(const struct session *s,
+				    const struct queue_packet *qp)
+{
+	return inet_addr_equal(&s->client, &qp->orig_src) &&
+	       inet_addr_equal(&s->server, &qp->orig_dst) &&
+	       s->client_port == qp->orig_sport && s->server_port == qp->orig_dport;
+}
+
+/* Find the session of this packet's control connection, creating it for a
+ * packet that can start one (a SYN, or data after a restart). */
+static struct session_entry *inspect_session(struct daemon *d,
+					     const struct queue_packet *qp,
+					     const struct packet_info *pkt,
+					     uint64_t now)
+{
+	struct session_entry *e = session_table_find(d->sessions, qp->conntrack_id);
+	struct session_limits limits = {
+		.buffer_max = d->config.session_buffer_max,
+		.line_max = d->config.line_max,
+	};
+
+	/* conntrack IDs are reused once a conntrack is gone */
+	if (e && !inspect_session_matches(&e->session, qp)) {
+		trail_session_ended(d, e, "replaced", now);
+		session_table_remove(d->sessions, e);
+		e = NULL;
+	}
+	if (e || pkt->rst || pkt->fin || (!pkt->syn && pkt->payload_len == 0))
+		return e;
+	e = session_table_add(d->sessions, qp->conntrack_id);
+	if (!e) {
+		bool full = errno == ENOSPC;
+
+		/* Counted and audited once per connection, at the client's
+		 * SYN. Every later packet with data tries again (the
+		 * connection is picked up mid-stream once there is room) and
+		 * must not count it again; a connection first seen
+		 * mid-stream while the table is full is not counted. */
+		if (!pkt->syn || qp->reply_direction)
+			return NULL;
+		d->stats.sessions_untracked++;
+		trail_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
+		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
+			d->last_full_warning_ms = now;
+			log_msg(LOG_WARNING, "not tracking a new control connection: %s (%u tracked, max-sessions %u); its traffic passes without pinholes; raise max-sessions",
+				full ? "session table full" : "out of memory",
+				session_table_count(d->sessions), d->config.max_sessions);
+		}
+		return NULL;
+	}
+	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
+		     qp->orig_dport, &limits);
+	e->started_ms = now;
+	e->midstream = !pkt->syn;
+	trail_session_started(d, e, pkt->syn);
+	return e;
+}
+
+void inspect_packet(const struct queue_packet *qp, void *data)
+{
+	struct daemon *d = data;
+	/* Not zeroed whole (7 KB per packet): session_packet() clears each
+	 * item it adds and reads no item it did not write, so the header
+	 * fields are all that need a value. Likewise outcome[i] is written
+	 * by the kernel phase for each action that reads it. */
+	struct session_actions actions;
+	struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
+	struct packet_info pkt;
+	struct session_entry *e = NULL;
+	enum session_direction dir = SESSION_DIR_ORIGINAL;
+	uint64_t now = daemon_now_ms();
+
+	actions.count = actions.dropped = 0;
+	actions.commands = actions.replies = actions.commands_forgotten = 0;
+	d->stats.packets++;
+	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
+	    packet_parse(qp->data, qp->len, &pkt) < 0) {
+		d->stats.packets_unparsed++;
+		goto verdict;
+	}
+	e = inspect_session(d, qp, &pkt, now);
+	if (!e)
+		goto verdict;
+	dir = qp->reply_direction ? SESSION_DIR_REPLY : SESSION_DIR_ORIGINAL;
+	e->session.last_seen_ms = now;
+	e->packets++;
+	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
+	d->stats.commands_parsed += actions.commands;
+	d->stats.commands_forgotten += actions.commands_forgotten;
+	d->stats.replies_parsed += actions.replies;
+	inspect_actions_kernel(d, e, &actions, outcome);
+verdict:
+	/* Always after the kernel phase: an approved pinhole exists before
+	 * the reply that announced it leaves the gateway. */
+	if (queue_accept(d->queue, qp->packet_id) < 0)
+		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
+	if (!e)
+		return;
+	/* The log and the audit trail, off the packet's path. */
+	inspect_actions_report(d, e, &actions, outcome);
+	if (pkt.fin)
+		e->fin_seen[dir] = true;
+	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1])) {
+		trail_session_ended(d, e, pkt.rst ? "reset" : "closed", now);
+		session_table_remove(d->sessions, e);
+	}
+}
