@@ -151,9 +151,11 @@ struct session {
 	bool lost;			/* gave up tracking (bounds) */
 	bool encrypted;			/* AUTH answered 234: TLS, opaque;
 					   nothing is parsed any more */
-	/* pinholes opened and not known gone, oldest first */
-	struct session_pinhole pinhole[SESSION_PINHOLES_MAX];
-	unsigned pinhole_count;
+	/* pinholes opened and not known gone, oldest first: owned, grown
+	 * on demand up to SESSION_PINHOLES_MAX (a session rarely holds more
+	 * than one: each PASV supersedes the one before) */
+	struct session_pinhole *pinhole;
+	unsigned pinhole_count, pinhole_capacity;
 	uint64_t last_seen_ms;
 	unsigned commands_forgotten;	/* by session_push, all time */
 };

@@ -47,6 +47,7 @@
  *   attacker able to flood the queue could otherwise fake. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "session.h"
@@ -76,6 +77,9 @@ void session_free(struct session *s)
 {
 	stream_free(&s->stream[SESSION_DIR_ORIGINAL]);
 	stream_free(&s->stream[SESSION_DIR_REPLY]);
+	free(s->pinhole);
+	s->pinhole = NULL;
+	s->pinhole_count = s->pinhole_capacity = 0;
 }
 
 /* Copy wire bytes for a log: printable ASCII only, always terminated,
@@ -388,15 +392,45 @@ static void session_open(struct session *s, const struct policy *p,
 	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
 }
 
+/* Room for one more pinhole record: 0, or -ENOSPC at the hard ceiling,
+ * -ENOMEM when the heap fails. */
+static int session_pinhole_room(struct session *s)
+{
+	struct session_pinhole *grown;
+	unsigned n;
+
+	if (s->pinhole_count < s->pinhole_capacity)
+		return 0;
+	if (s->pinhole_capacity >= SESSION_PINHOLES_MAX)
+		return -ENOSPC;
+	n = s->pinhole_capacity ? s->pinhole_capacity * 2 : 2;
+	if (n > SESSION_PINHOLES_MAX)
+		n = SESSION_PINHOLES_MAX;
+	grown = realloc(s->pinhole, n * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	s->pinhole = grown;
+	s->pinhole_capacity = n;
+	return 0;
+}
+
 /* The verdict for an announcement the policy allowed, unless the hard
- * ceiling is reached. */
+ * ceiling is reached or no record of the pinhole can be kept (then it is
+ * not opened: an unrecorded pinhole would escape the cap). */
 static void session_allow(struct session *s, struct session_action *act)
 {
-	if (act->reason == POLICY_ALLOW &&
-	    s->pinhole_count >= SESSION_PINHOLES_MAX)
+	int r;
+
+	if (act->reason != POLICY_ALLOW)
+		return;
+	r = session_pinhole_room(s);
+	if (r < 0) {
 		act->reason = POLICY_REFUSE_SESSION_CAP;
-	if (act->reason == POLICY_ALLOW)
-		act->kind = SESSION_ACTION_PINHOLE_OPEN;
+		if (r == -ENOMEM)
+			session_str(act->detail, "out of memory");
+		return;
+	}
+	act->kind = SESSION_ACTION_PINHOLE_OPEN;
 }
 
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */
@@ -913,5 +947,6 @@ const char *session_remove_cause_name(enum session_remove_cause c)
 size_t session_memory(const struct session *s)
 {
 	return stream_memory(&s->stream[SESSION_DIR_ORIGINAL]) +
-	       stream_memory(&s->stream[SESSION_DIR_REPLY]);
+	       stream_memory(&s->stream[SESSION_DIR_REPLY]) +
+	       s->pinhole_capacity * sizeof(*s->pinhole);
 }
