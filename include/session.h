@@ -197,7 +197,10 @@ const char *session_remove_cause_name(enum session_remove_cause c);
 /* Rules whose breach is an attack signature, not a broken peer. */
 bool session_line_rule_is_attack(enum session_line_rule r);
 
-/* Bytes of heap held by this session (for the global bound). */
+/* Bytes of heap the two streams hold (reassembly and line buffers, the
+ * part bounded by session-buffer-bytes); 0 once the session is lost or
+ * encrypted. The pinhole records (at most SESSION_PINHOLES_MAX, kept
+ * until the control connection ends) are not counted. */
 size_t session_memory(const struct session *s);
 
 #endif

@@ -947,6 +947,5 @@ const char *session_remove_cause_name(enum session_remove_cause c)
 size_t session_memory(const struct session *s)
 {
 	return stream_memory(&s->stream[SESSION_DIR_ORIGINAL]) +
-	       stream_memory(&s->stream[SESSION_DIR_REPLY]) +
-	       s->pinhole_capacity * sizeof(*s->pinhole);
+	       stream_memory(&s->stream[SESSION_DIR_REPLY]);
 }
