@@ -370,6 +370,20 @@ static int same_master_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
+/* Ask the kernel for the expectation of r's tuple; cb gets it. */
+static int exp_get(struct expect_handle *h, const struct expect_request *r,
+		   nlrequest_cb cb, void *data)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+
+	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
+		      (uint8_t)r->source.family);
+	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
+		  r->source_port, r->destination_port);
+	return nlrequest_talk(&h->req, nlh, cb, data);
+}
+
 /* The expectation the kernel has for r's tuple: belongs to r's master?
  * Returns 1 same master, 0 another master, -ENOENT gone, or -errno. The
  * expectation's ID goes to *id (when id is not NULL and the kernel sent
@@ -378,16 +392,10 @@ static int existing_is_ours_id(struct expect_handle *h,
 			       const struct expect_request *r, bool *has_id,
 			       uint32_t *id)
 {
-	char buf[512] __attribute__((aligned(8)));
 	struct same_master sm = { r, false, false, false, 0 };
-	struct nlmsghdr *nlh;
 	int rc;
 
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
-		      (uint8_t)r->source.family);
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
-		  r->source_port, r->destination_port);
-	rc = nlrequest_talk(&h->req, nlh, same_master_cb, &sm);
+	rc = exp_get(h, r, same_master_cb, &sm);
 	if (rc < 0)
 		return rc;
 	if (!sm.seen)
@@ -445,41 +453,39 @@ static int check_request(const struct expect_request *r, char *err,
 	return 0;
 }
 
-static void explain(struct expect_handle *h, int rc, const char *tuple,
-		    char *err, size_t errlen)
+/* Why the kernel refused: the errors an install and a removal share, then
+ * each one's own, with the kernel's extended-ack text when it sent one. */
+static void explain(struct expect_handle *h, int rc, bool removing,
+		    const char *tuple, char *err, size_t errlen)
 {
 	const char *why;
 
-	switch (rc) {
-	case -ENOENT:
+	if (rc == -EPERM)
+		why = "permission denied (ftpgated needs CAP_NET_ADMIN)";
+	else if (rc == -ETIMEDOUT)
+		why = "no answer from the kernel";
+	else if (removing && rc == -ENOENT)
+		why = "no such expectation (used or expired)";
+	else if (removing && rc == -EBUSY)
+		why = "the expectation belongs to another connection";
+	else if (rc == -ENOENT)
 		why = "the master connection is not in the conntrack table "
 		      "(closed?)";
-		break;
-	case -EOPNOTSUPP:
+	else if (rc == -EOPNOTSUPP)
 		why = "the master connection has no conntrack helper attached "
 		      "(no nft 'ct helper set' for it?)";
-		break;
-	case -ESHUTDOWN:
+	else if (rc == -ESHUTDOWN)
 		why = "the master connection has no helper extension";
-		break;
-	case -EBUSY:
+	else if (rc == -EBUSY)
 		why = "it clashes with an expectation of another connection";
-		break;
-	case -EMFILE:
+	else if (rc == -EMFILE)
 		why = "the kernel's expectation table is full "
 		      "(nf_conntrack_expect_max)";
-		break;
-	case -EPERM:
-		why = "permission denied (ftpgated needs CAP_NET_ADMIN)";
-		break;
-	case -ETIMEDOUT:
-		why = "no answer from the kernel";
-		break;
-	default:
+	else
 		why = strerror(-rc);
-	}
-	seterr(err, errlen, "cannot install expectation %s: %s%s%s%s", tuple,
-	       why, h->req.ext[0] ? " (kernel: " : "", h->req.ext,
+	seterr(err, errlen, "cannot %s expectation %s: %s%s%s%s",
+	       removing ? "remove" : "install", tuple, why,
+	       h->req.ext[0] ? " (kernel: " : "", h->req.ext,
 	       h->req.ext[0] ? ")" : "");
 }
 
@@ -530,41 +536,15 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 		int u = update_timeout(h, r);
 
 		if (u < 0 && u != -ENOENT) {
-			explain(h, u, tuple, err, errlen);
+			explain(h, u, false, tuple, err, errlen);
 			return u;
 		}
 	}
 	if (rc < 0) {
-		explain(h, rc, tuple, err, errlen);
+		explain(h, rc, false, tuple, err, errlen);
 		return rc;
 	}
 	return 0;
-}
-
-static void explain_remove(struct expect_handle *h, int rc, const char *tuple,
-			   char *err, size_t errlen)
-{
-	const char *why;
-
-	switch (rc) {
-	case -ENOENT:
-		why = "no such expectation (used or expired)";
-		break;
-	case -EBUSY:
-		why = "the expectation belongs to another connection";
-		break;
-	case -EPERM:
-		why = "permission denied (ftpgated needs CAP_NET_ADMIN)";
-		break;
-	case -ETIMEDOUT:
-		why = "no answer from the kernel";
-		break;
-	default:
-		why = strerror(-rc);
-	}
-	seterr(err, errlen, "cannot remove expectation %s: %s%s%s%s", tuple,
-	       why, h->req.ext[0] ? " (kernel: " : "", h->req.ext,
-	       h->req.ext[0] ? ")" : "");
 }
 
 int expect_remove(struct expect_handle *h, const struct expect_request *r,
@@ -590,7 +570,7 @@ int expect_remove(struct expect_handle *h, const struct expect_request *r,
 	if (rc == 0)
 		rc = -EBUSY;
 	if (rc < 0) {
-		explain_remove(h, rc, tuple, err, errlen);
+		explain(h, rc, true, tuple, err, errlen);
 		return rc;
 	}
 	nlh = exp_msg(buf, IPCTNL_MSG_EXP_DELETE, NLM_F_ACK,
@@ -603,7 +583,7 @@ int expect_remove(struct expect_handle *h, const struct expect_request *r,
 		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, id);
 	rc = nlrequest_talk(&h->req, nlh, NULL, NULL);
 	if (rc < 0) {
-		explain_remove(h, rc, tuple, err, errlen);
+		explain(h, rc, true, tuple, err, errlen);
 		return rc;
 	}
 	return 0;
@@ -685,18 +665,12 @@ int expect_list(struct expect_handle *h, const char *helper_name,
 int expect_lookup(struct expect_handle *h, const struct expect_request *r,
 		  struct ctnl_msg *out)
 {
-	char buf[512] __attribute__((aligned(8)));
 	struct list_ctx lc = { NULL, NULL, NULL, out, false };
-	struct nlmsghdr *nlh;
 	int rc;
 
 	if (h == NULL || r == NULL || out == NULL)
 		return -EINVAL;
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
-		      (uint8_t)r->source.family);
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
-		  r->source_port, r->destination_port);
-	rc = nlrequest_talk(&h->req, nlh, list_cb, &lc);
+	rc = exp_get(h, r, list_cb, &lc);
 	if (rc < 0)
 		return rc;
 	return lc.seen ? 0 : -ENOENT;
