@@ -262,17 +262,11 @@ static void daemon_shutdown(struct daemon *d)
 		log_msg(LOG_ERR, "cannot disable the helper: %s", err);
 	for (i = 0; i < 10 && queue_receive(d->queue, inspect_packet, d) > 0; i++)
 		;
-	{
-		unsigned long refused = 0;
-
-		for (i = 0; i < POLICY_REASON_COUNT; i++)
-			if (i != POLICY_ALLOW)
-				refused += d->stats.refused[i];
-		log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed, %lu removed, %lu control channels encrypted",
-			d->stats.packets, d->stats.pinholes_opened, refused,
-			d->stats.pinholes_failed, d->stats.pinholes_removed,
-			d->stats.sessions_encrypted);
-	}
+	log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed, %lu removed, %lu control channels encrypted",
+		d->stats.packets, d->stats.pinholes_opened,
+		(unsigned long)stats_refused_total(&d->stats),
+		d->stats.pinholes_failed, d->stats.pinholes_removed,
+		d->stats.sessions_encrypted);
 	trail_daemon_stopped(d);
 }
 
