@@ -44,6 +44,9 @@ void json_kv_int(struct json *j, const char *key, int64_t v);
 void json_kv_double(struct json *j, const char *key, double v);
 void json_kv_bool(struct json *j, const char *key, bool v);
 void json_kv_null(struct json *j, const char *key);
+/* v, or null when v is 0: the audit schema's "none or unknown" for IDs,
+ * ports and reply codes, none of which is ever 0 when known. */
+void json_kv_uint_or_null(struct json *j, const char *key, uint64_t v);
 
 /* Append the escaped form of s[0..len) (without quotes) to out. */
 void json_escape(struct strbuf *out, const char *s, size_t len);

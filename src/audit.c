@@ -113,10 +113,7 @@ void audit_put_control(struct json *j, const struct audit_control *c)
 	json_kv_uint(j, "client_port", c->client_port);
 	audit_put_address(j, "server", &c->server);
 	json_kv_uint(j, "server_port", c->server_port);
-	if (c->conntrack_id)
-		json_kv_uint(j, "conntrack_id", c->conntrack_id);
-	else
-		json_kv_null(j, "conntrack_id");
+	json_kv_uint_or_null(j, "conntrack_id", c->conntrack_id);
 	json_object_end(j);
 }
 
@@ -174,10 +171,8 @@ static void audit_put_pinhole(struct json *j, const struct pinhole *p)
 	struct audit_control c;
 
 	audit_control_of(p, &c);
-	if (p->id)
-		json_kv_uint(j, "pinhole", p->id);
-	else
-		json_kv_null(j, "pinhole");	/* not recorded (registry full) */
+	/* null: not recorded (registry full) */
+	json_kv_uint_or_null(j, "pinhole", p->id);
 	audit_put_family(j, p->expect.dst.family);
 	json_kv_str(j, "protocol", "tcp");
 	/* passive: the data connection comes from the control connection's
@@ -187,19 +182,13 @@ static void audit_put_pinhole(struct json *j, const struct pinhole *p)
 	audit_put_address(j, "client", &c.client);
 	audit_put_address(j, "server", &c.server);
 	audit_put_address(j, "source", &p->expect.src);
-	if (p->expect.sport)
-		json_kv_uint(j, "source_port", p->expect.sport);
-	else
-		json_kv_null(j, "source_port");
+	json_kv_uint_or_null(j, "source_port", p->expect.sport);
 	audit_put_address(j, "destination", &p->expect.dst);
 	json_kv_uint(j, "port", p->expect.dport);
 	audit_put_control(j, &c);
 	audit_put_text(j, "command", p->command);
 	audit_put_text(j, "reply", p->reply);
-	if (p->reply_code)
-		json_kv_int(j, "reply_code", p->reply_code);
-	else
-		json_kv_null(j, "reply_code");
+	json_kv_uint_or_null(j, "reply_code", p->reply_code);
 	json_kv_bool(j, "adopted", p->adopted);
 }
 
@@ -231,19 +220,13 @@ void audit_fmt_pinhole_failed(struct audit_line *l, int64_t wall_ms,
 	audit_put_address(&l->json, "client", &c->client);
 	audit_put_address(&l->json, "server", &c->server);
 	audit_put_address(&l->json, "source", &expect->src);
-	if (expect->sport)
-		json_kv_uint(&l->json, "source_port", expect->sport);
-	else
-		json_kv_null(&l->json, "source_port");
+	json_kv_uint_or_null(&l->json, "source_port", expect->sport);
 	audit_put_address(&l->json, "destination", &expect->dst);
 	json_kv_uint(&l->json, "port", expect->dport);
 	audit_put_control(&l->json, c);
 	audit_put_text(&l->json, "command", command);
 	audit_put_text(&l->json, "reply", reply);
-	if (reply_code)
-		json_kv_int(&l->json, "reply_code", reply_code);
-	else
-		json_kv_null(&l->json, "reply_code");
+	json_kv_uint_or_null(&l->json, "reply_code", reply_code);
 	audit_put_text(&l->json, "error", error);
 	audit_end(l);
 }
@@ -272,10 +255,7 @@ void audit_fmt_pinhole_refused(struct audit_line *l, int64_t wall_ms,
 	audit_put_control(&l->json, c);
 	audit_put_text(&l->json, "command", command);
 	audit_put_text(&l->json, "reply", reply);
-	if (reply_code)
-		json_kv_int(&l->json, "reply_code", reply_code);
-	else
-		json_kv_null(&l->json, "reply_code");
+	json_kv_uint_or_null(&l->json, "reply_code", reply_code);
 	audit_put_text(&l->json, "detail", detail);
 	audit_end(l);
 }
@@ -305,10 +285,7 @@ void audit_fmt_pinhole_closed(struct audit_line *l, int64_t wall_ms,
 		json_kv_uint(&l->json, "source_port", data->sport);
 		audit_put_address(&l->json, "destination", &data->dst);
 		json_kv_uint(&l->json, "destination_port", data->dport);
-		if (data_conntrack_id)
-			json_kv_uint(&l->json, "conntrack_id", data_conntrack_id);
-		else
-			json_kv_null(&l->json, "conntrack_id");
+		json_kv_uint_or_null(&l->json, "conntrack_id", data_conntrack_id);
 		json_object_end(&l->json);
 	}
 	audit_end(l);

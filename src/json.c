@@ -162,6 +162,15 @@ void json_kv_uint(struct json *j, const char *key, uint64_t v)
 	json_uint(j, v);
 }
 
+void json_kv_uint_or_null(struct json *j, const char *key, uint64_t v)
+{
+	json_key(j, key);
+	if (v != 0)
+		json_uint(j, v);
+	else
+		json_null(j);
+}
+
 void json_kv_int(struct json *j, const char *key, int64_t v)
 {
 	json_key(j, key);

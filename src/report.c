@@ -111,10 +111,7 @@ static void report_json_endpoint(struct json *j, const char *addr_key,
 				 const struct inet_addr *a, uint16_t port)
 {
 	audit_put_address(j, addr_key, a);
-	if (port)
-		json_kv_uint(j, port_key, port);
-	else
-		json_kv_null(j, port_key);
+	json_kv_uint_or_null(j, port_key, port);
 }
 
 static void report_pinhole_json(struct json *j, const struct report_pinhole_row *r,
@@ -156,10 +153,7 @@ static void report_pinhole_json(struct json *j, const struct report_pinhole_row 
 		json_kv_bool(j, "adopted", p->adopted);
 		json_kv_str(j, "command", p->command[0] ? p->command : NULL);
 		json_kv_str(j, "reply", p->reply[0] ? p->reply : NULL);
-		if (p->reply_code)
-			json_kv_int(j, "reply_code", p->reply_code);
-		else
-			json_kv_null(j, "reply_code");
+		json_kv_uint_or_null(j, "reply_code", p->reply_code);
 	} else {
 		json_kv_null(j, "opened");
 		json_kv_null(j, "age_s");
