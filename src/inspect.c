@@ -150,16 +150,21 @@ static void inspect_pinhole_removed_report(struct daemon *d, struct session_entr
 }
 
 /* The per-client cap, which no single session can see: count the
- * client's live pinholes in the registry (after reading the kernel's
- * news, so that pinholes already used do not count) and turn an approved
- * announcement into a refusal when the client is at the cap. */
+ * client's live pinholes in the registry and turn an approved
+ * announcement into a refusal when the client is at the cap. Only at the
+ * cap is the kernel's news read first, so that pinholes already used do
+ * not count; below it the install reads it anyway (trail_pinhole_record). */
 static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 				  struct session_action *a)
 {
+	const struct inet_addr *client = &e->session.client;
 	unsigned n;
 
+	n = pinhole_client_open_count(d->pinholes, client);
+	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
+		return false;
 	trail_drain_events(d);
-	n = pinhole_client_open_count(d->pinholes, &e->session.client);
+	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
 	a->kind = SESSION_ACTION_PINHOLE_REFUSED;
