@@ -234,3 +234,16 @@ ftpgate_check() {
 		fi
 	fi
 }
+
+# ftpgate_retry SECONDS COMMAND...: until COMMAND succeeds (kernel events,
+# timers and the daemon's once-a-second decisions are asynchronous); prints
+# its last output.
+ftpgate_retry() {
+	local n=$(( $1 * 5 )) i out; shift
+	for i in $(seq "$n"); do
+		out=$("$@" 2>&1) && { echo "$out"; return 0; }
+		sleep 0.2
+	done
+	echo "$out"
+	return 1
+}

@@ -28,25 +28,9 @@ BUSY=$LAB_THIRD_PARTY4		# a second server address: the busy one
 BUSY_RANGE=40100-40101		# its passive range: two ports
 
 ctl() { "$FTPGATECTL" --socket "$SOCK" "$@"; }
-# conntrack -L expect lists one family (IPv4 unless told): ask for both
-kernel_expectations() {
-	lab_ns gateway conntrack -L expect -f ipv4 2>/dev/null
-	lab_ns gateway conntrack -L expect -f ipv6 2>/dev/null
-}
 acheck() { "$LAB_PYTHON" "$CHECKER" "$@"; }
 mark() { if [ -f "$AUDIT" ]; then wc -l < "$AUDIT"; else echo 0; fi; }
 
-# retry SECONDS COMMAND...: until COMMAND succeeds (kernel events and the
-# daemon's once-a-second decisions are asynchronous); its last output.
-retry() {
-	local n=$(( $1 * 5 )) i out; shift
-	for i in $(seq "$n"); do
-		out=$("$@" 2>&1) && { echo "$out"; return 0; }
-		sleep 0.2
-	done
-	echo "$out"
-	return 1
-}
 
 check() { ftpgate_check "$@"; }
 
@@ -110,7 +94,7 @@ mount -t tmpfs -o size=16k tmpfs "$W/full" || { echo "cannot mount a tmpfs" >&2;
 audit_conf 60
 started() {
 	ftpgate_start && ftpgate_rules || return 1
-	retry 5 acheck event "$AUDIT" 0 daemon-started helper=ftpgate
+	ftpgate_retry 5 acheck event "$AUDIT" 0 daemon-started helper=ftpgate
 }
 check "ftpgated starts with an audit log, a control socket and a metrics textfile; audit: daemon-started" started
 [ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
@@ -138,15 +122,15 @@ lab_vsftpd_start || finish
 m=$(mark)
 used4() {
 	lab_ftp_session curl "$LAB_SERVER4" pasv || return 1
-	retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER4" 3
+	ftpgate_retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER4" 3
 }
 check "vsftpd, curl IPv4 PASV LIST/RETR/STOR: every pinhole opened -> used (data connection from the kernel's event)" used4
 check "audit: the control connections ended (session-ended, reason closed)" \
-	retry 5 acheck event "$AUDIT" "$m" session-ended reason=closed server="$LAB_SERVER4"
+	ftpgate_retry 5 acheck event "$AUDIT" "$m" session-ended reason=closed server="$LAB_SERVER4"
 m=$(mark)
 used6() {
 	lab_ftp_session lftp "$LAB_SERVER6" epsv || return 1
-	retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER6" 3
+	ftpgate_retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER6" 3
 }
 check "vsftpd, lftp IPv6 EPSV LIST/RETR/STOR: every pinhole opened -> used" used6
 
@@ -162,7 +146,7 @@ hold a "$LAB_SERVER4" pasv; hold b "$LAB_SERVER4" epsv; hold c "$LAB_SERVER6" ep
 for h in a b c; do ftpgate_wait_file "$W/hold-$h" 15 || true; done
 same_as_kernel() {
 	ctl pinholes --json > "$W/pinholes.json" || return 1
-	kernel_expectations > "$W/expect.txt"
+	lab_expectations > "$W/expect.txt"
 	acheck compare "$W/pinholes.json" "$W/expect.txt" || return 1
 	[ "$(acheck field "$W/pinholes.json" count)" -ge "${1:-3}" ] ||
 		{ echo "want at least ${1:-3} pinholes: $(cat "$W/pinholes.json")"; return 1; }
@@ -182,10 +166,10 @@ restart_same() {
 	not_running || return 1
 	m=$(mark)
 	ftpgate_start || return 1
-	retry 5 same_as_kernel || return 1
+	ftpgate_retry 5 same_as_kernel || return 1
 	[ "$(acheck field "$W/pinholes.json" pinholes.0.adopted)" = True ] ||
 		{ echo "pinholes not marked adopted: $(cat "$W/pinholes.json")"; return 1; }
-	retry 5 acheck event "$AUDIT" "$m" pinhole-adopted
+	ftpgate_retry 5 acheck event "$AUDIT" "$m" pinhole-adopted
 }
 m_adopted=$(mark)
 check "daemon stopped: ftpgatectl says it is not running (exit 3); restarted, it lists the same pinholes (found in the kernel, audit: pinhole-adopted)" restart_same
@@ -209,7 +193,7 @@ no_event_cache() {
 	ftpgate_wait_file "$W/nec" 15 || { kill "$pid"; cat "$W/nec.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/nec")
 	touch "$W/nec-go2"; wait "$pid" || { cat "$W/nec.out"; return 1; }
-	retry 8 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
+	ftpgate_retry 8 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
 	acheck event "$AUDIT" "$m" session-started reason=picked-up-mid-stream
 }
 check "session made while ftpgated was down (no kernel event cache), pinhole removed at QUIT: still audited removed-by-ftpgate (polled)" no_event_cache
@@ -225,10 +209,10 @@ flushed() {
 	ftpgate_wait_file "$W/flush" 15 || { kill "$pid"; return 1; }
 	port=$(ftpgate_announced_port "$W/flush")
 	lab_ns gateway conntrack -F expect
-	retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-in-kernel
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-in-kernel
 	ok=$?
 	# the pinholes adopted at the restart went with the flush too
-	[ $ok = 0 ] && retry 5 acheck outcome "$AUDIT" "$m_adopted" \
+	[ $ok = 0 ] && ftpgate_retry 5 acheck outcome "$AUDIT" "$m_adopted" \
 		"$(ftpgate_announced_port "$W/hold-a")" removed-in-kernel adopted=true
 	ok=$((ok + $?))
 	touch "$W/flush-go"; wait "$pid"
@@ -241,7 +225,7 @@ quit_first() {
 	rm -f "$W/quit"
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/quit" quit || return 1
 	port=$(ftpgate_announced_port "$W/quit")
-	retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
 	acheck event "$AUDIT" "$m" pinhole-removed port="$port" cause=quit
 }
 check "QUIT before the data connection: audit pinhole-removed, removed-by-ftpgate, cause quit" quit_first
@@ -254,7 +238,7 @@ expired() {
 	rm -f "$W/exp"
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/exp" "sleep 6" quit || return 1
 	port=$(ftpgate_announced_port "$W/exp")
-	retry 5 acheck outcome "$AUDIT" "$m" "$port" expired timeout_s=3 || return 1
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" expired timeout_s=3 || return 1
 	! grep -q "\"event\":\"pinhole-used\".*\"port\":$port," "$AUDIT" ||
 		{ echo "a pinhole-used for port $port"; return 1; }
 }
@@ -279,7 +263,7 @@ refused() {
 	conds=("$@")
 	m=$(mark)
 	ftpgate_probe client "$host" "login $name" "${steps[@]}" quit || return 1
-	retry 5 acheck event "$AUDIT" "$m" pinhole-refused reason="$reason" "${conds[@]}"
+	ftpgate_retry 5 acheck event "$AUDIT" "$m" pinhole-refused reason="$reason" "${conds[@]}"
 }
 check "refused: unsolicited 227 (no PASV asked) -> reason unsolicited-reply" \
 	refused unsolicited unsolicited-reply "$LAB_SERVER4" "expect 227" -- command=null server="$LAB_SERVER4"
@@ -301,12 +285,12 @@ busy_transfer() {
 }
 busy_two() {
 	busy_transfer && busy_transfer || return 1
-	retry 5 acheck all-used "$AUDIT" "$m" "$BUSY" 2
+	ftpgate_retry 5 acheck all-used "$AUDIT" "$m" "$BUSY" 2
 }
 check "server $BUSY, passive range $BUSY_RANGE: two transfers, one per port, opened -> used" busy_two
 busy_425() {
 	ftpgate_probe client "$BUSY" "login busy" "send PASV" "expect 425" "send EPSV" "expect 425" || return 1
-	retry 5 acheck event "$AUDIT" "$m" data-trouble code=425 server="$BUSY"
+	ftpgate_retry 5 acheck event "$AUDIT" "$m" data-trouble code=425 server="$BUSY"
 }
 check "third and fourth: both ports in TIME_WAIT, the server answers 425; audit data-trouble with its text" busy_425
 ports_report() {
@@ -361,7 +345,7 @@ metrics() {
 }
 check "ftpgatectl metrics: Prometheus text (HELP/TYPE, labelled counters, per-server gauges)" metrics
 textfile() {
-	retry 20 grep -q '^ftpgate_data_trouble_replies_total{code="425"} 2$' "$PROM" || return 1
+	ftpgate_retry 20 grep -q '^ftpgate_data_trouble_replies_total{code="425"} 2$' "$PROM" || return 1
 	[ "$(stat -c %a "$PROM")" = 644 ] && ! ls "$PROM".tmp.* 2>/dev/null
 }
 check "metrics-textfile $PROM: the same metrics, replaced atomically every 15 s, mode 0644" textfile
@@ -375,7 +359,7 @@ unwritable() {
 	m=$(ftpgate_log_mark)
 	ftpgate_reload || return 1
 	ftpgate_probe client "$LAB_SERVER4" "login highport" pasv quit >/dev/null
-	retry 5 ftpgate_log_since "$m" "AUDIT LOG NOT WRITTEN" "$W/full/audit.log" || return 1
+	ftpgate_retry 5 ftpgate_log_since "$m" "AUDIT LOG NOT WRITTEN" "$W/full/audit.log" || return 1
 	ctl stats | grep -E '^audit_events_lost_total +[1-9]'
 }
 check "audit log on a full file system: the daemon log says AUDIT LOG NOT WRITTEN, stats count the lost events" unwritable
@@ -384,7 +368,7 @@ recovered() {
 	rm -f "$W/full/fill"
 	ftpgate_reload || return 1
 	ftpgate_probe client "$LAB_SERVER4" "login highport" pasv quit >/dev/null
-	retry 5 acheck event "$W/full/audit.log" 0 audit-lost || return 1
+	ftpgate_retry 5 acheck event "$W/full/audit.log" 0 audit-lost || return 1
 	acheck valid "$W/full/audit.log"
 }
 check "space again, SIGHUP: the first line written is an audit-lost event with the count" recovered
@@ -403,7 +387,7 @@ check "daemon stopped: ftpgatectl ping says it is not running, exit 3" not_runni
 stale() {
 	local out status
 	ftpgate_start || return 1
-	retry 5 ctl ping >/dev/null || return 1
+	ftpgate_retry 5 ctl ping >/dev/null || return 1
 	kill -KILL "$FTPGATE_PID"; wait "$FTPGATE_PID" 2>/dev/null; FTPGATE_PID=
 	out=$(ctl ping 2>&1); status=$?
 	echo "exit $status: $out"

@@ -39,17 +39,6 @@ acheck() { "$LAB_PYTHON" "$CHECKER" "$@"; }
 mark() { if [ -f "$AUDIT" ]; then wc -l < "$AUDIT"; else echo 0; fi; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
-# retry SECONDS COMMAND...: until COMMAND succeeds (kernel events, timers
-# and the daemon's once-a-second decisions are asynchronous).
-retry() {
-	local n=$(( $1 * 5 )) i out; shift
-	for i in $(seq "$n"); do
-		out=$("$@" 2>&1) && { echo "$out"; return 0; }
-		sleep 0.2
-	done
-	echo "$out"
-	return 1
-}
 
 # stat_value NAME: one counter from `ftpgatectl stats` ("NAME VALUE").
 stat_value() { ctl stats | awk -v n="$1" '$1 == n { print $2; f = 1 } END { exit !f }'; }
@@ -139,7 +128,7 @@ audit-log = $AUDIT
 control-socket = $SOCK
 CONF
 ftpgate_fake_start || finish
-started() { ftpgate_start && ftpgate_rules && retry 5 ctl ping; }
+started() { ftpgate_start && ftpgate_rules && ftpgate_retry 5 ctl ping; }
 check "ftpgated starts (audit log, control socket), rules loaded" started
 [ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
 
@@ -235,7 +224,7 @@ expired_dead() {
 	local left
 	left=$(awk -v a="$k1_at" -v b="$EPOCHREALTIME" -v t="$TIMEOUT" 'BEGIN { d = a + t + 0.3 - b; print (d > 0 ? d : 0) }')
 	sleep "$left"
-	retry 5 no_expectations || return 1
+	ftpgate_retry 5 no_expectations || return 1
 	echo "table empty $(since "$k1_at")s after the pinhole opened"
 }
 check "daemon dead: the pinhole opened before the kill expires on the kernel's timer (both families empty)" expired_dead
@@ -250,8 +239,8 @@ restarted() {
 		{ echo "want the helper registered once per family, enabled, queue $FTPGATE_QUEUE"; return 1; }
 	lab_ns gateway nft list table inet ftpgate | grep -q 'type "ftpgate"' ||
 		{ echo "the rules' ct helper object is gone"; return 1; }
-	retry 5 ctl ping || return 1
-	retry 5 acheck event "$AUDIT" "$m_restart" daemon-started pinholes_adopted=0
+	ftpgate_retry 5 ctl ping || return 1
+	ftpgate_retry 5 acheck event "$AUDIT" "$m_restart" daemon-started pinholes_adopted=0
 }
 check "restart: ftpgated takes the killed one's helper over, control socket replaced; audit daemon-started, 0 adopted" restarted
 resumed() {
@@ -266,7 +255,7 @@ resumed() {
 	[ -n "$e" ] || { echo "no pinhole for the PASV after the restart"; return 1; }
 	acheck event "$AUDIT" "$m_restart" session-started reason=picked-up-mid-stream \
 		client="$LAB_CLIENT4" || return 1
-	retry 5 acheck outcome "$AUDIT" "$m_restart" "$port" used
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m_restart" "$port" used
 }
 check "restart: the held session is picked up mid-stream; its next PASV gets a pinhole, the data connection works (audit used)" resumed
 check "audit log across the kill and restart: every line one valid JSON event" acheck valid "$AUDIT"
@@ -316,7 +305,7 @@ check "expectation table full: the 227 still reaches the client, no expectation 
 failed_audited() {
 	local port
 	port=$(ftpgate_announced_port "$W/x-1")
-	retry 5 acheck event "$AUDIT" "$x_audit" pinhole-failed port="$port" \
+	ftpgate_retry 5 acheck event "$AUDIT" "$x_audit" pinhole-failed port="$port" \
 		destination="$LAB_SERVER4" command=PASV reply_code=227 || return 1
 	tail -n +"$((x_audit + 1))" "$AUDIT" | grep '"event":"pinhole-failed"' | grep "\"port\":$port[,}]" |
 		grep -q 'expectation table is full' || { echo "pinhole-failed has no 'expectation table is full' error"; return 1; }
@@ -337,7 +326,7 @@ expect_restored() {
 	touch "$W/x-go2"
 	wait "$xfiller"
 	wait "$xprobe" || { cat "$W/x.out"; return 1; }
-	retry 5 acheck outcome "$AUDIT" "$x_audit" "$(ftpgate_announced_port "$W/x-2")" used
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$x_audit" "$(ftpgate_announced_port "$W/x-2")" used
 }
 check "limit restored: the same session's next PASV gets a pinhole, the data connection works (audit used)" expect_restored
 
@@ -391,7 +380,7 @@ ct_full_daemon() {
 }
 check "conntrack table full: ftpgated up, ftpgatectl ping/stats/pinholes answer" ct_full_daemon
 ct_expired() {
-	retry $((TIMEOUT + 4)) acheck outcome "$AUDIT" "$c_audit" "$(ftpgate_announced_port "$W/c-1")" expired
+	ftpgate_retry $((TIMEOUT + 4)) acheck outcome "$AUDIT" "$c_audit" "$(ftpgate_announced_port "$W/c-1")" expired
 }
 check "conntrack table full: the pinhole nobody could use is audited expired" ct_expired
 ct_restored() {
@@ -418,7 +407,7 @@ CONF
 reloaded() {
 	local m; m=$(mark)
 	ftpgate_reload || return 1
-	retry 5 acheck event "$AUDIT" "$m" config-reloaded ok=true
+	ftpgate_retry 5 acheck event "$AUDIT" "$m" config-reloaded ok=true
 }
 check "SIGHUP after the faults: expect-timeout-seconds 60, reloaded (audit config-reloaded ok)" reloaded
 # hold NAME HOST pasv|epsv: a control connection that will have an unused
@@ -447,7 +436,7 @@ deleted() {
 	echo "conntrack -D: $n"
 	ftpgate_no_expect "$port" || { unhold del; return 1; }
 	unhold del
-	retry 5 acheck outcome "$AUDIT" "$m" "$port" session-ended || return 1
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" session-ended || return 1
 	ftpgate_alive && ctl ping
 }
 check "conntrack -D of a control connection with a pinhole open: the kernel drops the pinhole at once; audit session-ended; daemon up" deleted
@@ -461,8 +450,8 @@ flushed() {
 	lab_ns gateway conntrack -F -f ipv6 >/dev/null 2>&1
 	unhold f4; unhold f6
 	no_expectations || return 1
-	retry 5 acheck outcome "$AUDIT" "$m" "$p4" session-ended || return 1
-	retry 5 acheck outcome "$AUDIT" "$m" "$p6" session-ended || return 1
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$p4" session-ended || return 1
+	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$p6" session-ended || return 1
 	ftpgate_alive && ctl ping
 }
 check "conntrack -F (IPv4 and IPv6) with two pinholes open: both gone, audited session-ended; daemon up" flushed
@@ -477,8 +466,8 @@ lab_vsftpd_start || finish
 m=$(mark)
 transfers() {
 	lab_ftp_session curl "$LAB_SERVER4" pasv && lab_ftp_session lftp "$LAB_SERVER6" epsv || return 1
-	retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER4" 3 &&
-	retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER6" 3
+	ftpgate_retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER4" 3 &&
+	ftpgate_retry 5 acheck all-used "$AUDIT" "$m" "$LAB_SERVER6" 3
 }
 check "after all the faults: vsftpd, curl IPv4 PASV and lftp IPv6 EPSV LIST/RETR/STOR; every pinhole used" transfers
 stopped() {
