@@ -243,8 +243,11 @@ limits() {
 	local mark i pids=() p n=0 refused
 	mark=$(ftpgate_log_mark)
 	rm -f "$W"/lim-*
+	# the third one's data connection must be dropped (no pinhole)
 	for i in 1 2 3; do
-		ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-$i" \
+		local try=()
+		[ "$i" = 3 ] && try=("connect-announced --expect timeout --timeout 2")
+		ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-$i" "${try[@]}" \
 			"wait-file $W/lim-go 20" quit > "$W/lim-$i.out" 2>&1 &
 		pids+=($!)
 		ftpgate_wait_file "$W/lim-$i" 15 || { touch "$W/lim-go"; wait; cat "$W/lim-$i.out"; return 1; }
@@ -255,8 +258,9 @@ limits() {
 	done
 	p=$(ftpgate_announced_port "$W/lim-3")
 	refused=$(ftpgate_expects "$p")
-	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-4" quit > "$W/lim-4.out" 2>&1 ||
-		{ touch "$W/lim-go"; wait; echo "4th session failed (must pass untracked):"; cat "$W/lim-4.out"; return 1; }
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-4" \
+		"connect-announced --expect timeout --timeout 2" quit > "$W/lim-4.out" 2>&1 ||
+		{ touch "$W/lim-go"; wait; echo "4th session failed (must pass untracked, its data connection dropped):"; cat "$W/lim-4.out"; return 1; }
 	local p4; p4=$(ftpgate_announced_port "$W/lim-4")
 	local e4; e4=$(ftpgate_expects "$p4")
 	touch "$W/lim-go"
@@ -277,7 +281,7 @@ limits() {
 	touch "$W/lim-go5"; wait "$p"
 	[ -n "$e5" ] || { echo "after the others quit, a new session got no pinhole"; return 1; }
 }
-check "limits: 3rd pinhole of one client refused (client-pinhole-cap), 4th session untracked (max-sessions), both counted; later sessions work" limits
+check "limits: 3rd pinhole of one client refused (client-pinhole-cap), 4th session untracked (max-sessions): no expectation, data connections dropped, both counted; later sessions work" limits
 
 # --- lifecycle: SIGTERM, down, restart mid-session -------------------------------
 rm -f "$W"/held*
