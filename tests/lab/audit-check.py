@@ -17,6 +17,9 @@ usage: audit-check.py COMMAND ARGS...
       every one of them ended "used", its end after its opening
   event LOG SINCE EVENT [KEY=VALUE...]
       some EVENT after line SINCE matches every KEY=VALUE
+  no-event LOG SINCE EVENT [KEY=VALUE...]
+      no EVENT after line SINCE matches every KEY=VALUE (name the check's
+      own objects, e.g. pinhole=ID: the log holds earlier checks' events)
   compare PINHOLES_JSON CONNTRACK_TEXT
       `ftpgatectl pinholes --json` and `conntrack -L expect` list exactly
       the same expectations of helper ftpgate (tuple and master)
@@ -140,6 +143,13 @@ def cmd_event(path, since, event, conds):
     die("no %s with %s after line %s" % (event, " ".join(conds), since))
 
 
+def cmd_no_event(path, since, event, conds):
+    for n, o in load(path, int(since)):
+        if o["event"] == event and matches(o, conds):
+            die("line %d: %s" % (n, json.dumps(o)[:300]))
+    print("no %s with %s after line %s" % (event, " ".join(conds), since))
+
+
 def conntrack_expectations(path):
     """(src, dst, dport, master src, master dst, master sport, master dport)
     of every helper=ftpgate line of `conntrack -L expect`."""
@@ -188,6 +198,8 @@ def main():
             cmd_all_used(a[1], a[2], a[3], a[4])
         elif a[0] == "event":
             cmd_event(a[1], a[2], a[3], a[4:])
+        elif a[0] == "no-event":
+            cmd_no_event(a[1], a[2], a[3], a[4:])
         elif a[0] == "compare":
             cmd_compare(a[1], a[2])
         elif a[0] == "field":
