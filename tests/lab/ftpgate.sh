@@ -116,17 +116,26 @@ ftpgate_stop() {
 	return 0
 }
 
-# ftpgate_reload: SIGHUP, then give the daemon a moment (up to 2 s, less if
-# it logs a line mentioning the reload).
+# ftpgate_reload: SIGHUP, then wait (10 s at most) until the daemon logs
+# that it reloaded: a check that goes on before that would race the new
+# configuration. Fails when the reload failed, never came or killed it.
 ftpgate_reload() {
-	local before i
+	local before i new
 	before=$(wc -l < "$FTPGATE_LOG")
 	kill -HUP "$FTPGATE_PID" || return 1
-	for i in $(seq 20); do
-		tail -n +"$((before + 1))" "$FTPGATE_LOG" | grep -qi reload && break
+	for i in $(seq 100); do
+		new=$(tail -n +"$((before + 1))" "$FTPGATE_LOG")
+		echo "$new" | grep -q 'configuration reloaded from' && break
+		echo "$new" | grep -q 'reload failed' && break
+		ftpgate_alive || break
 		sleep 0.1
 	done
 	ftpgate_alive || { echo "ftpgated died on SIGHUP: $(tail -n 5 "$FTPGATE_LOG" | tr '\n' ' ')" >&2; return 1; }
+	echo "$new" | grep -q 'configuration reloaded from' && return 0
+	echo "$new" | grep -q 'reload failed' &&
+		{ echo "SIGHUP: reload failed: $(echo "$new" | tail -n 3 | tr '\n' ' ')" >&2; return 1; }
+	echo "SIGHUP: no 'configuration reloaded' in the daemon's log within 10 s" >&2
+	return 1
 }
 
 # --- log -------------------------------------------------------------------
@@ -190,6 +199,19 @@ ftpgate_wait_file() {
 	local i n=$(( ${2:-10} * 20 ))
 	for i in $(seq "$n"); do [ -e "$1" ] && return 0; sleep 0.05; done
 	echo "$1 did not appear within ${2:-10}s" >&2
+	return 1
+}
+
+# ftpgate_probe_waiting OUT PATH [SECONDS]: a background probe writing to
+# OUT has done every step before its "wait-file PATH" (default 15 s at most).
+ftpgate_probe_waiting() {
+	local i n=$(( ${3:-15} * 20 ))
+	for i in $(seq "$n"); do
+		grep -qF "wait-file: waiting for $2" "$1" 2>/dev/null && return 0
+		grep -Eq '^(FAILED|BROKEN) ' "$1" 2>/dev/null && break
+		sleep 0.05
+	done
+	echo "the probe did not reach 'wait-file $2' (${3:-15}s at most): $(tail -n 3 "$1" | tr '\n' ' ')"
 	return 1
 }
 
