@@ -334,7 +334,9 @@ strict_line() {
 		sleep 0.1
 	done
 	ftpgate_log_since "$mark" "line rejected" "\($rule" || st=1
-	sleep 0.5	# the server's answer (200 for a PORT) has passed
+	# the probe waits for the go file only once it has read the server's
+	# answer (200 for a PORT): by then ftpgate has judged it
+	ftpgate_probe_waiting "$W/$name.out" "$W/$name-go" || st=1
 	ftpgate_no_expect "$port" || st=1
 	touch "$W/$name-go"
 	wait "$HOLD_PID" || st=1; HOLD_PID=
