@@ -38,6 +38,13 @@ lab_topology_up || exit 1
 ftpgate_modules || { echo "cannot load the netfilter modules ftpgated needs" >&2; exit 1; }
 lab_pyftpd_start || finish
 
+# queue_empty: nothing waits in our queue (/proc: queue_total, field 3).
+queue_empty() {
+	local n
+	n=$(lab_ns gateway awk -v q="$FTPGATE_QUEUE" '$1 == q { print $3 }' /proc/net/netfilter/nfnetlink_queue)
+	[ "$n" = 0 ] || { echo "queue $FTPGATE_QUEUE holds ${n:-no line} packets"; return 1; }
+}
+
 # overflow NAME: one held control connection. A PASV works; then, with
 # the daemon stopped, a burst of NOOPs each way (their replies must come
 # back: the control connection never stalls); then, with the daemon
@@ -55,7 +62,8 @@ overflow() {
 		"connect-announced --expect connected" quit > "$W/$name.out" 2>&1 &
 	held=$!
 	ftpgate_wait_file "$W/$name-before" 15 || { kill "$held"; cat "$W/$name.out"; return 1; }
-	sleep 0.5
+	# its data connection done, the probe waits: only then stop the daemon
+	ftpgate_probe_waiting "$W/$name.out" "$W/$name-stopped" || { kill "$held"; cat "$W/$name.out"; return 1; }
 	kill -STOP "$FTPGATE_PID"
 	touch "$W/$name-stopped"
 	# the burst is answered with the daemon stopped: nothing waits for it
@@ -65,7 +73,8 @@ overflow() {
 		cat "$W/$name.out"; return 1
 	fi
 	kill -CONT "$FTPGATE_PID"
-	sleep 0.5
+	# the PASVs after the burst go once the daemon has read what waited
+	ftpgate_retry 10 queue_empty || { touch "$W/$name-resumed"; wait "$held"; return 1; }
 	touch "$W/$name-resumed"
 	wait "$held" || { echo "the held session failed after the overflow:"; cat "$W/$name.out"; return 1; }
 	cat "$W/$name.out"
