@@ -191,15 +191,26 @@ check "daemon dead: held control connection still gets its PASV reply (queue byp
 # suite-ftpgated.sh), so new FTP sessions wait for the restart (the
 # systemd unit restarts it 1 s after a crash).
 dead_new() {
-	local before after inv0 inv1 r
-	before=$(lab_ns gateway conntrack -L -p tcp --dport 21 2>/dev/null | grep -vc TIME_WAIT)
+	local sport e inv0 inv1 r
+	# a source port of its own, so that the conntrack entry looked for is
+	# this connection's and no other's
+	sport=$((41000 + RANDOM % 1000))
 	inv0=$(ct_stat invalid)
-	r=$(lab_connect client "$LAB_SERVER4" 21 2)
-	after=$(lab_ns gateway conntrack -L -p tcp --dport 21 2>/dev/null | grep -vc TIME_WAIT)
+	r=$(lab_ns client "$LAB_PYTHON" -c '
+import socket, sys
+s = socket.socket(); s.settimeout(2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[3])))
+try:
+    s.connect((sys.argv[2], 21)); print("connected")
+except (socket.timeout, TimeoutError): print("timeout")
+except OSError as e: print("error", e)
+' "$LAB_CLIENT4" "$LAB_SERVER4" "$sport")
+	e=$(lab_ns gateway conntrack -L -p tcp -s "$LAB_CLIENT4" --sport "$sport" --dport 21 2>/dev/null)
 	inv1=$(ct_stat invalid)
-	echo "connect: $r; control conntracks (not TIME_WAIT) $before -> $after; conntrack -S invalid $inv0 -> $inv1"
+	echo "connect from port $sport: $r; its conntrack entry: ${e:-none}; conntrack -S invalid $inv0 -> $inv1"
 	[ "$r" = timeout ] || { echo "a new control connection got through: the kernel let it confirm"; return 1; }
-	[ "$after" = "$before" ] || { echo "the new connection has a conntrack entry"; return 1; }
+	[ -z "$e" ] || { echo "the new connection has a conntrack entry"; return 1; }
 	[ "$inv1" -gt "$inv0" ] || { echo "no INVALID packet counted (the server's SYN-ACK)"; return 1; }
 }
 check "daemon dead (killed, helper still enabled): a new control connection is not established: never confirmed, the server's SYN-ACK is INVALID (kernel behaviour, see comment)" dead_new
@@ -430,7 +441,9 @@ deleted() {
 	hold del "$LAB_SERVER4" pasv
 	held del || { unhold del; return 1; }
 	port=$(ftpgate_announced_port "$W/d-del")
-	sport=$(lab_ns client ss -Htn state established dst "$LAB_SERVER4:21" | awk '{ n = split($3, a, ":"); print a[n] }' | head -n 1)
+	# this probe's own control connection (its pid), not any to port 21
+	sport=$(lab_ns client ss -Htnp state established dst "$LAB_SERVER4:21" |
+		grep "pid=$(cat "$W/d-del.pid")," | awk '{ n = split($3, a, ":"); print a[n] }' | head -n 1)
 	[ -n "$sport" ] || { echo "cannot find the control connection's client port"; unhold del; return 1; }
 	n=$(lab_ns gateway conntrack -D -p tcp -s "$LAB_CLIENT4" -d "$LAB_SERVER4" --sport "$sport" --dport 21 2>&1)
 	echo "conntrack -D: $n"
