@@ -3,6 +3,11 @@
 # rules/ftpgate.nft (plus a "site" table standing for the rest of a real
 # gateway's ruleset), runs the raw FTP probe and the crafted-reply server,
 # and reads the expectation table and the daemon's log.
+#
+# Every check reads only what happened after its own mark, identifies its
+# own objects (pinhole ID, conntrack ID, a port it chose) and waits on
+# conditions with a bound (ftpgate_retry), never on a bare sleep: the rules
+# in tests/README.md.
 
 FTPGATE_REPO=$(cd "$LAB_DIR/../.." && pwd)
 FTPGATE_BUILD_DIR=${FTPGATE_BUILD_DIR:-$FTPGATE_REPO/build}
