@@ -235,6 +235,12 @@ max-sessions = 3
 passive-ports = $LAB_PASV_LOW-$LAB_PASV_HIGH
 CONF
 check "SIGHUP: max-pinholes-per-client = 2, max-sessions = 3" ftpgate_reload
+# sessions_below N: the daemon tracks fewer than N control connections.
+sessions_below() {
+	local n
+	n=$("$FTPGATE_BUILD_DIR/ftpgatectl" stats | awk '$1 == "sessions" { print $2 }')
+	[ -n "$n" ] && [ "$n" -lt "$1" ] || { echo "ftpgated tracks ${n:-?} sessions, want fewer than $1"; return 1; }
+}
 # Three held control connections from one client, each with a PASV it does
 # not use: two pinholes, the third refused. A fourth connection finds the
 # session table full: its PASV reply passes, untracked, no pinhole. After
@@ -272,8 +278,9 @@ limits() {
 	ftpgate_log_since "$mark" "not tracking a new control connection: session table full" "max-sessions 3" &&
 	ftpgate_stat_at_least pinholes_refused_total.*client-pinhole-cap 1 &&
 	ftpgate_stat_at_least sessions_untracked_total 1 || return 1
-	# the held sessions are gone: a new one is tracked and gets its pinhole
-	sleep 1
+	# the held sessions are gone (the daemon has seen them close, so the
+	# table of max-sessions 3 has room): a new one is tracked, gets its pinhole
+	ftpgate_retry 10 sessions_below 3 || return 1
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-5" "wait-file $W/lim-go5 10" quit > "$W/lim-5.out" 2>&1 &
 	p=$!
 	ftpgate_wait_file "$W/lim-5" 15 || { kill "$p"; cat "$W/lim-5.out"; return 1; }
