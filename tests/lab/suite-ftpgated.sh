@@ -93,6 +93,12 @@ start_and_rules() { ftpgate_start && ftpgate_rules; }
 check "ftpgated starts, registers helper \"ftpgate\", rules/ftpgate.nft loads" start_and_rules
 [ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
 
+# Listeners on two passive ports from the start: bound here, these ports
+# cannot be announced by the servers on these addresses, so no transfer
+# below leaves an expectation on them, and the checks of unannounced ports
+# find only their own connection attempts.
+lab_listen server "$LAB_SERVER4" 40050
+lab_listen server "$LAB_SERVER6" 40051
 lab_vsftpd_start || finish
 mark=$(ftpgate_log_mark)
 check "vsftpd: curl IPv4 PASV LIST/RETR/STOR" lab_ftp_session curl "$LAB_SERVER4" pasv
@@ -107,8 +113,6 @@ pinholes_counted() {
 }
 check "data connections admitted by the ftpgate pinholes rule" pinholes_counted
 
-lab_listen server "$LAB_SERVER4" 40050
-lab_listen server "$LAB_SERVER6" 40051
 check "unannounced passive port 40050 IPv4 (listener there): dropped, no expectation" \
 	ftpgate_blocked client "$LAB_SERVER4" 40050
 check "unannounced passive port 40051 IPv6 (listener there): dropped, no expectation" \
