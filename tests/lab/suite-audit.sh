@@ -180,13 +180,14 @@ for pid in $HOLDERS; do wait "$pid"; done
 # no event cache in the kernel: its expectations report nothing when they
 # go. ftpgated polls the pinholes of sessions it picked up mid-stream.
 no_event_cache() {
-	local port m pid i
+	local port m pid
 	rm -f "$W"/nec*
 	ftpgate_stop 3 || return 1
 	ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/nec-go1 30" pasv "save $W/nec" \
 		"wait-file $W/nec-go2 30" quit > "$W/nec.out" 2>&1 &
 	pid=$!
-	for i in $(seq 50); do grep -q "waiting for $W/nec-go1" "$W/nec.out" && break; sleep 0.1; done
+	# logged in while the daemon is down: that is the point of the check
+	ftpgate_probe_waiting "$W/nec.out" "$W/nec-go1" || { kill "$pid"; return 1; }
 	m=$(mark)
 	ftpgate_start || { kill "$pid"; return 1; }
 	touch "$W/nec-go1"
