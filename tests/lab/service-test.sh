@@ -36,7 +36,7 @@ export SYSTEMD_PAGER=cat SYSTEMD_COLORS=0
 if out=$(systemd-analyze verify /etc/systemd/system/ftpgated.service 2>&1); then
 	pass "systemd-analyze verify accepts ftpgated.service"
 else
-	fail "systemd-analyze verify ftpgated.service" "$out"
+	fail "systemd-analyze verify accepts ftpgated.service" "$out"
 fi
 
 # One transaction: systemd must order ftpgated (Before=nftables.service) and
@@ -44,34 +44,45 @@ fi
 if timeout 60 systemctl start ftpgate-lab.target && systemctl is-active -q nftables.service ftpgated.service; then
 	pass "nftables.service and ftpgated.service start in one transaction"
 else
-	fail "start nftables.service + ftpgated.service" "$(systemctl status --no-pager nftables.service ftpgated.service 2>&1 | tail -n 15)"
+	fail "nftables.service and ftpgated.service start in one transaction" "$(systemctl status --no-pager nftables.service ftpgated.service 2>&1 | tail -n 15)"
 fi
 if nft list table inet ftpgate 2>/dev/null | grep -q 'ct helper ftpgate'; then
 	pass "nftables loaded the ruleset naming the helper"
 else
-	fail "ruleset loaded" "$(systemctl status --no-pager -l nftables.service 2>&1 | tail -n 8; journalctl --no-pager -b 2>&1 | grep -i nft | tail -n 8)"
+	fail "nftables loaded the ruleset naming the helper" "$(systemctl status --no-pager -l nftables.service 2>&1 | tail -n 8; journalctl --no-pager -b 2>&1 | grep -i nft | tail -n 8)"
 fi
 pid=$(systemctl show -p MainPID --value ftpgated.service)
 cap=$(awk '/^CapEff:/ { print $2 }' /proc/$pid/status 2>/dev/null)
 if [ "$cap" = 0000000000001000 ]; then
-	pass "ftpgated runs with CAP_NET_ADMIN only (CapEff $cap)"
+	pass "ftpgated runs with CAP_NET_ADMIN only (CapEff 0000000000001000)"
 else
-	fail "capabilities" "CapEff ${cap:-none} (pid ${pid:-?}), want 0000000000001000"
+	fail "ftpgated runs with CAP_NET_ADMIN only (CapEff 0000000000001000)" "CapEff ${cap:-none} (pid ${pid:-?}), want 0000000000001000"
 fi
 ftpgated_started=$(systemctl show -p ActiveEnterTimestampMonotonic --value ftpgated.service)
 nft_started=$(systemctl show -p ExecMainStartTimestampMonotonic --value nftables.service)
 if [ "${ftpgated_started:-0}" -gt 0 ] && [ "${nft_started:-0}" -gt "${ftpgated_started:-0}" ]; then
 	pass "nftables.service started after ftpgated.service was ready"
 else
-	fail "start order" "ftpgated at $ftpgated_started, nftables at $nft_started (monotonic us)"
+	fail "nftables.service started after ftpgated.service was ready" "ftpgated at $ftpgated_started, nftables at $nft_started (monotonic us)"
 fi
 
-systemctl reload ftpgated.service; sleep 1
-if systemctl is-active -q ftpgated.service &&
-   journalctl -u ftpgated --no-pager 2>/dev/null | grep -q 'configuration reloaded\|no configuration file'; then
+# journal_has SINCE REGEX [SECONDS]: the unit's journal since SINCE has a
+# line matching REGEX (grep), polled for up to SECONDS (10).
+journal_has() {
+	local i
+	for i in $(seq $(( ${3:-10} * 10 ))); do
+		journalctl -u ftpgated --no-pager --since "$1" 2>/dev/null | grep -q "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# systemctl reload sends SIGHUP and returns: wait for the daemon's word
+mark=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl reload ftpgated.service
+if journal_has "$mark" 'configuration reloaded\|no configuration file' && systemctl is-active -q ftpgated.service; then
 	pass "systemctl reload: daemon reloads and stays active"
 else
-	fail "reload" "$(journalctl -u ftpgated --no-pager 2>&1 | tail -n 5)"
+	fail "systemctl reload: daemon reloads and stays active" "$(journalctl -u ftpgated --no-pager 2>&1 | tail -n 5)"
 fi
 
 # SIGKILL: no shutdown of its own, so ExecStopPost disables the helper (new
@@ -87,14 +98,10 @@ helper_status() {
 old=$(systemctl show -p MainPID --value ftpgated.service)
 mark=$(date '+%Y-%m-%d %H:%M:%S')
 systemctl kill -s KILL ftpgated.service
-for i in $(seq 50); do
-	journalctl -u ftpgated --no-pager --since "$mark" 2>/dev/null | grep -q 'helper "ftpgate" (queue [0-9]*) disabled' && break
-	sleep 0.1
-done
-if journalctl -u ftpgated --no-pager --since "$mark" 2>/dev/null | grep -q 'helper "ftpgate" (queue [0-9]*) disabled'; then
+if journal_has "$mark" 'helper "ftpgate" (queue [0-9]*) disabled'; then
 	pass "SIGKILL: ExecStopPost ran ftpgated --disable-helper, which disabled the helper"
 else
-	fail "SIGKILL: helper disabled by ExecStopPost" "$(journalctl -u ftpgated --no-pager --since "$mark" 2>&1 | tail -n 8)"
+	fail "SIGKILL: ExecStopPost ran ftpgated --disable-helper, which disabled the helper" "$(journalctl -u ftpgated --no-pager --since "$mark" 2>&1 | tail -n 8)"
 fi
 for i in $(seq 100); do
 	new=$(systemctl show -p MainPID --value ftpgated.service)
@@ -103,25 +110,27 @@ for i in $(seq 100); do
 done
 status=$(helper_status)
 if systemctl is-active -q ftpgated.service && [ "$new" != "$old" ] && [ "$status" = enabled ]; then
-	pass "SIGKILL: restarted (pid $old -> $new), helper enabled again"
+	echo "  restarted: pid $old -> $new"
+	pass "SIGKILL: restarted (a new pid), helper enabled again"
 else
-	fail "SIGKILL: restart" "active=$(systemctl is-active ftpgated.service) pid $old -> ${new:-?} helper status '${status}'; $(nfct list helper 2>&1 | head -n 12 | tr '\n' ' ')"
+	fail "SIGKILL: restarted (a new pid), helper enabled again" "active=$(systemctl is-active ftpgated.service) pid $old -> ${new:-?} helper status '${status}'; $(nfct list helper 2>&1 | head -n 12 | tr '\n' ' ')"
 fi
 if out=$(/usr/local/sbin/ftpgated --disable-helper 2>&1); then
-	fail "--disable-helper while ftpgated runs" "it did not refuse: $out"
+	fail "--disable-helper while ftpgated runs: refused, helper left enabled" "it did not refuse: $out"
 elif echo "$out" | grep -q 'an ftpgated is running' && [ "$(helper_status)" = enabled ]; then
 	pass "--disable-helper while ftpgated runs: refused, helper left enabled"
 else
-	fail "--disable-helper while ftpgated runs" "$out; helper status '$(helper_status)'"
+	fail "--disable-helper while ftpgated runs: refused, helper left enabled" "$out; helper status '$(helper_status)'"
 fi
 
 start=$(date +%s%N)
 systemctl stop ftpgated.service
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 if ! systemctl is-active -q ftpgated.service && [ $ms -lt 5000 ]; then
-	pass "systemctl stop: stopped in ${ms} ms"
+	echo "  stopped in ${ms} ms"
+	pass "systemctl stop: stopped within 5 s"
 else
-	fail "stop" "still active or took ${ms} ms"
+	fail "systemctl stop: stopped within 5 s" "still active or took ${ms} ms"
 fi
 
 echo "lab service: $passed passed, $failed failed"
