@@ -199,24 +199,27 @@ ftpgate_fake_start() {
 	lab_wait_port server 21
 }
 
-# ftpgate_wait_file PATH [SECONDS]: wait for PATH (a probe's "save").
+# ftpgate_wait_file PATH [SECONDS]: wait for PATH (a probe's "save"), 60 s
+# at most. A bound is a deadline for calling a failure, not a guess at the
+# speed: a passing run never waits it out, so it is generous (the guest is
+# emulated and the machine shared; 15 s was not enough on a loaded one).
 ftpgate_wait_file() {
-	local i n=$(( ${2:-10} * 20 ))
+	local i n=$(( ${2:-60} * 20 ))
 	for i in $(seq "$n"); do [ -e "$1" ] && return 0; sleep 0.05; done
-	echo "$1 did not appear within ${2:-10}s" >&2
+	echo "$1 did not appear within ${2:-60}s" >&2
 	return 1
 }
 
 # ftpgate_probe_waiting OUT PATH [SECONDS]: a background probe writing to
-# OUT has done every step before its "wait-file PATH" (default 15 s at most).
+# OUT has done every step before its "wait-file PATH" (60 s at most).
 ftpgate_probe_waiting() {
-	local i n=$(( ${3:-15} * 20 ))
+	local i n=$(( ${3:-60} * 20 ))
 	for i in $(seq "$n"); do
 		grep -qF "wait-file: waiting for $2" "$1" 2>/dev/null && return 0
 		grep -Eq '^(FAILED|BROKEN) ' "$1" 2>/dev/null && break
 		sleep 0.05
 	done
-	echo "the probe did not reach 'wait-file $2' (${3:-15}s at most): $(tail -n 3 "$1" | tr '\n' ' ')"
+	echo "the probe did not reach 'wait-file $2' (${3:-60}s at most): $(tail -n 3 "$1" | tr '\n' ' ')"
 	return 1
 }
 

@@ -93,10 +93,10 @@ has_expect() {
 hold() {
 	local name=$1; shift
 	rm -f "$W/$name" "$W/$name-go"
-	ftpgate_probe client "$@" "save $W/$name" "wait-file $W/$name-go 30" quit \
+	ftpgate_probe client "$@" "save $W/$name" "wait-file $W/$name-go 120" quit \
 		> "$W/$name.out" 2>&1 &
 	HOLD_PID=$!
-	ftpgate_wait_file "$W/$name" 20 && return 0
+	ftpgate_wait_file "$W/$name" && return 0
 	kill "$HOLD_PID" 2>/dev/null; wait "$HOLD_PID"; HOLD_PID=
 	cat "$W/$name.out"
 	return 1
@@ -285,15 +285,15 @@ supersede() {
 	mark=$(ftpgate_log_mark)
 	rm -f "$W"/sup*
 	ftpgate_probe client "$LAB_SERVER4" login port "save $W/sup1" port "save $W/sup2" \
-		"wait-file $W/sup-go1 20" pasv "save $W/sup3" "wait-file $W/sup-go2 20" quit \
+		"wait-file $W/sup-go1 120" pasv "save $W/sup3" "wait-file $W/sup-go2 120" quit \
 		> "$W/sup.out" 2>&1 &
 	HOLD_PID=$!
-	ftpgate_wait_file "$W/sup2" 15 || { cat "$W/sup.out"; return 1; }
+	ftpgate_wait_file "$W/sup2" || { cat "$W/sup.out"; return 1; }
 	p1=$(ftpgate_announced_port "$W/sup1") p2=$(ftpgate_announced_port "$W/sup2")
 	ftpgate_no_expect "$p1" || st=1
 	has_expect "$p2" "$LAB_SERVER4" "$LAB_CLIENT4" 0 || st=1
 	touch "$W/sup-go1"
-	ftpgate_wait_file "$W/sup3" 15 || st=1
+	ftpgate_wait_file "$W/sup3" || st=1
 	p3=$(ftpgate_announced_port "$W/sup3")
 	ftpgate_no_expect "$p2" || st=1
 	ftpgate_expects "$p3" | grep -q "dport=$p3" || { echo "PASV port $p3 has no expectation"; st=1; }
@@ -327,7 +327,7 @@ strict_line() {
 	local name=$1 rule=$2 port=$3 mark st=0; shift 3
 	mark=$(ftpgate_log_mark)
 	rm -f "$W/$name-go"
-	ftpgate_probe client "$@" "wait-file $W/$name-go 20" quit > "$W/$name.out" 2>&1 &
+	ftpgate_probe client "$@" "wait-file $W/$name-go 120" quit > "$W/$name.out" 2>&1 &
 	HOLD_PID=$!
 	for _ in $(seq 100); do
 		ftpgate_log_since "$mark" "line rejected" "\($rule" > /dev/null && break
@@ -368,7 +368,7 @@ relaxed_early() {
 	local st=0
 	rm -f "$W/relaxed-go"
 	ftpgate_probe client --early "PORT $c4,156,86" "$LAB_SERVER4" "expect 200" \
-		"wait-file $W/relaxed-go 20" quit > "$W/relaxed.out" 2>&1 &
+		"wait-file $W/relaxed-go 120" quit > "$W/relaxed.out" 2>&1 &
 	HOLD_PID=$!
 	for _ in $(seq 50); do [ -n "$(ftpgate_expects 40022)" ] && break; sleep 0.1; done
 	has_expect 40022 "$LAB_SERVER4" "$LAB_CLIENT4" 0 || st=1

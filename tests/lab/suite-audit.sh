@@ -138,12 +138,12 @@ check "vsftpd, lftp IPv6 EPSV LIST/RETR/STOR: every pinhole opened -> used" used
 rm -f "$W"/hold-*
 HOLDERS=
 hold() {	# hold NAME HOST pasv|epsv
-	ftpgate_probe client "$2" login "$3" "save $W/hold-$1" "wait-file $W/hold-go 90" quit \
+	ftpgate_probe client "$2" login "$3" "save $W/hold-$1" "wait-file $W/hold-go 120" quit \
 		> "$W/hold-$1.out" 2>&1 &
 	HOLDERS="$HOLDERS $!"
 }
 hold a "$LAB_SERVER4" pasv; hold b "$LAB_SERVER4" epsv; hold c "$LAB_SERVER6" epsv
-for h in a b c; do ftpgate_wait_file "$W/hold-$h" 15 || true; done
+for h in a b c; do ftpgate_wait_file "$W/hold-$h" || true; done
 same_as_kernel() {
 	ctl pinholes --json > "$W/pinholes.json" || return 1
 	lab_expectations > "$W/expect.txt"
@@ -183,15 +183,15 @@ no_event_cache() {
 	local port m pid
 	rm -f "$W"/nec*
 	ftpgate_stop 3 || return 1
-	ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/nec-go1 30" pasv "save $W/nec" \
-		"wait-file $W/nec-go2 30" quit > "$W/nec.out" 2>&1 &
+	ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/nec-go1 120" pasv "save $W/nec" \
+		"wait-file $W/nec-go2 120" quit > "$W/nec.out" 2>&1 &
 	pid=$!
 	# logged in while the daemon is down: that is the point of the check
 	ftpgate_probe_waiting "$W/nec.out" "$W/nec-go1" || { kill "$pid"; return 1; }
 	m=$(mark)
 	ftpgate_start || { kill "$pid"; return 1; }
 	touch "$W/nec-go1"
-	ftpgate_wait_file "$W/nec" 15 || { kill "$pid"; cat "$W/nec.out"; return 1; }
+	ftpgate_wait_file "$W/nec" || { kill "$pid"; cat "$W/nec.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/nec")
 	touch "$W/nec-go2"; wait "$pid" || { cat "$W/nec.out"; return 1; }
 	ftpgate_retry 8 acheck outcome "$AUDIT" "$m" "$port" removed-by-ftpgate || return 1
@@ -204,10 +204,10 @@ flushed() {
 	local port m
 	m=$(mark)
 	rm -f "$W"/flush*
-	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/flush" "wait-file $W/flush-go 30" quit \
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/flush" "wait-file $W/flush-go 120" quit \
 		> "$W/flush.out" 2>&1 &
 	local pid=$! ok
-	ftpgate_wait_file "$W/flush" 15 || { kill "$pid"; return 1; }
+	ftpgate_wait_file "$W/flush" || { kill "$pid"; return 1; }
 	port=$(ftpgate_announced_port "$W/flush")
 	lab_ns gateway conntrack -F expect
 	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-in-kernel

@@ -136,14 +136,14 @@ check "ftpgated starts (audit log, control socket), rules loaded" started
 # One control connection held through the whole story: a pinhole before
 # the kill, a PASV while the daemon is dead, a PASV after the restart.
 rm -f "$W"/k-*
-ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/k-1" "wait-file $W/k-go1 60" \
-	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 60" \
-	pasv "save $W/k-3" "wait-file $W/k-go3 20" "connect-announced --expect connected" quit \
+ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/k-1" "wait-file $W/k-go1 120" \
+	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 120" \
+	pasv "save $W/k-3" "wait-file $W/k-go3 120" "connect-announced --expect connected" quit \
 	> "$W/k.out" 2>&1 &
 kprobe=$!
 k1_at=
 held_pinhole() {
-	ftpgate_wait_file "$W/k-1" 15 || { cat "$W/k.out"; return 1; }
+	ftpgate_wait_file "$W/k-1" || { cat "$W/k.out"; return 1; }
 	k1_at=$EPOCHREALTIME
 	local e; e=$(ftpgate_expects "$(ftpgate_announced_port "$W/k-1")")
 	echo "$e"
@@ -171,7 +171,7 @@ check "SIGKILL: queue unbound, helper left registered (IPv4+IPv6, enabled), the 
 
 dead_held() {
 	touch "$W/k-go1"
-	ftpgate_wait_file "$W/k-2" 15 || { cat "$W/k.out"; return 1; }
+	ftpgate_wait_file "$W/k-2" || { cat "$W/k.out"; return 1; }
 	ftpgate_no_expect "$(ftpgate_announced_port "$W/k-2")"
 }
 check "daemon dead: held control connection still gets its PASV reply (queue bypass); data port dropped, no pinhole" dead_held
@@ -257,7 +257,7 @@ check "restart: ftpgated takes the killed one's helper over, control socket repl
 resumed() {
 	local port e
 	touch "$W/k-go2"
-	ftpgate_wait_file "$W/k-3" 15 || { cat "$W/k.out"; return 1; }
+	ftpgate_wait_file "$W/k-3" || { cat "$W/k.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/k-3")
 	e=$(ftpgate_expects "$port")
 	touch "$W/k-go3"
@@ -282,16 +282,16 @@ rm -f "$W"/x-*
 x_mark=$(ftpgate_log_mark) x_audit=$(mark)
 x_failed=$(stat_value pinholes_failed_total)
 x_kmsg=$(kmsg_count "expectation table full")
-ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/x-go1 30" pasv "save $W/x-1" \
-	"connect-announced --expect timeout --timeout 2" "save $W/x-dropped" "wait-file $W/x-go2 30" \
+ftpgate_probe client "$LAB_SERVER4" login "wait-file $W/x-go1 120" pasv "save $W/x-1" \
+	"connect-announced --expect timeout --timeout 2" "save $W/x-dropped" "wait-file $W/x-go2 120" \
 	pasv "save $W/x-2" "connect-announced --expect connected" quit > "$W/x.out" 2>&1 &
 xprobe=$!
-ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/x-filler" "wait-file $W/x-go2 30" quit \
+ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/x-filler" "wait-file $W/x-go2 120" quit \
 	> "$W/x-filler.out" 2>&1 &
 xfiller=$!
 filled() {
 	local e
-	ftpgate_wait_file "$W/x-filler" 15 || { cat "$W/x-filler.out"; return 1; }
+	ftpgate_wait_file "$W/x-filler" || { cat "$W/x-filler.out"; return 1; }
 	e=$(ftpgate_expects "$(ftpgate_announced_port "$W/x-filler")")
 	[ -n "$e" ] || { echo "no pinhole for the filler session"; return 1; }
 	limit_set net.netfilter.nf_conntrack_expect_max 1 || return 1
@@ -302,7 +302,7 @@ check "expectation table full: one pinhole open, nf_conntrack_expect_max = 1 (se
 table_full() {
 	local port
 	touch "$W/x-go1"
-	ftpgate_wait_file "$W/x-dropped" 15 || { cat "$W/x.out"; return 1; }
+	ftpgate_wait_file "$W/x-dropped" || { cat "$W/x.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/x-1")
 	echo "the client read the 227 announcing port $port; its connect was dropped"
 	ftpgate_no_expect "$port" || return 1
@@ -354,14 +354,14 @@ rm -f "$W"/c-*
 lab_ns gateway conntrack -D -p icmp >/dev/null 2>&1
 lab_ns gateway conntrack -D -f ipv6 -p icmpv6 >/dev/null 2>&1
 c_audit=$(mark)
-ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/c-1" "wait-file $W/c-go1 30" \
+ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/c-1" "wait-file $W/c-go1 120" \
 	"connect-announced --expect timeout --timeout 1.5" "send NOOP" "expect 200" "save $W/c-dropped" \
-	"wait-file $W/c-go2 30" pasv "connect-announced --expect connected" quit > "$W/c.out" 2>&1 &
+	"wait-file $W/c-go2 120" pasv "connect-announced --expect connected" quit > "$W/c.out" 2>&1 &
 cprobe=$!
 c_drops=0 c_kmsg=0
 ct_full() {
 	local port n
-	ftpgate_wait_file "$W/c-1" 15 || { cat "$W/c.out"; return 1; }
+	ftpgate_wait_file "$W/c-1" || { cat "$W/c.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/c-1")
 	[ -n "$(ftpgate_expects "$port")" ] || { echo "no pinhole for port $port before the limit"; return 1; }
 	c_drops=$(ct_stat drop) c_kmsg=$(kmsg_count "table full, dropping packet")
@@ -369,7 +369,7 @@ ct_full() {
 	echo "gateway tracks $n connections; drops so far $c_drops"
 	limit_set net.netfilter.nf_conntrack_max 1 || return 1
 	touch "$W/c-go1"
-	ftpgate_wait_file "$W/c-dropped" 15 || { cat "$W/c.out"; return 1; }
+	ftpgate_wait_file "$W/c-dropped" || { cat "$W/c.out"; return 1; }
 	echo "data connection to port $port timed out; the held control connection answered NOOP"
 	[ "$(ct_stat drop)" -gt "$c_drops" ] || { echo "conntrack -S drop did not grow: $(ct_stat drop)"; return 1; }
 	[ "$(kmsg_count "table full, dropping packet")" -gt "$c_kmsg" ] ||
@@ -426,11 +426,11 @@ check "SIGHUP after the faults: expect-timeout-seconds 60, reloaded (audit confi
 # killed); held NAME: wait for it and its pinhole.
 hold() {
 	ip netns exec client "$LAB_PYTHON" "$LAB_DIR/ftp-probe.py" "$2" login "$3" "save $W/d-$1" \
-		"wait-file $W/d-never 60" > "$W/d-$1.out" 2>&1 &
+		"wait-file $W/d-never 120" > "$W/d-$1.out" 2>&1 &
 	echo $! > "$W/d-$1.pid"
 }
 held() {
-	ftpgate_wait_file "$W/d-$1" 15 || { cat "$W/d-$1.out"; return 1; }
+	ftpgate_wait_file "$W/d-$1" || { cat "$W/d-$1.out"; return 1; }
 	[ -n "$(ftpgate_expects "$(ftpgate_announced_port "$W/d-$1")")" ] ||
 		{ echo "no pinhole for $1"; return 1; }
 }

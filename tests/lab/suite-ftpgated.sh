@@ -125,10 +125,10 @@ other_client() {
 	local port e status
 	ftpgate_probe client "$LAB_SERVER4" login pasv \
 		"connect-announced --from $LAB_CLIENT4_OTHER --expect timeout --timeout 2" \
-		"save $W/other" "wait-file $W/other-go 20" "connect-announced --expect connected" quit \
+		"save $W/other" "wait-file $W/other-go 120" "connect-announced --expect connected" quit \
 		> "$W/other.out" 2>&1 &
 	local pid=$!
-	ftpgate_wait_file "$W/other" 15 || { kill "$pid"; cat "$W/other.out"; return 1; }
+	ftpgate_wait_file "$W/other" || { kill "$pid"; cat "$W/other.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/other")
 	e=$(ftpgate_expects "$port")
 	touch "$W/other-go"
@@ -212,9 +212,9 @@ cap() {
 	mark=$(ftpgate_log_mark)
 	rm -f "$W"/cap-*
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/cap-1" pasv "save $W/cap-2" \
-		pasv "save $W/cap-3" "wait-file $W/cap-go 10" quit > "$W/cap.out" 2>&1 &
+		pasv "save $W/cap-3" "wait-file $W/cap-go 120" quit > "$W/cap.out" 2>&1 &
 	local pid=$!
-	ftpgate_wait_file "$W/cap-3" 15 || { kill "$pid"; cat "$W/cap.out"; return 1; }
+	ftpgate_wait_file "$W/cap-3" || { kill "$pid"; cat "$W/cap.out"; return 1; }
 	p1=$(ftpgate_announced_port "$W/cap-1") p2=$(ftpgate_announced_port "$W/cap-2")
 	p3=$(ftpgate_announced_port "$W/cap-3")
 	local e1 e2 e3
@@ -258,9 +258,9 @@ limits() {
 		local try=()
 		[ "$i" = 3 ] && try=("connect-announced --expect timeout --timeout 2")
 		ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-$i" "${try[@]}" \
-			"wait-file $W/lim-go 20" quit > "$W/lim-$i.out" 2>&1 &
+			"wait-file $W/lim-go 120" quit > "$W/lim-$i.out" 2>&1 &
 		pids+=($!)
-		ftpgate_wait_file "$W/lim-$i" 15 || { touch "$W/lim-go"; wait; cat "$W/lim-$i.out"; return 1; }
+		ftpgate_wait_file "$W/lim-$i" || { touch "$W/lim-go"; wait "${pids[@]}"; cat "$W/lim-$i.out"; return 1; }
 	done
 	for i in 1 2 3; do
 		p=$(ftpgate_announced_port "$W/lim-$i")
@@ -270,7 +270,7 @@ limits() {
 	refused=$(ftpgate_expects "$p")
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-4" \
 		"connect-announced --expect timeout --timeout 2" quit > "$W/lim-4.out" 2>&1 ||
-		{ touch "$W/lim-go"; wait; echo "4th session failed (must pass untracked, its data connection dropped):"; cat "$W/lim-4.out"; return 1; }
+		{ touch "$W/lim-go"; wait "${pids[@]}"; echo "4th session failed (must pass untracked, its data connection dropped):"; cat "$W/lim-4.out"; return 1; }
 	local p4; p4=$(ftpgate_announced_port "$W/lim-4")
 	local e4; e4=$(ftpgate_expects "$p4")
 	touch "$W/lim-go"
@@ -285,9 +285,9 @@ limits() {
 	# the held sessions are gone (the daemon has seen them close, so the
 	# table of max-sessions 3 has room): a new one is tracked, gets its pinhole
 	ftpgate_retry 10 sessions_below 3 || return 1
-	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-5" "wait-file $W/lim-go5 10" quit > "$W/lim-5.out" 2>&1 &
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/lim-5" "wait-file $W/lim-go5 120" quit > "$W/lim-5.out" 2>&1 &
 	p=$!
-	ftpgate_wait_file "$W/lim-5" 15 || { kill "$p"; cat "$W/lim-5.out"; return 1; }
+	ftpgate_wait_file "$W/lim-5" || { kill "$p"; cat "$W/lim-5.out"; return 1; }
 	local e5; e5=$(ftpgate_expects "$(ftpgate_announced_port "$W/lim-5")")
 	touch "$W/lim-go5"; wait "$p"
 	[ -n "$e5" ] || { echo "after the others quit, a new session got no pinhole"; return 1; }
@@ -297,11 +297,11 @@ check "limits: 3rd pinhole of one client refused (client-pinhole-cap), 4th sessi
 # --- lifecycle: SIGTERM, down, restart mid-session -------------------------------
 rm -f "$W"/held*
 ftpgate_probe client "$LAB_SERVER4" login pasv "connect-announced --expect connected" "save $W/held-up" \
-	"wait-file $W/held-go1 40" pasv "connect-announced --expect timeout --timeout 2" "save $W/held-down" \
-	"wait-file $W/held-go2 40" pasv "connect-announced --expect connected" quit \
+	"wait-file $W/held-go1 120" pasv "connect-announced --expect timeout --timeout 2" "save $W/held-down" \
+	"wait-file $W/held-go2 120" pasv "connect-announced --expect connected" quit \
 	> "$W/held.out" 2>&1 &
 held=$!
-check "held session: PASV opens a pinhole before the restart" ftpgate_wait_file "$W/held-up" 15
+check "held session: PASV opens a pinhole before the restart" ftpgate_wait_file "$W/held-up"
 
 sigterm() {
 	ftpgate_alive || { echo "ftpgated was not running before SIGTERM"; return 1; }
@@ -325,7 +325,7 @@ down_new() {
 check "daemon down: new control connection works (greeting, login, PASV reply), no pinhole" down_new
 down_held() {
 	touch "$W/held-go1"
-	ftpgate_wait_file "$W/held-down" 15 || { cat "$W/held.out"; return 1; }
+	ftpgate_wait_file "$W/held-down" || { cat "$W/held.out"; return 1; }
 	ftpgate_no_expect "$(ftpgate_announced_port "$W/held-down")"
 }
 check "daemon down: held control connection still answers PASV, no pinhole" down_held
@@ -345,10 +345,10 @@ check "restart mid-session: a later PASV on the held control connection opens a 
 expiry() {
 	local port e t
 	rm -f "$W"/expiry*
-	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/expiry" "wait-file $W/expiry-go 20" \
+	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/expiry" "wait-file $W/expiry-go 120" \
 		"connect-announced --expect timeout --timeout 2" > "$W/expiry.out" 2>&1 &
 	local pid=$!
-	ftpgate_wait_file "$W/expiry" 15 || { kill "$pid"; cat "$W/expiry.out"; return 1; }
+	ftpgate_wait_file "$W/expiry" || { kill "$pid"; cat "$W/expiry.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/expiry")
 	e=$(ftpgate_expects "$port")
 	sleep 3.5

@@ -56,18 +56,18 @@ overflow() {
 	rm -f "$W/$name"-*
 	ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/$name-before" \
 		"connect-announced --expect connected" \
-		"wait-file $W/$name-stopped 20" "burst $burst" "save $W/$name-burst" \
-		"wait-file $W/$name-resumed 30" \
+		"wait-file $W/$name-stopped 120" "burst $burst" "save $W/$name-burst" \
+		"wait-file $W/$name-resumed 120" \
 		pasv "save $W/$name-after1" pasv "save $W/$name-after2" \
 		"connect-announced --expect connected" quit > "$W/$name.out" 2>&1 &
 	held=$!
-	ftpgate_wait_file "$W/$name-before" 15 || { kill "$held"; cat "$W/$name.out"; return 1; }
+	ftpgate_wait_file "$W/$name-before" || { kill "$held"; cat "$W/$name.out"; return 1; }
 	# its data connection done, the probe waits: only then stop the daemon
 	ftpgate_probe_waiting "$W/$name.out" "$W/$name-stopped" || { kill "$held"; cat "$W/$name.out"; return 1; }
 	kill -STOP "$FTPGATE_PID"
 	touch "$W/$name-stopped"
 	# the burst is answered with the daemon stopped: nothing waits for it
-	if ! ftpgate_wait_file "$W/$name-burst" 25; then
+	if ! ftpgate_wait_file "$W/$name-burst"; then
 		kill -CONT "$FTPGATE_PID"; touch "$W/$name-resumed"; wait "$held"
 		echo "the NOOP burst was not answered while ftpgated was stopped (fail-open did not happen):"
 		cat "$W/$name.out"; return 1

@@ -268,7 +268,7 @@ table_full() {
 	rm -f "$W/full-ready" "$W/full-go"
 	lab_ns client "$LAB_PYTHON" "$LOAD" hold --count 8 --ready "$W/full-ready" --release "$W/full-go" > "$W/full.out" 2>&1 &
 	local pid=$!
-	ftpgate_wait_file "$W/full-ready" 30 || { kill "$pid"; cat "$W/full.out"; return 1; }
+	ftpgate_wait_file "$W/full-ready" || { kill "$pid"; cat "$W/full.out"; return 1; }
 	ctl stats --json > "$W/full.json"
 	soak_conf asan; ftpgate_reload || { touch "$W/full-go"; return 1; }
 	touch "$W/full-go"
