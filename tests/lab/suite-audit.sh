@@ -248,6 +248,10 @@ expired() {
 	acheck no-event "$AUDIT" "$m" pinhole-used pinhole="$id"
 }
 check "announced, never connected: audit opened -> expired (expect-timeout-seconds 3), no pinhole-used" expired
+# Back to 30 s: the transfers below connect right after their PASV, and a
+# 3 s pinhole would make them race a slow guest.
+audit_conf 30
+check "SIGHUP: expect-timeout-seconds = 30 again" ftpgate_reload
 
 # --- refusals ---------------------------------------------------------------------
 ftpgate_fake_start \
