@@ -67,14 +67,16 @@ else
 fi
 
 # journal_has SINCE REGEX [SECONDS]: the unit's journal since SINCE has a
-# line matching REGEX (grep), polled for up to SECONDS (10).
+# line matching REGEX (grep), polled for up to SECONDS (30) of wall time:
+# journalctl itself takes seconds on a loaded machine, so a count of tries
+# would be no bound.
 journal_has() {
-	local i
-	for i in $(seq $(( ${3:-10} * 10 ))); do
+	local end=$((SECONDS + ${3:-30}))
+	while :; do
 		journalctl -u ftpgated --no-pager --since "$1" 2>/dev/null | grep -q "$2" && return 0
-		sleep 0.1
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
 	done
-	return 1
 }
 # systemctl reload sends SIGHUP and returns: wait for the daemon's word
 mark=$(date '+%Y-%m-%d %H:%M:%S')
@@ -103,10 +105,12 @@ if journal_has "$mark" 'helper "ftpgate" (queue [0-9]*) disabled'; then
 else
 	fail "SIGKILL: ExecStopPost ran ftpgated --disable-helper, which disabled the helper" "$(journalctl -u ftpgated --no-pager --since "$mark" 2>&1 | tail -n 8)"
 fi
-for i in $(seq 100); do
+end=$((SECONDS + 30))	# Restart=on-failure after 1 s; wall time, as above
+while :; do
 	new=$(systemctl show -p MainPID --value ftpgated.service)
 	[ "${new:-0}" != 0 ] && [ "$new" != "$old" ] && systemctl is-active -q ftpgated.service && break
-	sleep 0.1
+	[ "$SECONDS" -lt "$end" ] || break
+	sleep 0.2
 done
 status=$(helper_status)
 if systemctl is-active -q ftpgated.service && [ "$new" != "$old" ] && [ "$status" = enabled ]; then
