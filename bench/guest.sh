@@ -178,7 +178,7 @@ bench_run() {
 
 lab_topology_up || exit 1
 modprobe -a nf_conntrack nf_conntrack_netlink nfnetlink_cthelper nfnetlink_queue \
-	nft_ct nft_objref || exit 1
+	nft_ct || exit 1
 # Many short connections: let the client reuse its TIME_WAIT ports, and
 # keep conntrack's tables far from full (they are emptied between runs).
 lab_ns client sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="10000 65000"

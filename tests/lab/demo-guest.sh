@@ -7,7 +7,7 @@ say() { printf '\n### %s\n' "$*"; }
 
 say "network: client $LAB_CLIENT4 / $LAB_CLIENT6 -- gateway -- server $LAB_SERVER4 / $LAB_SERVER6"
 lab_topology_up || exit 1
-modprobe -a nfnetlink_cthelper nfnetlink_queue nft_ct nft_objref || exit 1
+modprobe -a nfnetlink_cthelper nfnetlink_queue nft_ct || exit 1
 lab_vsftpd_start || exit 1
 echo "vsftpd runs on the server, passive ports $LAB_PASV_LOW-$LAB_PASV_HIGH"
 

@@ -20,8 +20,11 @@ FTPGATE_PID=
 LAB_CLIENT4_OTHER=198.51.100.3	# a second client address (ftpgate_lab_extras)
 LAB_THIRD_PARTY4=192.0.2.7	# a host behind the server side, not the server
 
+# Kernel facts: nft_objref (behind `ct helper set`) is a module on 6.1 that
+# nf_tables loads itself (alias nft-expr-objref) and part of nf_tables since
+# 6.2 (Debian 13 has no such module): it is not named here.
 ftpgate_modules() {
-	modprobe -a nfnetlink_cthelper nfnetlink_queue nft_queue nft_ct nft_objref nf_conntrack
+	modprobe -a nfnetlink_cthelper nfnetlink_queue nft_queue nft_ct nf_conntrack
 }
 
 # Addresses the attack scenarios need: a second client address, and a

@@ -16,6 +16,8 @@ check() {	# NAME WANT_STATUS WANT_MESSAGE_REGEX -- lab-run args
 }
 check "missing kernel image is named" 2 "guest kernel image '/nonexistent/vmlinuz' does not exist" \
 	-- --kernel /nonexistent/vmlinuz -- true
+check "unknown kernel line is named" 2 "unknown kernel line 'sid'" \
+	-- --kernel-line sid -- true
 check "hung guest is killed and reported" 124 "did not finish within 15s" \
 	-- --timeout 15 -- sleep 600
 check "guest exit status comes back" 7 "guest command exited 7" \

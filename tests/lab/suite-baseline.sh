@@ -14,7 +14,7 @@ baseline_rules() {
 
 lab_topology_up || exit 1
 modprobe nf_conntrack_ftp || { echo "cannot load nf_conntrack_ftp" >&2; exit 1; }
-modprobe nft_objref nft_ct
+modprobe nft_ct || { echo "cannot load nft_ct" >&2; exit 1; }
 lab_vsftpd_start || exit 1
 lab_listen server "$LAB_SERVER4" 40050
 lab_listen server "$LAB_SERVER6" 40051
