@@ -48,8 +48,9 @@ struct stream {
 void stream_init(struct stream *s, size_t buffer_max, size_t line_max);
 void stream_free(struct stream *s);
 
-/* Feed one segment. `syn`: the segment carries SYN, so its data starts at
- * seq + 1 and seq is the initial sequence number. A stream that never saw a
+/* Feed one segment. `syn`: the segment carries SYN, so the stream starts
+ * at seq + 1 and seq is the initial sequence number; a SYN's payload is
+ * ignored (never stream data: see stream.c). A stream that never saw a
  * SYN synchronizes on its first data segment (mid-stream pickup after a
  * daemon restart) and treats it as the start of a line.
  * Returns 0, or -ENOBUFS when holding this segment would pass buffer_max

@@ -304,7 +304,12 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		s->next_seq = dseq;
 		s->synchronized = true;
 	}
-	if (len == 0)
+	/* Payload on a SYN (or SYN-ACK) is not stream data: Linux drops it
+	 * unless the socket uses TCP Fast Open, so the peer most likely never
+	 * read it (a "220" there greets nobody). Should the peer have taken
+	 * it, its acknowledgement shows a hole (stream_peer_acked) and the
+	 * line after it is a cut line: fail closed either way. */
+	if (len == 0 || syn)
 		return 0;
 	if (!s->synchronized) {
 		/* Mid-stream pickup: start here, at a line start. */

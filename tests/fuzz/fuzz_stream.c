@@ -403,8 +403,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t blen = dir ? pool_len - split : split;
 
 			off %= blen + 1;
+			/* a SYN's payload is not stream data (stream.c) */
 			if (syn)
-				off = 0;
+				off = len = 0;
 			if (len > blen - off)
 				len = blen - off;
 			payload = base + off;

@@ -1285,6 +1285,42 @@ static void test_embedded(void)
 	conn_close(&c);
 }
 
+/* Issue 11, finding 2: a malicious server puts "220" on its SYN-ACK.
+ * The client's kernel drops that payload, so the client was never
+ * greeted; ftpgated must not be either, or a browser's PORT sent before
+ * any greeting (NAT slipstreaming) would be acted on. */
+static void test_syn_payload(void)
+{
+	static const char greeting[] = "220 hi\r\n";
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.pol.active_mode = true;
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, greeting,
+			  sizeof(greeting) - 1), 0);
+	CHECK(!c.s.greeted);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	/* the server's next bytes start right after its SYN: nothing was
+	 * taken from the SYN-ACK */
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK(!c.s.greeted);
+	conn_close(&c);
+
+	/* a client SYN with payload is not a command either */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, "PASV\r\n", 6), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.out.commands, 0);
+	conn_close(&c);
+}
+
 static void test_before_greeting(void)
 {
 	struct conn c;
@@ -1797,6 +1833,7 @@ int main(void)
 	test_strict_lines();
 	test_embedded();
 	test_before_greeting();
+	test_syn_payload();
 	test_names();
 	test_resync_reply();
 	test_resync_command();
