@@ -17,8 +17,12 @@
  *   FTP_COMMAND_OTHER): servers answer them with a 500, and skipping them
  *   would shift every later reply onto the wrong command.
  * - When SESSION_PENDING_MAX commands are outstanding, the oldest is
- *   dropped. A client that far ahead is odd; losing the oldest can only
- *   make a later 227 look unsolicited (fail closed), never the reverse.
+ *   dropped, but counted (pending_forgotten): the server answers in order,
+ *   so the next that many final replies are its answers and answer
+ *   nothing we act on (a 227 among them is unsolicited). Dropping it
+ *   without the count would pair every later reply with the command
+ *   after its own: a 200 to TYPE I would accept a PORT the server
+ *   refuses (issue 11).
  * - In a multi-line reply only the final "NNN " line is parsed for the
  *   address: it is the line that completes the reply, and taking just one
  *   line keeps a server from hiding a second announcement in the text.
@@ -52,6 +56,11 @@
 
 #include "session.h"
 
+#define SESSION_XSTR(x) SESSION_STR(x)
+#define SESSION_STR(x) #x
+#define SESSION_FORGOTTEN_TEXT \
+	"(forgotten: more than " SESSION_XSTR(SESSION_PENDING_MAX) \
+	" commands pipelined)"
 #define SESSION_BUFFER_DEFAULT 8192
 #define SESSION_LINE_DEFAULT 512
 
@@ -140,23 +149,48 @@ static void session_command_text(char *dst, const char *line, size_t len)
 	session_text(dst, line, len);
 }
 
-/* Room for one more action, or NULL (counted) when out is full. */
-static struct session_action *session_action_new(struct session_actions *out,
+/* Room for one more action, or NULL (counted) when there is none: a
+ * report-only action (`report`) beyond SESSION_REPORTS_MAX in this packet,
+ * or any action in a full `out` (which the bound in session.h rules out). */
+static struct session_action *session_action_add(struct session_actions *out,
 						 enum session_action_kind kind,
-						 enum session_direction dir)
+						 enum session_direction dir,
+						 bool report)
 {
 	struct session_action *a;
 
-	if (out->count >= SESSION_ACTIONS_MAX) {
+	if (report && out->reports >= SESSION_REPORTS_MAX) {
 		out->dropped++;
 		return NULL;
 	}
+	if (out->count >= SESSION_ACTIONS_MAX) {
+		out->overflow++;
+		return NULL;
+	}
+	if (report)
+		out->reports++;
 	a = &out->item[out->count++];
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	a->reason = POLICY_ALLOW;
 	a->direction = dir;
 	return a;
+}
+
+/* An action the daemon must carry out (or that happens once a packet). */
+static struct session_action *session_action_new(struct session_actions *out,
+						 enum session_action_kind kind,
+						 enum session_direction dir)
+{
+	return session_action_add(out, kind, dir, false);
+}
+
+/* An action that only reports one line: bounded per packet. */
+static struct session_action *session_report_new(struct session_actions *out,
+						 enum session_action_kind kind,
+						 enum session_direction dir)
+{
+	return session_action_add(out, kind, dir, true);
 }
 
 static void session_lose(struct session *s, enum session_direction dir,
@@ -178,7 +212,8 @@ static void session_reject(enum session_direction dir, const char *line,
 	struct session_action *a;
 	char detail[SESSION_TEXT_MAX];
 
-	a = session_action_new(out, SESSION_ACTION_LINE_REJECTED, dir);
+	out->lines_rejected++;
+	a = session_report_new(out, SESSION_ACTION_LINE_REJECTED, dir);
 	if (!a)
 		return;
 	a->rule = rule;
@@ -198,8 +233,17 @@ static void session_push(struct session *s, const struct session_command *cmd)
 			(SESSION_PENDING_MAX - 1) * sizeof(s->pending[0]));
 		s->pending_count--;
 		s->commands_forgotten++;
+		s->pending_forgotten++;
 	}
 	s->pending[s->pending_count++] = *cmd;
+}
+
+/* What a reply owed to a forgotten command answers: nothing we act on. */
+static void session_forgotten_command(struct session_command *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->verb = FTP_COMMAND_OTHER;
+	session_str(cmd->text, SESSION_FORGOTTEN_TEXT);
 }
 
 /* Queue a line that is not acted on, so its reply still lines up. */
@@ -213,9 +257,15 @@ static void session_push_other(struct session *s, const char *line, size_t len)
 	session_push(s, &cmd);
 }
 
-/* Take the oldest outstanding command; false when none is. */
+/* Take the command the next final reply answers: a forgotten one first
+ * (session_push), then the oldest outstanding; false when none is. */
 static bool session_pop(struct session *s, struct session_command *cmd)
 {
+	if (s->pending_forgotten > 0) {
+		s->pending_forgotten--;
+		session_forgotten_command(cmd);
+		return true;
+	}
 	if (s->pending_count == 0)
 		return false;
 	*cmd = s->pending[0];
@@ -226,8 +276,7 @@ static bool session_pop(struct session *s, struct session_command *cmd)
 }
 
 /* Forget pinholes whose expectation has timed out (the kernel removed
- * them) and count the rest. Order is kept, so the newest stays last for
- * session_pinhole_failed. */
+ * them) and count the rest. Order is kept: oldest first. */
 static unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
 {
 	unsigned i, n = 0;
@@ -376,7 +425,9 @@ static void session_open(struct session *s, const struct policy *p,
 	struct session_pinhole *ph;
 	struct session_action *a;
 
-	a = session_action_new(out, act->kind, act->direction);
+	a = session_action_add(out, act->kind, act->direction,
+			       act->kind == SESSION_ACTION_PINHOLE_REFUSED &&
+			       act->reason == POLICY_REFUSE_UNSOLICITED);
 	if (!a)
 		return;		/* not carried out, so not counted either */
 	*a = *act;
@@ -390,6 +441,11 @@ static void session_open(struct session *s, const struct policy *p,
 	ph->port = act->port;
 	ph->active = act->active;
 	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
+	/* ids wrap after 2^32 opens, long after any record is gone */
+	if (++s->pinhole_last_id == 0)
+		s->pinhole_last_id = 1;
+	ph->id = s->pinhole_last_id;
+	a->record_id = ph->id;
 }
 
 /* Room for one more pinhole record: 0, or -ENOSPC at the hard ceiling,
@@ -672,13 +728,15 @@ static void session_trouble(struct session *s, int code, const char *line,
 {
 	struct session_action *a;
 
-	a = session_action_new(out, SESSION_ACTION_DATA_TROUBLE,
+	a = session_report_new(out, SESSION_ACTION_DATA_TROUBLE,
 			       SESSION_DIR_REPLY);
 	if (a == NULL)
 		return;
 	a->reply_code = code;
 	session_text(a->reply, line, len);
-	if (s->pending_count > 0)
+	if (s->pending_forgotten > 0)
+		session_str(a->command, SESSION_FORGOTTEN_TEXT);
+	else if (s->pending_count > 0)
 		memcpy(a->command, s->pending[0].text, sizeof(a->command));
 }
 
@@ -776,6 +834,22 @@ static void session_cut_line(struct session *s, enum session_direction dir,
 		session_pop(s, &cmd);
 }
 
+/* A client that far ahead of its server is not running FTP: stop
+ * tracking rather than count on. */
+static void session_forgotten_check(struct session *s,
+				    enum session_direction dir,
+				    struct session_actions *out)
+{
+	char why[SESSION_TEXT_MAX];
+
+	if (s->lost || s->pending_forgotten < SESSION_FORGOTTEN_MAX)
+		return;
+	snprintf(why, sizeof(why),
+		 "more than %d commands sent ahead of the server's replies",
+		 SESSION_FORGOTTEN_MAX);
+	session_lose(s, dir, why, out);
+}
+
 /* Every line waiting in the stream of `dir`, to the command or reply
  * logic, until the session stops parsing. */
 static void session_lines(struct session *s, const struct policy *p,
@@ -806,6 +880,7 @@ static void session_lines(struct session *s, const struct policy *p,
 			session_reply(s, p, line, len, now_ms, out);
 		}
 	}
+	session_forgotten_check(s, dir, out);
 }
 
 /* The stream of `dir` skipped `skipped` bytes that went past us. */
@@ -818,6 +893,7 @@ static void session_resync(struct session *s, enum session_direction dir,
 	/* Which commands the missed lines asked or answered is unknown:
 	 * forgetting all of them can only make a later reply unsolicited. */
 	s->pending_count = 0;
+	s->pending_forgotten = 0;
 	if (dir == SESSION_DIR_REPLY)
 		s->multiline_code = 0;
 	a = session_action_new(out, SESSION_ACTION_STREAM_RESYNC, dir);
@@ -903,10 +979,21 @@ closing:
 	out->commands_forgotten += s->commands_forgotten - forgotten;
 }
 
-void session_pinhole_failed(struct session *s)
+void session_pinhole_failed(struct session *s,
+			    const struct session_action *open)
 {
-	if (s->pinhole_count > 0)
+	unsigned i;
+
+	if (open->kind != SESSION_ACTION_PINHOLE_OPEN || open->record_id == 0)
+		return;
+	for (i = 0; i < s->pinhole_count; i++) {
+		if (s->pinhole[i].id != open->record_id)
+			continue;
+		memmove(&s->pinhole[i], &s->pinhole[i + 1],
+			(s->pinhole_count - i - 1) * sizeof(s->pinhole[0]));
 		s->pinhole_count--;
+		return;
+	}
 }
 
 const char *session_line_rule_name(enum session_line_rule r)

@@ -187,12 +187,30 @@ static void fuzz_text(const char *t)
 		FUZZ_ASSERT(*q >= 0x20 && *q <= 0x7e);
 }
 
+/* The daemon could not install the first pinhole the packet opened. */
+static void fuzz_first_open_failed(struct session *s,
+				   const struct session_actions *out)
+{
+	unsigned i;
+
+	for (i = 0; i < out->count; i++) {
+		if (out->item[i].kind == SESSION_ACTION_PINHOLE_OPEN) {
+			session_pinhole_failed(s, &out->item[i]);
+			return;
+		}
+	}
+}
+
 static void fuzz_actions(const struct session *s, const struct policy *p,
 			 const struct session_actions *out)
 {
 	unsigned i, lost = 0, encrypted = 0, resync = 0;
 
 	FUZZ_ASSERT(out->count <= SESSION_ACTIONS_MAX);
+	/* only line reports are ever left out (session.h) */
+	FUZZ_ASSERT(out->overflow == 0);
+	FUZZ_ASSERT(out->reports <= SESSION_REPORTS_MAX);
+	FUZZ_ASSERT(out->dropped == 0 || out->reports == SESSION_REPORTS_MAX);
 	for (i = 0; i < out->count; i++) {
 		const struct session_action *a = &out->item[i];
 
@@ -465,7 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		session_packet(&sess, &pol, dir, &pkt, now, &out);
 		fuzz_actions(&sess, &pol, &out);
 		if (flags & 4)
-			session_pinhole_failed(&sess);
+			fuzz_first_open_failed(&sess, &out);
 		now += (flags & 8) ? 31000 : 1;
 	}
 

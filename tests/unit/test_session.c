@@ -335,6 +335,9 @@ static void test_pipelined(void)
 	conn_close(&c);
 }
 
+static void conn_active(struct conn *c, const char *client,
+			const char *server);
+
 static void test_pending_full(void)
 {
 	struct conn c;
@@ -348,10 +351,78 @@ static void test_pending_full(void)
 		CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
 	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
 	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(c.s.pending_forgotten, 1);
+	/* its 227 answers the forgotten command: not one we know to be a
+	 * PASV, so unsolicited; the NOOPs stay queued for their replies */
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
-	CHECK_STR(a->command, "NOOP");
-	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX - 1);
+	CHECK_STR(a->command, "(forgotten: more than 16 commands pipelined)");
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	CHECK_INT(c.s.pending_forgotten, 0);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 6: active mode, 15 NOOPs, TYPE I and a PORT the
+ * server refuses. The first NOOP is dropped at the bound; without its
+ * count every reply lands one command late and the 200 to TYPE I
+ * accepts the PORT. */
+static void test_pending_shift(void)
+{
+	struct conn c;
+	char text[512] = "";
+	int i, opened = 0;
+	unsigned k;
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	for (i = 0; i < 15; i++)
+		strcat(text, "NOOP\r\n");
+	strcat(text, "TYPE I\r\nPORT 10,0,0,1,13,61\r\n");
+	CHECK_INT(feed(&c, ORIG, text), 0);
+	CHECK_INT(c.out.commands_forgotten, 1);
+	for (i = 0; i < 15; i++)
+		CHECK_INT(feed(&c, REPL, "200 NOOP ok\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 Type set to I\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "500 Illegal PORT command\r\n"), 1);
+	for (k = 0; k < c.out.count; k++)
+		opened += c.out.item[k].kind == SESSION_ACTION_PINHOLE_OPEN;
+	CHECK_INT(opened, 0);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[0].reason, POLICY_REFUSE_NOT_ACCEPTED);
+	CHECK_INT(c.out.item[0].reply_code, 500);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pending_forgotten, 0);
+	/* back in step: the next PORT the server accepts opens */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,13,62\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[0].port, 13 * 256 + 62);
+	conn_close(&c);
+}
+
+/* A client that runs SESSION_FORGOTTEN_MAX commands ahead is not
+ * tracked any further (the count stays bounded). */
+static void test_pending_forgotten_bound(void)
+{
+	struct conn c;
+	size_t n = (SESSION_FORGOTTEN_MAX + SESSION_PENDING_MAX) * 2;
+	char *text = malloc(n + 1);
+	size_t i;
+
+	if (text == NULL)
+		abort();
+	for (i = 0; i < n; i += 2)
+		memcpy(text + i, "A\n", 2);
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* a single line per segment would take long; the buffer bound is
+	 * for out-of-order data, in-order lines are cut at once */
+	send_n(&c, ORIG, text, n);
+	CHECK(c.s.lost);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.out.item[c.out.count - 1].kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_STR(c.out.item[c.out.count - 1].detail,
+		  "more than 65536 commands sent ahead of the server's replies");
+	free(text);
 	conn_close(&c);
 }
 
@@ -518,9 +589,9 @@ static void test_cap(void)
 	char many[16 * 3 + sizeof(pasv_reply)];
 	int i;
 
-	/* A newer PASV removes the older pinhole first, so the cap only
-	 * bites when the removal could not be handed out: here sixteen
-	 * rejected lines fill the actions ahead of the 227. */
+	/* A newer PASV removes the older pinhole first, so with a cap of
+	 * one it still opens; sixteen rejected lines ahead of the 227 take
+	 * only the report slots, never the removal's (issue 11, finding 7) */
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
 	c.pol.max_pinholes_per_session = 1;
 	c.pol.expect_timeout_s = 10;
@@ -533,16 +604,17 @@ static void test_cap(void)
 	for (i = 0; i < 16; i++)
 		memcpy(many + 3 * i, "x\r\n", 3);
 	memcpy(many + 48, pasv_reply, sizeof(pasv_reply) - 1);
-	CHECK_INT(send_n(&c, REPL, many, 48 + sizeof(pasv_reply) - 1),
-		  SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.dropped, 2);		/* the removal, the refusal */
-	CHECK_INT(c.s.pinhole_count, 1);	/* kept: not removed */
-	CHECK_INT(c.s.pinhole[0].expiry_ms, 1000000 + 10000);
+	CHECK_INT(send_n(&c, REPL, many, 48 + sizeof(pasv_reply) - 1), 18);
+	CHECK_INT(c.out.dropped, 0);
+	CHECK_INT(c.out.item[16].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[17].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1001000 + 10000);
 
 	/* the daemon failed to install the last one: it does not count */
-	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s, &c.out.item[17]);
 	CHECK_INT(c.s.pinhole_count, 0);
-	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s, &c.out.item[17]);
 	CHECK_INT(c.s.pinhole_count, 0);
 
 	/* expiry: exactly at its time a pinhole is gone, nothing to remove */
@@ -676,11 +748,85 @@ static void test_actions_full(void)
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
 	for (i = 0; i < 20; i++)
 		memcpy(buf + 4 * i, "x1\r\n", 4);
-	CHECK_INT(send_n(&c, ORIG, buf, 80), SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.dropped, 20 - SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.item[SESSION_ACTIONS_MAX - 1].kind,
+	CHECK_INT(send_n(&c, ORIG, buf, 80), SESSION_REPORTS_MAX);
+	CHECK_INT(c.out.dropped, 20 - SESSION_REPORTS_MAX);
+	CHECK_INT(c.out.lines_rejected, 20);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.out.item[SESSION_REPORTS_MAX - 1].kind,
 		  SESSION_ACTION_LINE_REJECTED);
 	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 7: sixteen junk lines and the 226 of the transfer in
+ * one segment. The junk took every action slot and the removal was lost:
+ * the pinhole stayed until it expired. */
+static void test_actions_removal_kept(void)
+{
+	struct conn c;
+	char seg[16 * 6 + 32];
+	unsigned k, removes = 0;
+	int i;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(feed(&c, ORIG, "RETR file\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n"), 0);
+	seg[0] = '\0';
+	for (i = 0; i < 16; i++)
+		strcat(seg, "junk\r\n");
+	strcat(seg, "226 Transfer complete\r\n");
+	feed(&c, REPL, seg);
+	for (k = 0; k < c.out.count; k++) {
+		const struct session_action *a = &c.out.item[k];
+
+		if (a->kind != SESSION_ACTION_PINHOLE_REMOVE)
+			continue;
+		removes++;
+		CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
+		CHECK_INT(a->port, 50000);
+	}
+	CHECK_INT(removes, 1);
+	CHECK_INT(c.out.lines_rejected, 16);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 9: two opens in one packet, the daemon fails to
+ * install the first. Its record must go, not the second's: the second
+ * pinhole exists and must still be removed when its transfer ends. */
+static void test_pinhole_failed_first(void)
+{
+	struct conn c;
+	unsigned k, removes = 0;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\nPASV\r\nRETR f\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering Passive Mode (192,0,2,10,195,80)\r\n"
+				 "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"),
+		  3);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[0].port, 50000);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[2].port, 50001);
+	CHECK(c.out.item[0].record_id != c.out.item[2].record_id);
+	/* the daemon, in order: the first install fails, the removal finds
+	 * nothing, the second install works */
+	session_pinhole_failed(&c.s, &c.out.item[0]);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].port, 50001);
+	/* the transfer ends: the second pinhole is removed */
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 1);
+	for (k = 0; k < c.out.count; k++)
+		if (c.out.item[k].kind == SESSION_ACTION_PINHOLE_REMOVE &&
+		    c.out.item[k].port == 50001)
+			removes++;
+	CHECK_INT(removes, 1);
+	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
 }
 
@@ -1811,6 +1957,8 @@ int main(void)
 	test_pipelined();
 	test_pending_bound();
 	test_pending_full();
+	test_pending_shift();
+	test_pending_forgotten_bound();
 	test_multiline();
 	test_split_reply();
 	test_two_replies_one_segment();
@@ -1822,6 +1970,8 @@ int main(void)
 	test_printable();
 	test_long_line();
 	test_actions_full();
+	test_actions_removal_kept();
+	test_pinhole_failed_first();
 	test_stream_lost();
 	test_auth_tls();
 	test_midstream();
