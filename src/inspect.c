@@ -351,12 +351,14 @@ static struct session_entry *inspect_session(struct daemon *d,
 void inspect_packet(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
-	/* Not zeroed whole (7 KB per packet): session_packet() clears each
-	 * item it adds and reads no item it did not write, so the header
-	 * fields are all that need a value. Likewise outcome[i] is written
-	 * by the kernel phase for each action that reads it. */
-	struct session_actions actions;
-	struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
+	/* Static, not on the stack (about 170 KB with room for every action
+	 * of a packet): the daemon handles one packet at a time. Not zeroed
+	 * whole: session_packet() clears each item it adds and reads no item
+	 * it did not write, so the header fields are all that need a value.
+	 * Likewise outcome[i] is written by the kernel phase for each action
+	 * that reads it. */
+	static struct session_actions actions;
+	static struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
 	struct packet_info pkt;
 	struct session_entry *e = NULL;
 	enum session_direction dir = SESSION_DIR_ORIGINAL;
