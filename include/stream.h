@@ -37,8 +37,8 @@ struct stream {
 	bool cut;			/* the line under way began in a
 					   skipped hole (stream_peer_acked) */
 	/* completed lines waiting for stream_line_next, each stored as a
-	 * flag byte ('L' line, 'X' over-long marker, 'C' cut line), the
-	 * line, and '\n'
+	 * flag byte ('L' line, 'X' over-long line: its first line_max
+	 * bytes, 'C' cut line), the line, and '\n'
 	 * (a line never contains '\n', so it is its own delimiter) */
 	char *ready;
 	size_t ready_len, ready_cap;
@@ -98,7 +98,9 @@ int stream_peer_acked(struct stream *s, uint32_t ack);
 /* The next complete line in order, without its "\r\n" or "\n". Returns 1
  * with *line and *len valid until the next stream call, 0 when no complete line
  * is waiting, or -EMSGSIZE once for each line longer than line_max (that
- * line's bytes are dropped up to its end). Returns 2 for a cut line: the
+ * line's bytes are dropped up to its end; *line and *len then hold its
+ * first line_max bytes, where a reply keeps its code and separator: enough
+ * to pair it with its command, never to act on its text). Returns 2 for a cut line: the
  * first line end after a skipped hole (stream_peer_acked) ends a line whose
  * beginning may have been in the hole. *line and *len then hold what we
  * have of it (nothing when that is longer than line_max). It is one line

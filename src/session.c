@@ -16,6 +16,10 @@
  * - Malformed, rejected and over-long command lines are queued too (as
  *   FTP_COMMAND_OTHER): servers answer them with a 500, and skipping them
  *   would shift every later reply onto the wrong command.
+ * - An over-long reply line keeps its code and separator (the stream hands
+ *   out its first bytes): it answers its command and may start or end a
+ *   multi-line reply, as it does for the client, but its text is replaced
+ *   by "(over-long line)" and it is tainted, never acted on.
  * - When SESSION_PENDING_MAX commands are outstanding, the oldest is
  *   dropped, but counted (pending_forgotten): the server answers in order,
  *   so the next that many final replies are its answers and answer
@@ -61,6 +65,7 @@
 #define SESSION_FORGOTTEN_TEXT \
 	"(forgotten: more than " SESSION_XSTR(SESSION_PENDING_MAX) \
 	" commands pipelined)"
+#define SESSION_LONG_TEXT "(over-long line)"
 #define SESSION_BUFFER_DEFAULT 8192
 #define SESSION_LINE_DEFAULT 512
 
@@ -740,29 +745,19 @@ static void session_trouble(struct session *s, int code, const char *line,
 		memcpy(a->command, s->pending[0].text, sizeof(a->command));
 }
 
-static void session_reply(struct session *s, const struct policy *p,
-			  const char *line, size_t len, uint64_t now_ms,
-			  struct session_actions *out)
+/* One reply line, `tainted` when a rule refused its text (it still counts
+ * for matching, but never opens anything). */
+static void session_reply_line(struct session *s, const struct policy *p,
+			       const char *line, size_t len, bool tainted,
+			       uint64_t now_ms, struct session_actions *out)
 {
 	struct ftp_reply_line rl;
 	bool strict = policy_strict(p, &s->server);
-	bool tainted = false, last = false;
+	bool last = false;
 	const char *why = NULL, *text;
 	size_t text_len;
 	int code = 0, r;
 
-	/* Strict: a reply line with NUL or a bare CR may read differently
-	 * to the client than to us; it never opens anything. */
-	if (strict && memchr(line, '\0', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
-			       "NUL byte in reply", NULL, out);
-		tainted = true;
-	} else if (strict && memchr(line, '\r', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len,
-			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
-			       out);
-		tainted = true;
-	}
 	r = ftp_reply_code_parse(line, len, &code, &last);
 	if (s->multiline_code) {
 		/* RFC 959 4.2: only "NNN " with the opening code ends a
@@ -802,6 +797,48 @@ static void session_reply(struct session *s, const struct policy *p,
 	else
 		session_reply_final(s, p, code, text, text_len, line, len,
 				    tainted, now_ms, out);
+}
+
+static void session_reply(struct session *s, const struct policy *p,
+			  const char *line, size_t len, uint64_t now_ms,
+			  struct session_actions *out)
+{
+	bool tainted = false;
+
+	/* Strict: a reply line with NUL or a bare CR may read differently
+	 * to the client than to us; it never opens anything. */
+	if (policy_strict(p, &s->server) && memchr(line, '\0', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
+			       "NUL byte in reply", NULL, out);
+		tainted = true;
+	} else if (policy_strict(p, &s->server) && memchr(line, '\r', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len,
+			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
+			       out);
+		tainted = true;
+	}
+	session_reply_line(s, p, line, len, tainted, now_ms, out);
+}
+
+/* A reply line longer than line-max-bytes (already rejected as too-long),
+ * of which `head` holds the first bytes. Its code and separator say to
+ * the client what they say on any line (an answer, the start or the end
+ * of a multi-line reply), so they count for matching: a long 257 to PWD
+ * must not leave every later reply one command behind. Its text is
+ * replaced by a placeholder and the line is tainted: never acted on. */
+static void session_reply_long(struct session *s, const struct policy *p,
+			       const char *head, size_t len, uint64_t now_ms,
+			       struct session_actions *out)
+{
+	char line[4 + sizeof(SESSION_LONG_TEXT)];
+	bool last;
+	int code;
+
+	if (len < 4 || ftp_reply_code_parse(head, 4, &code, &last) < 0)
+		return;		/* text of a multi-line reply, or junk */
+	memcpy(line, head, 4);
+	memcpy(line + 4, SESSION_LONG_TEXT, sizeof(SESSION_LONG_TEXT));
+	session_reply_line(s, p, line, strlen(line), true, now_ms, out);
 }
 
 static const char *session_stream_name(enum session_direction dir)
@@ -869,9 +906,14 @@ static void session_lines(struct session *s, const struct policy *p,
 				 st->line_max);
 			session_reject(dir, NULL, 0, SESSION_RULE_TOO_LONG, why,
 				       NULL, out);
-			/* The server answers it like any other line. */
+			/* The server answers it like any other line; a
+			 * reply keeps its code for matching. */
 			if (dir == SESSION_DIR_ORIGINAL)
-				session_push_other(s, "(over-long line)", 16);
+				session_push_other(s, SESSION_LONG_TEXT,
+						   strlen(SESSION_LONG_TEXT));
+			else
+				session_reply_long(s, p, line, len, now_ms,
+						   out);
 		} else if (r == 2) {
 			session_cut_line(s, dir, line, len);
 		} else if (dir == SESSION_DIR_ORIGINAL) {

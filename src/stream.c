@@ -97,6 +97,24 @@ static void stream_emit(struct stream *s, char kind, const char *p, size_t n)
 	s->ready[s->ready_len++] = '\n';
 }
 
+/* The marker of an over-long line, with the line's first line_max bytes
+ * (what is buffered, then the first bytes of p, which holds no '\n'): a
+ * reply's code and separator are there. Space was reserved by the caller:
+ * each byte is emitted once, the rest of the line is discarded. */
+static void stream_emit_long(struct stream *s, const uint8_t *p, size_t n)
+{
+	size_t have = s->line_len < s->line_max ? s->line_len : s->line_max;
+	size_t more = s->line_max - have < n ? s->line_max - have : n;
+
+	s->ready[s->ready_len++] = STREAM_REC_LONG;
+	memcpy(s->ready + s->ready_len, s->line, have);
+	s->ready_len += have;
+	if (more)
+		memcpy(s->ready + s->ready_len, p, more);
+	s->ready_len += more;
+	s->ready[s->ready_len++] = '\n';
+}
+
 /* Cut n in-order bytes into lines. All memory is obtained before any state
  * changes, so a failure leaves the stream as it was. */
 static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
@@ -127,9 +145,10 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 			 * "\r\n" that may be split from its '\n'. More than
 			 * that is over-long whatever follows. */
 			if (chunk > s->line_max + 1 - s->line_len) {
-				stream_emit(s, s->cut ? STREAM_REC_CUT
-						      : STREAM_REC_LONG,
-					    NULL, 0);
+				if (s->cut)
+					stream_emit(s, STREAM_REC_CUT, NULL, 0);
+				else
+					stream_emit_long(s, p, chunk);
 				s->discarding = true;
 				s->line_len = 0;
 			} else {
@@ -150,7 +169,7 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 				stream_emit(s, STREAM_REC_CUT, s->line,
 					    l > s->line_max ? 0 : l);
 			else if (l > s->line_max)
-				stream_emit(s, STREAM_REC_LONG, NULL, 0);
+				stream_emit_long(s, NULL, 0);
 			else
 				stream_emit(s, STREAM_REC_LINE, s->line, l);
 		}
@@ -427,10 +446,10 @@ int stream_line_next(struct stream *s, const char **line, size_t *len)
 	/* Every record ends in '\n' and holds no other '\n'. */
 	end = memchr(start, '\n', s->ready_len - s->ready_read - 1);
 	s->ready_read = (size_t)(end - s->ready) + 1;
-	if (kind == STREAM_REC_LONG)
-		return -EMSGSIZE;
 	*line = start;
 	*len = (size_t)(end - start);
+	if (kind == STREAM_REC_LONG)
+		return -EMSGSIZE;
 	return kind == STREAM_REC_CUT ? 2 : 1;
 }
 

@@ -65,8 +65,13 @@ static void fuzz_drain(struct stream *st, struct fuzz_out *o)
 
 	while ((r = stream_line_next(st, &line, &len)) != 0) {
 		if (r == -EMSGSIZE) {
+			/* the head of the line: line_max bytes, no '\n' */
+			FUZZ_ASSERT(len == st->line_max);
+			FUZZ_ASSERT(memchr(line, '\n', len) == NULL);
 			if (o) {
 				fuzz_out_put(o, 'X');
+				for (i = 0; i < len; i++)
+					fuzz_out_put(o, (uint8_t)line[i]);
 				fuzz_out_put(o, '\n');
 			}
 			continue;
@@ -96,8 +101,14 @@ static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
 		l = i - start;
 		if (l > 0 && p[i - 1] == '\r')
 			l--;
-		if (l > line_max) {
-			fuzz_out_put(o, cut ? 'C' : 'X');
+		if (l > line_max && cut) {
+			fuzz_out_put(o, 'C');
+		} else if (l > line_max) {
+			/* over-long: the marker with the line's head */
+			fuzz_out_put(o, 'X');
+			FUZZ_ASSERT(line_max < o->cap - o->len);
+			memcpy(o->buf + o->len, p + start, line_max);
+			o->len += line_max;
 		} else {
 			fuzz_out_put(o, cut ? 'C' : 'L');
 			FUZZ_ASSERT(l < o->cap - o->len);
@@ -111,6 +122,11 @@ static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
 	/* an unterminated tail already known to be too long */
 	if (n - start > line_max + 1) {
 		fuzz_out_put(o, cut ? 'C' : 'X');
+		if (!cut) {
+			FUZZ_ASSERT(line_max < o->cap - o->len);
+			memcpy(o->buf + o->len, p + start, line_max);
+			o->len += line_max;
+		}
 		fuzz_out_put(o, '\n');
 	}
 }

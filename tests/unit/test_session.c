@@ -739,6 +739,85 @@ static void test_long_line(void)
 	conn_close(&c);
 }
 
+/* Issue 11, finding 3: an over-long reply keeps its code and separator
+ * for matching, and is never acted on. */
+static void test_long_reply(void)
+{
+	struct conn c;
+	struct session_limits lim = { .buffer_max = 1024, .line_max = 46 };
+	const struct session_action *a = &c.out.item[0];
+
+	/* pasv_reply (46 bytes) just fits */
+	/* a 257 to PWD in a deep directory: the PASV after it still gets
+	 * its pinhole (before, the 227 answered the PWD: unsolicited) */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PWD\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "257 \"/srv/ftp/a/very/deep/directory/indeed\" is the current directory\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.out.replies, 1);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->command, "PASV");
+	conn_close(&c);
+
+	/* a long last line of a 230- welcome ends the welcome */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "USER a\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "331 pass\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASS b\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "230-Welcome\r\n"
+				 "230-a long line in the middle of the welcome text\r\n"
+				 "this one is text, however long it may be, here or there\r\n"
+				 "230 Logged in; please read the rules on the web site\r\n"), 3);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[2].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.s.multiline_code, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+
+	/* the transfer's long 226 still removes the pinhole (closing more
+	 * is all a tainted line may do) */
+	CHECK_INT(feed(&c, ORIG, "RETR f\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 ok\r\n226 Transfer complete, 123456789 bytes sent in 0.01 s\r\n"), 2);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a long 227 answers its PASV but is never acted on */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering Passive Mode (192,0,2,10,195,80) and more\r\n"), 2);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_MALFORMED);
+	CHECK_STR(c.out.item[1].detail, "reply line rejected");
+	CHECK_STR(c.out.item[1].reply, "227 (over-long line)");
+	CHECK_STR(c.out.item[1].command, "PASV");
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a long line that does not start like a reply answers nothing */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "xx7 Entering Passive Mode (192,0,2,10,195,80) and more\r\n"), 1);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
 static void test_actions_full(void)
 {
 	struct conn c;
@@ -1969,6 +2048,7 @@ int main(void)
 	test_malformed();
 	test_printable();
 	test_long_line();
+	test_long_reply();
 	test_actions_full();
 	test_actions_removal_kept();
 	test_pinhole_failed_first();

@@ -233,6 +233,22 @@ static void test_wraparound(void)
 	stream_free(&s);
 }
 
+/* Like drain, with the head of over-long lines after "<long>". */
+static const char *drain_long(struct stream *s)
+{
+	static char buf[1024];
+	const char *line;
+	size_t len, used = 0;
+	int r;
+
+	buf[0] = '\0';
+	while ((r = stream_line_next(s, &line, &len)) != 0 && used < 900)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+					 "%s%.*s|", r == -EMSGSIZE ? "<long>" :
+					 r == 2 ? "<cut>" : "", (int)len, line);
+	return buf;
+}
+
 static void test_syn(void)
 {
 	struct stream s;
@@ -336,6 +352,16 @@ static void test_long_lines(void)
 	CHECK_STR(drain(&s), "PASV|");
 	CHECK(!s.discarding);
 	CHECK_INT(s.line_len, 0);
+	stream_free(&s);
+
+	/* an over-long line comes with its first line_max bytes (a reply's
+	 * code and separator), however it was split */
+	stream_init(&s, 8192, 8);
+	CHECK_INT(feed(&s, 0, false, "257 \"/a/b/c\"\r\n257-xy"), 0);
+	CHECK_STR(drain_long(&s), "<long>257 \"/a/|");
+	CHECK_INT(feed(&s, 20, false, "z"), 0);
+	CHECK_INT(feed(&s, 21, false, "12345\r\n123456789\n"), 0);
+	CHECK_STR(drain_long(&s), "<long>257-xyz1|<long>12345678|");
 	stream_free(&s);
 }
 
