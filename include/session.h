@@ -50,7 +50,9 @@ enum session_line_rule {
 	SESSION_RULE_NUL,		/* NUL byte in the line */
 	SESSION_RULE_BARE_CR,		/* CR not followed by LF */
 	SESSION_RULE_TOO_LONG,		/* longer than line-max-bytes */
-	SESSION_RULE_EMBEDDED_COMMAND,	/* PORT/EPRT/PASV/EPSV inside a line */
+	SESSION_RULE_EMBEDDED_COMMAND,	/* PORT/EPRT with a valid argument
+					   inside a line (PASV/EPSV name no
+					   address: not flagged) */
 	SESSION_RULE_BEFORE_GREETING,	/* text before the server's 220 */
 	SESSION_RULE_COUNT
 };

@@ -1503,6 +1503,21 @@ static void test_embedded(void)
 	CHECK_INT(feed(&c, ORIG, "RETR PORTS.txt\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "550 no\r\n"), 0);
 	CHECK_INT(c.s.pinhole_count, 0);
+	/* PASV/EPSV inside a line are not refused (issue 11, finding 9:
+	 * the docs said they were): they name no address, so a packet
+	 * helper fooled into reading one opens nothing, and the line's
+	 * reply, even a 227, answers the line, not a PASV */
+	CHECK_INT(feed(&c, ORIG, "NOOP PASV\r\nSTOR EPSV 2\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "NOOP PASV");
+	CHECK_INT(feed(&c, REPL, "229 Entering Extended Passive Mode (|||50001|)\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "STOR EPSV 2");
+	CHECK_INT(c.s.pinhole_count, 0);
 	/* relaxed: the line is an ordinary command again */
 	c.pol.strict = false;
 	CHECK_INT(feed(&c, ORIG, "NOOP epsv\r\n"), 0);
