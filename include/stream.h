@@ -36,6 +36,10 @@ struct stream {
 	bool discarding;		/* inside an over-long line */
 	bool cut;			/* the line under way began in a
 					   skipped hole (stream_peer_acked) */
+	bool urgent;			/* urgent_first..urgent_last hold
+					   urgent bytes not yet cut */
+	uint32_t urgent_first, urgent_last;
+	bool urgent_line_end;		/* an urgent byte was a '\n' */
 	/* completed lines waiting for stream_line_next, each stored as a
 	 * flag byte ('L' line, 'X' over-long line: its first line_max
 	 * bytes, 'C' cut line), the line, and '\n'
@@ -94,6 +98,21 @@ void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
  * tracking it). Bounds are kept: held data only shrinks, and its offsets
  * from next_seq only shrink. */
 int stream_peer_acked(struct stream *s, uint32_t ack);
+
+/* The byte at `seq` is TCP urgent data (the sender's urgent pointer; on
+ * Linux, seq + urg_ptr - 1). A receiver without SO_OOBINLINE takes it out
+ * of the stream, one with it (vsftpd) leaves it in, and which one a peer is
+ * cannot be seen. So the line that holds the byte is a cut line
+ * (stream_line_next returns 2: counted, never acted on); when the byte is
+ * a line end, the line after it too (the receiver may read both as one),
+ * and urgent_line_end is set for the caller (stream_urgent_line_end). Urgent
+ * bytes already cut are ignored; several pending ones are kept as one
+ * range from the first to the last. */
+void stream_urgent(struct stream *s, uint32_t seq);
+
+/* True once after an urgent byte that was a line end has been cut: the
+ * receiver may have seen one line less than the stream handed out. */
+bool stream_urgent_line_end(struct stream *s);
 
 /* The next complete line in order, without its "\r\n" or "\n". Returns 1
  * with *line and *len valid until the next stream call, 0 when no complete line

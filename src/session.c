@@ -887,6 +887,21 @@ static void session_forgotten_check(struct session *s,
 	session_lose(s, dir, why, out);
 }
 
+/* An urgent byte that was a line end: a receiver without SO_OOBINLINE
+ * took it out and read two lines as one, one with it did not, and which
+ * the peer is cannot be seen. Replies can no longer be paired with
+ * commands for sure, so nothing more is acted on (before any line that
+ * came with it). An urgent byte inside a line only cuts that line
+ * (stream_urgent). */
+static void session_urgent_check(struct session *s, enum session_direction dir,
+				 struct session_actions *out)
+{
+	if (!stream_urgent_line_end(&s->stream[dir]) || s->lost || s->encrypted)
+		return;
+	session_lose(s, dir, "urgent data (TCP URG) ended a line: the receiver may read two lines as one",
+		     out);
+}
+
 /* Every line waiting in the stream of `dir`, to the command or reply
  * logic, until the session stops parsing. */
 static void session_lines(struct session *s, const struct policy *p,
@@ -899,6 +914,7 @@ static void session_lines(struct session *s, const struct policy *p,
 	size_t len;
 	int r;
 
+	session_urgent_check(s, dir, out);
 	while (!s->lost && !s->encrypted &&
 	       (r = stream_line_next(st, &line, &len)) != 0) {
 		if (r == -EMSGSIZE) {
@@ -991,6 +1007,10 @@ void session_packet(struct session *s, const struct policy *p,
 	}
 
 	if (!s->lost && !s->encrypted) {
+		/* Linux's urgent byte (RFC 6093: the one before the pointer) */
+		if (pkt->urg && !pkt->syn)
+			stream_urgent(&s->stream[dir],
+				      pkt->seq + pkt->urg_ptr - 1u);
 		r = stream_segment(&s->stream[dir], pkt->seq, pkt->syn,
 				   pkt->payload, pkt->payload_len);
 		if (r < 0) {

@@ -115,12 +115,56 @@ static void stream_emit_long(struct stream *s, const uint8_t *p, size_t n)
 	s->ready[s->ready_len++] = '\n';
 }
 
+void stream_urgent(struct stream *s, uint32_t seq)
+{
+	if (!s->synchronized || (int32_t)(seq - s->next_seq) < 0)
+		return;		/* nothing to place it against, or cut already */
+	if (!s->urgent) {
+		s->urgent = true;
+		s->urgent_first = s->urgent_last = seq;
+		return;
+	}
+	if ((int32_t)(seq - s->urgent_first) < 0)
+		s->urgent_first = seq;
+	if ((int32_t)(seq - s->urgent_last) > 0)
+		s->urgent_last = seq;
+}
+
+bool stream_urgent_line_end(struct stream *s)
+{
+	bool r = s->urgent_line_end;
+
+	s->urgent_line_end = false;
+	return r;
+}
+
+/* The bytes [from, to) of what stream_cut is cutting (sequence numbers
+ * from next_seq on) hold an urgent byte: the line they belong to is cut.
+ * Returns true when the urgent byte is at `to` - 1 and that is a line end. */
+static bool stream_urgent_in(struct stream *s, uint32_t from, uint32_t to,
+			     bool line_end)
+{
+	bool last;
+
+	if (s->urgent && (int32_t)(s->urgent_last - from) < 0)
+		s->urgent = false;	/* skipped over (stream_peer_acked) */
+	if (!s->urgent || (int32_t)(s->urgent_first - to) >= 0)
+		return false;
+	s->cut = true;
+	last = line_end && (int32_t)(s->urgent_last - (to - 1)) >= 0 &&
+	       (int32_t)(s->urgent_first - (to - 1)) <= 0;
+	if ((int32_t)(s->urgent_last - to) < 0)
+		s->urgent = false;	/* all urgent bytes cut */
+	return last;
+}
+
 /* Cut n in-order bytes into lines. All memory is obtained before any state
  * changes, so a failure leaves the stream as it was. */
 static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 {
 	const uint8_t *q, *end = p + n;
 	size_t newlines = 0, need;
+	uint32_t seq = s->next_seq;	/* of p[0]: callers move next_seq after */
 
 	if (!s->line) {
 		s->line = malloc(s->line_max + 2);
@@ -139,7 +183,11 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 	while (n > 0) {
 		const uint8_t *nl = memchr(p, '\n', n);
 		size_t chunk = nl ? (size_t)(nl - p) : n;
+		bool urgent_nl = stream_urgent_in(s, seq,
+						  seq + (uint32_t)chunk + (nl ? 1 : 0),
+						  nl != NULL);
 
+		seq += (uint32_t)chunk + 1;
 		if (!s->discarding) {
 			/* The buffer takes line_max bytes plus the '\r' of a
 			 * "\r\n" that may be split from its '\n'. More than
@@ -174,7 +222,10 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 				stream_emit(s, STREAM_REC_LINE, s->line, l);
 		}
 		s->discarding = false;
-		s->cut = false;
+		/* the receiver may read this line and the next as one */
+		s->cut = urgent_nl;
+		if (urgent_nl)
+			s->urgent_line_end = true;
 		s->line_len = 0;
 		p = nl + 1;
 		n -= chunk + 1;

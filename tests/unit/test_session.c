@@ -818,6 +818,75 @@ static void test_long_reply(void)
 	conn_close(&c);
 }
 
+/* Next in-order segment of a direction with URG set and this urgent
+ * pointer (the urgent byte, on Linux, is the one before it). */
+static unsigned send_urgent(struct conn *c, enum session_direction dir,
+			    const char *text, uint16_t urg_ptr)
+{
+	struct packet_info pkt;
+	size_t len = strlen(text);
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.seq = c->next[dir];
+	pkt.urg = true;
+	pkt.urg_ptr = urg_ptr;
+	pkt.payload = (const uint8_t *)text;
+	pkt.payload_len = len;
+	c->next[dir] += (uint32_t)len;
+	memset(&c->out, 0, sizeof(c->out));
+	session_packet(&c->s, &c->pol, dir, &pkt, c->now, &c->out);
+	return c->out.count;
+}
+
+/* Issue 11, finding 9: the receiver of urgent data (SO_OOBINLINE off)
+ * takes the urgent byte out of its stream; ftpgated cannot tell whether
+ * it did, so a line holding one is never acted on. */
+static void test_urgent(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* a malicious server: the client reads "...(192,0,2,10,195,8)"
+	 * without the urgent '0' (ftpgated would open 195,80) */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(send_urgent(&c, REPL, pasv_reply, 45), 0);
+	CHECK_INT(c.s.pending_count, 0);	/* it answered the PASV */
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK(!c.s.lost);
+	/* the next PASV works as usual */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* a client's PORT with an urgent digit: the server may read
+	 * another port than ftpgated */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(send_urgent(&c, ORIG, "PORT 10,0,0,1,156,64\r\n", 18), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* Telnet IP and Synch before ABOR, as RFC 959 has it: that line
+	 * only; the commands after it are read as usual */
+	CHECK_INT(send_urgent(&c, ORIG, "\xff\xf4\xff\xf2" "ABOR\r\nPORT 10,0,0,1,156,65\r\n", 3), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(c.s.pending[1].verb, FTP_COMMAND_PORT);
+	CHECK_INT(feed(&c, REPL, "226 ABOR ok\r\n200 PORT ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 156 * 256 + 65);
+	/* an urgent line end (ftplib's abort() sends "ABOR\r\n" urgent):
+	 * the receiver may read two lines as one; nothing more is acted
+	 * on, not even the lines that came with it */
+	CHECK_INT(send_urgent(&c, ORIG, "ABOR\r\nPORT 10,0,0,1,156,66\r\n", 6), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_STR(a->detail, "urgent data (TCP URG) ended a line: the receiver may read two lines as one");
+	CHECK(c.s.lost);
+	CHECK_INT(feed(&c, REPL, "226 ABOR ok\r\n200 PORT ok\r\n"), 0);
+	conn_close(&c);
+}
+
 static void test_actions_full(void)
 {
 	struct conn c;
@@ -2064,6 +2133,7 @@ int main(void)
 	test_printable();
 	test_long_line();
 	test_long_reply();
+	test_urgent();
 	test_actions_full();
 	test_actions_removal_kept();
 	test_pinhole_failed_first();

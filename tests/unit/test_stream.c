@@ -365,6 +365,60 @@ static void test_long_lines(void)
 	stream_free(&s);
 }
 
+/* Issue 11, finding 9: TCP urgent data. A receiver without SO_OOBINLINE
+ * takes the urgent byte out of its stream, one with it (vsftpd) does not:
+ * the line holding it is a cut line either way, and when it is the line
+ * end, the next line too. */
+static void test_urgent(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* Telnet IP and Synch before ABOR, the IAC urgent (seq 3) */
+	stream_urgent(&s, 3);
+	CHECK_INT(feed(&s, 1, false, "\xff\xf4\xff\xf2" "ABOR\r\nPASV\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>\xff\xf4\xff\xf2" "ABOR|PASV|");
+	CHECK(!stream_urgent_line_end(&s));
+	CHECK(!s.urgent);
+	/* an urgent byte already taken is ignored */
+	stream_urgent(&s, 5);
+	CHECK(!s.urgent);
+	/* one in a later segment (the pointer runs ahead of the data) cuts
+	 * the line it lands in when that comes */
+	stream_urgent(&s, 33);
+	CHECK_INT(feed(&s, 17, false, "NOOP\r\nPORT 1,2"), 0);
+	CHECK_STR(drain_long(&s), "NOOP|");
+	CHECK_INT(feed(&s, 31, false, ",3,4,5,6\r\nSYST\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>PORT 1,2,3,4,5,6|SYST|");
+	/* the urgent byte is a line end (ftplib's ABOR sends the whole line
+	 * urgent): that line and the next are cut, and the caller is told */
+	stream_urgent(&s, 47 + 5);
+	CHECK_INT(feed(&s, 47, false, "ABOR\r\nPASV\r\nNOOP\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>ABOR|<cut>PASV|NOOP|");
+	CHECK(stream_urgent_line_end(&s));
+	CHECK(!stream_urgent_line_end(&s));
+	/* several pending urgent bytes: one range */
+	stream_urgent(&s, 65 + 2);
+	stream_urgent(&s, 65 + 7);
+	CHECK_INT(feed(&s, 65, false, "aaaa\nbbbb\ncccc\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>aaaa|<cut>bbbb|cccc|");
+	CHECK(!s.urgent);
+	/* skipped over by a hole: forgotten */
+	stream_urgent(&s, 100);
+	CHECK_INT(stream_peer_acked(&s, 200), 120);
+	CHECK_INT(feed(&s, 200, false, "x\ny\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>x|y|");
+	CHECK(!s.urgent);
+	stream_free(&s);
+
+	/* nothing to place it against before the stream starts */
+	stream_init(&s, 8192, 512);
+	stream_urgent(&s, 3);
+	CHECK(!s.urgent);
+	stream_free(&s);
+}
+
 static void test_bounds(void)
 {
 	struct stream s;
@@ -724,6 +778,7 @@ int main(void)
 	test_syn();
 	test_midstream();
 	test_long_lines();
+	test_urgent();
 	test_bounds();
 	test_resync();
 	test_resync_held();
