@@ -342,6 +342,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 	}
 	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
 		     qp->orig_dport, &limits);
+	session_table_index(d->sessions, e);
 	e->started_ms = now;
 	e->midstream = !pkt->syn;
 	trail_session_started(d, e, pkt->syn);
