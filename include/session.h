@@ -217,7 +217,12 @@ void session_free(struct session *s);
  * fail closed), a multi-line reply under way is forgotten (reply stream),
  * SESSION_ACTION_STREAM_RESYNC is reported and the lines after the hole are
  * handled, all before this packet's own data. A lost or encrypted session
- * is not resynchronized. */
+ * is not resynchronized. The payload of a SYN is ignored (stream_segment).
+ * URG marks the urgent byte (stream_urgent): the line holding it counts for
+ * matching but is not acted on; an urgent byte that ends a line stops
+ * tracking (SESSION_ACTION_STREAM_LOST), before the lines that came with
+ * it. An over-long reply line counts for matching by its code and
+ * separator only. */
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out);
