@@ -19,7 +19,9 @@
  *          other direction's next_seq N and b = bits 0-5:
  *          free mode: bit 6 clear N - 32 + b, set N + (b << 26);
  *          consistent mode (as an offset into the other direction's part
- *          of the pool, within it): bit 6 set N + b, clear b/64 of it
+ *          of the pool, within it): bit 6 set N + b, clear b/64 of it;
+ *          with bit 7 clear, bit 6 sets URG (the session only) with the
+ *          urgent pointer b + 1
  *
  * Free mode feeds arbitrary bytes at arbitrary sequence numbers. Consistent
  * mode slices each direction's segments out of one pool, so the stream has
@@ -493,6 +495,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.rst = pkt.fin = flags & 0x80;
 		pkt.ack_flag = ackb & 0x80;
 		pkt.ack = ack_sess;
+		pkt.urg = (ackb & 0xc0) == 0x40;
+		pkt.urg_ptr = (uint16_t)((ackb & 0x3f) + 1);
 		pkt.payload = payload;
 		pkt.payload_len = len;
 		memset(&out, 0, sizeof(out));
