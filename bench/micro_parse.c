@@ -239,7 +239,8 @@ void micro_session_run(const struct micro_scenario *sc, const struct policy *pol
 		if (micro_daemon_actions)
 			memset(&actions, 0, sizeof(actions));
 		else
-			actions.count = actions.dropped = 0;
+			actions.count = actions.dropped = actions.reports =
+				actions.overflow = 0;
 		if (packet_parse(mp->data, mp->len, &pi) < 0) {
 			c->parse_errors++;
 			continue;

@@ -112,7 +112,8 @@ struct audit_log {
 };
 
 /* path: a file (appended to, created 0640), "stdout", or "none". 0 or
- * negative errno with a message in err; on error the log stays usable
+ * negative errno with a message in err (-ELOOP: path is a symbolic link,
+ * never followed); on error the log stays usable
  * (closed: every event counts as lost until a reopen succeeds). */
 int audit_open(struct audit_log *log, const char *path, char *err, size_t errlen);
 /* Close and open the same path again (log rotation, SIGHUP). */

@@ -91,5 +91,12 @@ int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
  * (upper case, static) of the first one. */
 bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
 			    const char **verb);
+/* The same, and *steps (when not NULL) says how many bytes the scan
+ * examined: at most a small multiple of len (the scan is linear, so a
+ * line at line-max-bytes costs no more per byte than a short one). For
+ * tests and benchmarks. */
+bool ftp_embedded_data_verb_counted(const char *line, size_t len,
+				    size_t *offset, const char **verb,
+				    size_t *steps);
 
 #endif

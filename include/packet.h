@@ -17,6 +17,8 @@ struct packet_info {
 	bool syn, fin, rst;
 	bool ack_flag;			/* ACK set: ack is the next byte the
 					   sender expects from its peer */
+	bool urg;			/* URG set: urg_ptr means something */
+	uint16_t urg_ptr;		/* urgent pointer, host byte order */
 	const uint8_t *payload;		/* points into the caller's buffer */
 	size_t payload_len;
 };

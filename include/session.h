@@ -50,7 +50,9 @@ enum session_line_rule {
 	SESSION_RULE_NUL,		/* NUL byte in the line */
 	SESSION_RULE_BARE_CR,		/* CR not followed by LF */
 	SESSION_RULE_TOO_LONG,		/* longer than line-max-bytes */
-	SESSION_RULE_EMBEDDED_COMMAND,	/* PORT/EPRT/PASV/EPSV inside a line */
+	SESSION_RULE_EMBEDDED_COMMAND,	/* PORT/EPRT with a valid argument
+					   inside a line (PASV/EPSV name no
+					   address: not flagged) */
 	SESSION_RULE_BEFORE_GREETING,	/* text before the server's 220 */
 	SESSION_RULE_COUNT
 };
@@ -74,7 +76,6 @@ enum session_remove_cause {
 #define SESSION_ENCRYPTED_TEXT \
 	"control channel encrypted; ftpgate cannot open data pinholes for it"
 
-#define SESSION_ACTIONS_MAX 16
 #define SESSION_TEXT_MAX 128
 
 struct session_action {
@@ -98,19 +99,48 @@ struct session_action {
 	char detail[SESSION_TEXT_MAX];	/* why a line was rejected, etc. */
 	uint32_t skipped;		/* STREAM_RESYNC: sequence numbers
 					   (bytes) skipped */
+	uint32_t record_id;		/* PINHOLE_OPEN: the session's record
+					   of it (session_pinhole_failed) */
 };
+
+/* What one packet makes the session say. Actions that only report a
+ * line (SESSION_ACTION_LINE_REJECTED, SESSION_ACTION_DATA_TROUBLE and a
+ * PINHOLE_REFUSED as unsolicited-reply) can come once per line, so at
+ * most SESSION_REPORTS_MAX of them are handed out per packet and the rest
+ * are counted in `dropped` (rejected lines also in `lines_rejected`).
+ * Every other action always has room: one packet answers at most
+ * SESSION_PENDING_MAX commands (each one open or refusal), removes at
+ * most the pinholes recorded before it plus those it opened, and
+ * resynchronizes, loses or encrypts a stream once. They are never
+ * dropped (`overflow` counts a breach of that bound: a bug). */
+#define SESSION_REPORTS_MAX 16
+#define SESSION_ACTIONS_MAX 128
 
 struct session_actions {
 	struct session_action item[SESSION_ACTIONS_MAX];
 	unsigned count;
-	unsigned dropped;		/* actions beyond SESSION_ACTIONS_MAX */
+	unsigned reports;		/* report-only actions in item */
+	unsigned dropped;		/* report-only actions beyond
+					   SESSION_REPORTS_MAX */
+	unsigned overflow;		/* other actions that found no room:
+					   0 unless the bound above is wrong */
+	unsigned lines_rejected;	/* LINE_REJECTED, handed out or not */
 	unsigned commands, replies;	/* complete lines parsed (counters) */
 	unsigned commands_forgotten;	/* oldest pending commands dropped
-					   (more than SESSION_PENDING_MAX) */
+					   (more than SESSION_PENDING_MAX);
+					   their replies answer nothing */
 };
 
 #define SESSION_PENDING_MAX 16		/* pipelined commands awaiting reply */
+/* Forgotten commands still owed a reply: beyond this the session is lost
+ * (no FTP client runs that far ahead of its server). */
+#define SESSION_FORGOTTEN_MAX 65536
 #define SESSION_PINHOLES_MAX 64		/* hard ceiling of the per-session cap */
+
+_Static_assert(SESSION_ACTIONS_MAX >= SESSION_REPORTS_MAX +
+	       SESSION_PENDING_MAX + SESSION_PINHOLES_MAX +
+	       SESSION_PENDING_MAX + 3,
+	       "room for every action one packet can make (session_actions)");
 
 /* A command waiting for its reply. */
 struct session_command {
@@ -131,6 +161,7 @@ struct session_pinhole {
 	uint16_t port;
 	bool active;			/* PORT/EPRT */
 	uint64_t expiry_ms;
+	uint32_t id;			/* unique in the session, never 0 */
 };
 
 struct session {
@@ -156,8 +187,13 @@ struct session {
 	 * than one: each PASV supersedes the one before) */
 	struct session_pinhole *pinhole;
 	unsigned pinhole_count, pinhole_capacity;
+	uint32_t pinhole_last_id;	/* the id of the newest record */
 	uint64_t last_seen_ms;
 	unsigned commands_forgotten;	/* by session_push, all time */
+	/* commands dropped at SESSION_PENDING_MAX whose replies are still
+	 * owed: they were the oldest, so the next this many final replies
+	 * answer them (and answer nothing we act on) */
+	unsigned pending_forgotten;
 };
 
 struct session_limits {
@@ -181,14 +217,23 @@ void session_free(struct session *s);
  * fail closed), a multi-line reply under way is forgotten (reply stream),
  * SESSION_ACTION_STREAM_RESYNC is reported and the lines after the hole are
  * handled, all before this packet's own data. A lost or encrypted session
- * is not resynchronized. */
+ * is not resynchronized. The payload of a SYN is ignored (stream_segment).
+ * URG marks the urgent byte (stream_urgent): the line holding it counts for
+ * matching but is not acted on; an urgent byte that ends a line stops
+ * tracking (SESSION_ACTION_STREAM_LOST), before the lines that came with
+ * it. An over-long reply line counts for matching by its code and
+ * separator only. */
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out);
 
-/* The daemon could not install a pinhole the session approved: forget it
- * so it does not count against the cap. */
-void session_pinhole_failed(struct session *s);
+/* The daemon did not install the pinhole of `open` (a PINHOLE_OPEN this
+ * session handed out): forget the session's record of it, so that it does
+ * not count against the cap. The records of other pinholes, opened by the
+ * same packet or before, stay. Nothing happens when the record is gone
+ * already (a later action of the packet removed it). */
+void session_pinhole_failed(struct session *s,
+			    const struct session_action *open);
 
 /* Stable names of line rules and removal causes ("bare-cr",
  * "superseded"); "unknown" for a value out of range. */

@@ -18,7 +18,10 @@ struct session_entry {
 	uint64_t packets;
 	uint64_t pinholes_opened, pinholes_refused;
 	struct session session;
-	struct session_entry *next;	/* hash chain */
+	struct session_entry *next;	/* hash chain by conntrack ID */
+	struct session_entry *control_next; /* hash chain by control
+					   connection (session_table_index) */
+	bool indexed;			/* in that chain */
 };
 
 struct session_table;
@@ -35,6 +38,24 @@ struct session_entry *session_table_find(struct session_table *t,
  * when allocation fails. The ID must not be in the table. */
 struct session_entry *session_table_add(struct session_table *t,
 					uint32_t conntrack_id);
+
+/* Index e by its control connection (the client, client port, server
+ * and server port session_init gave e->session) for
+ * session_table_find_control. Call once, after session_init; an entry not
+ * indexed is found by conntrack ID only. */
+void session_table_index(struct session_table *t, struct session_entry *e);
+
+/* The indexed entry whose control connection is client:client_port ->
+ * server:server_port (the newest, should two have it), or NULL. Costs one
+ * hash chain, never a walk of the table: the hash has a random key, so
+ * peers cannot aim their connections at one chain. `examined` (when not
+ * NULL) is set to the entries looked at, for tests. */
+struct session_entry *session_table_find_control(struct session_table *t,
+						 const struct inet_addr *client,
+						 uint16_t client_port,
+						 const struct inet_addr *server,
+						 uint16_t server_port,
+						 unsigned *examined);
 
 /* session_free()s the entry's session and releases the entry. */
 void session_table_remove(struct session_table *t, struct session_entry *e);

@@ -36,9 +36,13 @@ struct stream {
 	bool discarding;		/* inside an over-long line */
 	bool cut;			/* the line under way began in a
 					   skipped hole (stream_peer_acked) */
+	bool urgent;			/* urgent_first..urgent_last hold
+					   urgent bytes not yet cut */
+	uint32_t urgent_first, urgent_last;
+	bool urgent_line_end;		/* an urgent byte was a '\n' */
 	/* completed lines waiting for stream_line_next, each stored as a
-	 * flag byte ('L' line, 'X' over-long marker, 'C' cut line), the
-	 * line, and '\n'
+	 * flag byte ('L' line, 'X' over-long line: its first line_max
+	 * bytes, 'C' cut line), the line, and '\n'
 	 * (a line never contains '\n', so it is its own delimiter) */
 	char *ready;
 	size_t ready_len, ready_cap;
@@ -48,8 +52,9 @@ struct stream {
 void stream_init(struct stream *s, size_t buffer_max, size_t line_max);
 void stream_free(struct stream *s);
 
-/* Feed one segment. `syn`: the segment carries SYN, so its data starts at
- * seq + 1 and seq is the initial sequence number. A stream that never saw a
+/* Feed one segment. `syn`: the segment carries SYN, so the stream starts
+ * at seq + 1 and seq is the initial sequence number; a SYN's payload is
+ * ignored (never stream data: see stream.c). A stream that never saw a
  * SYN synchronizes on its first data segment (mid-stream pickup after a
  * daemon restart) and treats it as the start of a line.
  * Returns 0, or -ENOBUFS when holding this segment would pass buffer_max
@@ -94,10 +99,27 @@ void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
  * from next_seq only shrink. */
 int stream_peer_acked(struct stream *s, uint32_t ack);
 
+/* The byte at `seq` is TCP urgent data (the sender's urgent pointer; on
+ * Linux, seq + urg_ptr - 1). A receiver without SO_OOBINLINE takes it out
+ * of the stream, one with it (vsftpd) leaves it in, and which one a peer is
+ * cannot be seen. So the line that holds the byte is a cut line
+ * (stream_line_next returns 2: counted, never acted on); when the byte is
+ * a line end, the line after it too (the receiver may read both as one),
+ * and urgent_line_end is set for the caller (stream_urgent_line_end). Urgent
+ * bytes already cut are ignored; several pending ones are kept as one
+ * range from the first to the last. */
+void stream_urgent(struct stream *s, uint32_t seq);
+
+/* True once after an urgent byte that was a line end has been cut: the
+ * receiver may have seen one line less than the stream handed out. */
+bool stream_urgent_line_end(struct stream *s);
+
 /* The next complete line in order, without its "\r\n" or "\n". Returns 1
  * with *line and *len valid until the next stream call, 0 when no complete line
  * is waiting, or -EMSGSIZE once for each line longer than line_max (that
- * line's bytes are dropped up to its end). Returns 2 for a cut line: the
+ * line's bytes are dropped up to its end; *line and *len then hold its
+ * first line_max bytes, where a reply keeps its code and separator: enough
+ * to pair it with its command, never to act on its text). Returns 2 for a cut line: the
  * first line end after a skipped hole (stream_peer_acked) ends a line whose
  * beginning may have been in the hole. *line and *len then hold what we
  * have of it (nothing when that is longer than line_max). It is one line

@@ -62,28 +62,6 @@ struct answer_rows {
 	bool overflow;
 };
 
-static bool answer_same_master(const struct session_entry *e,
-			       const struct pinhole_tuple *m)
-{
-	return inet_addr_equal(&e->session.client, &m->src) &&
-	       inet_addr_equal(&e->session.server, &m->dst) &&
-	       e->session.client_port == m->sport &&
-	       e->session.server_port == m->dport;
-}
-
-struct answer_find {
-	const struct pinhole_tuple *master;
-	bool found;
-};
-
-static void answer_find_cb(struct session_entry *e, void *data)
-{
-	struct answer_find *f = data;
-
-	if (!f->found && answer_same_master(e, f->master))
-		f->found = true;
-}
-
 static void answer_tuple(const struct ctnl_tuple *c, struct pinhole_tuple *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -97,7 +75,6 @@ static void answer_pinhole_cb(const struct ctnl_msg *m, void *data)
 {
 	struct answer_rows *a = data;
 	struct report_pinhole_row *r;
-	struct answer_find f;
 
 	if (a->count == a->cap) {
 		unsigned cap = a->cap ? a->cap * 2 : 64;
@@ -117,10 +94,10 @@ static void answer_pinhole_cb(const struct ctnl_msg *m, void *data)
 	answer_tuple(&m->master, &r->master);
 	r->timeout_s = m->timeout_s;
 	r->known = pinhole_find(a->d->pinholes, &r->expect, &r->master);
-	f.master = &r->master;
-	f.found = false;
-	session_table_foreach(a->d->sessions, answer_find_cb, &f);
-	r->session_tracked = f.found;
+	/* one hash chain per listed pinhole, not a walk of the table */
+	r->session_tracked = session_table_find_control(a->d->sessions,
+		&r->master.src, r->master.sport, &r->master.dst,
+		r->master.dport, NULL) != NULL;
 }
 
 static int answer_addr_cmp(const struct inet_addr *a, const struct inet_addr *b)

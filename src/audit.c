@@ -342,7 +342,17 @@ static int audit_do_open(struct audit_log *log, char *err, size_t errlen)
 		log->fd = STDOUT_FILENO;
 		return 0;
 	}
-	fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	/* O_NOFOLLOW: a symbolic link put where the log goes (in a
+	 * directory someone else can write) would make a root daemon append
+	 * to any file it names. */
+	fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+			     O_NOCTTY | O_NOFOLLOW, 0640);
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "cannot open audit log %s: it is a symbolic link, which ftpgated does not follow; set audit-log to the file itself",
+			 log->path);
+		log->last_error = ELOOP;
+		return -ELOOP;
+	}
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot open audit log %s: %s", log->path,

@@ -139,15 +139,58 @@ const char *ctl_path(const struct ctl_server *s)
 	return s->path;
 }
 
-/* The directory of path: made 0750 root:gid when it does not exist. When
- * a group was configured (explicit), an existing directory we own (e.g.
- * systemd's RuntimeDirectory, root:root 0750) is given that group and
- * group search permission, or the group could never reach the socket. */
+/* A directory we just made: 0750, group gid. */
+static int ctl_dir_created(const char *dir, gid_t gid, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (st.st_gid != gid && chown(dir, (uid_t)-1, gid) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot give %s to group %u: %s (ftpgated must be a member of control-socket-group or have CAP_CHOWN; under systemd set Group= to that group in the unit)",
+			 dir, (unsigned)gid, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* An existing directory is never changed (it may be /run or /tmp): it
+ * must already let the configured group reach the socket, by group or by
+ * others' search permission. */
+static int ctl_dir_existing(const char *dir, gid_t gid, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory; fix the control-socket path", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & 0001) || (st.st_gid == gid && (st.st_mode & 0010)))
+		return 0;
+	snprintf(err, errlen, "control-socket-group %u cannot reach the socket: its directory %s (group %u, mode %04o) has no search permission for that group, and ftpgated does not change a directory it did not create; give the directory to the group (chgrp %u %s; chmod g+x %s), or under systemd set Group= to that group in the unit (systemctl edit ftpgated) so that RuntimeDirectory= is made for it",
+		 (unsigned)gid, dir, (unsigned)st.st_gid,
+		 (unsigned)(st.st_mode & 07777), (unsigned)gid, dir, dir);
+	return -EACCES;
+}
+
+/* The directory of path: made 0750 root:gid when it does not exist. An
+ * existing one is left as it is; when a group was configured (explicit)
+ * it must let that group in. */
 static int ctl_make_dir(const char *path, gid_t gid, bool explicit, char *err,
 			size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
 	char *slash;
 	int rc;
 
@@ -156,33 +199,15 @@ static int ctl_make_dir(const char *path, gid_t gid, bool explicit, char *err,
 	if (slash == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0750) == 0)
+		return ctl_dir_created(dir, gid, err, errlen);
+	if (errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create directory %s for the control socket: %s",
 			 dir, strerror(-rc));
 		return rc;
 	}
-	if (stat(dir, &st) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	if (st.st_uid != geteuid() || (!explicit && st.st_gid == gid))
-		return 0;	/* not ours to change, or nothing to change */
-	if (st.st_gid != gid && chown(dir, (uid_t)-1, gid) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot give %s to group %u: %s (ftpgated must be a member of control-socket-group or have CAP_CHOWN; under systemd add SupplementaryGroups= with that group to the unit)",
-			 dir, (unsigned)gid, strerror(-rc));
-		return rc;
-	}
-	if (explicit && (st.st_mode & 0050) != 0050 &&
-	    chmod(dir, (st.st_mode & 07777) | 0050) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot let group %u into %s: %s",
-			 (unsigned)gid, dir, strerror(-rc));
-		return rc;
-	}
-	return 0;
+	return explicit ? ctl_dir_existing(dir, gid, err, errlen) : 0;
 }
 
 /* A socket file left at path: remove it if nobody answers on it. */

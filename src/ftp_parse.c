@@ -567,44 +567,71 @@ int eprt_argument_parse(const char *arg, size_t len, struct inet_addr *addr,
 	return 0;
 }
 
-bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
-			    const char **verb)
+/* The verb at line + i, when it is "PORT " or "EPRT " followed by an
+ * argument that parses; the argument is measured only then, and *steps
+ * counts the bytes measured. Two such verbs cannot overlap one another's
+ * argument (the argument ends at the blank after the next verb at the
+ * latest), so a whole line costs O(len). */
+static const char *ftp_embedded_verb_at(const char *line, size_t len,
+					size_t i, size_t *steps)
 {
-	size_t own, i;
+	const char *arg = line + i + 5;
+	size_t arg_len = 0;
+	struct inet_addr addr;
+	uint16_t port;
+	bool eprt;
+
+	if (line[i + 4] != ' ')
+		return NULL;
+	eprt = ftp_word_is(line + i, 4, "EPRT");
+	if (!eprt && !ftp_word_is(line + i, 4, "PORT"))
+		return NULL;
+	/* an argument holds no blanks: judge the word after the verb */
+	while (i + 5 + arg_len < len && arg[arg_len] != ' ' &&
+	       arg[arg_len] != '\t')
+		arg_len++;
+	*steps += arg_len;
+	if (eprt)
+		return eprt_argument_parse(arg, arg_len, &addr, &port, NULL) == 0
+		       ? "EPRT" : NULL;
+	return port_argument_parse(arg, arg_len, &addr, &port, NULL) == 0
+	       ? "PORT" : NULL;
+}
+
+bool ftp_embedded_data_verb_counted(const char *line, size_t len,
+				    size_t *offset, const char **verb,
+				    size_t *steps)
+{
+	size_t own, i, counted = 0;
+	const char *name = NULL;
 
 	if (line == NULL || len < 4)
-		return false;
+		goto done;
 	own = ftp_skip_telnet(line, len);
 	/* Only a PORT/EPRT with an argument that would open something is an
 	 * attack: "CWD support" or "NOOP epsv" would not, and flagging every
 	 * word ending in "port" would drown real alarms. */
 	for (i = 0; i + 5 < len; i++) {
-		struct inet_addr addr;
-		uint16_t port;
-		const char *arg = line + i + 5;
-		size_t arg_len = 0;
-		const char *name = NULL;
-
-		/* an argument holds no blanks: judge the word after the verb */
-		while (i + 5 + arg_len < len && arg[arg_len] != ' ' &&
-		       arg[arg_len] != '\t')
-			arg_len++;
-
-		if (i == own || line[i + 4] != ' ')
+		counted++;
+		if (i == own)
 			continue;
-		if (ftp_word_is(line + i, 4, "PORT") &&
-		    port_argument_parse(arg, arg_len, &addr, &port, NULL) == 0)
-			name = "PORT";
-		else if (ftp_word_is(line + i, 4, "EPRT") &&
-			 eprt_argument_parse(arg, arg_len, &addr, &port, NULL) == 0)
-			name = "EPRT";
+		name = ftp_embedded_verb_at(line, len, i, &counted);
 		if (name) {
 			if (offset != NULL)
 				*offset = i;
 			if (verb != NULL)
 				*verb = name;
-			return true;
+			break;
 		}
 	}
-	return false;
+done:
+	if (steps != NULL)
+		*steps = counted;
+	return name != NULL;
+}
+
+bool ftp_embedded_data_verb(const char *line, size_t len, size_t *offset,
+			    const char **verb)
+{
+	return ftp_embedded_data_verb_counted(line, len, offset, verb, NULL);
 }

@@ -65,7 +65,7 @@ static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
 	o->err[0] = '\0';
 	o->ret = expect_install(d->expect, &r, o->err, sizeof(o->err));
 	if (o->ret < 0)
-		session_pinhole_failed(&e->session);
+		session_pinhole_failed(&e->session, a);
 	else
 		trail_pinhole_record(d, e, a, r.timeout_s, &o->opened);
 }
@@ -167,10 +167,10 @@ static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
+	session_pinhole_failed(&e->session, a);
 	a->kind = SESSION_ACTION_PINHOLE_REFUSED;
 	a->reason = POLICY_REFUSE_CLIENT_CAP;
 	snprintf(a->detail, sizeof(a->detail), "%u pinholes open", n);
-	session_pinhole_failed(&e->session);
 	return true;
 }
 
@@ -193,6 +193,26 @@ static void inspect_actions_kernel(struct daemon *d, struct session_entry *e,
 		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
 			inspect_pinhole_remove(d, e, a, &outcome[i]);
 	}
+}
+
+/* What the session could not hand out: line reports past its per-packet
+ * bound (the lines are counted all the same), and, were the bound in
+ * session.h ever wrong, actions it could not hand out at all. */
+static void inspect_actions_unreported(struct daemon *d,
+				       const struct session_actions *actions,
+				       const char *control_client,
+				       const char *control_server)
+{
+	d->stats.lines_rejected += actions->lines_rejected;
+	d->stats.actions_dropped += actions->dropped + actions->overflow;
+	if (actions->dropped)
+		log_msg(LOG_WARNING, "%u line reports of control connection %s -> %s not logged (more than %d in one packet); the lines are counted in parse_errors_total",
+			actions->dropped, control_client, control_server,
+			SESSION_REPORTS_MAX);
+	if (actions->overflow)
+		log_msg(LOG_ERR, "%u actions of control connection %s -> %s not carried out: more than %d in one packet, a bug in ftpgated (please report it)",
+			actions->overflow, control_client, control_server,
+			SESSION_ACTIONS_MAX);
 }
 
 /* Reporting phase, after the verdict: counters, log lines and audit
@@ -231,7 +251,6 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 				control_client, control_server, e->conntrack_id);
 			break;
 		case SESSION_ACTION_LINE_REJECTED:
-			d->stats.lines_rejected++;
 			log_msg(session_line_rule_is_attack(a->rule) ? LOG_WARNING : LOG_INFO,
 				"line rejected from %s (%s%s): %s (control %s -> %s)",
 				a->direction == SESSION_DIR_ORIGINAL ? "client" : "server",
@@ -268,11 +287,7 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 		/* the audit log's record of it */
 		trail_action(d, e, a);
 	}
-	if (actions->dropped) {
-		d->stats.actions_dropped += actions->dropped;
-		log_msg(LOG_WARNING, "%u events of control connection %s -> %s not handled (more than %d in one packet)",
-			actions->dropped, control_client, control_server, SESSION_ACTIONS_MAX);
-	}
+	inspect_actions_unreported(d, actions, control_client, control_server);
 }
 
 static bool inspect_session_matches(const struct session *s,
@@ -327,6 +342,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 	}
 	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
 		     qp->orig_dport, &limits);
+	session_table_index(d->sessions, e);
 	e->started_ms = now;
 	e->midstream = !pkt->syn;
 	trail_session_started(d, e, pkt->syn);
@@ -336,18 +352,21 @@ static struct session_entry *inspect_session(struct daemon *d,
 void inspect_packet(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
-	/* Not zeroed whole (7 KB per packet): session_packet() clears each
-	 * item it adds and reads no item it did not write, so the header
-	 * fields are all that need a value. Likewise outcome[i] is written
-	 * by the kernel phase for each action that reads it. */
-	struct session_actions actions;
-	struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
+	/* Static, not on the stack (about 170 KB with room for every action
+	 * of a packet): the daemon handles one packet at a time. Not zeroed
+	 * whole: session_packet() clears each item it adds and reads no item
+	 * it did not write, so the header fields are all that need a value.
+	 * Likewise outcome[i] is written by the kernel phase for each action
+	 * that reads it. */
+	static struct session_actions actions;
+	static struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
 	struct packet_info pkt;
 	struct session_entry *e = NULL;
 	enum session_direction dir = SESSION_DIR_ORIGINAL;
 	uint64_t now = daemon_now_ms();
 
-	actions.count = actions.dropped = 0;
+	actions.count = actions.dropped = actions.reports = 0;
+	actions.overflow = actions.lines_rejected = 0;
 	actions.commands = actions.replies = actions.commands_forgotten = 0;
 	d->stats.packets++;
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||

@@ -25,6 +25,7 @@
 #define PACKET_TCP_SYN 0x02
 #define PACKET_TCP_RST 0x04
 #define PACKET_TCP_ACK 0x10
+#define PACKET_TCP_URG 0x20
 
 static uint16_t packet_be16(const uint8_t *p)
 {
@@ -156,6 +157,8 @@ int packet_parse(const uint8_t *data, size_t len, struct packet_info *out)
 	pi.syn = (data[l4 + 13] & PACKET_TCP_SYN) != 0;
 	pi.rst = (data[l4 + 13] & PACKET_TCP_RST) != 0;
 	pi.ack_flag = (data[l4 + 13] & PACKET_TCP_ACK) != 0;
+	pi.urg = (data[l4 + 13] & PACKET_TCP_URG) != 0;
+	pi.urg_ptr = packet_be16(data + l4 + 18);
 	pi.payload = data + l4 + doff;
 	pi.payload_len = end - l4 - doff;
 	*out = pi;

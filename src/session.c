@@ -16,9 +16,17 @@
  * - Malformed, rejected and over-long command lines are queued too (as
  *   FTP_COMMAND_OTHER): servers answer them with a 500, and skipping them
  *   would shift every later reply onto the wrong command.
+ * - An over-long reply line keeps its code and separator (the stream hands
+ *   out its first bytes): it answers its command and may start or end a
+ *   multi-line reply, as it does for the client, but its text is replaced
+ *   by "(over-long line)" and it is tainted, never acted on.
  * - When SESSION_PENDING_MAX commands are outstanding, the oldest is
- *   dropped. A client that far ahead is odd; losing the oldest can only
- *   make a later 227 look unsolicited (fail closed), never the reverse.
+ *   dropped, but counted (pending_forgotten): the server answers in order,
+ *   so the next that many final replies are its answers and answer
+ *   nothing we act on (a 227 among them is unsolicited). Dropping it
+ *   without the count would pair every later reply with the command
+ *   after its own: a 200 to TYPE I would accept a PORT the server
+ *   refuses (issue 11).
  * - In a multi-line reply only the final "NNN " line is parsed for the
  *   address: it is the line that completes the reply, and taking just one
  *   line keeps a server from hiding a second announcement in the text.
@@ -52,6 +60,12 @@
 
 #include "session.h"
 
+#define SESSION_XSTR(x) SESSION_STR(x)
+#define SESSION_STR(x) #x
+#define SESSION_FORGOTTEN_TEXT \
+	"(forgotten: more than " SESSION_XSTR(SESSION_PENDING_MAX) \
+	" commands pipelined)"
+#define SESSION_LONG_TEXT "(over-long line)"
 #define SESSION_BUFFER_DEFAULT 8192
 #define SESSION_LINE_DEFAULT 512
 
@@ -140,23 +154,48 @@ static void session_command_text(char *dst, const char *line, size_t len)
 	session_text(dst, line, len);
 }
 
-/* Room for one more action, or NULL (counted) when out is full. */
-static struct session_action *session_action_new(struct session_actions *out,
+/* Room for one more action, or NULL (counted) when there is none: a
+ * report-only action (`report`) beyond SESSION_REPORTS_MAX in this packet,
+ * or any action in a full `out` (which the bound in session.h rules out). */
+static struct session_action *session_action_add(struct session_actions *out,
 						 enum session_action_kind kind,
-						 enum session_direction dir)
+						 enum session_direction dir,
+						 bool report)
 {
 	struct session_action *a;
 
-	if (out->count >= SESSION_ACTIONS_MAX) {
+	if (report && out->reports >= SESSION_REPORTS_MAX) {
 		out->dropped++;
 		return NULL;
 	}
+	if (out->count >= SESSION_ACTIONS_MAX) {
+		out->overflow++;
+		return NULL;
+	}
+	if (report)
+		out->reports++;
 	a = &out->item[out->count++];
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	a->reason = POLICY_ALLOW;
 	a->direction = dir;
 	return a;
+}
+
+/* An action the daemon must carry out (or that happens once a packet). */
+static struct session_action *session_action_new(struct session_actions *out,
+						 enum session_action_kind kind,
+						 enum session_direction dir)
+{
+	return session_action_add(out, kind, dir, false);
+}
+
+/* An action that only reports one line: bounded per packet. */
+static struct session_action *session_report_new(struct session_actions *out,
+						 enum session_action_kind kind,
+						 enum session_direction dir)
+{
+	return session_action_add(out, kind, dir, true);
 }
 
 static void session_lose(struct session *s, enum session_direction dir,
@@ -178,7 +217,8 @@ static void session_reject(enum session_direction dir, const char *line,
 	struct session_action *a;
 	char detail[SESSION_TEXT_MAX];
 
-	a = session_action_new(out, SESSION_ACTION_LINE_REJECTED, dir);
+	out->lines_rejected++;
+	a = session_report_new(out, SESSION_ACTION_LINE_REJECTED, dir);
 	if (!a)
 		return;
 	a->rule = rule;
@@ -198,8 +238,17 @@ static void session_push(struct session *s, const struct session_command *cmd)
 			(SESSION_PENDING_MAX - 1) * sizeof(s->pending[0]));
 		s->pending_count--;
 		s->commands_forgotten++;
+		s->pending_forgotten++;
 	}
 	s->pending[s->pending_count++] = *cmd;
+}
+
+/* What a reply owed to a forgotten command answers: nothing we act on. */
+static void session_forgotten_command(struct session_command *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->verb = FTP_COMMAND_OTHER;
+	session_str(cmd->text, SESSION_FORGOTTEN_TEXT);
 }
 
 /* Queue a line that is not acted on, so its reply still lines up. */
@@ -213,9 +262,15 @@ static void session_push_other(struct session *s, const char *line, size_t len)
 	session_push(s, &cmd);
 }
 
-/* Take the oldest outstanding command; false when none is. */
+/* Take the command the next final reply answers: a forgotten one first
+ * (session_push), then the oldest outstanding; false when none is. */
 static bool session_pop(struct session *s, struct session_command *cmd)
 {
+	if (s->pending_forgotten > 0) {
+		s->pending_forgotten--;
+		session_forgotten_command(cmd);
+		return true;
+	}
 	if (s->pending_count == 0)
 		return false;
 	*cmd = s->pending[0];
@@ -226,8 +281,7 @@ static bool session_pop(struct session *s, struct session_command *cmd)
 }
 
 /* Forget pinholes whose expectation has timed out (the kernel removed
- * them) and count the rest. Order is kept, so the newest stays last for
- * session_pinhole_failed. */
+ * them) and count the rest. Order is kept: oldest first. */
 static unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
 {
 	unsigned i, n = 0;
@@ -376,7 +430,9 @@ static void session_open(struct session *s, const struct policy *p,
 	struct session_pinhole *ph;
 	struct session_action *a;
 
-	a = session_action_new(out, act->kind, act->direction);
+	a = session_action_add(out, act->kind, act->direction,
+			       act->kind == SESSION_ACTION_PINHOLE_REFUSED &&
+			       act->reason == POLICY_REFUSE_UNSOLICITED);
 	if (!a)
 		return;		/* not carried out, so not counted either */
 	*a = *act;
@@ -390,6 +446,11 @@ static void session_open(struct session *s, const struct policy *p,
 	ph->port = act->port;
 	ph->active = act->active;
 	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
+	/* ids wrap after 2^32 opens, long after any record is gone */
+	if (++s->pinhole_last_id == 0)
+		s->pinhole_last_id = 1;
+	ph->id = s->pinhole_last_id;
+	a->record_id = ph->id;
 }
 
 /* Room for one more pinhole record: 0, or -ENOSPC at the hard ceiling,
@@ -672,39 +733,31 @@ static void session_trouble(struct session *s, int code, const char *line,
 {
 	struct session_action *a;
 
-	a = session_action_new(out, SESSION_ACTION_DATA_TROUBLE,
+	a = session_report_new(out, SESSION_ACTION_DATA_TROUBLE,
 			       SESSION_DIR_REPLY);
 	if (a == NULL)
 		return;
 	a->reply_code = code;
 	session_text(a->reply, line, len);
-	if (s->pending_count > 0)
+	if (s->pending_forgotten > 0)
+		session_str(a->command, SESSION_FORGOTTEN_TEXT);
+	else if (s->pending_count > 0)
 		memcpy(a->command, s->pending[0].text, sizeof(a->command));
 }
 
-static void session_reply(struct session *s, const struct policy *p,
-			  const char *line, size_t len, uint64_t now_ms,
-			  struct session_actions *out)
+/* One reply line, `tainted` when a rule refused its text (it still counts
+ * for matching, but never opens anything). */
+static void session_reply_line(struct session *s, const struct policy *p,
+			       const char *line, size_t len, bool tainted,
+			       uint64_t now_ms, struct session_actions *out)
 {
 	struct ftp_reply_line rl;
 	bool strict = policy_strict(p, &s->server);
-	bool tainted = false, last = false;
+	bool last = false;
 	const char *why = NULL, *text;
 	size_t text_len;
 	int code = 0, r;
 
-	/* Strict: a reply line with NUL or a bare CR may read differently
-	 * to the client than to us; it never opens anything. */
-	if (strict && memchr(line, '\0', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
-			       "NUL byte in reply", NULL, out);
-		tainted = true;
-	} else if (strict && memchr(line, '\r', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len,
-			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
-			       out);
-		tainted = true;
-	}
 	r = ftp_reply_code_parse(line, len, &code, &last);
 	if (s->multiline_code) {
 		/* RFC 959 4.2: only "NNN " with the opening code ends a
@@ -746,6 +799,48 @@ static void session_reply(struct session *s, const struct policy *p,
 				    tainted, now_ms, out);
 }
 
+static void session_reply(struct session *s, const struct policy *p,
+			  const char *line, size_t len, uint64_t now_ms,
+			  struct session_actions *out)
+{
+	bool tainted = false;
+
+	/* Strict: a reply line with NUL or a bare CR may read differently
+	 * to the client than to us; it never opens anything. */
+	if (policy_strict(p, &s->server) && memchr(line, '\0', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
+			       "NUL byte in reply", NULL, out);
+		tainted = true;
+	} else if (policy_strict(p, &s->server) && memchr(line, '\r', len)) {
+		session_reject(SESSION_DIR_REPLY, line, len,
+			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
+			       out);
+		tainted = true;
+	}
+	session_reply_line(s, p, line, len, tainted, now_ms, out);
+}
+
+/* A reply line longer than line-max-bytes (already rejected as too-long),
+ * of which `head` holds the first bytes. Its code and separator say to
+ * the client what they say on any line (an answer, the start or the end
+ * of a multi-line reply), so they count for matching: a long 257 to PWD
+ * must not leave every later reply one command behind. Its text is
+ * replaced by a placeholder and the line is tainted: never acted on. */
+static void session_reply_long(struct session *s, const struct policy *p,
+			       const char *head, size_t len, uint64_t now_ms,
+			       struct session_actions *out)
+{
+	char line[4 + sizeof(SESSION_LONG_TEXT)];
+	bool last;
+	int code;
+
+	if (len < 4 || ftp_reply_code_parse(head, 4, &code, &last) < 0)
+		return;		/* text of a multi-line reply, or junk */
+	memcpy(line, head, 4);
+	memcpy(line + 4, SESSION_LONG_TEXT, sizeof(SESSION_LONG_TEXT));
+	session_reply_line(s, p, line, strlen(line), true, now_ms, out);
+}
+
 static const char *session_stream_name(enum session_direction dir)
 {
 	return dir == SESSION_DIR_ORIGINAL ? "command" : "reply";
@@ -776,6 +871,37 @@ static void session_cut_line(struct session *s, enum session_direction dir,
 		session_pop(s, &cmd);
 }
 
+/* A client that far ahead of its server is not running FTP: stop
+ * tracking rather than count on. */
+static void session_forgotten_check(struct session *s,
+				    enum session_direction dir,
+				    struct session_actions *out)
+{
+	char why[SESSION_TEXT_MAX];
+
+	if (s->lost || s->pending_forgotten < SESSION_FORGOTTEN_MAX)
+		return;
+	snprintf(why, sizeof(why),
+		 "more than %d commands sent ahead of the server's replies",
+		 SESSION_FORGOTTEN_MAX);
+	session_lose(s, dir, why, out);
+}
+
+/* An urgent byte that was a line end: a receiver without SO_OOBINLINE
+ * took it out and read two lines as one, one with it did not, and which
+ * the peer is cannot be seen. Replies can no longer be paired with
+ * commands for sure, so nothing more is acted on (before any line that
+ * came with it). An urgent byte inside a line only cuts that line
+ * (stream_urgent). */
+static void session_urgent_check(struct session *s, enum session_direction dir,
+				 struct session_actions *out)
+{
+	if (!stream_urgent_line_end(&s->stream[dir]) || s->lost || s->encrypted)
+		return;
+	session_lose(s, dir, "urgent data (TCP URG) ended a line: the receiver may read two lines as one",
+		     out);
+}
+
 /* Every line waiting in the stream of `dir`, to the command or reply
  * logic, until the session stops parsing. */
 static void session_lines(struct session *s, const struct policy *p,
@@ -788,6 +914,7 @@ static void session_lines(struct session *s, const struct policy *p,
 	size_t len;
 	int r;
 
+	session_urgent_check(s, dir, out);
 	while (!s->lost && !s->encrypted &&
 	       (r = stream_line_next(st, &line, &len)) != 0) {
 		if (r == -EMSGSIZE) {
@@ -795,9 +922,14 @@ static void session_lines(struct session *s, const struct policy *p,
 				 st->line_max);
 			session_reject(dir, NULL, 0, SESSION_RULE_TOO_LONG, why,
 				       NULL, out);
-			/* The server answers it like any other line. */
+			/* The server answers it like any other line; a
+			 * reply keeps its code for matching. */
 			if (dir == SESSION_DIR_ORIGINAL)
-				session_push_other(s, "(over-long line)", 16);
+				session_push_other(s, SESSION_LONG_TEXT,
+						   strlen(SESSION_LONG_TEXT));
+			else
+				session_reply_long(s, p, line, len, now_ms,
+						   out);
 		} else if (r == 2) {
 			session_cut_line(s, dir, line, len);
 		} else if (dir == SESSION_DIR_ORIGINAL) {
@@ -806,6 +938,7 @@ static void session_lines(struct session *s, const struct policy *p,
 			session_reply(s, p, line, len, now_ms, out);
 		}
 	}
+	session_forgotten_check(s, dir, out);
 }
 
 /* The stream of `dir` skipped `skipped` bytes that went past us. */
@@ -818,6 +951,7 @@ static void session_resync(struct session *s, enum session_direction dir,
 	/* Which commands the missed lines asked or answered is unknown:
 	 * forgetting all of them can only make a later reply unsolicited. */
 	s->pending_count = 0;
+	s->pending_forgotten = 0;
 	if (dir == SESSION_DIR_REPLY)
 		s->multiline_code = 0;
 	a = session_action_new(out, SESSION_ACTION_STREAM_RESYNC, dir);
@@ -873,6 +1007,10 @@ void session_packet(struct session *s, const struct policy *p,
 	}
 
 	if (!s->lost && !s->encrypted) {
+		/* Linux's urgent byte (RFC 6093: the one before the pointer) */
+		if (pkt->urg && !pkt->syn)
+			stream_urgent(&s->stream[dir],
+				      pkt->seq + pkt->urg_ptr - 1u);
 		r = stream_segment(&s->stream[dir], pkt->seq, pkt->syn,
 				   pkt->payload, pkt->payload_len);
 		if (r < 0) {
@@ -903,10 +1041,21 @@ closing:
 	out->commands_forgotten += s->commands_forgotten - forgotten;
 }
 
-void session_pinhole_failed(struct session *s)
+void session_pinhole_failed(struct session *s,
+			    const struct session_action *open)
 {
-	if (s->pinhole_count > 0)
+	unsigned i;
+
+	if (open->kind != SESSION_ACTION_PINHOLE_OPEN || open->record_id == 0)
+		return;
+	for (i = 0; i < s->pinhole_count; i++) {
+		if (s->pinhole[i].id != open->record_id)
+			continue;
+		memmove(&s->pinhole[i], &s->pinhole[i + 1],
+			(s->pinhole_count - i - 1) * sizeof(s->pinhole[0]));
 		s->pinhole_count--;
+		return;
+	}
 }
 
 const char *session_line_rule_name(enum session_line_rule r)

@@ -1,13 +1,68 @@
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
 
 #include "session_table.h"
 
 struct session_table {
 	struct session_entry **bucket;
-	unsigned bucket_count;		/* power of two */
+	struct session_entry **control; /* by control connection */
+	unsigned bucket_count;		/* power of two, both arrays */
 	unsigned count, max;
+	uint64_t key;			/* random: the control hash's key */
 };
+
+/* A random key; if the kernel has none to give, the clock (weaker, but a
+ * chain is still bounded by max-sessions). */
+static uint64_t session_table_key(void)
+{
+	struct timespec ts;
+	uint64_t k;
+
+	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) == (ssize_t)sizeof(k))
+		return k;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+}
+
+static uint64_t session_table_mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;	/* FNV-1a, keyed by the start value */
+	}
+	return h;
+}
+
+static unsigned session_table_control_slot(const struct session_table *t,
+					   const struct inet_addr *client,
+					   uint16_t client_port,
+					   const struct inet_addr *server,
+					   uint16_t server_port)
+{
+	uint64_t h = t->key ^ 0xcbf29ce484222325ULL;
+
+	h = session_table_mix(h, &client->family, sizeof(client->family));
+	h = session_table_mix(h, client->family == AF_INET6 ?
+				 (const void *)&client->v6 : (const void *)&client->v4,
+			      client->family == AF_INET6 ? sizeof(client->v6)
+							 : sizeof(client->v4));
+	h = session_table_mix(h, server->family == AF_INET6 ?
+				 (const void *)&server->v6 : (const void *)&server->v4,
+			      server->family == AF_INET6 ? sizeof(server->v6)
+							 : sizeof(server->v4));
+	h = session_table_mix(h, &client_port, sizeof(client_port));
+	h = session_table_mix(h, &server_port, sizeof(server_port));
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return (unsigned)h & (t->bucket_count - 1);
+}
 
 /* Conntrack IDs are not chosen by the network peers, but hash them anyway so
  * that sequential IDs spread over the buckets. */
@@ -38,12 +93,16 @@ int session_table_create(struct session_table **out, unsigned max_sessions)
 	if (!t)
 		return -ENOMEM;
 	t->bucket = calloc(n, sizeof(*t->bucket));
-	if (!t->bucket) {
+	t->control = calloc(n, sizeof(*t->control));
+	if (!t->bucket || !t->control) {
+		free(t->bucket);
+		free(t->control);
 		free(t);
 		return -ENOMEM;
 	}
 	t->bucket_count = n;
 	t->max = max_sessions;
+	t->key = session_table_key();
 	*out = t;
 	return 0;
 }
@@ -59,6 +118,7 @@ void session_table_destroy(struct session_table *t)
 			session_table_remove(t, t->bucket[i]);
 	}
 	free(t->bucket);
+	free(t->control);
 	free(t);
 }
 
@@ -96,6 +156,64 @@ struct session_entry *session_table_add(struct session_table *t,
 	return e;
 }
 
+void session_table_index(struct session_table *t, struct session_entry *e)
+{
+	const struct session *s = &e->session;
+	unsigned slot;
+
+	if (e->indexed)
+		return;
+	slot = session_table_control_slot(t, &s->client, s->client_port,
+					  &s->server, s->server_port);
+	e->control_next = t->control[slot];
+	t->control[slot] = e;
+	e->indexed = true;
+}
+
+struct session_entry *session_table_find_control(struct session_table *t,
+						 const struct inet_addr *client,
+						 uint16_t client_port,
+						 const struct inet_addr *server,
+						 uint16_t server_port,
+						 unsigned *examined)
+{
+	struct session_entry *e;
+	unsigned slot, n = 0;
+
+	slot = session_table_control_slot(t, client, client_port, server,
+					  server_port);
+	for (e = t->control[slot]; e; e = e->control_next) {
+		n++;
+		if (e->session.client_port == client_port &&
+		    e->session.server_port == server_port &&
+		    inet_addr_equal(&e->session.client, client) &&
+		    inet_addr_equal(&e->session.server, server))
+			break;
+	}
+	if (examined != NULL)
+		*examined = n;
+	return e;
+}
+
+/* Out of the control index, if it is in. */
+static void session_table_unindex(struct session_table *t,
+				  struct session_entry *e)
+{
+	const struct session *s = &e->session;
+	struct session_entry **p;
+
+	if (!e->indexed)
+		return;
+	p = &t->control[session_table_control_slot(t, &s->client,
+						   s->client_port, &s->server,
+						   s->server_port)];
+	while (*p && *p != e)
+		p = &(*p)->control_next;
+	if (*p)
+		*p = e->control_next;
+	e->indexed = false;
+}
+
 void session_table_remove(struct session_table *t, struct session_entry *e)
 {
 	struct session_entry **p = &t->bucket[session_table_slot(t, e->conntrack_id)];
@@ -105,6 +223,7 @@ void session_table_remove(struct session_table *t, struct session_entry *e)
 	if (!*p)
 		return;
 	*p = e->next;
+	session_table_unindex(t, e);
 	t->count--;
 	session_free(&e->session);
 	free(e);
@@ -133,6 +252,7 @@ unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
 				if (fn != NULL)
 					fn(e, data);
 				*p = e->next;
+				session_table_unindex(t, e);
 				t->count--;
 				session_free(&e->session);
 				free(e);

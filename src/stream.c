@@ -97,12 +97,74 @@ static void stream_emit(struct stream *s, char kind, const char *p, size_t n)
 	s->ready[s->ready_len++] = '\n';
 }
 
+/* The marker of an over-long line, with the line's first line_max bytes
+ * (what is buffered, then the first bytes of p, which holds no '\n'): a
+ * reply's code and separator are there. Space was reserved by the caller:
+ * each byte is emitted once, the rest of the line is discarded. */
+static void stream_emit_long(struct stream *s, const uint8_t *p, size_t n)
+{
+	size_t have = s->line_len < s->line_max ? s->line_len : s->line_max;
+	size_t more = s->line_max - have < n ? s->line_max - have : n;
+
+	s->ready[s->ready_len++] = STREAM_REC_LONG;
+	memcpy(s->ready + s->ready_len, s->line, have);
+	s->ready_len += have;
+	if (more)
+		memcpy(s->ready + s->ready_len, p, more);
+	s->ready_len += more;
+	s->ready[s->ready_len++] = '\n';
+}
+
+void stream_urgent(struct stream *s, uint32_t seq)
+{
+	if (!s->synchronized || (int32_t)(seq - s->next_seq) < 0)
+		return;		/* nothing to place it against, or cut already */
+	if (!s->urgent) {
+		s->urgent = true;
+		s->urgent_first = s->urgent_last = seq;
+		return;
+	}
+	if ((int32_t)(seq - s->urgent_first) < 0)
+		s->urgent_first = seq;
+	if ((int32_t)(seq - s->urgent_last) > 0)
+		s->urgent_last = seq;
+}
+
+bool stream_urgent_line_end(struct stream *s)
+{
+	bool r = s->urgent_line_end;
+
+	s->urgent_line_end = false;
+	return r;
+}
+
+/* The bytes [from, to) of what stream_cut is cutting (sequence numbers
+ * from next_seq on) hold an urgent byte: the line they belong to is cut.
+ * Returns true when the urgent byte is at `to` - 1 and that is a line end. */
+static bool stream_urgent_in(struct stream *s, uint32_t from, uint32_t to,
+			     bool line_end)
+{
+	bool last;
+
+	if (s->urgent && (int32_t)(s->urgent_last - from) < 0)
+		s->urgent = false;	/* skipped over (stream_peer_acked) */
+	if (!s->urgent || (int32_t)(s->urgent_first - to) >= 0)
+		return false;
+	s->cut = true;
+	last = line_end && (int32_t)(s->urgent_last - (to - 1)) >= 0 &&
+	       (int32_t)(s->urgent_first - (to - 1)) <= 0;
+	if ((int32_t)(s->urgent_last - to) < 0)
+		s->urgent = false;	/* all urgent bytes cut */
+	return last;
+}
+
 /* Cut n in-order bytes into lines. All memory is obtained before any state
  * changes, so a failure leaves the stream as it was. */
 static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 {
 	const uint8_t *q, *end = p + n;
 	size_t newlines = 0, need;
+	uint32_t seq = s->next_seq;	/* of p[0]: callers move next_seq after */
 
 	if (!s->line) {
 		s->line = malloc(s->line_max + 2);
@@ -121,15 +183,20 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 	while (n > 0) {
 		const uint8_t *nl = memchr(p, '\n', n);
 		size_t chunk = nl ? (size_t)(nl - p) : n;
+		bool urgent_nl = stream_urgent_in(s, seq,
+						  seq + (uint32_t)chunk + (nl ? 1 : 0),
+						  nl != NULL);
 
+		seq += (uint32_t)chunk + 1;
 		if (!s->discarding) {
 			/* The buffer takes line_max bytes plus the '\r' of a
 			 * "\r\n" that may be split from its '\n'. More than
 			 * that is over-long whatever follows. */
 			if (chunk > s->line_max + 1 - s->line_len) {
-				stream_emit(s, s->cut ? STREAM_REC_CUT
-						      : STREAM_REC_LONG,
-					    NULL, 0);
+				if (s->cut)
+					stream_emit(s, STREAM_REC_CUT, NULL, 0);
+				else
+					stream_emit_long(s, p, chunk);
 				s->discarding = true;
 				s->line_len = 0;
 			} else {
@@ -150,12 +217,15 @@ static int stream_cut(struct stream *s, const uint8_t *p, size_t n)
 				stream_emit(s, STREAM_REC_CUT, s->line,
 					    l > s->line_max ? 0 : l);
 			else if (l > s->line_max)
-				stream_emit(s, STREAM_REC_LONG, NULL, 0);
+				stream_emit_long(s, NULL, 0);
 			else
 				stream_emit(s, STREAM_REC_LINE, s->line, l);
 		}
 		s->discarding = false;
-		s->cut = false;
+		/* the receiver may read this line and the next as one */
+		s->cut = urgent_nl;
+		if (urgent_nl)
+			s->urgent_line_end = true;
 		s->line_len = 0;
 		p = nl + 1;
 		n -= chunk + 1;
@@ -304,7 +374,12 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		s->next_seq = dseq;
 		s->synchronized = true;
 	}
-	if (len == 0)
+	/* Payload on a SYN (or SYN-ACK) is not stream data: Linux drops it
+	 * unless the socket uses TCP Fast Open, so the peer most likely never
+	 * read it (a "220" there greets nobody). Should the peer have taken
+	 * it, its acknowledgement shows a hole (stream_peer_acked) and the
+	 * line after it is a cut line: fail closed either way. */
+	if (len == 0 || syn)
 		return 0;
 	if (!s->synchronized) {
 		/* Mid-stream pickup: start here, at a line start. */
@@ -422,10 +497,10 @@ int stream_line_next(struct stream *s, const char **line, size_t *len)
 	/* Every record ends in '\n' and holds no other '\n'. */
 	end = memchr(start, '\n', s->ready_len - s->ready_read - 1);
 	s->ready_read = (size_t)(end - s->ready) + 1;
-	if (kind == STREAM_REC_LONG)
-		return -EMSGSIZE;
 	*line = start;
 	*len = (size_t)(end - start);
+	if (kind == STREAM_REC_LONG)
+		return -EMSGSIZE;
 	return kind == STREAM_REC_CUT ? 2 : 1;
 }
 

@@ -510,44 +510,28 @@ void trail_action(struct daemon *d, struct session_entry *e,
 
 /* ---- kernel events -------------------------------------------------- */
 
-/* The control connection (tracked session) whose tuple is `master`. */
-struct trail_find_session {
-	const struct pinhole_tuple *master;
-	struct session_entry *found;
-};
-
-static void trail_find_session_cb(struct session_entry *e, void *data)
-{
-	struct trail_find_session *f = data;
-	struct pinhole_tuple m;
-
-	if (f->found != NULL)
-		return;
-	trail_master(e, &m);
-	if (inet_addr_equal(&m.src, &f->master->src) &&
-	    inet_addr_equal(&m.dst, &f->master->dst) &&
-	    m.sport == f->master->sport && m.dport == f->master->dport)
-		f->found = e;
-}
-
 /* A data connection of one of our sessions that no recorded pinhole
  * explains (registry full, events lost): still audited as used. */
 static void trail_unrecorded_use(struct daemon *d, const struct pinhole_tuple *conn,
 				 const struct pinhole_tuple *master, uint32_t id,
 				 uint64_t now_ms)
 {
-	struct trail_find_session f = { master, NULL };
+	struct session_entry *e;
 	struct audit_line l;
 	struct pinhole tmp;
 
-	session_table_foreach(d->sessions, trail_find_session_cb, &f);
-	if (f.found == NULL)
+	/* one hash chain, not a walk of the table: this runs for every
+	 * related connection no pinhole explains */
+	e = session_table_find_control(d->sessions, &master->src,
+				       master->sport, &master->dst,
+				       master->dport, NULL);
+	if (e == NULL)
 		return;		/* another helper's, or not a session of ours */
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.expect = *conn;
 	tmp.expect.sport = 0;
 	tmp.master = *master;
-	tmp.conntrack_id = f.found->conntrack_id;
+	tmp.conntrack_id = e->conntrack_id;
 	tmp.opened_ms = tmp.gone_ms = now_ms;
 	tmp.state = PINHOLE_GONE;
 	d->stats.pinholes_closed[PINHOLE_CLOSE_USED]++;

@@ -19,7 +19,9 @@
  *          other direction's next_seq N and b = bits 0-5:
  *          free mode: bit 6 clear N - 32 + b, set N + (b << 26);
  *          consistent mode (as an offset into the other direction's part
- *          of the pool, within it): bit 6 set N + b, clear b/64 of it
+ *          of the pool, within it): bit 6 set N + b, clear b/64 of it;
+ *          with bit 7 clear, bit 6 sets URG (the session only) with the
+ *          urgent pointer b + 1
  *
  * Free mode feeds arbitrary bytes at arbitrary sequence numbers. Consistent
  * mode slices each direction's segments out of one pool, so the stream has
@@ -65,8 +67,13 @@ static void fuzz_drain(struct stream *st, struct fuzz_out *o)
 
 	while ((r = stream_line_next(st, &line, &len)) != 0) {
 		if (r == -EMSGSIZE) {
+			/* the head of the line: line_max bytes, no '\n' */
+			FUZZ_ASSERT(len == st->line_max);
+			FUZZ_ASSERT(memchr(line, '\n', len) == NULL);
 			if (o) {
 				fuzz_out_put(o, 'X');
+				for (i = 0; i < len; i++)
+					fuzz_out_put(o, (uint8_t)line[i]);
 				fuzz_out_put(o, '\n');
 			}
 			continue;
@@ -96,8 +103,14 @@ static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
 		l = i - start;
 		if (l > 0 && p[i - 1] == '\r')
 			l--;
-		if (l > line_max) {
-			fuzz_out_put(o, cut ? 'C' : 'X');
+		if (l > line_max && cut) {
+			fuzz_out_put(o, 'C');
+		} else if (l > line_max) {
+			/* over-long: the marker with the line's head */
+			fuzz_out_put(o, 'X');
+			FUZZ_ASSERT(line_max < o->cap - o->len);
+			memcpy(o->buf + o->len, p + start, line_max);
+			o->len += line_max;
 		} else {
 			fuzz_out_put(o, cut ? 'C' : 'L');
 			FUZZ_ASSERT(l < o->cap - o->len);
@@ -111,6 +124,11 @@ static void fuzz_reference(const uint8_t *p, size_t n, size_t line_max,
 	/* an unterminated tail already known to be too long */
 	if (n - start > line_max + 1) {
 		fuzz_out_put(o, cut ? 'C' : 'X');
+		if (!cut) {
+			FUZZ_ASSERT(line_max < o->cap - o->len);
+			memcpy(o->buf + o->len, p + start, line_max);
+			o->len += line_max;
+		}
 		fuzz_out_put(o, '\n');
 	}
 }
@@ -187,12 +205,30 @@ static void fuzz_text(const char *t)
 		FUZZ_ASSERT(*q >= 0x20 && *q <= 0x7e);
 }
 
+/* The daemon could not install the first pinhole the packet opened. */
+static void fuzz_first_open_failed(struct session *s,
+				   const struct session_actions *out)
+{
+	unsigned i;
+
+	for (i = 0; i < out->count; i++) {
+		if (out->item[i].kind == SESSION_ACTION_PINHOLE_OPEN) {
+			session_pinhole_failed(s, &out->item[i]);
+			return;
+		}
+	}
+}
+
 static void fuzz_actions(const struct session *s, const struct policy *p,
 			 const struct session_actions *out)
 {
 	unsigned i, lost = 0, encrypted = 0, resync = 0;
 
 	FUZZ_ASSERT(out->count <= SESSION_ACTIONS_MAX);
+	/* only line reports are ever left out (session.h) */
+	FUZZ_ASSERT(out->overflow == 0);
+	FUZZ_ASSERT(out->reports <= SESSION_REPORTS_MAX);
+	FUZZ_ASSERT(out->dropped == 0 || out->reports == SESSION_REPORTS_MAX);
 	for (i = 0; i < out->count; i++) {
 		const struct session_action *a = &out->item[i];
 
@@ -403,8 +439,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t blen = dir ? pool_len - split : split;
 
 			off %= blen + 1;
+			/* a SYN's payload is not stream data (stream.c) */
 			if (syn)
-				off = 0;
+				off = len = 0;
 			if (len > blen - off)
 				len = blen - off;
 			payload = base + off;
@@ -458,13 +495,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.rst = pkt.fin = flags & 0x80;
 		pkt.ack_flag = ackb & 0x80;
 		pkt.ack = ack_sess;
+		pkt.urg = (ackb & 0xc0) == 0x40;
+		pkt.urg_ptr = (uint16_t)((ackb & 0x3f) + 1);
 		pkt.payload = payload;
 		pkt.payload_len = len;
 		memset(&out, 0, sizeof(out));
 		session_packet(&sess, &pol, dir, &pkt, now, &out);
 		fuzz_actions(&sess, &pol, &out);
 		if (flags & 4)
-			session_pinhole_failed(&sess);
+			fuzz_first_open_failed(&sess, &out);
 		now += (flags & 8) ? 31000 : 1;
 	}
 

@@ -429,6 +429,29 @@ static void test_writer(void)
 	CHECK_INT(audit_write(&log, &l), -ENOENT);
 	CHECK_INT(log.lost, 1);
 
+	/* a symbolic link where the log goes is not followed (issue 11,
+	 * finding 9): the file it names stays untouched */
+	{
+		char target[96], link[96];
+
+		snprintf(target, sizeof(target), "%s/target", dir);
+		snprintf(link, sizeof(link), "%s/link.log", dir);
+		CHECK(close(open(target, O_WRONLY | O_CREAT, 0600)) == 0);
+		CHECK(symlink(target, link) == 0);
+		CHECK_INT(audit_open(&log, link, err, sizeof(err)), -ELOOP);
+		CHECK(strstr(err, "symbolic link") != NULL);
+		CHECK(strstr(err, link) != NULL);
+		CHECK_INT(audit_write(&log, &l), -ELOOP);
+		CHECK_STR(slurp(target), "");
+		audit_close(&log);
+		unlink(link);
+		unlink(target);
+	}
+
+	/* an unopenable path again, as before the symbolic link */
+	CHECK_INT(audit_open(&log, "/nonexistent/dir/audit.log", err, sizeof(err)), -ENOENT);
+	CHECK_INT(audit_write(&log, &l), -ENOENT);
+
 	/* it comes back (SIGHUP after the fix): the first line says what
 	 * was lost, then the event */
 	snprintf(log.path, sizeof(log.path), "%s", path);

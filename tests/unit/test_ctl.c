@@ -256,14 +256,30 @@ static void test_server(void)
 	snprintf(err, sizeof(err), "%s/run", dir);
 	rmdir(err);
 
-	/* an existing directory of ours (systemd's RuntimeDirectory, 0700)
-	 * is opened to the configured group */
+	/* An existing directory is never changed (issue 11, finding 9: it
+	 * may be /run or /tmp). One that keeps the configured group out is
+	 * refused with the fix; its mode and group stay. */
 	snprintf(err, sizeof(err), "%s/rt", dir);
 	CHECK(mkdir(err, 0700) == 0);
 	snprintf(path, sizeof(path), "%s/rt/ftpgated.sock", dir);
+	err[0] = '\0';
+	CHECK_INT(ctl_open(&s, path, getegid(), err, sizeof(err)), -EACCES);
+	CHECK(strstr(err, "does not change a directory it did not create") != NULL);
+	snprintf(err, sizeof(err), "%s/rt", dir);
+	CHECK(stat(err, &st) == 0 && (st.st_mode & 07777) == 0700);
+	CHECK(access(path, F_OK) < 0);
+	/* one that lets the group in (group search, or others' search) is
+	 * used as it is */
+	CHECK(chmod(err, 0750) == 0);
 	CHECK_INT(ctl_open(&s, path, getegid(), err, sizeof(err)), 0);
 	snprintf(err, sizeof(err), "%s/rt", dir);
 	CHECK(stat(err, &st) == 0 && (st.st_mode & 07777) == 0750);
+	ctl_close(s);
+	CHECK(chmod(err, 0701) == 0);
+	CHECK_INT(ctl_open(&s, path, getegid(), err, sizeof(err)), 0);
+	snprintf(err, sizeof(err), "%s/rt", dir);
+	CHECK(stat(err, &st) == 0 && (st.st_mode & 07777) == 0701 &&
+	      st.st_gid == getegid());
 	ctl_close(s);
 	/* without a configured group it is left alone */
 	CHECK(chmod(err, 0700) == 0);

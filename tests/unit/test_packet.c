@@ -147,6 +147,14 @@ static void test_ipv4(void)
 	CHECK_INT(parse(&k, k.len, &pi), 0);
 	CHECK_INT(pi.ack_flag, 0);
 	CHECK_INT(pi.ack, 0x89abcdefu);
+	CHECK_INT(pi.urg, 0);
+	/* URG and the urgent pointer (issue 11, finding 9) */
+	k.b[20 + 13] = 0x38;
+	put16(k.b + 20 + 18, 0x1234);
+	CHECK_INT(parse(&k, k.len, &pi), 0);
+	CHECK_INT(pi.urg, 1);
+	CHECK_INT(pi.urg_ptr, 0x1234);
+	CHECK_INT(pi.ack_flag, 1);
 
 	/* IP options (IHL 15 = 60 bytes) and TCP options (doff 15) */
 	ipv4(&k, 15, 15, 0x02, "");

@@ -335,6 +335,9 @@ static void test_pipelined(void)
 	conn_close(&c);
 }
 
+static void conn_active(struct conn *c, const char *client,
+			const char *server);
+
 static void test_pending_full(void)
 {
 	struct conn c;
@@ -348,10 +351,78 @@ static void test_pending_full(void)
 		CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
 	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
 	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(c.s.pending_forgotten, 1);
+	/* its 227 answers the forgotten command: not one we know to be a
+	 * PASV, so unsolicited; the NOOPs stay queued for their replies */
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
-	CHECK_STR(a->command, "NOOP");
-	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX - 1);
+	CHECK_STR(a->command, "(forgotten: more than 16 commands pipelined)");
+	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	CHECK_INT(c.s.pending_forgotten, 0);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 6: active mode, 15 NOOPs, TYPE I and a PORT the
+ * server refuses. The first NOOP is dropped at the bound; without its
+ * count every reply lands one command late and the 200 to TYPE I
+ * accepts the PORT. */
+static void test_pending_shift(void)
+{
+	struct conn c;
+	char text[512] = "";
+	int i, opened = 0;
+	unsigned k;
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	for (i = 0; i < 15; i++)
+		strcat(text, "NOOP\r\n");
+	strcat(text, "TYPE I\r\nPORT 10,0,0,1,13,61\r\n");
+	CHECK_INT(feed(&c, ORIG, text), 0);
+	CHECK_INT(c.out.commands_forgotten, 1);
+	for (i = 0; i < 15; i++)
+		CHECK_INT(feed(&c, REPL, "200 NOOP ok\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 Type set to I\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "500 Illegal PORT command\r\n"), 1);
+	for (k = 0; k < c.out.count; k++)
+		opened += c.out.item[k].kind == SESSION_ACTION_PINHOLE_OPEN;
+	CHECK_INT(opened, 0);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[0].reason, POLICY_REFUSE_NOT_ACCEPTED);
+	CHECK_INT(c.out.item[0].reply_code, 500);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pending_forgotten, 0);
+	/* back in step: the next PORT the server accepts opens */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,13,62\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[0].port, 13 * 256 + 62);
+	conn_close(&c);
+}
+
+/* A client that runs SESSION_FORGOTTEN_MAX commands ahead is not
+ * tracked any further (the count stays bounded). */
+static void test_pending_forgotten_bound(void)
+{
+	struct conn c;
+	size_t n = (SESSION_FORGOTTEN_MAX + SESSION_PENDING_MAX) * 2;
+	char *text = malloc(n + 1);
+	size_t i;
+
+	if (text == NULL)
+		abort();
+	for (i = 0; i < n; i += 2)
+		memcpy(text + i, "A\n", 2);
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	/* a single line per segment would take long; the buffer bound is
+	 * for out-of-order data, in-order lines are cut at once */
+	send_n(&c, ORIG, text, n);
+	CHECK(c.s.lost);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.out.item[c.out.count - 1].kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_STR(c.out.item[c.out.count - 1].detail,
+		  "more than 65536 commands sent ahead of the server's replies");
+	free(text);
 	conn_close(&c);
 }
 
@@ -518,9 +589,9 @@ static void test_cap(void)
 	char many[16 * 3 + sizeof(pasv_reply)];
 	int i;
 
-	/* A newer PASV removes the older pinhole first, so the cap only
-	 * bites when the removal could not be handed out: here sixteen
-	 * rejected lines fill the actions ahead of the 227. */
+	/* A newer PASV removes the older pinhole first, so with a cap of
+	 * one it still opens; sixteen rejected lines ahead of the 227 take
+	 * only the report slots, never the removal's (issue 11, finding 7) */
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
 	c.pol.max_pinholes_per_session = 1;
 	c.pol.expect_timeout_s = 10;
@@ -533,16 +604,17 @@ static void test_cap(void)
 	for (i = 0; i < 16; i++)
 		memcpy(many + 3 * i, "x\r\n", 3);
 	memcpy(many + 48, pasv_reply, sizeof(pasv_reply) - 1);
-	CHECK_INT(send_n(&c, REPL, many, 48 + sizeof(pasv_reply) - 1),
-		  SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.dropped, 2);		/* the removal, the refusal */
-	CHECK_INT(c.s.pinhole_count, 1);	/* kept: not removed */
-	CHECK_INT(c.s.pinhole[0].expiry_ms, 1000000 + 10000);
+	CHECK_INT(send_n(&c, REPL, many, 48 + sizeof(pasv_reply) - 1), 18);
+	CHECK_INT(c.out.dropped, 0);
+	CHECK_INT(c.out.item[16].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[17].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].expiry_ms, 1001000 + 10000);
 
 	/* the daemon failed to install the last one: it does not count */
-	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s, &c.out.item[17]);
 	CHECK_INT(c.s.pinhole_count, 0);
-	session_pinhole_failed(&c.s);
+	session_pinhole_failed(&c.s, &c.out.item[17]);
 	CHECK_INT(c.s.pinhole_count, 0);
 
 	/* expiry: exactly at its time a pinhole is gone, nothing to remove */
@@ -667,6 +739,154 @@ static void test_long_line(void)
 	conn_close(&c);
 }
 
+/* Issue 11, finding 3: an over-long reply keeps its code and separator
+ * for matching, and is never acted on. */
+static void test_long_reply(void)
+{
+	struct conn c;
+	struct session_limits lim = { .buffer_max = 1024, .line_max = 46 };
+	const struct session_action *a = &c.out.item[0];
+
+	/* pasv_reply (46 bytes) just fits */
+	/* a 257 to PWD in a deep directory: the PASV after it still gets
+	 * its pinhole (before, the 227 answered the PWD: unsolicited) */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PWD\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "257 \"/srv/ftp/a/very/deep/directory/indeed\" is the current directory\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.out.replies, 1);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 50000);
+	CHECK_STR(a->command, "PASV");
+	conn_close(&c);
+
+	/* a long last line of a 230- welcome ends the welcome */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", &lim);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, NULL, 0), 0);
+	CHECK_INT(feed(&c, REPL, "220 ready\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "USER a\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "331 pass\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PASS b\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "230-Welcome\r\n"
+				 "230-a long line in the middle of the welcome text\r\n"
+				 "this one is text, however long it may be, here or there\r\n"
+				 "230 Logged in; please read the rules on the web site\r\n"), 3);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[2].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.s.multiline_code, 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+
+	/* the transfer's long 226 still removes the pinhole (closing more
+	 * is all a tainted line may do) */
+	CHECK_INT(feed(&c, ORIG, "RETR f\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 ok\r\n226 Transfer complete, 123456789 bytes sent in 0.01 s\r\n"), 2);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a long 227 answers its PASV but is never acted on */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering Passive Mode (192,0,2,10,195,80) and more\r\n"), 2);
+	CHECK_INT(c.out.item[0].rule, SESSION_RULE_TOO_LONG);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[1].reason, POLICY_REFUSE_MALFORMED);
+	CHECK_STR(c.out.item[1].detail, "reply line rejected");
+	CHECK_STR(c.out.item[1].reply, "227 (over-long line)");
+	CHECK_STR(c.out.item[1].command, "PASV");
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+
+	/* a long line that does not start like a reply answers nothing */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "xx7 Entering Passive Mode (192,0,2,10,195,80) and more\r\n"), 1);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+}
+
+/* Next in-order segment of a direction with URG set and this urgent
+ * pointer (the urgent byte, on Linux, is the one before it). */
+static unsigned send_urgent(struct conn *c, enum session_direction dir,
+			    const char *text, uint16_t urg_ptr)
+{
+	struct packet_info pkt;
+	size_t len = strlen(text);
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.seq = c->next[dir];
+	pkt.urg = true;
+	pkt.urg_ptr = urg_ptr;
+	pkt.payload = (const uint8_t *)text;
+	pkt.payload_len = len;
+	c->next[dir] += (uint32_t)len;
+	memset(&c->out, 0, sizeof(c->out));
+	session_packet(&c->s, &c->pol, dir, &pkt, c->now, &c->out);
+	return c->out.count;
+}
+
+/* Issue 11, finding 9: the receiver of urgent data (SO_OOBINLINE off)
+ * takes the urgent byte out of its stream; ftpgated cannot tell whether
+ * it did, so a line holding one is never acted on. */
+static void test_urgent(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	/* a malicious server: the client reads "...(192,0,2,10,195,8)"
+	 * without the urgent '0' (ftpgated would open 195,80) */
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(send_urgent(&c, REPL, pasv_reply, 45), 0);
+	CHECK_INT(c.s.pending_count, 0);	/* it answered the PASV */
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK(!c.s.lost);
+	/* the next PASV works as usual */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	conn_close(&c);
+
+	/* a client's PORT with an urgent digit: the server may read
+	 * another port than ftpgated */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(send_urgent(&c, ORIG, "PORT 10,0,0,1,156,64\r\n", 18), 0);
+	CHECK_INT(c.s.pending_count, 1);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* Telnet IP and Synch before ABOR, as RFC 959 has it: that line
+	 * only; the commands after it are read as usual */
+	CHECK_INT(send_urgent(&c, ORIG, "\xff\xf4\xff\xf2" "ABOR\r\nPORT 10,0,0,1,156,65\r\n", 3), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(c.s.pending[1].verb, FTP_COMMAND_PORT);
+	CHECK_INT(feed(&c, REPL, "226 ABOR ok\r\n200 PORT ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->port, 156 * 256 + 65);
+	/* an urgent line end (ftplib's abort() sends "ABOR\r\n" urgent):
+	 * the receiver may read two lines as one; nothing more is acted
+	 * on, not even the lines that came with it */
+	CHECK_INT(send_urgent(&c, ORIG, "ABOR\r\nPORT 10,0,0,1,156,66\r\n", 6), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_STREAM_LOST);
+	CHECK_STR(a->detail, "urgent data (TCP URG) ended a line: the receiver may read two lines as one");
+	CHECK(c.s.lost);
+	CHECK_INT(feed(&c, REPL, "226 ABOR ok\r\n200 PORT ok\r\n"), 0);
+	conn_close(&c);
+}
+
 static void test_actions_full(void)
 {
 	struct conn c;
@@ -676,11 +896,85 @@ static void test_actions_full(void)
 	conn_open(&c, "10.0.0.1", "192.0.2.10");
 	for (i = 0; i < 20; i++)
 		memcpy(buf + 4 * i, "x1\r\n", 4);
-	CHECK_INT(send_n(&c, ORIG, buf, 80), SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.dropped, 20 - SESSION_ACTIONS_MAX);
-	CHECK_INT(c.out.item[SESSION_ACTIONS_MAX - 1].kind,
+	CHECK_INT(send_n(&c, ORIG, buf, 80), SESSION_REPORTS_MAX);
+	CHECK_INT(c.out.dropped, 20 - SESSION_REPORTS_MAX);
+	CHECK_INT(c.out.lines_rejected, 20);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.out.item[SESSION_REPORTS_MAX - 1].kind,
 		  SESSION_ACTION_LINE_REJECTED);
 	CHECK_INT(c.s.pending_count, SESSION_PENDING_MAX);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 7: sixteen junk lines and the 226 of the transfer in
+ * one segment. The junk took every action slot and the removal was lost:
+ * the pinhole stayed until it expired. */
+static void test_actions_removal_kept(void)
+{
+	struct conn c;
+	char seg[16 * 6 + 32];
+	unsigned k, removes = 0;
+	int i;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(feed(&c, ORIG, "RETR file\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n"), 0);
+	seg[0] = '\0';
+	for (i = 0; i < 16; i++)
+		strcat(seg, "junk\r\n");
+	strcat(seg, "226 Transfer complete\r\n");
+	feed(&c, REPL, seg);
+	for (k = 0; k < c.out.count; k++) {
+		const struct session_action *a = &c.out.item[k];
+
+		if (a->kind != SESSION_ACTION_PINHOLE_REMOVE)
+			continue;
+		removes++;
+		CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
+		CHECK_INT(a->port, 50000);
+	}
+	CHECK_INT(removes, 1);
+	CHECK_INT(c.out.lines_rejected, 16);
+	CHECK_INT(c.out.overflow, 0);
+	CHECK_INT(c.s.pinhole_count, 0);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 9: two opens in one packet, the daemon fails to
+ * install the first. Its record must go, not the second's: the second
+ * pinhole exists and must still be removed when its transfer ends. */
+static void test_pinhole_failed_first(void)
+{
+	struct conn c;
+	unsigned k, removes = 0;
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PASV\r\nPASV\r\nRETR f\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "227 Entering Passive Mode (192,0,2,10,195,80)\r\n"
+				 "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"),
+		  3);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[0].port, 50000);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[2].port, 50001);
+	CHECK(c.out.item[0].record_id != c.out.item[2].record_id);
+	/* the daemon, in order: the first install fails, the removal finds
+	 * nothing, the second install works */
+	session_pinhole_failed(&c.s, &c.out.item[0]);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].port, 50001);
+	/* the transfer ends: the second pinhole is removed */
+	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 1);
+	for (k = 0; k < c.out.count; k++)
+		if (c.out.item[k].kind == SESSION_ACTION_PINHOLE_REMOVE &&
+		    c.out.item[k].port == 50001)
+			removes++;
+	CHECK_INT(removes, 1);
+	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
 }
 
@@ -1278,10 +1572,61 @@ static void test_embedded(void)
 	CHECK_INT(feed(&c, ORIG, "RETR PORTS.txt\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "550 no\r\n"), 0);
 	CHECK_INT(c.s.pinhole_count, 0);
+	/* PASV/EPSV inside a line are not refused (issue 11, finding 9:
+	 * the docs said they were): they name no address, so a packet
+	 * helper fooled into reading one opens nothing, and the line's
+	 * reply, even a 227, answers the line, not a PASV */
+	CHECK_INT(feed(&c, ORIG, "NOOP PASV\r\nSTOR EPSV 2\r\n"), 0);
+	CHECK_INT(c.s.pending_count, 2);
+	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_OTHER);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "NOOP PASV");
+	CHECK_INT(feed(&c, REPL, "229 Entering Extended Passive Mode (|||50001|)\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
+	CHECK_STR(a->command, "STOR EPSV 2");
+	CHECK_INT(c.s.pinhole_count, 0);
 	/* relaxed: the line is an ordinary command again */
 	c.pol.strict = false;
 	CHECK_INT(feed(&c, ORIG, "NOOP epsv\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	conn_close(&c);
+}
+
+/* Issue 11, finding 2: a malicious server puts "220" on its SYN-ACK.
+ * The client's kernel drops that payload, so the client was never
+ * greeted; ftpgated must not be either, or a browser's PORT sent before
+ * any greeting (NAT slipstreaming) would be acted on. */
+static void test_syn_payload(void)
+{
+	static const char greeting[] = "220 hi\r\n";
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	c.pol.active_mode = true;
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, NULL, 0), 0);
+	CHECK_INT(send_at(&c, REPL, c.next[REPL]++, true, greeting,
+			  sizeof(greeting) - 1), 0);
+	CHECK(!c.s.greeted);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	/* the server's next bytes start right after its SYN: nothing was
+	 * taken from the SYN-ACK */
+	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK(!c.s.greeted);
+	conn_close(&c);
+
+	/* a client SYN with payload is not a command either */
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	CHECK_INT(send_at(&c, ORIG, c.next[ORIG]++, true, "PASV\r\n", 6), 0);
+	CHECK_INT(c.s.pending_count, 0);
+	CHECK_INT(c.out.commands, 0);
 	conn_close(&c);
 }
 
@@ -1775,6 +2120,8 @@ int main(void)
 	test_pipelined();
 	test_pending_bound();
 	test_pending_full();
+	test_pending_shift();
+	test_pending_forgotten_bound();
 	test_multiline();
 	test_split_reply();
 	test_two_replies_one_segment();
@@ -1785,7 +2132,11 @@ int main(void)
 	test_malformed();
 	test_printable();
 	test_long_line();
+	test_long_reply();
+	test_urgent();
 	test_actions_full();
+	test_actions_removal_kept();
+	test_pinhole_failed_first();
 	test_stream_lost();
 	test_auth_tls();
 	test_midstream();
@@ -1797,6 +2148,7 @@ int main(void)
 	test_strict_lines();
 	test_embedded();
 	test_before_greeting();
+	test_syn_payload();
 	test_names();
 	test_resync_reply();
 	test_resync_command();

@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "check.h"
 #include "session_table.h"
@@ -22,6 +25,73 @@ static void count_entries(struct session_entry *e, void *data)
 {
 	(void)e;
 	(*(unsigned *)data)++;
+}
+
+/* One session per client port, indexed like the daemon does it. */
+static struct session_entry *add_control(struct session_table *t, uint32_t id,
+					 const struct inet_addr *client,
+					 uint16_t port, uint64_t seen_ms)
+{
+	struct inet_addr server = { .family = AF_INET };
+	struct session_entry *e = session_table_add(t, id);
+
+	server.v4.s_addr = htonl(0xcb007102);	/* 203.0.113.2 */
+	if (e) {
+		session_init(&e->session, client, port, &server, 21, &limits);
+		e->session.last_seen_ms = seen_ms;
+		session_table_index(t, e);
+	}
+	return e;
+}
+
+/* Issue 11, finding 9: the packet path (a related connection no pinhole
+ * explains) and ftpgatectl pinholes found a session by its control
+ * connection by walking the whole table. Now one hash chain: with 4096
+ * sessions of one client (ports chosen by the peer), no lookup looks at
+ * more than a handful of entries. */
+static void test_find_control(void)
+{
+	struct session_table *t;
+	struct inet_addr client = { .family = AF_INET }, server = { .family = AF_INET };
+	struct inet_addr client6 = { .family = AF_INET6 };
+	struct session_entry *e;
+	unsigned i, examined, most = 0;
+
+	client.v4.s_addr = htonl(0xc6336402);	/* 198.51.100.2 */
+	server.v4.s_addr = htonl(0xcb007102);
+	client6.v6.s6_addr[0] = 0x20;
+	CHECK_INT(session_table_create(&t, 4096), 0);
+	for (i = 0; i < 4096; i++)
+		CHECK(add_control(t, 7 + i, &client, (uint16_t)(20000 + i), i) != NULL);
+	for (i = 0; i < 4096; i++) {
+		e = session_table_find_control(t, &client, (uint16_t)(20000 + i),
+					       &server, 21, &examined);
+		CHECK(e != NULL && e->conntrack_id == 7 + i);
+		if (examined > most)
+			most = examined;
+	}
+	printf("find_control: at most %u of 4096 entries examined\n", most);
+	CHECK(most <= 16);
+	/* another port, server port, address or family: not found */
+	CHECK(session_table_find_control(t, &client, 19999, &server, 21, NULL) == NULL);
+	CHECK(session_table_find_control(t, &client, 20000, &server, 2121, NULL) == NULL);
+	CHECK(session_table_find_control(t, &server, 20000, &client, 21, NULL) == NULL);
+	CHECK(session_table_find_control(t, &client6, 20000, &server, 21, NULL) == NULL);
+	/* removed and expired sessions leave the index too */
+	e = session_table_find_control(t, &client, 20005, &server, 21, NULL);
+	session_table_remove(t, e);
+	CHECK(session_table_find_control(t, &client, 20005, &server, 21, NULL) == NULL);
+	CHECK_INT(session_table_expire(t, 3000, 1000), 1999);
+	CHECK(session_table_find_control(t, &client, 20000 + 1999, &server, 21, NULL) == NULL);
+	e = session_table_find_control(t, &client, 20000 + 2000, &server, 21, NULL);
+	CHECK(e != NULL && e->conntrack_id == 7 + 2000);
+	/* an entry that was never indexed is found by ID only */
+	e = session_table_add(t, 1);
+	CHECK(e != NULL);
+	session_init(&e->session, &client, 9, &server, 21, &limits);
+	CHECK(session_table_find_control(t, &client, 9, &server, 21, NULL) == NULL);
+	CHECK(session_table_find(t, 1) == e);
+	session_table_destroy(t);
 }
 
 int main(void)
@@ -85,5 +155,6 @@ int main(void)
 	CHECK(session_table_find(t, 100000 + 458) != NULL);
 
 	session_table_destroy(t);
+	test_find_control();
 	return check_report("session_table");
 }

@@ -233,6 +233,22 @@ static void test_wraparound(void)
 	stream_free(&s);
 }
 
+/* Like drain, with the head of over-long lines after "<long>". */
+static const char *drain_long(struct stream *s)
+{
+	static char buf[1024];
+	const char *line;
+	size_t len, used = 0;
+	int r;
+
+	buf[0] = '\0';
+	while ((r = stream_line_next(s, &line, &len)) != 0 && used < 900)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+					 "%s%.*s|", r == -EMSGSIZE ? "<long>" :
+					 r == 2 ? "<cut>" : "", (int)len, line);
+	return buf;
+}
+
 static void test_syn(void)
 {
 	struct stream s;
@@ -254,11 +270,29 @@ static void test_syn(void)
 	CHECK_STR(drain(&s), "");
 	stream_free(&s);
 
-	/* SYN carrying data (TFO): data starts at ISN + 1 */
+	/* Payload on a SYN or SYN-ACK is never stream data (issue 11,
+	 * finding 2): Linux drops it unless the socket uses TCP Fast Open,
+	 * so a "220" there is one the client never read. The stream starts
+	 * at ISN + 1 all the same. */
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0xffffffffu, true, "FEAT\r\n"), 0);
+	CHECK_INT(feed(&s, 0xffffffffu, true, "220 hi\r\n227 x\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(s.next_seq, 0);
+	CHECK(!s.data_seen);
+	/* the real first bytes come at ISN + 1 */
+	CHECK_INT(feed(&s, 0, false, "FEAT\r\n"), 0);
 	CHECK_STR(drain(&s), "FEAT|");
 	CHECK_INT(s.next_seq, 6);
+	stream_free(&s);
+
+	/* A receiver that did take them (Fast Open) acknowledges bytes we
+	 * never took: a hole, and the line after it is a cut line. */
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 99, true, "USER a\r\n"), 0);
+	CHECK_STR(drain(&s), "");
+	CHECK_INT(stream_peer_acked(&s, 100 + 8), 8);
+	CHECK_INT(feed(&s, 108, false, "PASS b\r\nPASV\r\n"), 0);
+	CHECK_STR(drain(&s), "<cut>PASS b|PASV|");
 	stream_free(&s);
 }
 
@@ -318,6 +352,70 @@ static void test_long_lines(void)
 	CHECK_STR(drain(&s), "PASV|");
 	CHECK(!s.discarding);
 	CHECK_INT(s.line_len, 0);
+	stream_free(&s);
+
+	/* an over-long line comes with its first line_max bytes (a reply's
+	 * code and separator), however it was split */
+	stream_init(&s, 8192, 8);
+	CHECK_INT(feed(&s, 0, false, "257 \"/a/b/c\"\r\n257-xy"), 0);
+	CHECK_STR(drain_long(&s), "<long>257 \"/a/|");
+	CHECK_INT(feed(&s, 20, false, "z"), 0);
+	CHECK_INT(feed(&s, 21, false, "12345\r\n123456789\n"), 0);
+	CHECK_STR(drain_long(&s), "<long>257-xyz1|<long>12345678|");
+	stream_free(&s);
+}
+
+/* Issue 11, finding 9: TCP urgent data. A receiver without SO_OOBINLINE
+ * takes the urgent byte out of its stream, one with it (vsftpd) does not:
+ * the line holding it is a cut line either way, and when it is the line
+ * end, the next line too. */
+static void test_urgent(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* Telnet IP and Synch before ABOR, the IAC urgent (seq 3) */
+	stream_urgent(&s, 3);
+	CHECK_INT(feed(&s, 1, false, "\xff\xf4\xff\xf2" "ABOR\r\nPASV\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>\xff\xf4\xff\xf2" "ABOR|PASV|");
+	CHECK(!stream_urgent_line_end(&s));
+	CHECK(!s.urgent);
+	/* an urgent byte already taken is ignored */
+	stream_urgent(&s, 5);
+	CHECK(!s.urgent);
+	/* one in a later segment (the pointer runs ahead of the data) cuts
+	 * the line it lands in when that comes */
+	stream_urgent(&s, 33);
+	CHECK_INT(feed(&s, 17, false, "NOOP\r\nPORT 1,2"), 0);
+	CHECK_STR(drain_long(&s), "NOOP|");
+	CHECK_INT(feed(&s, 31, false, ",3,4,5,6\r\nSYST\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>PORT 1,2,3,4,5,6|SYST|");
+	/* the urgent byte is a line end (ftplib's ABOR sends the whole line
+	 * urgent): that line and the next are cut, and the caller is told */
+	stream_urgent(&s, 47 + 5);
+	CHECK_INT(feed(&s, 47, false, "ABOR\r\nPASV\r\nNOOP\r\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>ABOR|<cut>PASV|NOOP|");
+	CHECK(stream_urgent_line_end(&s));
+	CHECK(!stream_urgent_line_end(&s));
+	/* several pending urgent bytes: one range */
+	stream_urgent(&s, 65 + 2);
+	stream_urgent(&s, 65 + 7);
+	CHECK_INT(feed(&s, 65, false, "aaaa\nbbbb\ncccc\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>aaaa|<cut>bbbb|cccc|");
+	CHECK(!s.urgent);
+	/* skipped over by a hole: forgotten */
+	stream_urgent(&s, 100);
+	CHECK_INT(stream_peer_acked(&s, 200), 120);
+	CHECK_INT(feed(&s, 200, false, "x\ny\n"), 0);
+	CHECK_STR(drain_long(&s), "<cut>x|y|");
+	CHECK(!s.urgent);
+	stream_free(&s);
+
+	/* nothing to place it against before the stream starts */
+	stream_init(&s, 8192, 512);
+	stream_urgent(&s, 3);
+	CHECK(!s.urgent);
 	stream_free(&s);
 }
 
@@ -466,7 +564,8 @@ static void test_resync(void)
 	/* a point that happens to be a line start cannot be told from one
 	 * inside a line: that line is a cut line too */
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0, true, "A\r\n"), 0);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "A\r\n"), 0);
 	CHECK_INT(stream_peer_acked(&s, 7), 3);
 	CHECK_INT(feed(&s, 7, false, "PASV\r\nB\r\n"), 0);
 	CHECK_STR(drain(&s), "A|<cut>PASV|B|");
@@ -554,7 +653,8 @@ static void test_resync_not(void)
 
 	/* one past next_seq without a FIN seen: a FIN that went past us */
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0, true, "221 bye\r\n"), 0);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "221 bye\r\n"), 0);
 	CHECK_STR(drain(&s), "221 bye|");
 	CHECK_INT(stream_peer_acked(&s, 11), 0);
 	CHECK_INT(s.next_seq, 10);
@@ -588,7 +688,8 @@ static void test_resync_fin(void)
 
 	/* a FIN-only segment, SYN+FIN, and a FIN before taken bytes */
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0, true, "x\r\n"), 0);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "x\r\n"), 0);
 	stream_fin(&s, 2, false, 0);
 	CHECK(!s.fin_seen);
 	stream_fin(&s, 4, false, 0);
@@ -622,7 +723,8 @@ static void test_resync_fin(void)
 	/* with the FIN known, one byte short of it is a real hole */
 	stream_free(&s);
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0, true, "a\r\n"), 0);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	CHECK_INT(feed(&s, 1, false, "a\r\n"), 0);
 	CHECK_INT(feed(&s, 5, false, "b\r\n"), 0);
 	stream_fin(&s, 5, false, 3);
 	CHECK_INT(stream_peer_acked(&s, 5), 1);
@@ -654,7 +756,8 @@ static void test_resync_wraparound(void)
 	/* a FIN right at 2^32 - 1 and its acknowledgement at 0 */
 	stream_free(&s);
 	stream_init(&s, 8192, 512);
-	CHECK_INT(feed(&s, 0xfffffff0u, true, "x\r\n"), 0);
+	CHECK_INT(feed(&s, 0xfffffff0u, true, ""), 0);
+	CHECK_INT(feed(&s, 0xfffffff1u, false, "x\r\n"), 0);
 	stream_fin(&s, 0xfffffff1u, false, 14);
 	CHECK_INT(s.fin_seq, 0xffffffffu);
 	CHECK_INT(stream_peer_acked(&s, 0), 0xffffffffu - 0xfffffff4u);
@@ -675,6 +778,7 @@ int main(void)
 	test_syn();
 	test_midstream();
 	test_long_lines();
+	test_urgent();
 	test_bounds();
 	test_resync();
 	test_resync_held();
