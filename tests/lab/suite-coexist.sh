@@ -321,12 +321,9 @@ fwcmd() {
 # zone internal, g1 (servers) in zone dmz, and a policy from internal to
 # dmz admitting what admin-site.nft admits. Written as permanent
 # configuration before firewalld starts (firewall-cmd is slow here); it is
-# the configuration README "firewalld" starts from. /etc/firewalld is
-# read-only in the guest: a tmpfs copy.
+# the configuration README "firewalld" starts from (the guest's root is
+# a throw-away overlay).
 firewalld_admin_config() {
-	mkdir -p "$W/fwd-etc"
-	cp -a /etc/firewalld/. "$W/fwd-etc/" && mount -t tmpfs tmpfs /etc/firewalld &&
-		cp -a "$W/fwd-etc/." /etc/firewalld/ || return 1
 	mkdir -p /etc/firewalld/zones /etc/firewalld/policies
 	printf '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <short>Internal</short>\n  <interface name="g0"/>\n</zone>\n' \
 		> /etc/firewalld/zones/internal.xml
