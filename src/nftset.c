@@ -35,7 +35,7 @@
 
 #define NFTSET_TIMEOUT_S 5
 #define NFTSET_RBUF 32768		/* MNL_SOCKET_DUMP_SIZE */
-#define NFTSET_MSG_OVERHEAD 512		/* header, table and set names */
+#define NFTSET_MSG_OVERHEAD 1024	/* header, table and set names (256 each) */
 #define NFTSET_ELEM_BYTES 256		/* one element's attributes, at most */
 #define NFTSET_REF_TEXT 600
 
@@ -394,8 +394,9 @@ static int nftset_list_cb(const struct nlmsghdr *nlh, void *data)
 		nftnl_set_free(s);
 		return -ENOMEM;
 	}
-	for (se = nftnl_set_elems_iter_cur(it); se != NULL;
-	     se = nftnl_set_elems_iter_next(it))
+	/* iter_next returns the current element and then advances (libnftnl
+	 * src/set_elem.c): starting from iter_cur would take the first twice */
+	while ((se = nftnl_set_elems_iter_next(it)) != NULL)
 		nftset_take(l, se);
 	nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(s);
