@@ -80,6 +80,15 @@ int nftset_list(struct nftset *h, const struct nftset_ref *set,
 		struct nftelem *out, size_t max, size_t *count, size_t *total,
 		char *err, size_t errlen);
 
+/* The elements of one set-element message (NFT_MSG_NEWSETELEM, as a
+ * dump sends them, one or more per message) appended to out[*count..max);
+ * *total counts them all, stored or not. Returns 0, -EPROTO for a message
+ * libnftnl cannot parse, or -ENOMEM. nftset_list's parser, exposed for
+ * tests. */
+struct nlmsghdr;
+int nftset_elems_parse(const struct nlmsghdr *nlh, struct nftelem *out,
+		       size_t max, size_t *count, size_t *total);
+
 /* "inet ftpgate ftpgate_servers_ipv4" (for messages); returns buf. */
 const char *nftset_ref_format(const struct nftset_ref *set, char *buf,
 			      size_t len);

@@ -352,7 +352,7 @@ int nftset_commit(struct nftset *h, char *err, size_t errlen)
 
 struct nftset_listing {
 	struct nftelem *out;
-	size_t max, count, total;
+	size_t max, *count, *total;
 };
 
 static void nftset_take(struct nftset_listing *l, struct nftnl_set_elem *se)
@@ -361,14 +361,14 @@ static void nftset_take(struct nftset_listing *l, struct nftnl_set_elem *se)
 	uint32_t klen = 0, elen = 0;
 	struct nftelem *e;
 
-	l->total++;
-	if (l->count >= l->max)
+	(*l->total)++;
+	if (*l->count >= l->max)
 		return;
 	key = nftnl_set_elem_get(se, NFTNL_SET_ELEM_KEY, &klen);
 	end = nftnl_set_elem_get(se, NFTNL_SET_ELEM_KEY_END, &elen);
 	if (key == NULL || klen > NFTELEM_KEY_MAX)
 		return;		/* not ours to judge: counted in total */
-	e = &l->out[l->count++];
+	e = &l->out[(*l->count)++];
 	nftelem_init(e, end != NULL && elen == klen);
 	memcpy(e->key, key, klen);
 	if (e->interval)
@@ -376,9 +376,10 @@ static void nftset_take(struct nftset_listing *l, struct nftnl_set_elem *se)
 	e->len = (uint8_t)klen;
 }
 
-static int nftset_list_cb(const struct nlmsghdr *nlh, void *data)
+int nftset_elems_parse(const struct nlmsghdr *nlh, struct nftelem *out,
+		       size_t max, size_t *count, size_t *total)
 {
-	struct nftset_listing *l = data;
+	struct nftset_listing l = { out, max, count, total };
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elems_iter *it;
 	struct nftnl_set_elem *se;
@@ -397,10 +398,17 @@ static int nftset_list_cb(const struct nlmsghdr *nlh, void *data)
 	/* iter_next returns the current element and then advances (libnftnl
 	 * src/set_elem.c): starting from iter_cur would take the first twice */
 	while ((se = nftnl_set_elems_iter_next(it)) != NULL)
-		nftset_take(l, se);
+		nftset_take(&l, se);
 	nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(s);
 	return 0;
+}
+
+static int nftset_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftset_listing *l = data;
+
+	return nftset_elems_parse(nlh, l->out, l->max, l->count, l->total);
 }
 
 int nftset_list(struct nftset *h, const struct nftset_ref *set,
@@ -408,7 +416,7 @@ int nftset_list(struct nftset *h, const struct nftset_ref *set,
 		char *err, size_t errlen)
 {
 	char buf[NFTSET_MSG_OVERHEAD * 2] __attribute__((aligned(8))) = { 0 };
-	struct nftset_listing l = { .out = out, .max = max };
+	struct nftset_listing l = { out, max, count, total };
 	struct nftnl_set *s = nftset_build(set, NULL, 0);
 	struct nlmsghdr *nlh;
 	char name[NFTSET_REF_TEXT];
@@ -430,7 +438,5 @@ int nftset_list(struct nftset *h, const struct nftset_ref *set,
 			 ret == -ENOENT ? "no such table or set" : strerror(-ret));
 		return ret;
 	}
-	*count = l.count;
-	*total = l.total;
 	return 0;
 }
