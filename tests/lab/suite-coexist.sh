@@ -302,20 +302,23 @@ firewalld_stop() {
 	FIREWALLD_PID= DBUS_PID=
 }
 # firewall-cmd's D-Bus calls give up after 25 s; under the lab's software
-# emulation a reload can take longer and still complete. fwcmd runs one and
-# then waits (180 s at most) until firewalld answers again.
+# emulation a reload can take longer and still complete. fwcmd runs one
+# (its output in $W/fwcmd.out) and, when it got no reply, waits (300 s at
+# most) until firewalld answers again; the caller then checks the effect.
 fwcmd() {
-	local out st i
-	out=$(firewall-cmd "$@" 2>&1); st=$?
-	if [ $st != 0 ] && echo "$out" | grep -q "Did not receive a reply"; then
+	local st end
+	firewall-cmd "$@" > "$W/fwcmd.out" 2>&1; st=$?
+	[ $st = 0 ] && return 0
+	if grep -q "Did not receive a reply" "$W/fwcmd.out"; then
 		echo "firewall-cmd $*: no D-Bus reply within 25 s (emulated guest); waiting for firewalld"
-		for i in $(seq 180); do
+		end=$((SECONDS + 300))
+		while [ $SECONDS -lt $end ]; do
 			[ "$(firewall-cmd --state 2>/dev/null)" = running ] && return 0
 			sleep 1
 		done
 	fi
-	[ $st = 0 ] || echo "firewall-cmd $*: $out"
-	return $st
+	echo "firewall-cmd $* (exit $st): $(cat "$W/fwcmd.out")"
+	return 1
 }
 # The administrator's firewalld, as it was before ftpgate: g0 (clients) in
 # zone internal, g1 (servers) in zone dmz, and a policy from internal to
@@ -334,7 +337,7 @@ firewalld_admin_config() {
 # The system bus firewalld needs is started by hand (no systemd here);
 # firewalld runs in the gateway namespace.
 firewalld_start() {
-	local i
+	local end
 	firewalld_admin_config || return 1
 	install -D -m 644 "$FTPGATE_REPO/firewalld/ftpgate.xml" /usr/lib/firewalld/services/ftpgate.xml || return 1
 	mkdir -p /run/dbus /var/lib/dbus
@@ -343,7 +346,8 @@ firewalld_start() {
 	DBUS_PID=$(cat "$W/dbus.pid")
 	ip netns exec gateway firewalld --nofork --nopid > "$W/firewalld.log" 2>&1 &
 	FIREWALLD_PID=$!
-	for i in $(seq 300); do
+	end=$((SECONDS + 300))
+	while [ $SECONDS -lt $end ]; do
 		[ "$(firewall-cmd --state 2>/dev/null)" = running ] && break
 		kill -0 "$FIREWALLD_PID" 2>/dev/null || break
 		sleep 1
@@ -356,8 +360,8 @@ firewalld_start() {
 }
 # README: enable ftpgate with firewalld commands, then ftpgate's table.
 firewalld_ftpgate() {
-	fwcmd -q --permanent --policy lan-to-dmz --add-service ftpgate &&
-	fwcmd -q --reload &&
+	fwcmd --permanent --policy lan-to-dmz --add-service ftpgate &&
+	fwcmd --reload &&
 	firewall-cmd --policy lan-to-dmz --list-services | grep -qw ftpgate &&
 	ftpgate_start && lab_ns gateway nft -f "$SHARE/ftpgate.nft" &&
 	ftpgate_retry 3 set_is "inet ftpgate" ftpgate_servers_ipv4 "$LAB_SERVER4 . 40000-40099"
@@ -378,7 +382,7 @@ check "firewalld: ftpgate's service, not firewalld's ftp: no kernel helper in fi
 	ftpgate_retry 3 sh -c "ip netns exec gateway conntrack -L -p tcp --dport 21 2>/dev/null | grep -q helper=ftpgate"'
 mode_checks firewalld "$W/fwd.before" "inet ftpgate"
 check "firewalld: firewall-cmd --reload keeps ftpgate's table and its sets; FTP and the drop still work" eval '
-	fwcmd -q --reload && lab_ns gateway nft list table inet ftpgate > /dev/null &&
+	fwcmd --reload && lab_ns gateway nft list table inet ftpgate > /dev/null &&
 	ftpgate_retry 3 set_is "inet ftpgate" ftpgate_servers_ipv4 "$LAB_SERVER4 . 40000-40099" &&
 	transfers && unannounced_dropped "inet ftpgate" $PASV_OLD'
 
