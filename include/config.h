@@ -17,6 +17,8 @@
 #define CONFIG_PATH_MAX 256
 #define CONFIG_SOCKET_MAX 108		/* sun_path */
 #define CONFIG_GROUP_MAX 33
+#define CONFIG_NFT_TABLE_DEFAULT "ftpgate"	/* in family inet */
+#define CONFIG_NFT_NAME_MAX 64
 
 struct config {
 	uint16_t queue_number;		/* NFQUEUE number; default 7 */
@@ -39,6 +41,10 @@ struct config {
 	char metrics_textfile[CONFIG_PATH_MAX];	/* "": not written */
 	unsigned pressure_window_s;	/* passive-port pressure window; 120 */
 	unsigned time_wait_s;		/* assumed TIME_WAIT of a data port; 120 */
+	/* nft-table: the inet table holding the sets ftpgated fills with the
+	 * protected servers (ftpgate_servers_ipv4/_ipv6); "" = none, the
+	 * daemon leaves nftables alone. Default "ftpgate". */
+	char nft_table[CONFIG_NFT_NAME_MAX];
 	struct policy policy;
 };
 

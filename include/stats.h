@@ -20,6 +20,18 @@ enum stats_trouble {
 	STATS_TROUBLE_COUNT
 };
 
+/* Ways the ruleset's protected-servers sets disagreed with the
+ * configuration (sets.c); names in stats_sets_problem_name(). */
+enum stats_sets_problem {
+	STATS_SETS_MISSING,		/* no such table or set */
+	STATS_SETS_EMPTIED,		/* empty though servers are configured:
+					   the ruleset was (re)loaded; refilled */
+	STATS_SETS_CHANGED,		/* other elements: changed outside
+					   ftpgated; restored */
+	STATS_SETS_UPDATE_FAILED,	/* the kernel refused the update */
+	STATS_SETS_PROBLEM_COUNT
+};
+
 struct stats {
 	/* queue */
 	uint64_t packets;		/* queued packets handled */
@@ -64,6 +76,12 @@ struct stats {
 	uint64_t ctl_requests;
 	uint64_t ctl_denied;
 	uint64_t ctl_errors;
+	/* the ruleset's sets of protected servers (sets.c) */
+	uint64_t nft_sets_updates;	/* transactions that replaced them */
+	uint64_t nft_sets_problems[STATS_SETS_PROBLEM_COUNT];
+	uint64_t nft_sets_managed;	/* gauge: 1 unless nft-table = none */
+	uint64_t nft_sets_out_of_sync;	/* gauge: 1 while the kernel's sets
+					   do not hold the configured servers */
 	/* gauges, set by the daemon before rendering */
 	uint64_t sessions_tracked;
 	uint64_t pinholes_recorded;
@@ -89,7 +107,8 @@ void stats_foreach(const struct stats *s,
 		   void (*fn)(const struct stats_item *item, void *data),
 		   void *data);
 
-int stats_trouble_index(int reply_code);	/* -1 if not counted */
+int stats_trouble_index(int reply_code);
+const char *stats_sets_problem_name(enum stats_sets_problem p);	/* "missing" */	/* -1 if not counted */
 uint64_t stats_refused_total(const struct stats *s);
 
 /* `ftpgatectl stats`: aligned "name{label} value" lines. */

@@ -39,6 +39,7 @@ enum config_key {
 	CONFIG_KEY_METRICS_TEXTFILE,
 	CONFIG_KEY_PRESSURE_WINDOW,
 	CONFIG_KEY_TIME_WAIT,
+	CONFIG_KEY_NFT_TABLE,
 	CONFIG_KEY_COUNT
 };
 
@@ -78,6 +79,7 @@ static const struct config_key_info {
 	[CONFIG_KEY_METRICS_TEXTFILE] = { "metrics-textfile", CONFIG_GLOBAL, 0, 0 },
 	[CONFIG_KEY_PRESSURE_WINDOW] = { "pressure-window-seconds", CONFIG_GLOBAL, 10, 86400 },
 	[CONFIG_KEY_TIME_WAIT] = { "time-wait-seconds", CONFIG_GLOBAL, 1, 3600 },
+	[CONFIG_KEY_NFT_TABLE] = { "nft-table", CONFIG_GLOBAL, 0, 0 },
 };
 
 struct config_parser {
@@ -109,6 +111,7 @@ void config_init_defaults(struct config *c)
 		 CONFIG_DEFAULT_CONTROL_SOCKET);
 	c->pressure_window_s = 120;
 	c->time_wait_s = 120;
+	snprintf(c->nft_table, sizeof(c->nft_table), "%s", CONFIG_NFT_TABLE_DEFAULT);
 	policy_init_defaults(&c->policy);
 }
 
@@ -381,6 +384,45 @@ static bool config_group(const char *value)
 	return true;
 }
 
+/* An nft table name as nft accepts it unquoted: a letter, then letters,
+ * digits, '_' and '-'; shorter than CONFIG_NFT_NAME_MAX. */
+static bool config_nft_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= CONFIG_NFT_NAME_MAX ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	for (i = 1; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* nft-table = inet NAME | none */
+static int config_nft_table(struct config_parser *cp, char *value)
+{
+	struct config *c = &cp->tmp;
+	char *name;
+
+	if (strcmp(value, "none") == 0) {
+		c->nft_table[0] = '\0';
+		return 0;
+	}
+	if (strncmp(value, "inet", 4) != 0 || (value[4] != ' ' && value[4] != '\t'))
+		return config_error(cp, "bad nft-table '%s'; write inet NAME (an inet table, e.g. inet ftpgate) or none", value);
+	name = config_trim(value + 5);
+	if (!config_nft_name(name))
+		return config_error(cp, "bad nft-table name '%s'; a letter, then letters, digits, '_' or '-', at most %d characters",
+				    name, CONFIG_NFT_NAME_MAX - 1);
+	snprintf(c->nft_table, sizeof(c->nft_table), "%s", name);
+	return 0;
+}
+
 /* The audit and control keys that take a path or a name. Returns 1 when k
  * is not one of them. */
 static int config_audit_setting(struct config_parser *cp, int k, char *value)
@@ -407,6 +449,8 @@ static int config_audit_setting(struct config_parser *cp, int k, char *value)
 					    value);
 		snprintf(c->control_group, sizeof(c->control_group), "%s", value);
 		return 0;
+	case CONFIG_KEY_NFT_TABLE:
+		return config_nft_table(cp, value);
 	case CONFIG_KEY_METRICS_TEXTFILE:
 		if (!config_path(value, sizeof(c->metrics_textfile), NULL))
 			return config_error(cp, "bad metrics-textfile '%s'; write an absolute path of at most %zu characters (e.g. /var/lib/prometheus/node-exporter/ftpgate.prom)",

@@ -20,12 +20,26 @@
 #include "pressure.h"
 #include "queue.h"
 #include "session.h"
+#include "nftset.h"
+#include "serverset.h"
 #include "session_table.h"
 #include "stats.h"
 
 #define DAEMON_VERSION "0.1.0"
 #define DAEMON_PINHOLES_MAX 65536	/* pinholes recorded at once */
 #define DAEMON_ERR_MAX 512		/* an error message with its cause */
+
+/* The protected servers' sets in the ruleset (sets.c). */
+enum sets_family { SETS_IPV4, SETS_IPV6, SETS_FAMILIES };
+
+struct daemon_sets {
+	struct nftset *nft;		/* NULL: nft-table = none, or no socket */
+	struct serverset_entry *want;	/* SERVERSET_MAX, one family at a time */
+	struct nftelem *have;		/* SERVERSET_MAX + 1 */
+	uint64_t checked_ms;
+	int said[SETS_FAMILIES];	/* enum stats_sets_problem last logged,
+					   -1: in sync said (or nothing yet) */
+};
 
 struct daemon {
 	struct config config;
@@ -59,6 +73,7 @@ struct daemon {
 	struct ctl_server *ctl;
 	uint64_t metrics_written_ms;
 	bool metrics_failing;
+	struct daemon_sets sets;
 };
 
 static inline uint64_t daemon_now_ms(void)
@@ -133,6 +148,20 @@ void trail_tick(struct daemon *d, uint64_t now_ms);
 /* Record the expectations of our helper the kernel already holds (a
  * restart). Returns how many. */
 unsigned trail_adopt(struct daemon *d);
+
+/* ---- sets.c ----------------------------------------------------------- */
+
+/* Open the nftables handle (unless nft-table = none) and put the
+ * configured servers into the sets; a missing table is said, counted and
+ * retried by sets_tick(). */
+void sets_start(struct daemon *d);
+/* After a reload: the new servers, in one transaction per change. */
+void sets_reload(struct daemon *d);
+/* Once a second: compare the kernel's sets with the configuration; fill
+ * a set that is empty (the ruleset was just loaded), restore one that was
+ * changed, say a missing one once. */
+void sets_tick(struct daemon *d, uint64_t now_ms);
+void sets_close(struct daemon *d);
 
 /* ---- answer.c --------------------------------------------------------- */
 

@@ -151,6 +151,7 @@ static void daemon_reload(struct daemon *d)
 			expect_set_policy_timeout(d->expect, now.expect_timeout_s);
 		}
 	}
+	sets_reload(d);
 	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
 		d->config_path, session_table_count(d->sessions));
 	trail_config_reloaded(d, true, NULL);
@@ -188,6 +189,7 @@ static void daemon_gc(struct daemon *d, uint64_t now)
 	if (removed)
 		log_msg(LOG_DEBUG, "forgot %u idle control connections", removed);
 	trail_tick(d, now);
+	sets_tick(d, now);
 	answer_metrics_tick(d, now);
 }
 
@@ -476,6 +478,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		goto out_disable;
 	}
+	sets_start(&d);
 	adopted = trail_adopt(&d);
 	trail_daemon_started(&d, adopted);
 	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
@@ -495,6 +498,7 @@ int main(int argc, char **argv)
 out_disable:
 	cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err));
 out:
+	sets_close(&d);
 	ctl_close(d.ctl);
 	events_close(d.events);
 	ctnl_close(d.ctnl);

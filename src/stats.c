@@ -56,6 +56,21 @@ static const struct stats_scalar stats_tail[] = {
 	STATS_G(start_time_s, "start_time_seconds", "When ftpgated started, seconds since the Unix epoch."),
 };
 
+static const struct stats_scalar stats_sets[] = {
+	STATS_C(nft_sets_updates, "nft_sets_updates_total", "Transactions that put the configured FTP servers into the ruleset's sets (start, reload, a set emptied or changed)."),
+	STATS_G(nft_sets_managed, "nft_sets_managed", "1 when ftpgated fills the ruleset's protected-servers sets (nft-table), 0 with nft-table = none."),
+	STATS_G(nft_sets_out_of_sync, "nft_sets_out_of_sync", "1 while the ruleset's protected-servers sets do not hold exactly the configured servers (a set missing, or an update refused): unannounced connections to those passive ports are then not dropped by ftpgate's rules."),
+};
+
+static const char *const stats_sets_problem_names[STATS_SETS_PROBLEM_COUNT] = {
+	"missing", "emptied", "changed", "update-failed",
+};
+
+const char *stats_sets_problem_name(enum stats_sets_problem p)
+{
+	return (unsigned)p < STATS_SETS_PROBLEM_COUNT ? stats_sets_problem_names[p] : "?";
+}
+
 static const char *const stats_trouble_names[STATS_TROUBLE_COUNT] = {
 	"421", "425", "426",
 };
@@ -150,6 +165,18 @@ void stats_foreach(const struct stats *s,
 		fn(&it, data);
 		it.help = NULL;
 	}
+
+	it.name = "nft_sets_problems_total";
+	it.help = "Times the ruleset's protected-servers sets disagreed with the configuration, by problem: missing (no such table or set), emptied (the ruleset was loaded again; refilled), changed (other elements; restored), update-failed.";
+	it.label = "problem";
+	for (i = 0; i < STATS_SETS_PROBLEM_COUNT; i++) {
+		it.label_value = stats_sets_problem_names[i];
+		it.value = (int64_t)s->nft_sets_problems[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+	stats_scalars(s, stats_sets, sizeof(stats_sets) / sizeof(stats_sets[0]),
+		      fn, data);
 
 	stats_scalars(s, stats_tail, sizeof(stats_tail) / sizeof(stats_tail[0]),
 		      fn, data);

@@ -11,12 +11,23 @@ modprobe -a nfnetlink_cthelper nfnetlink_queue nft_ct || exit 1
 lab_vsftpd_start || exit 1
 echo "vsftpd runs on the server, passive ports $LAB_PASV_LOW-$LAB_PASV_HIGH"
 
-say "gateway: start ftpgated, then load rules/ftpgate.nft"
-lab_ns gateway "$build/ftpgated" --foreground > "$LAB_WORK/ftpgated.log" 2>&1 &
+say "gateway: start ftpgated (its FTP servers: $LAB_SERVER4, $LAB_SERVER6), then load rules/ftpgate.nft"
+cat > "$LAB_WORK/ftpgate.conf" <<CONF
+[server $LAB_SERVER4]
+passive-ports = $LAB_PASV_LOW-$LAB_PASV_HIGH
+[server $LAB_SERVER6]
+passive-ports = $LAB_PASV_LOW-$LAB_PASV_HIGH
+CONF
+cat "$LAB_WORK/ftpgate.conf"
+lab_ns gateway "$build/ftpgated" --foreground --config "$LAB_WORK/ftpgate.conf" > "$LAB_WORK/ftpgated.log" 2>&1 &
 daemon=$!
 for i in $(seq 50); do grep -q ready "$LAB_WORK/ftpgated.log" && break; sleep 0.1; done
 cat "$LAB_WORK/ftpgated.log"
 lab_ns gateway nft -f "$LAB_DIR/../../rules/ftpgate.nft" || { echo "nft -f rules/ftpgate.nft failed"; exit 1; }
+# ftpgated fills the table's sets with its servers within a second
+for i in $(seq 30); do lab_ns gateway nft list set inet ftpgate ftpgate_servers_ipv6 | grep -q elements && break; sleep 0.1; done
+lab_ns gateway nft list set inet ftpgate ftpgate_servers_ipv4
+lab_ns gateway nft list set inet ftpgate ftpgate_servers_ipv6
 
 say "passive transfers through the gateway (LIST, RETR, STOR; contents checked)"
 status=0
@@ -60,8 +71,8 @@ lab_listen server "$LAB_SERVER4" 40050
 echo "client -> $LAB_SERVER4:40050: $(lab_connect client "$LAB_SERVER4" 40050 2)"
 lab_listeners_stop
 
-say "gateway# nft list chain inet ftpgate forward"
-lab_ns gateway nft list chain inet ftpgate forward
+say "gateway# nft list chain inet ftpgate ftpgate_forward"
+lab_ns gateway nft list chain inet ftpgate ftpgate_forward
 
 say "gateway# ftpgatectl stats"
 "$build/ftpgatectl" stats

@@ -38,17 +38,41 @@ ftpgate_lab_extras() {
 
 # ftpgate_rules: the site table (default drop, like a real gateway) and the
 # shipped ftpgate table. The helper must be registered first, so retry for
-# a few seconds while the daemon comes up.
+# a few seconds while the daemon comes up; then wait until the daemon has
+# filled the table's sets with its configured servers (it checks once a
+# second), so that the passive ranges are closed before any check runs.
 ftpgate_rules() {
 	local i out
 	lab_ns gateway nft flush ruleset
 	lab_ns gateway nft -f "$LAB_DIR/rules/site-gateway.nft" || return 1
 	for i in $(seq 50); do
-		out=$(lab_ns gateway nft -f "$FTPGATE_RULES" 2>&1) && return 0
+		out=$(lab_ns gateway nft -f "$FTPGATE_RULES" 2>&1) && { ftpgate_sets_filled; return; }
 		ftpgate_alive || break
 		sleep 0.1
 	done
 	echo "cannot load $FTPGATE_RULES: $out" >&2
+	return 1
+}
+
+# ftpgate_set_count TABLE SET: elements in an nft set of the gateway.
+ftpgate_set_count() {
+	lab_ns gateway nft list set $1 "$2" 2>/dev/null |
+		awk '/elements = \{/ { on = 1 } on { n += gsub(/ \. /, "&") } /\}/ { on = 0 } END { print n + 0 }'
+}
+
+# ftpgate_sets_filled [TABLE]: within 3 s, the table's (default inet
+# ftpgate) ftpgate_servers_ipv4/_ipv6 hold as many elements as
+# $FTPGATE_CONF has [server] sections of each family.
+ftpgate_sets_filled() {
+	local t=${1:-inet ftpgate} want4 want6 i
+	want4=$(grep -cE '^\[server [0-9.]+\]' "$FTPGATE_CONF")
+	want6=$(grep -cE '^\[server [0-9a-fA-F:]*:[0-9a-fA-F:.]*\]' "$FTPGATE_CONF")
+	for i in $(seq 30); do
+		[ "$(ftpgate_set_count "$t" ftpgate_servers_ipv4)" = "$want4" ] &&
+		[ "$(ftpgate_set_count "$t" ftpgate_servers_ipv6)" = "$want6" ] && return 0
+		sleep 0.1
+	done
+	echo "ftpgated did not fill the sets of $t within 3 s: want $want4 IPv4 and $want6 IPv6 servers; they hold: $(lab_ns gateway nft list set $t ftpgate_servers_ipv4 2>&1 | tr -s '\n\t' '  ') $(lab_ns gateway nft list set $t ftpgate_servers_ipv6 2>&1 | tr -s '\n\t' '  ')" >&2
 	return 1
 }
 
@@ -60,8 +84,20 @@ ftpgate_queue_bound() {
 		/proc/net/netfilter/nfnetlink_queue 2>/dev/null
 }
 
-# ftpgate_config: the daemon's config file, from stdin.
-ftpgate_config() { cat > "$FTPGATE_CONF"; }
+# ftpgate_config: the daemon's config file, from stdin, followed by a
+# [server] section (global passive range) for each lab FTP server the text
+# does not configure itself: 203.0.113.2, 2001:db8:2::2 and the
+# third-party host 192.0.2.7, as a deployment lists its FTP servers so
+# that ftpgate's rules close their passive ranges. FTPGATE_CONFIG_EXACT=1:
+# the text only.
+ftpgate_config() {
+	local a
+	cat > "$FTPGATE_CONF"
+	[ -n "${FTPGATE_CONFIG_EXACT:-}" ] && return 0
+	for a in "$LAB_SERVER4" "$LAB_SERVER6" "$LAB_THIRD_PARTY4"; do
+		grep -qF "[server $a]" "$FTPGATE_CONF" || printf '\n[server %s]\n' "$a" >> "$FTPGATE_CONF"
+	done
+}
 
 # ftpgate_start: start the daemon with $FTPGATE_CONF and wait (5 s at most)
 # until it has bound its queue and, since it binds the queue before it

@@ -53,22 +53,18 @@ FAKE_ARGS=(
 	--user port20 --data-source-port 20
 )
 
-# The shipped table's sets, as a deployment fills them: which hosts are FTP
-# servers (their passive range is ftpgate's) and which are clients (their
-# high ports are ftpgate's in active mode).
+# The shipped table's client sets, as a deployment fills them: which hosts
+# are FTP clients (their high ports are ftpgate's in active mode). The
+# servers' sets are ftpgated's own (from the [server] sections).
 active_sets() {
 	local t="inet ftpgate"
-	lab_ns gateway nft flush set $t ftp_servers_ipv4 &&
-	lab_ns gateway nft flush set $t ftp_servers_ipv6 &&
-	lab_ns gateway nft add element $t ftp_servers_ipv4 "{ 203.0.113.0/24, $LAB_THIRD_PARTY4 }" &&
-	lab_ns gateway nft add element $t ftp_servers_ipv6 "{ 2001:db8:2::/64 }" &&
-	lab_ns gateway nft add element $t ftp_clients_ipv4 "{ 198.51.100.0/24 }" &&
-	lab_ns gateway nft add element $t ftp_clients_ipv6 "{ 2001:db8:1::/64 }"
+	lab_ns gateway nft add element $t ftpgate_clients_ipv4 "{ 198.51.100.0/24 }" &&
+	lab_ns gateway nft add element $t ftpgate_clients_ipv6 "{ 2001:db8:1::/64 }"
 }
 
 # counter NAME: packets counted by the ftpgate forward rule with comment NAME
 counter() {
-	lab_ns gateway nft list chain inet ftpgate forward | awk -v c="comment \"$1\"" '
+	lab_ns gateway nft list chain inet ftpgate ftpgate_forward | awk -v c="comment \"$1\"" '
 		index($0, c) { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
 		END { print n + 0 }'
 }

@@ -108,7 +108,7 @@ check "log: \"pinhole opened\" names the server and port" \
 	ftpgate_log_since "$mark" "pinhole opened" "$LAB_SERVER4" "[^0-9]4[0-9]{4}([^0-9]|$)"
 pinholes_counted() {
 	local n
-	n=$(lab_ns gateway nft list chain inet ftpgate forward | awk '/ftpgate pinholes/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+	n=$(lab_ns gateway nft list chain inet ftpgate ftpgate_forward | awk '/ftpgate pinholes/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
 	[ "${n:-0}" -gt 0 ] || { echo "rule \"ftpgate pinholes\" counted ${n:-nothing}"; return 1; }
 }
 check "data connections admitted by the ftpgate pinholes rule" pinholes_counted

@@ -612,6 +612,31 @@ static void test_queue_keys(void)
 			"queue-receive-buffer-bytes = 65536\n", 2, "set twice");
 }
 
+/* nft-table: the inet table whose sets ftpgated fills; "none". */
+static void test_nft_table_key(void)
+{
+	struct config c;
+	char err[512];
+
+	config_init_defaults(&c);
+	CHECK_STR(c.nft_table, "ftpgate");
+	CHECK_INT(load_text("nft-table = inet filter\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(c.nft_table, "filter");
+	CHECK_INT(load_text("nft-table = inet\tmy-fw_2\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(c.nft_table, "my-fw_2");
+	CHECK_INT(load_text("nft-table = none\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(c.nft_table, "");
+	config_free(&c);
+
+	expect_error_at("nft-table = ip filter\n", 1, "write inet NAME");
+	expect_error_at("nft-table = filter\n", 1, "write inet NAME");
+	expect_error_at("nft-table = inet 2fw\n", 1, "bad nft-table name '2fw'");
+	expect_error_at("nft-table = inet a b\n", 1, "bad nft-table name 'a b'");
+	expect_error_at("nft-table = inet aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+			1, "at most 63 characters");
+	expect_error_at("[server 192.0.2.1]\nnft-table = inet x\n", 2, "global setting");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -622,6 +647,7 @@ int main(void)
 	test_active_keys();
 	test_audit_keys();
 	test_queue_keys();
+	test_nft_table_key();
 	if (tmp_path[0] != '\0')
 		unlink(tmp_path);
 	return check_report("config");

@@ -89,6 +89,11 @@ static void test_stats(void)
 	s.refused[POLICY_REFUSE_PRIVILEGED_PORT] = 2;
 	s.refused[POLICY_REFUSE_UNSOLICITED] = 1;
 	s.data_trouble[STATS_TROUBLE_425] = 4;
+	s.nft_sets_problems[STATS_SETS_MISSING] = 2;
+	s.nft_sets_problems[STATS_SETS_CHANGED] = 1;
+	s.nft_sets_updates = 5;
+	s.nft_sets_managed = 1;
+	s.nft_sets_out_of_sync = 1;
 	s.queue_kernel_dropped = 7;
 	s.audit_events_lost = 9;
 	s.lines_rejected_rule[SESSION_RULE_BARE_CR] = 1;
@@ -109,6 +114,8 @@ static void test_stats(void)
 	CHECK(contains(&b, "queue_kernel_dropped_total "));
 	CHECK(contains(&b, "audit_events_lost_total "));
 	CHECK(contains(&b, "lines_rejected_total{rule=\"bare-cr\"}"));
+	CHECK(contains(&b, "nft_sets_problems_total{problem=\"missing\"}"));
+	CHECK(contains(&b, "nft_sets_out_of_sync "));
 	strbuf_reset(&b);
 
 	json_init(&j, &b);
@@ -119,6 +126,9 @@ static void test_stats(void)
 	CHECK(contains(&b, "\"pinholes_closed_total\":{\"used\":3,\"expired\":1,"));
 	CHECK(contains(&b, "\"privileged-port\":2"));
 	CHECK(contains(&b, "\"data_trouble_replies_total\":{\"421\":0,\"425\":4,\"426\":0}"));
+	/* the ruleset's sets, for ftpgatectl doctor */
+	CHECK(contains(&b, "\"nft_sets_problems_total\":{\"missing\":2,\"emptied\":0,\"changed\":1,\"update-failed\":0}"));
+	CHECK(contains(&b, "\"nft_sets_updates_total\":5,\"nft_sets_managed\":1,\"nft_sets_out_of_sync\":1,"));
 	strbuf_free(&b);
 }
 
