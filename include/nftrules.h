@@ -9,10 +9,17 @@
  *    or through jump/goto);
  *  - whether NAT chains exist (then the helper must be attached before
  *    the NAT core's prerouting hook, priority -100, kernel facts 8);
- *  - accept rules reachable from a forward base chain that admit new TCP
- *    connections into a given port range without depending on `ct state
- *    related` or a `ct helper` match: they make pinholes pointless.
+ *  - whether new TCP connections into the passive range are dropped: each
+ *    forward base chain is read in rule order (following jump and goto) for
+ *    the first rule that decides such a connection without depending on
+ *    `ct state related` or a `ct helper` match. A drop (or reject, or the
+ *    chain's drop policy) closes the range, whatever other chains accept,
+ *    since a packet must pass every base chain of its hook; an accept
+ *    before any drop admits it there, and when no chain closes the range
+ *    that accept makes pinholes pointless.
  *
+ * Every rule is read as if its other matches (addresses, interfaces)
+ * matched: the first rule that could decide is taken to decide.
  * What it does not follow (documented in doc/ftpgatectl.md): verdict maps
  * (`vmap`), conditions on a jump rule (the target chain's rules are read as
  * if reached unconditionally), and port names instead of numbers. */
@@ -51,7 +58,8 @@ struct nftrules_attach {
 	int prio;			/* and priority */
 };
 
-/* An accept that admits new TCP connections into the passive range. */
+/* The rule of a forward chain that first admits new TCP connections into
+ * the passive range. */
 struct nftrules_admit {
 	struct nftrules_where rule;
 	struct nftrules_port_range ports; /* the first overlap found */
@@ -65,7 +73,10 @@ struct nftrules_summary {
 	unsigned attach_count;		/* may exceed NFTRULES_ATTACH_MAX */
 	bool nat;			/* a chain of type nat exists */
 	char nat_chain[2 * NFTRULES_NAME_MAX + 16]; /* the first, for messages */
-	struct nftrules_admit admit[NFTRULES_ADMIT_MAX];
+	unsigned forward_chains;	/* filter base chains on hook forward */
+	bool passive_closed;		/* one of them drops the passive range */
+	char closed_by[2 * NFTRULES_NAME_MAX + 64]; /* "rule ..." or "policy ..." */
+	struct nftrules_admit admit[NFTRULES_ADMIT_MAX]; /* one per chain */
 	unsigned admit_count;		/* may exceed NFTRULES_ADMIT_MAX */
 };
 

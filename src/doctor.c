@@ -316,18 +316,26 @@ static void doctor_ruleset_passive(struct doctor_report *r, const struct doctor_
 	const struct nftrules_summary *s = rs->s;
 	char where[2 * NFTRULES_NAME_MAX + 48], more[48] = "";
 
-	if (s->admit_count == 0) {
+	if (s->passive_closed) {
 		doctor_add(r, "passive-ports", DOCTOR_OK, NULL,
-			   "no forward rule accepts new TCP connections to the passive range %u-%u%s outside ftpgate's pinholes",
-			   rs->passive[0].low, rs->passive[0].high, rs->npassive > 1 ? " (and the servers' ranges)" : "");
+			   "new connections to the passive range %u-%u%s are dropped by %s unless an ftpgate pinhole admits them",
+			   rs->passive[0].low, rs->passive[0].high,
+			   rs->npassive > 1 ? " (and the servers' ranges)" : "", s->closed_by);
+		return;
+	}
+	if (s->admit_count == 0) {
+		doctor_add(r, "passive-ports", DOCTOR_WARN,
+			   "load ftpgate's ruleset, or drop new connections to the passive range after `ct state related ct helper \"ftpgate\" accept`",
+			   "no forward chain (of %u) drops new connections to the passive range %u-%u: pinholes restrict nothing",
+			   s->forward_chains, rs->passive[0].low, rs->passive[0].high);
 		return;
 	}
 	nftrules_where_format(&s->admit[0].rule, where, sizeof(where));
 	if (s->admit_count > 1)
-		snprintf(more, sizeof(more), " (and %u more rules)", s->admit_count - 1);
+		snprintf(more, sizeof(more), " (and %u more chains)", s->admit_count - 1);
 	doctor_add(r, "passive-ports", DOCTOR_WARN,
-		   "limit that rule to ct state established,related, or to other ports",
-		   "rule %s accepts new TCP connections to ports %u-%u of the passive range without ct state related or ct helper%s: pinholes do not restrict them",
+		   "drop new connections to the passive range before that rule (after `ct state related ct helper \"ftpgate\" accept`), or narrow it",
+		   "rule %s accepts new TCP connections to ports %u-%u of the passive range before anything drops them, and no forward chain drops them%s: pinholes restrict nothing",
 		   where, s->admit[0].ports.low, s->admit[0].ports.high, more);
 }
 

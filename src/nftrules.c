@@ -16,7 +16,7 @@
 #define NR_WALK_MAX 65536	/* chains visited over all base chains */
 
 struct nr_chain {
-	const char *family, *table, *name, *hook, *type;
+	const char *family, *table, *name, *hook, *type, *policy;
 	int prio;
 	bool base;
 	size_t first_rule, rule_count;	/* into nr_ctx.rules */
@@ -44,7 +44,7 @@ struct nr_ports {
 
 /* What one rule does, as far as doctor cares. */
 struct nr_rule_facts {
-	bool accept, helper_match, tcp_possible, new_possible, has_ports;
+	bool accept, drop, helper_match, tcp_possible, new_possible, has_ports;
 	const char *jump, *helper_set;
 	struct nr_ports ports;		/* the ports it admits when has_ports */
 };
@@ -172,6 +172,7 @@ static int nr_chains_collect(struct nr_ctx *c)
 		x->name = nr_str(ch, "name");
 		x->hook = nr_str(ch, "hook");
 		x->type = nr_str(ch, "type");
+		x->policy = nr_str(ch, "policy");
 		x->base = x->hook[0] != '\0' && nr_prio_parse(json_object_get(ch, "prio"), &x->prio);
 		nr_chain_note_nat(c, x);
 	}
@@ -509,6 +510,8 @@ static void nr_rule_facts(struct nr_ctx *c, json_t *rule, struct nr_rule_facts *
 	json_array_foreach(expr, i, e) {
 		if (json_object_get(e, "accept") != NULL)
 			f->accept = true;
+		else if (json_object_get(e, "drop") != NULL || json_object_get(e, "reject") != NULL)
+			f->drop = true;
 		else if ((x = json_object_get(e, "match")) != NULL)
 			nr_match(c, rule, x, f);
 		else if ((x = json_object_get(e, "jump")) != NULL || (x = json_object_get(e, "goto")) != NULL)
@@ -544,37 +547,74 @@ static void nr_note_attach(struct nr_ctx *c, json_t *rule, const char *object,
 	a->prio = base->prio;
 }
 
-static bool nr_admit_known(const struct nr_ctx *c, const struct nftrules_where *w)
+/* Does this rule decide a new TCP connection into the passive range that
+ * ftpgate did not create? */
+static bool nr_rule_decides(const struct nr_ctx *c, const struct nr_rule_facts *f,
+			    struct nftrules_port_range *overlap)
 {
-	unsigned i, n = c->out->admit_count < NFTRULES_ADMIT_MAX ? c->out->admit_count : NFTRULES_ADMIT_MAX;
+	struct nr_ports any = { .r = { { 0, 65535 } }, .n = 1 };
 
-	for (i = 0; i < n; i++) {
-		const struct nftrules_where *o = &c->out->admit[i].rule;
-
-		if (o->handle == w->handle && strcmp(o->chain, w->chain) == 0 &&
-		    strcmp(o->table, w->table) == 0 && strcmp(o->family, w->family) == 0)
-			return true;
-	}
-	return false;
+	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible || f->helper_match)
+		return false;
+	return nr_ports_overlap(c, f->has_ports ? &f->ports : &any, overlap);
 }
 
-static void nr_note_admit(struct nr_ctx *c, json_t *rule, const struct nr_rule_facts *f)
-{
-	struct nftrules_port_range all = { 0, 65535 }, overlap;
-	struct nr_ports any = { .r = { all }, .n = 1 };
-	struct nftrules_where w;
+enum nr_verdict { NR_UNDECIDED, NR_ADMIT, NR_CLOSE };
 
-	if (!f->accept || !f->tcp_possible || !f->new_possible || f->helper_match)
+/* The first rule of ch (in order, into jumped-to chains) deciding a new
+ * connection into the passive range; its verdict and where it is. */
+static enum nr_verdict nr_chain_decide(struct nr_ctx *c, struct nr_chain *ch,
+				       unsigned depth, struct nftrules_admit *at)
+{
+	size_t i;
+
+	for (i = ch->first_rule; i < ch->first_rule + ch->rule_count; i++) {
+		struct nr_rule_facts f;
+		struct nr_chain *next;
+		enum nr_verdict v;
+
+		if (c->walked++ >= NR_WALK_MAX)
+			return NR_UNDECIDED;
+		nr_rule_facts(c, c->rules[i], &f);
+		if (nr_rule_decides(c, &f, &at->ports)) {
+			nr_where(c->rules[i], &at->rule);
+			return f.accept ? NR_ADMIT : NR_CLOSE;
+		}
+		if (f.jump == NULL || depth >= 16)
+			continue;
+		next = nr_chain_find(c, ch->family, ch->table, f.jump);
+		if (next != NULL && next != ch) {
+			v = nr_chain_decide(c, next, depth + 1, at);
+			if (v != NR_UNDECIDED)
+				return v;
+		}
+	}
+	return NR_UNDECIDED;
+}
+
+static void nr_forward_judge(struct nr_ctx *c, struct nr_chain *ch, const char *policy)
+{
+	struct nftrules_admit at = { .ports = { 0, 0 } };
+	enum nr_verdict v = nr_chain_decide(c, ch, 0, &at);
+	char where[sizeof(c->out->closed_by)];
+
+	c->out->forward_chains++;
+	if (v == NR_ADMIT) {
+		if (c->out->admit_count++ < NFTRULES_ADMIT_MAX)
+			c->out->admit[c->out->admit_count - 1] = at;
 		return;
-	if (!nr_ports_overlap(c, f->has_ports ? &f->ports : &any, &overlap))
+	}
+	if (v == NR_CLOSE)
+		snprintf(where, sizeof(where), "rule %s %s %s handle %" PRIu64, at.rule.family,
+			 at.rule.table, at.rule.chain, at.rule.handle);
+	else if (strcmp(policy, "drop") == 0)
+		snprintf(where, sizeof(where), "the drop policy of chain %s %s %s", ch->family,
+			 ch->table, ch->name);
+	else
 		return;
-	nr_where(rule, &w);
-	if (nr_admit_known(c, &w))
-		return;
-	if (c->out->admit_count++ >= NFTRULES_ADMIT_MAX)
-		return;
-	c->out->admit[c->out->admit_count - 1].rule = w;
-	c->out->admit[c->out->admit_count - 1].ports = overlap;
+	if (!c->out->passive_closed)
+		snprintf(c->out->closed_by, sizeof(c->out->closed_by), "%s", where);
+	c->out->passive_closed = true;
 }
 
 /* ---- walking from each base chain ------------------------------------ */
@@ -600,8 +640,6 @@ static void nr_walk(struct nr_ctx *c, const struct nr_chain *base)
 			if (f.helper_set != NULL &&
 			    nr_helper_object(c, ch->family, ch->table, f.helper_set))
 				nr_note_attach(c, rule, f.helper_set, base);
-			if (strcmp(base->hook, "forward") == 0 && strcmp(base->type, "filter") == 0)
-				nr_note_admit(c, rule, &f);
 			if (f.jump == NULL)
 				continue;
 			next = nr_chain_find(c, ch->family, ch->table, f.jump);
@@ -644,6 +682,11 @@ int nftrules_read(const char *json, size_t len, const char *helper,
 		for (i = 0; i < c.nchains; i++)
 			if (c.chains[i].base)
 				nr_walk(&c, &c.chains[i]);
+		c.walked = 0;
+		for (i = 0; i < c.nchains; i++)
+			if (c.chains[i].base && strcmp(c.chains[i].hook, "forward") == 0 &&
+			    strcmp(c.chains[i].type, "filter") == 0)
+				nr_forward_judge(&c, &c.chains[i], c.chains[i].policy);
 	}
 	if (rc == -E2BIG)
 		nr_seterr(err, errlen, "more than %d chains", NFTRULES_CHAINS_MAX);

@@ -114,6 +114,7 @@ static void test_ruleset(void)
 	struct doctor_ruleset failed = { .helper = "ftpgate", .nft_rc = -ENOENT, .nft_err = "",
 					 .passive = &passive, .npassive = 1 };
 
+	s.passive_closed = true;
 	ruleset_case(&s);
 	CHECK_INT(doctor_count(&r, DOCTOR_OK), 3);
 	CHECK_STR(one("ruleset")->text, "ct helper object inet ftpgate ftpgate attached by rule inet ftpgate pre handle 4");
@@ -142,12 +143,19 @@ static void test_ruleset(void)
 	ruleset_case(&s);
 	CHECK_INT(one("ruleset")->status, DOCTOR_FAIL);
 	CHECK_INT(one("helper-chain")->status, DOCTOR_WARN);
-	CHECK_INT(one("passive-ports")->status, DOCTOR_OK);
 	s.helper_objects = 1;
 	ruleset_case(&s);
 	CHECK_INT(one("ruleset")->status, DOCTOR_FAIL);
-	/* another rule admits the passive range */
+	/* closed: ok; another rule admits the range and nothing drops it:
+	 * warn; nothing drops it at all: warn */
 	s = attached("prerouting", 0, false);
+	s.passive_closed = true;
+	snprintf(s.closed_by, sizeof(s.closed_by), "rule inet ftpgate forward handle 14");
+	ruleset_case(&s);
+	CHECK_STR(one("passive-ports")->text,
+		  "new connections to the passive range 1024-65535 are dropped by rule inet ftpgate forward handle 14 unless an ftpgate pinhole admits them");
+	s.passive_closed = false;
+	s.forward_chains = 2;
 	s.admit_count = 2;
 	s.admit[0].rule = s.attach[0].rule;
 	s.admit[0].rule.handle = 9;
@@ -155,7 +163,12 @@ static void test_ruleset(void)
 	ruleset_case(&s);
 	CHECK_INT(one("passive-ports")->status, DOCTOR_WARN);
 	CHECK_STR(one("passive-ports")->text,
-		  "rule inet ftpgate pre handle 9 accepts new TCP connections to ports 2000-3000 of the passive range without ct state related or ct helper (and 1 more rules): pinholes do not restrict them");
+		  "rule inet ftpgate pre handle 9 accepts new TCP connections to ports 2000-3000 of the passive range before anything drops them, and no forward chain drops them (and 1 more chains): pinholes restrict nothing");
+	s.admit_count = 0;
+	ruleset_case(&s);
+	CHECK_INT(one("passive-ports")->status, DOCTOR_WARN);
+	CHECK_STR(one("passive-ports")->text,
+		  "no forward chain (of 2) drops new connections to the passive range 1024-65535: pinholes restrict nothing");
 	/* nft missing: three lines, the ruleset fails */
 	doctor_report_init(&r);
 	doctor_check_ruleset(&r, &failed);

@@ -66,8 +66,11 @@ static void test_shipped_ruleset(void)
 	CHECK_INT(s.attach[0].prio, 0);
 	CHECK_INT(s.attach[0].rule.handle, 10);
 	CHECK(!s.nat);
-	/* its accepts all need ct state related + ct helper */
+	/* its accepts need ct state related + ct helper; then it drops */
+	CHECK_INT(s.forward_chains, 1);
 	CHECK_INT(s.admit_count, 0);
+	CHECK(s.passive_closed);
+	CHECK_STR(s.closed_by, "rule inet ftpgate forward handle 14");
 }
 
 static void test_admin_forward(void)
@@ -79,29 +82,22 @@ static void test_admin_forward(void)
 	CHECK_INT(s.attach_count, 0);
 	CHECK(s.nat);
 	CHECK_STR(s.nat_chain, "inet t nat");
-	/* tcp dport {22, 2000-3000}; tcp dport != 80; th dport 5000-6000;
-	 * ip saddr 10.0.0.0/8 in chain lan (jumped to); not: established,
-	 * related; related + helper; udp; vmap; related alone */
-	CHECK_INT(s.admit_count, 4);
+	/* chain fw (policy drop): established,related and related + helper
+	 * do not decide; tcp dport {22, 2000-3000} accept does */
+	CHECK_INT(s.forward_chains, 1);
+	CHECK(!s.passive_closed);
+	CHECK_INT(s.admit_count, 1);
 	CHECK_INT(s.admit[0].rule.handle, 10);
 	CHECK_INT(s.admit[0].ports.low, 2000);
 	CHECK_INT(s.admit[0].ports.high, 3000);
-	CHECK_INT(s.admit[1].rule.handle, 11);
-	CHECK_INT(s.admit[1].ports.low, 1024);
-	CHECK_INT(s.admit[1].ports.high, 65535);
-	CHECK_INT(s.admit[2].rule.handle, 16);
-	CHECK_INT(s.admit[2].ports.low, 5000);
-	CHECK_INT(s.admit[3].rule.handle, 18);
-	CHECK_STR(s.admit[3].rule.chain, "lan");
-	nftrules_where_format(&s.admit[3].rule, where, sizeof(where));
-	CHECK_STR(where, "inet t lan handle 18");
-	/* a narrower passive range: only what overlaps it */
+	nftrules_where_format(&s.admit[0].rule, where, sizeof(where));
+	CHECK_STR(where, "inet t fw handle 10");
+	/* a passive range that rule misses: tcp dport != 80 accept decides */
 	CHECK_INT(read_file("admin-forward.json", 3001, 4000), 0);
-	CHECK_INT(s.admit_count, 2);
+	CHECK_INT(s.admit_count, 1);
 	CHECK_INT(s.admit[0].rule.handle, 11);
 	CHECK_INT(s.admit[0].ports.low, 3001);
 	CHECK_INT(s.admit[0].ports.high, 4000);
-	CHECK_INT(s.admit[1].rule.handle, 18);
 }
 
 #define HELPER_OBJ(name, type) \
@@ -137,26 +133,41 @@ static void test_reached_and_named(void)
 
 static void test_admit_forms(void)
 {
-	/* a named set with elements, meta l4proto tcp, ct state new, a
-	 * ct helper match alone, an input chain (not forward: not judged),
-	 * a jump loop */
+	/* chain fw: a ct helper match alone, udp, ct state != new, meta
+	 * l4proto != tcp: none decides; then a jump to chain sub, whose
+	 * accept into a named set (elements with timeouts) admits before
+	 * fw's own drop; chain fw2 drops at its policy; the input chain is
+	 * not judged */
 	CHECK_INT(read_text("{\"nftables\":["
 		"{\"set\":{\"family\":\"inet\",\"table\":\"x\",\"name\":\"p\",\"type\":\"inet_service\",\"elem\":[{\"elem\":{\"val\":8080,\"timeout\":10}},21]}},"
 		CHAIN("fw", "forward", "0", "filter") "," CHAIN("in", "input", "0", "filter") ","
-		"{\"chain\":{\"family\":\"inet\",\"table\":\"x\",\"name\":\"loop\"}},"
-		RULE("fw", "1", "{\"match\":{\"op\":\"==\",\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"right\":\"tcp\"}},"
-			"{\"match\":{\"op\":\"in\",\"left\":{\"ct\":{\"key\":\"state\"}},\"right\":[\"new\"]}},"
-			"{\"match\":{\"op\":\"==\",\"left\":{\"payload\":{\"protocol\":\"tcp\",\"field\":\"dport\"}},\"right\":\"@p\"}},{\"accept\":null}") ","
-		RULE("fw", "2", "{\"match\":{\"op\":\"!=\",\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"right\":\"tcp\"}},{\"accept\":null}") ","
+		"{\"chain\":{\"family\":\"inet\",\"table\":\"x\",\"name\":\"sub\"}},"
+		RULE("fw", "1", "{\"match\":{\"op\":\"==\",\"left\":{\"ct\":{\"key\":\"helper\"}},\"right\":\"ftpgate\"}},{\"accept\":null}") ","
+		RULE("fw", "2", "{\"match\":{\"op\":\"==\",\"left\":{\"payload\":{\"protocol\":\"udp\",\"field\":\"dport\"}},\"right\":8080}},{\"accept\":null}") ","
 		RULE("fw", "3", "{\"match\":{\"op\":\"!=\",\"left\":{\"ct\":{\"key\":\"state\"}},\"right\":\"new\"}},{\"accept\":null}") ","
-		RULE("fw", "4", "{\"jump\":{\"target\":\"loop\"}}") ","
-		RULE("fw", "7", "{\"match\":{\"op\":\"==\",\"left\":{\"ct\":{\"key\":\"helper\"}},\"right\":\"ftpgate\"}},{\"accept\":null}") ","
-		RULE("loop", "5", "{\"jump\":{\"target\":\"loop\"}}") ","
-		RULE("in", "6", "{\"accept\":null}") "]}"), 0);
+		RULE("fw", "4", "{\"match\":{\"op\":\"!=\",\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"right\":\"tcp\"}},{\"accept\":null}") ","
+		RULE("fw", "5", "{\"jump\":{\"target\":\"sub\"}}") ","
+		RULE("fw", "6", "{\"drop\":null}") ","
+		RULE("sub", "7", "{\"jump\":{\"target\":\"sub\"}}") ","
+		RULE("sub", "8", "{\"match\":{\"op\":\"in\",\"left\":{\"ct\":{\"key\":\"state\"}},\"right\":[\"new\"]}},"
+			"{\"match\":{\"op\":\"==\",\"left\":{\"payload\":{\"protocol\":\"tcp\",\"field\":\"dport\"}},\"right\":\"@p\"}},{\"accept\":null}") ","
+		RULE("in", "9", "{\"drop\":null}") "]}"), 0);
+	CHECK_INT(s.forward_chains, 1);
+	CHECK(!s.passive_closed);
 	CHECK_INT(s.admit_count, 1);
-	CHECK_INT(s.admit[0].rule.handle, 1);
+	CHECK_INT(s.admit[0].rule.handle, 8);
+	CHECK_STR(s.admit[0].rule.chain, "sub");
 	CHECK_INT(s.admit[0].ports.low, 8080);
 	CHECK_INT(s.admit[0].ports.high, 8080);
+	/* a second forward chain that drops by policy closes the range */
+	CHECK_INT(read_text("{\"nftables\":["
+		"{\"chain\":{\"family\":\"inet\",\"table\":\"x\",\"name\":\"fw\",\"type\":\"filter\",\"hook\":\"forward\",\"prio\":0,\"policy\":\"accept\"}},"
+		"{\"chain\":{\"family\":\"inet\",\"table\":\"x\",\"name\":\"fw2\",\"type\":\"filter\",\"hook\":\"forward\",\"prio\":10,\"policy\":\"drop\"}},"
+		RULE("fw", "1", "{\"accept\":null}") "]}"), 0);
+	CHECK_INT(s.forward_chains, 2);
+	CHECK_INT(s.admit_count, 1);
+	CHECK(s.passive_closed);
+	CHECK_STR(s.closed_by, "the drop policy of chain inet x fw2");
 }
 
 static void test_refused(void)
