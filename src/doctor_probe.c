@@ -233,7 +233,7 @@ static int dp_ping_parse(const char *text, struct dp_daemon *d)
 		 json_string_value(json_object_get(root, "audit_log")) ?: "");
 	snprintf(d->summary, sizeof(d->summary), "ftpgated %s, pid %ld, up %.0f s, queue %u",
 		 json_string_value(json_object_get(root, "version")) ?: "?", d->pid,
-		 json_real_value(json_object_get(root, "uptime_s")), d->queue);
+		 json_number_value(json_object_get(root, "uptime_s")), d->queue);
 	json_decref(root);
 	d->known = true;
 	return 0;
