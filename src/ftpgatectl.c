@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "doctor_probe.h"
 #include "strbuf.h"
 
 #define CTLC_TIMEOUT_MS 10000		/* the daemon answers well within */
@@ -43,6 +44,9 @@ static void ctlc_usage(FILE *out)
 		"             passive range sustains, occupancy, 425/421 replies\n"
 		"  metrics    the counters in Prometheus text format\n"
 		"  ping       is the daemon there (version, pid, uptime)\n"
+		"  doctor     check this gateway: kernel support, the helper, the\n"
+		"             ruleset, the passive ports, table headroom, the audit log\n"
+		"             and the control socket; one ok/warn/fail line each (as root)\n"
 		"options:\n"
 		"  --json                 machine-readable output (not for metrics)\n"
 		"  -s, --socket PATH      control socket (default: control-socket from the\n"
@@ -50,8 +54,9 @@ static void ctlc_usage(FILE *out)
 		"  -c, --config FILE      configuration file to read control-socket from\n"
 		"                         (default %s)\n"
 		"  -h, --help             this text\n"
-		"Exit status: 0 ok, 1 the daemon reported an error, 2 usage, 3 the daemon\n"
-		"cannot be reached (not running, or access denied).\n",
+		"Exit status: 0 ok, 1 the daemon reported an error (doctor: a check\n"
+		"failed), 2 usage, 3 the daemon cannot be reached (not running, or access\n"
+		"denied).\n",
 		CONFIG_DEFAULT_CONTROL_SOCKET, CONFIG_DEFAULT_PATH);
 }
 
@@ -222,10 +227,16 @@ int main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "ftpgatectl: %s\n", optind == argc ?
-			"which command? (pinholes, sessions, stats, ports, metrics, ping)" :
+			"which command? (pinholes, sessions, stats, ports, metrics, ping, doctor)" :
 			"one command at a time");
 		ctlc_usage(stderr);
 		return CTLC_USAGE;
+	}
+	if (strcmp(argv[optind], "doctor") == 0) {
+		struct doctor_options d = { .config_path = config_path,
+					    .socket_path = socket_path, .json = json };
+
+		return doctor_run(&d);
 	}
 	snprintf(request, sizeof(request), "%s%s\n", argv[optind], json ? " --json" : "");
 	if (ctl_request_parse(request, strlen(request), &req, &why) < 0) {

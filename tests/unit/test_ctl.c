@@ -148,14 +148,14 @@ static void test_server(void)
 
 	fd = client(path);
 	CHECK(fd >= 0);
-	write(fd, "pinholes --json\n", 16);
+	CHECK_INT(write(fd, "pinholes --json\n", 16), 16);
 	serve(s, fd, &now, out, sizeof(out));
 	CHECK_STR(out, "ok\npinholes as json\n");
 	close(fd);
 
 	/* request split over writes, EOF instead of a newline */
 	fd = client(path);
-	write(fd, "st", 2);
+	CHECK_INT(write(fd, "st", 2), 2);
 	{
 		struct pollfd fds[CTL_CLIENTS_MAX + 1];
 		unsigned n = ctl_pollfds(s, fds, CTL_CLIENTS_MAX + 1);
@@ -166,7 +166,7 @@ static void test_server(void)
 		poll(fds, n, 50);
 		ctl_process(s, fds, n, now, handler, NULL);
 	}
-	write(fd, "ats", 3);
+	CHECK_INT(write(fd, "ats", 3), 3);
 	shutdown(fd, SHUT_WR);
 	serve(s, fd, &now, out, sizeof(out));
 	CHECK_STR(out, "ok\nstats\n");
@@ -174,7 +174,7 @@ static void test_server(void)
 
 	/* the handler's error */
 	fd = client(path);
-	write(fd, "sessions\n", 9);
+	CHECK_INT(write(fd, "sessions\n", 9), 9);
 	serve(s, fd, &now, out, sizeof(out));
 	CHECK_STR(out, "error no sessions here\n");
 	close(fd);
@@ -182,7 +182,7 @@ static void test_server(void)
 	/* a bad request, answered without calling the handler */
 	handled = 0;
 	fd = client(path);
-	write(fd, "rm -rf /\n", 9);
+	CHECK_INT(write(fd, "rm -rf /\n", 9), 9);
 	serve(s, fd, &now, out, sizeof(out));
 	CHECK(strncmp(out, "error bad request: unknown command", 34) == 0);
 	CHECK_INT(handled, 0);
@@ -194,7 +194,7 @@ static void test_server(void)
 
 		memset(longreq, 'x', sizeof(longreq));
 		fd = client(path);
-		write(fd, longreq, sizeof(longreq));
+		CHECK_INT(write(fd, longreq, sizeof(longreq)), sizeof(longreq));
 		serve(s, fd, &now, out, sizeof(out));
 		CHECK(strstr(out, "error bad request: longer than") == out);
 		close(fd);
@@ -202,7 +202,7 @@ static void test_server(void)
 
 	/* a large answer arrives whole */
 	fd = client(path);
-	write(fd, "metrics\n", 8);
+	CHECK_INT(write(fd, "metrics\n", 8), 8);
 	serve(s, fd, &now, out, sizeof(out));
 	CHECK_INT(strlen(out), 3 + 100000 * 12);
 	close(fd);

@@ -1,0 +1,573 @@
+/* doctor_probe: gather what `ftpgatectl doctor` judges (see
+ * include/doctor_probe.h for why this lives in ftpgatectl). Everything here
+ * reads; nothing changes the system. Every read is bounded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "cthelper.h"
+#include "doctor.h"
+#include "doctor_probe.h"
+#include "nftrules.h"
+#include "strbuf.h"
+
+#define DP_NFT_OUTPUT_MAX (64u << 20)
+#define DP_NFT_TIMEOUT_MS 20000
+#define DP_SOCKET_TIMEOUT_MS 5000
+#define DP_PASSIVE_MAX 64
+#define DP_LINE_MAX 4096
+
+extern char **environ;
+
+struct dp_daemon {			/* what ping --json said */
+	bool known;
+	long pid;
+	unsigned queue;
+	char audit_log[CONFIG_PATH_MAX];
+	char summary[256];
+};
+
+/* ---- small file helpers ---------------------------------------------- */
+
+static bool dp_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* out = a + b, false when it does not fit. */
+static bool dp_join(char *out, size_t len, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + lb + 1 > len)
+		return false;
+	memcpy(out, a, la);
+	memcpy(out + la, b, lb + 1);
+	return true;
+}
+
+/* Read an unsigned number from a /proc file. 0 or -errno. */
+static int dp_read_u64(const char *path, uint64_t *v)
+{
+	FILE *f = fopen(path, "r");
+	unsigned long long x;
+	int rc = -EINVAL;
+
+	if (f == NULL)
+		return -errno;
+	if (fscanf(f, "%llu", &x) == 1) {
+		*v = x;
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* "nft_ct" for "kernel/net/netfilter/nft_ct.ko.xz: ..." (also '-' -> '_'). */
+static void dp_module_name(const char *line, char *name, size_t len)
+{
+	const char *start = line, *p;
+	size_t n = 0;
+
+	for (p = line; *p != '\0' && *p != ':' && *p != '\n'; p++)
+		if (*p == '/')
+			start = p + 1;
+	for (p = start; *p != '\0' && *p != '.' && *p != ':' && *p != '\n' && n + 1 < len; p++)
+		name[n++] = *p == '-' ? '_' : *p;
+	name[n] = '\0';
+}
+
+/* Is `module` listed in FILE (modules.builtin or modules.dep)? With a
+ * directory, its file must also exist there. Lines longer than the buffer
+ * are read in pieces; only a line's start names a module. */
+static bool dp_module_listed(const char *file, const char *module, const char *dir)
+{
+	char line[DP_LINE_MAX], name[128], path[PATH_MAX];
+	bool at_start = true, found = false;
+	FILE *f = fopen(file, "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		bool starts = at_start;
+
+		at_start = strchr(line, '\n') != NULL;
+		if (!starts)
+			continue;
+		dp_module_name(line, name, sizeof(name));
+		if (strcmp(name, module) != 0)
+			continue;
+		line[strcspn(line, ":\n")] = '\0';
+		found = dir == NULL || (dp_join(path, sizeof(path), dir, "/") &&
+					dp_join(path + strlen(path), sizeof(path) - strlen(path), "", line) &&
+					dp_exists(path));
+	}
+	fclose(f);
+	return found;
+}
+
+static enum doctor_module_state dp_module_state(const char *module, const char *release)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/module/%s", module);
+	if (dp_exists(path))
+		return DOCTOR_MODULE_LOADED;
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", release);
+	if (!dp_exists(dir))
+		return DOCTOR_MODULE_NO_TREE;
+	if (dp_join(path, sizeof(path), dir, "/modules.builtin") &&
+	    dp_module_listed(path, module, NULL))
+		return DOCTOR_MODULE_BUILTIN;
+	if (dp_join(path, sizeof(path), dir, "/modules.dep") &&
+	    dp_module_listed(path, module, dir))
+		return DOCTOR_MODULE_LOADABLE;
+	return DOCTOR_MODULE_MISSING;
+}
+
+static void dp_kernel_modules(struct doctor_report *r, const char *release)
+{
+	static const struct { const char *check, *name, *config; } mods[] = {
+		{ "kernel-cthelper", "nfnetlink_cthelper", "CONFIG_NF_CT_NETLINK_HELPER" },
+		{ "kernel-queue", "nfnetlink_queue", "CONFIG_NETFILTER_NETLINK_QUEUE" },
+		{ "kernel-nft-ct", "nft_ct", "CONFIG_NFT_CT" },
+		{ "kernel-nft-objref", "nft_objref", "CONFIG_NFT_OBJREF" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		struct doctor_module m = { .name = mods[i].name, .config = mods[i].config,
+					   .release = release };
+
+		m.state = dp_module_state(m.name, release);
+		doctor_check_module(r, mods[i].check, &m);
+	}
+}
+
+/* CONFIG_NETFILTER_NETLINK_GLUE_CT from the kernel's configuration file
+ * (Debian: /boot/config-VERSION; /proc/config.gz is not read). */
+static void dp_kernel_glue(struct doctor_report *r, const char *release)
+{
+	static const char *const where[][2] = { { "/boot/config-", "" }, { "/lib/modules/", "/config" } };
+	char path[PATH_MAX], line[DP_LINE_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		FILE *f;
+		bool set = false;
+
+		snprintf(path, sizeof(path), "%s%s%s", where[i][0], release, where[i][1]);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		while (!set && fgets(line, sizeof(line), f) != NULL)
+			set = strcmp(line, "CONFIG_NETFILTER_NETLINK_GLUE_CT=y\n") == 0;
+		fclose(f);
+		doctor_check_glue(r, set ? DOCTOR_CONFIG_SET : DOCTOR_CONFIG_UNSET, path);
+		return;
+	}
+	snprintf(path, sizeof(path), "/boot/config-%s", release);
+	doctor_check_glue(r, DOCTOR_CONFIG_UNKNOWN, path);
+}
+
+/* ---- the control socket ---------------------------------------------- */
+
+static int dp_socket_exchange(int fd, const char *request, struct strbuf *answer)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0)
+		return -errno;
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t n;
+		int rc = poll(&p, 1, DP_SOCKET_TIMEOUT_MS);
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (strbuf_append(answer, buf, (size_t)n) < 0)
+			return -EMSGSIZE;
+	}
+}
+
+static int dp_ping_parse(const char *text, struct dp_daemon *d)
+{
+	json_t *root;
+
+	if (strncmp(text, "ok\n", 3) != 0)
+		return strncmp(text, "error access denied", 19) == 0 ? -EACCES : -EPROTO;
+	root = json_loads(text + 3, 0, NULL);
+	if (root == NULL)
+		return -EPROTO;
+	d->pid = (long)json_integer_value(json_object_get(root, "pid"));
+	d->queue = (unsigned)json_integer_value(json_object_get(root, "queue"));
+	snprintf(d->audit_log, sizeof(d->audit_log), "%s",
+		 json_string_value(json_object_get(root, "audit_log")) ?: "");
+	snprintf(d->summary, sizeof(d->summary), "ftpgated %s, pid %ld, up %.0f s, queue %u",
+		 json_string_value(json_object_get(root, "version")) ?: "?", d->pid,
+		 json_number_value(json_object_get(root, "uptime_s")), d->queue);
+	json_decref(root);
+	d->known = true;
+	return 0;
+}
+
+/* Ask the daemon "ping --json". 0 or -errno (connect's, or -ETIMEDOUT). */
+static int dp_ping(const char *path, struct dp_daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct strbuf answer;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	strbuf_init(&answer, 1 << 16);
+	rc = dp_socket_exchange(fd, "ping --json\n", &answer);
+	close(fd);
+	if (rc == 0)
+		rc = dp_ping_parse(strbuf_str(&answer), d);
+	strbuf_free(&answer);
+	return rc;
+}
+
+/* ---- the helper ------------------------------------------------------ */
+
+/* Does /proc/net/netfilter/nfnetlink_queue (this network namespace) list
+ * queue q, i.e. is a socket bound to it? *listed: the file was read (a
+ * missing file means nfnetlink_queue is not loaded: nobody reads any). */
+static bool dp_queue_bound(unsigned q, bool *listed)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	unsigned n;
+	char line[256];
+	bool bound = false;
+
+	*listed = f != NULL || errno == ENOENT;
+	if (f == NULL)
+		return false;
+	while (!bound && fgets(line, sizeof(line), f) != NULL)
+		bound = sscanf(line, "%u", &n) == 1 && n == q;
+	fclose(f);
+	return bound;
+}
+
+static void dp_helper(struct doctor_report *r, const struct dp_daemon *d)
+{
+	struct doctor_helper h = { .name = CONFIG_HELPER_NAME };
+	char err[512] = "";
+
+	h.query_rc = cthelper_query(CONFIG_HELPER_NAME, &h.queue, &h.enabled, err, sizeof(err));
+	h.query_err = err;
+	if (h.query_rc == 0)
+		h.queue_bound = dp_queue_bound(h.queue, &h.queue_listed);
+	h.daemon_known = d->known;
+	h.daemon_pid = d->pid;
+	h.daemon_queue = (uint16_t)d->queue;
+	doctor_check_helper(r, &h);
+}
+
+/* ---- nft -j list ruleset --------------------------------------------- */
+
+static const char *dp_nft_path(void)
+{
+	static const char *const paths[] = { "/usr/sbin/nft", "/sbin/nft", "/usr/local/sbin/nft" };
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* Read both pipes until nft closes them, the output grows past the
+ * bound, or the time is up. */
+static int dp_nft_read(int out, int errfd, struct strbuf *text, struct strbuf *msg)
+{
+	struct pollfd p[2] = { { .fd = out, .events = POLLIN }, { .fd = errfd, .events = POLLIN } };
+	struct timespec start, now;
+	char buf[65536];
+	int open = 2;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (open > 0) {
+		int i, left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = DP_NFT_TIMEOUT_MS - (int)((now.tv_sec - start.tv_sec) * 1000 +
+						 (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || poll(p, 2, left) == 0)
+			return -ETIMEDOUT;
+		for (i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				p[i].fd = -1;
+				open--;
+				continue;
+			}
+			if (i == 0 && strbuf_append(text, buf, (size_t)n) < 0)
+				return -EFBIG;
+			if (i == 1)
+				strbuf_append(msg, buf, (size_t)n);	/* truncated: fine */
+		}
+	}
+	return 0;
+}
+
+static int dp_nft_spawn(const char *nft, int out[2], int errp[2], pid_t *pid)
+{
+	char *const argv[] = { (char *)"nft", (char *)"-j", (char *)"list", (char *)"ruleset", NULL };
+	posix_spawn_file_actions_t fa;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(pid, nft, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return -rc;
+}
+
+/* Run nft; *text gets its JSON. 0, or -errno with the reason in msg. */
+static int dp_nft_run(struct strbuf *text, struct strbuf *msg)
+{
+	const char *nft = dp_nft_path();
+	int out[2], errp[2], rc, status = 0;
+	pid_t pid;
+
+	if (nft == NULL)
+		return -ENOENT;
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(out[0]);
+		close(out[1]);
+		return rc;
+	}
+	rc = dp_nft_spawn(nft, out, errp, &pid);
+	close(out[1]);
+	close(errp[1]);
+	if (rc == 0) {
+		rc = dp_nft_read(out[0], errp[0], text, msg);
+		if (rc < 0)
+			kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(out[0]);
+	close(errp[0]);
+	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = strstr(strbuf_str(msg), "Operation not permitted") ? -EPERM : -EIO;
+	return rc;
+}
+
+/* The passive ranges pinholes open: the global one and each server's. */
+static size_t dp_passive_ranges(const struct config *c, struct nftrules_port_range *out)
+{
+	size_t i, n = 0;
+
+	out[n].low = c->policy.passive_range.low;
+	out[n++].high = c->policy.passive_range.high;
+	for (i = 0; i < c->policy.server_count && n < DP_PASSIVE_MAX; i++) {
+		const struct policy_port_range *p = &c->policy.servers[i].passive_range;
+
+		if (p->low == 0)
+			continue;
+		out[n].low = p->low;
+		out[n++].high = p->high;
+	}
+	return n;
+}
+
+static void dp_ruleset(struct doctor_report *r, const struct config *c)
+{
+	struct nftrules_port_range passive[DP_PASSIVE_MAX];
+	struct doctor_ruleset rs = { .helper = CONFIG_HELPER_NAME, .passive = passive };
+	static struct nftrules_summary s;	/* large; doctor runs once */
+	struct strbuf text, msg;
+	char err[256] = "";
+
+	strbuf_init(&text, DP_NFT_OUTPUT_MAX);
+	strbuf_init(&msg, 1024);
+	rs.npassive = dp_passive_ranges(c, passive);
+	rs.nft_rc = dp_nft_run(&text, &msg);
+	if (rs.nft_rc == 0)
+		rs.nft_rc = nftrules_read(strbuf_str(&text), text.len, CONFIG_HELPER_NAME,
+					  passive, rs.npassive, &s, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s%s", msg.len ? strbuf_str(&msg) : strerror(-rs.nft_rc),
+			 rs.nft_rc == -ETIMEDOUT ? " (nft did not finish within 20 s)" : "");
+	err[strcspn(err, "\n")] = '\0';
+	rs.nft_err = err;
+	rs.s = &s;
+	doctor_check_ruleset(r, &rs);
+	strbuf_free(&text);
+	strbuf_free(&msg);
+}
+
+/* ---- tables ---------------------------------------------------------- */
+
+/* Lines of /proc/net/nf_conntrack_expect (one per expectation), at most
+ * max + 1 counted. */
+static int dp_expect_count(uint64_t max, uint64_t *count)
+{
+	FILE *f = fopen("/proc/net/nf_conntrack_expect", "r");
+	char line[512];
+	uint64_t n = 0;
+
+	if (f == NULL)
+		return -errno;
+	while (n <= max && fgets(line, sizeof(line), f) != NULL)
+		n += strchr(line, '\n') != NULL;
+	fclose(f);
+	*count = n;
+	return 0;
+}
+
+static void dp_table_unknown(struct doctor_table *t, const char *what, int rc, char *buf, size_t len)
+{
+	t->known = false;
+	snprintf(buf, len, "cannot read %s: %s%s", what, strerror(-rc),
+		 rc == -ENOENT ? " (nf_conntrack is not loaded: nothing is tracked yet)" : "");
+	t->why_unknown = buf;
+}
+
+static void dp_tables(struct doctor_report *r)
+{
+	struct doctor_table e = { .what = "expectation table", .known = true,
+				  .sysctl = "net.netfilter.nf_conntrack_expect_max" };
+	struct doctor_table t = { .what = "conntrack table", .known = true,
+				  .sysctl = "net.netfilter.nf_conntrack_max" };
+	char why_e[256], why_t[256];
+	int rc;
+
+	rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_expect_max", &e.max);
+	if (rc == 0)
+		rc = dp_expect_count(e.max, &e.count);
+	if (rc < 0)
+		dp_table_unknown(&e, "the expectation table (/proc/net/nf_conntrack_expect)", rc, why_e, sizeof(why_e));
+	doctor_check_table(r, "expect-table", &e);
+	rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_max", &t.max);
+	if (rc == 0)
+		rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_count", &t.count);
+	if (rc < 0)
+		dp_table_unknown(&t, "/proc/sys/net/netfilter/nf_conntrack_count", rc, why_t, sizeof(why_t));
+	doctor_check_table(r, "conntrack-table", &t);
+}
+
+/* ---- audit log ------------------------------------------------------- */
+
+static void dp_audit(struct doctor_report *r, const struct config *c,
+		     const struct dp_daemon *d, const char *config_path)
+{
+	struct doctor_audit a = { .source = d->known ? "ftpgated" : config_path };
+	char dir[CONFIG_PATH_MAX], *slash;
+	struct statvfs vfs;
+
+	a.path = d->known ? d->audit_log : c->audit_log[0] ? c->audit_log : CONFIG_DEFAULT_AUDIT_LOG;
+	if (a.path[0] != '/') {
+		doctor_check_audit(r, &a);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", a.path);
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	a.dir_missing = !dp_exists(dir);
+	if (access(dp_exists(a.path) ? a.path : dir, W_OK) < 0)
+		a.access_rc = -errno;
+	if (!a.dir_missing && statvfs(dir, &vfs) == 0)
+		a.fs_full = (geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) == 0;
+	doctor_check_audit(r, &a);
+}
+
+/* ---- the whole run --------------------------------------------------- */
+
+/* The configuration; one that cannot be read leaves the defaults, and
+ * the "config" line says so. */
+static void dp_config(struct doctor_report *r, const char *path, struct config *c)
+{
+	char err[512] = "";
+	int rc;
+
+	config_init_defaults(c);
+	rc = config_load(path, c, err, sizeof(err));
+	doctor_check_config(r, path, rc, err);
+}
+
+int doctor_run(const struct doctor_options *o)
+{
+	static struct doctor_report r;
+	struct doctor_socket sock;
+	struct dp_daemon d = { .known = false };
+	struct utsname u;
+	struct strbuf out;
+	struct config c;
+	int rc;
+
+	uname(&u);
+	doctor_report_init(&r);
+	dp_config(&r, o->config_path, &c);
+	sock.path = o->socket_path != NULL ? o->socket_path : c.control_socket;
+	sock.rc = dp_ping(sock.path, &d);
+	sock.answer = d.summary;
+	dp_kernel_modules(&r, u.release);
+	dp_kernel_glue(&r, u.release);
+	dp_helper(&r, &d);
+	dp_ruleset(&r, &c);
+	dp_tables(&r);
+	dp_audit(&r, &c, &d, o->config_path);
+	doctor_check_socket(&r, &sock);
+	strbuf_init(&out, 1 << 20);
+	if (o->json)
+		doctor_render_json(&r, &out);
+	else
+		doctor_render_text(&r, &out);
+	fwrite(strbuf_str(&out), 1, out.len, stdout);
+	rc = doctor_count(&r, DOCTOR_FAIL) > 0 ? 1 : 0;
+	strbuf_free(&out);
+	config_free(&c);
+	return fflush(stdout) == 0 ? rc : 1;
+}
