@@ -16,6 +16,7 @@
 #include "ctnl.h"
 #include "events.h"
 #include "expect.h"
+#include "kernel_ops.h"
 #include "pinhole.h"
 #include "pressure.h"
 #include "queue.h"
@@ -32,6 +33,9 @@ struct daemon {
 	const char *config_path;
 	bool config_required;		/* named on the command line */
 	bool foreground;
+	/* every kernel call of inspect.c and trail.c goes through here
+	 * (kernel_ops_netlink; a fake in the host tests) */
+	const struct kernel_ops *kernel;
 	struct queue *queue;
 	struct expect_handle *expect;
 	struct session_table *sessions;

@@ -63,7 +63,7 @@ static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
 	r.timeout_s = d->config.policy.expect_timeout_s;
 	o->timeout_s = r.timeout_s;
 	o->err[0] = '\0';
-	o->ret = expect_install(d->expect, &r, o->err, sizeof(o->err));
+	o->ret = d->kernel->expect_install(d, &r, o->err, sizeof(o->err));
 	if (o->ret < 0)
 		session_pinhole_failed(&e->session);
 	else
@@ -117,7 +117,7 @@ static void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 
 	inspect_expect_request(e, a, &r);
 	o->err[0] = '\0';
-	o->ret = expect_remove(d->expect, &r, o->err, sizeof(o->err));
+	o->ret = d->kernel->expect_remove(d, &r, o->err, sizeof(o->err));
 	if (o->ret == 0)
 		trail_pinhole_removing(d, e, a);
 }
@@ -369,7 +369,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (queue_accept(d->queue, qp->packet_id) < 0)
+	if (d->kernel->verdict_accept(d, qp->packet_id) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;

@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conntrack.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -306,7 +305,7 @@ static void trail_decide_gone(struct daemon *d, struct pinhole *p, uint64_t now_
 	if (!p->removing && !p->uncertain &&
 	    p->gone_ms + PINHOLE_EXPIRY_SLACK_MS < p->expiry_ms) {
 		trail_to_ctnl(&p->master, &master);
-		alive = conntrack_exists(d->ctnl, &master);
+		alive = d->kernel->conntrack_exists(d, &master);
 		if (alive < 0)
 			alive = 1;	/* cannot tell: do not blame the session */
 	}
@@ -611,12 +610,10 @@ void trail_drain_events(struct daemon *d)
 {
 	int i, rc;
 
-	if (d->events == NULL)
-		return;
 	for (i = 0; i < 8; i++) {
-		rc = events_receive(d->events, trail_kernel_event, d);
+		rc = d->kernel->events_receive(d, trail_kernel_event, d);
 		if (rc == -ENOBUFS) {
-			trail_events_lost(d, "conntrack-events", events_overruns(d->events));
+			trail_events_lost(d, "conntrack-events", d->kernel->events_overruns(d));
 			continue;
 		}
 		if (rc < EVENTS_BATCH)
@@ -650,7 +647,7 @@ static void trail_check_cb(struct pinhole *p, void *data)
 	r.source_port = p->expect.sport;
 	r.destination = p->expect.dst;
 	r.destination_port = p->expect.dport;
-	rc = expect_lookup(t->d->expect, &r, &m);
+	rc = t->d->kernel->expect_lookup(t->d, &r, &m);
 	if (rc == -ENOENT) {
 		p->vanished = true;
 		t->any_vanished = true;
@@ -735,7 +732,7 @@ unsigned trail_adopt(struct daemon *d)
 	struct trail_adopt_ctx a = { d, daemon_now_ms(), 0 };
 	int rc;
 
-	rc = expect_list(d->expect, CONFIG_HELPER_NAME, trail_adopt_cb, &a);
+	rc = d->kernel->expect_list(d, CONFIG_HELPER_NAME, trail_adopt_cb, &a);
 	if (rc < 0)
 		log_msg(LOG_WARNING, "cannot list the kernel's expectations: %s; pinholes left by a previous run are not audited",
 			strerror(-rc));
