@@ -7,6 +7,8 @@ struct session_table {
 	struct session_entry **bucket;
 	unsigned bucket_count;		/* power of two */
 	unsigned count, max;
+	/* half-open entries, oldest first (doubly linked: O(1) both ends) */
+	struct session_entry *half_head, *half_tail;
 };
 
 /* Conntrack IDs are not chosen by the network peers, but hash them anyway so
@@ -73,6 +75,55 @@ struct session_entry *session_table_find(struct session_table *t,
 	return NULL;
 }
 
+static void session_table_half_append(struct session_table *t,
+				      struct session_entry *e)
+{
+	e->half_open = true;
+	e->half_next = NULL;
+	e->half_prev = t->half_tail;
+	if (t->half_tail)
+		t->half_tail->half_next = e;
+	else
+		t->half_head = e;
+	t->half_tail = e;
+}
+
+static void session_table_half_unlink(struct session_table *t,
+				      struct session_entry *e)
+{
+	if (!e->half_open)
+		return;
+	if (e->half_prev)
+		e->half_prev->half_next = e->half_next;
+	else
+		t->half_head = e->half_next;
+	if (e->half_next)
+		e->half_next->half_prev = e->half_prev;
+	else
+		t->half_tail = e->half_prev;
+	e->half_open = false;
+	e->half_prev = e->half_next = NULL;
+}
+
+void session_table_established(struct session_table *t, struct session_entry *e)
+{
+	session_table_half_unlink(t, e);
+}
+
+struct session_entry *session_table_oldest_half_open(struct session_table *t)
+{
+	return t->half_head;
+}
+
+/* Unlinked from its chain already: release it. */
+static void session_table_release(struct session_table *t, struct session_entry *e)
+{
+	session_table_half_unlink(t, e);
+	t->count--;
+	session_free(&e->session);
+	free(e);
+}
+
 struct session_entry *session_table_add(struct session_table *t,
 					uint32_t conntrack_id)
 {
@@ -93,6 +144,7 @@ struct session_entry *session_table_add(struct session_table *t,
 	e->next = t->bucket[slot];
 	t->bucket[slot] = e;
 	t->count++;
+	session_table_half_append(t, e);
 	return e;
 }
 
@@ -105,9 +157,7 @@ void session_table_remove(struct session_table *t, struct session_entry *e)
 	if (!*p)
 		return;
 	*p = e->next;
-	t->count--;
-	session_free(&e->session);
-	free(e);
+	session_table_release(t, e);
 }
 
 unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
@@ -133,9 +183,7 @@ unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
 				if (fn != NULL)
 					fn(e, data);
 				*p = e->next;
-				t->count--;
-				session_free(&e->session);
-				free(e);
+				session_table_release(t, e);
 				removed++;
 			} else {
 				p = &e->next;

@@ -555,6 +555,32 @@ static void trail_unrecorded_use(struct daemon *d, const struct pinhole_tuple *c
 	trail_write(d, &l);
 }
 
+/* The kernel destroyed a conntrack: if it is a tracked control
+ * connection (its ID, and its tuple, since IDs are reused), the session
+ * ends with it. A session whose packet is being handled right now (events
+ * are read on the packet path) is only marked; inspect.c ends it after. */
+static void trail_conntrack_destroyed(struct daemon *d, const struct ctnl_msg *m,
+				      uint64_t now_ms)
+{
+	struct session_entry *e = session_table_find(d->sessions, m->id);
+	struct pinhole_tuple tuple, master;
+
+	if (e == NULL)
+		return;
+	trail_from_ctnl(&m->tuple, &tuple);
+	trail_master(e, &master);
+	if (!inet_addr_equal(&tuple.src, &master.src) ||
+	    !inet_addr_equal(&tuple.dst, &master.dst) ||
+	    tuple.sport != master.sport || tuple.dport != master.dport)
+		return;
+	if (e == d->inspecting) {
+		e->ct_destroyed = true;
+		return;
+	}
+	trail_session_ended(d, e, "conntrack-destroyed", now_ms);
+	session_table_remove(d->sessions, e);
+}
+
 void trail_kernel_event(const struct ctnl_msg *m, void *data)
 {
 	struct daemon *d = data;
@@ -563,6 +589,10 @@ void trail_kernel_event(const struct ctnl_msg *m, void *data)
 	uint64_t now = daemon_now_ms();
 
 	d->stats.conntrack_events++;
+	if (m->kind == CTNL_CT_DELETE) {
+		trail_conntrack_destroyed(d, m, now);
+		return;
+	}
 	if (!m->has_master)
 		return;		/* an ordinary new connection */
 	trail_from_ctnl(&m->tuple, &tuple);
