@@ -5,11 +5,12 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "log.h"
 #include "tcp_build.h"
 
 #define HARNESS_ISN_CLIENT 1000
 #define HARNESS_ISN_SERVER 5000
+
+bool harness_light;
 
 static struct harness *harness_of(struct daemon *d)
 {
@@ -259,7 +260,6 @@ void harness_init(struct harness *h, const char *client, const char *server,
 	int fd;
 
 	memset(h, 0, sizeof(*h));
-	log_open("harness", false, false);
 	d->kernel = &fake_kernel_ops;
 	d->signal_fd = -1;
 	d->audit.fd = -1;
@@ -267,15 +267,22 @@ void harness_init(struct harness *h, const char *client, const char *server,
 	config_init_defaults(&d->config);
 	if (config)
 		harness_config(h, config);
-	snprintf(h->audit_path, sizeof(h->audit_path), "/tmp/ftpgate-harness-audit-XXXXXX");
-	fd = mkstemp(h->audit_path);
-	if (fd < 0)
-		harness_die("audit log", strerror(errno));
-	close(fd);
+	snprintf(h->audit_path, sizeof(h->audit_path), "none");
+	if (!harness_light) {
+		snprintf(h->audit_path, sizeof(h->audit_path),
+			 "/tmp/ftpgate-harness-audit-XXXXXX");
+		fd = mkstemp(h->audit_path);
+		if (fd < 0)
+			harness_die("audit log", strerror(errno));
+		close(fd);
+	}
 	if (audit_open(&d->audit, h->audit_path, err, sizeof(err)) < 0)
 		harness_die("audit log", err);
+	if (harness_light)
+		d->config.max_sessions = HARNESS_LIGHT_SESSIONS;
 	if (session_table_create(&d->sessions, d->config.max_sessions) < 0 ||
-	    pinhole_table_create(&d->pinholes, DAEMON_PINHOLES_MAX) < 0 ||
+	    pinhole_table_create(&d->pinholes, harness_light ? HARNESS_LIGHT_PINHOLES
+							    : DAEMON_PINHOLES_MAX) < 0 ||
 	    pressure_init(&d->pressure, d->config.pressure_window_s,
 			  d->config.time_wait_s) < 0)
 		harness_die("set-up", "out of memory");
@@ -299,7 +306,8 @@ void harness_fini(struct harness *h)
 	pinhole_table_destroy(d->pinholes);
 	pressure_free(&d->pressure);
 	audit_close(&d->audit);
-	unlink(h->audit_path);
+	if (!harness_light)
+		unlink(h->audit_path);
 	config_free(&d->config);
 }
 

@@ -58,6 +58,14 @@ struct harness {
 	char audit_path[64];		/* the audit log, a temporary file */
 };
 
+/* Fuzzing: harness_init writes no audit log (harness_audit_count says 0)
+ * and makes small tables (HARNESS_LIGHT_SESSIONS sessions,
+ * HARNESS_LIGHT_PINHOLES recorded pinholes). Default false: an audit log
+ * in a temporary file, the daemon's own bounds. */
+#define HARNESS_LIGHT_SESSIONS 64
+#define HARNESS_LIGHT_PINHOLES 1024
+extern bool harness_light;
+
 /* Set up a daemon on the built-in defaults plus `config` (ftpgate.conf
  * text, or NULL) for one control connection client:50000 -> server:21,
  * conntrack ID 1000, the client on interface 2 and the server on 3, and
