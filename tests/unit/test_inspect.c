@@ -345,6 +345,40 @@ static void test_forged_direction(void)
 	harness_fini(&h);
 }
 
+/* The same when the forged segment reaches the client, which
+ * acknowledges it: the bytes ftpgated did not read count as a hole
+ * (resynchronised), the real 227, old by then, opens nothing, and neither
+ * does the forged one; after one untrusted line the session goes on. */
+static void test_forged_direction_acked(void)
+{
+	struct harness h;
+	char forged[128], reply[128];
+	uint32_t at;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(forged, sizeof(forged), PASV_FORGED ".\r\n", comma(V4_SERVER));
+	harness_forge(&h, S, forged, h.ifindex[C]);
+	at = h.next_seq[S];
+	h.next_seq[S] += (uint32_t)strlen(forged);	/* the client took it */
+	harness_segment(&h, C, TCP_BUILD_ACK, h.next_seq[C], h.next_seq[S],
+			NULL, 0, h.ifindex[C]);
+	snprintf(reply, sizeof(reply), "227 Entering Passive Mode (%s,195,80).\r\n",
+		 comma(V4_SERVER));
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, at, h.next_seq[C],
+			reply, strlen(reply), h.ifindex[S]);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(h.d.stats.streams_resynchronized, 1);
+	harness_send(&h, C, "NOOP\r\n");
+	harness_send(&h, S, "200 ok\r\n");		/* cut: after the hole */
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	harness_fini(&h);
+}
+
 /* Overlapping bytes that differ from the copy ftpgated holds: the
  * receiver may keep either, so the stream is no longer tracked and
  * nothing opens. */
@@ -419,6 +453,7 @@ int main(void)
 	test_half_open_evicted();
 	test_established_not_evicted();
 	test_forged_direction();
+	test_forged_direction_acked();
 	test_conflicting_retransmission();
 	test_conflicting_held();
 	test_identical_retransmission();
