@@ -140,7 +140,7 @@ check "ftpgated starts (audit log, control socket), rules loaded" started
 # goes first.
 rm -f "$W"/k-*
 ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/k-1" "wait-file $W/k-go1 60" \
-	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 60" \
+	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 180" \
 	"send NOOP" "expect 2" pasv "save $W/k-3" "wait-file $W/k-go3 20" "connect-announced --expect connected" quit \
 	> "$W/k.out" 2>&1 &
 kprobe=$!
