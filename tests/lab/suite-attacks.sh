@@ -56,9 +56,12 @@ modprobe nf_conntrack_netlink || { echo "cannot load nf_conntrack_netlink" >&2; 
 lab_ns gateway sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.g0.rp_filter=0 \
 	net.ipv4.conf.g1.rp_filter=0 || { echo "cannot switch rp_filter off" >&2; exit 1; }
 
+# Pinholes live 120 s: long enough for every step of a check on a loaded
+# machine (each check still uses its data connection first).
 ftpgate_config <<CONF
 control-socket = $SOCK
 audit-log = none
+expect-timeout-seconds = 120
 CONF
 ftpgate_fake_start --cwd-echo-split 1.5 --pasv-delay 1 || finish
 started() { ftpgate_start && ftpgate_rules && ftpgate_retry 5 ftpgate_stat_at_least packets_total 0; }
@@ -96,12 +99,12 @@ rst_desync() {
 	e=$(ftpgate_expects "$port")
 	[ -n "$e" ] || { echo "no pinhole for the real 227 (port $port)"; return 1; }
 	echo "pinhole: $e"
-	ftpgate_blocked client "$LAB_SERVER4" "$FORBIDDEN" || return 1
-	ftpgate_log_since "$mark" "RST from the client with sequence number [0-9]+, not the next one expected: ignored" || return 1
-	ftpgate_stat_at_least resets_ignored_total 1 || return 1
 	# the session goes on: the data connection uses the pinhole
 	[ "$(lab_connect client "$LAB_SERVER4" "$port" 3)" = connected ] ||
 		{ echo "the data connection to port $port did not get through"; return 1; }
+	ftpgate_blocked client "$LAB_SERVER4" "$FORBIDDEN" || return 1
+	ftpgate_log_since "$mark" "RST from the client with sequence number [0-9]+, not the next one expected: ignored" || return 1
+	ftpgate_stat_at_least resets_ignored_total 1 || return 1
 	injected rst
 }
 check "RST desync: an in-window RST at the wrong sequence number is ignored; the 550's echoed 227 opens nothing (port $FORBIDDEN dropped, no expectation), the real 227 does and its data connection gets through" rst_desync
@@ -117,15 +120,15 @@ forged_direction() {
 	mark=$(ftpgate_log_mark)
 	inject forge-server forged
 	ftpgate_wait_file "$W/forged" 20 || { cat "$W/forged.out"; return 1; }
-	ftpgate_blocked client "$LAB_SERVER4" "$FORBIDDEN" || return 1
-	ftpgate_log_since "$mark" "a server packet came in on interface [0-9]+, the client's interface" || return 1
-	ftpgate_stat_at_least packets_wrong_interface_total 1 || return 1
 	port=$(ftpgate_announced_port "$W/forged")
 	e=$(ftpgate_expects "$port")
 	[ -n "$e" ] || { echo "no pinhole for the PASV after the attack (port $port)"; return 1; }
 	echo "pinhole: $e"
 	[ "$(lab_connect client "$LAB_SERVER4" "$port" 3)" = connected ] ||
 		{ echo "the data connection to port $port did not get through"; return 1; }
+	ftpgate_blocked client "$LAB_SERVER4" "$FORBIDDEN" || return 1
+	ftpgate_log_since "$mark" "a server packet came in on interface [0-9]+, the client's interface" || return 1
+	ftpgate_stat_at_least packets_wrong_interface_total 1 || return 1
 	injected forged
 }
 check "forged direction: a 227 for port $FORBIDDEN sent from the client's side as the server is not read (port $FORBIDDEN dropped, no expectation, counted); the session goes on and a later PASV gets its pinhole" forged_direction
