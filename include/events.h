@@ -2,7 +2,9 @@
  * learn what became of each pinhole: expectation destroyed
  * (NFNLGRP_CONNTRACK_EXP_DESTROY) and connection created
  * (NFNLGRP_CONNTRACK_NEW; a connection an expectation created carries its
- * master's tuple). Non-blocking; overruns are counted, never hidden. */
+ * master's tuple); and when a control connection's conntrack is gone
+ * (NFNLGRP_CONNTRACK_DESTROY), which ends its session. Non-blocking;
+ * overruns are counted, never hidden. */
 #ifndef FTPGATE_EVENTS_H
 #define FTPGATE_EVENTS_H
 

@@ -23,6 +23,13 @@ struct queue_packet {
 	struct inet_addr orig_src, orig_dst;
 	uint16_t orig_sport, orig_dport;	/* host byte order */
 	uint8_t l4proto;
+	/* The interface the packet came in on (NFQA_IFINDEX_INDEV), 0 when
+	 * the kernel did not say. Kernel facts: the helper's queue runs in
+	 * the conntrack confirm hook (POSTROUTING for a forwarded packet),
+	 * where ip_output()/ip6_output() still pass the input device;
+	 * measured on Debian's 6.1 (lab suite-attacks: a "server" segment
+	 * injected on the client's side arrives with the client's ifindex). */
+	uint32_t indev;
 	/* The kernel cut the packet (NFQA_CAP_LEN > len); cannot happen with
 	 * our copy range and GSO segmentation, but do not parse past len. */
 	bool truncated;

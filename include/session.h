@@ -176,8 +176,9 @@ struct session {
 	bool started;			/* a packet was seen */
 	bool greeted;			/* the server's greeting was seen, or
 					   the connection was picked up
-					   mid-stream (its greeting long
-					   gone): commands may be acted on */
+					   mid-stream while that is trusted
+					   (session_picked_up): commands may
+					   be acted on */
 	bool epsv_all;			/* EPSV ALL accepted (RFC 2428) */
 	bool lost;			/* gave up tracking (bounds) */
 	bool encrypted;			/* AUTH answered 234: TLS, opaque;
@@ -226,6 +227,18 @@ void session_free(struct session *s);
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out);
+
+/* The daemon picked this connection up mid-stream (its first packet was
+ * not a SYN): call before its first session_packet. greeted says whether
+ * its greeting counts as seen (the daemon trusts that only in relaxed mode
+ * or right after its own start, doc/protocol.md "Pickup"). Without this
+ * call a session whose first packet is not a SYN counts as greeted. */
+void session_picked_up(struct session *s, bool greeted);
+
+/* The stream of `dir` starts unseen (its first data comes without a SYN
+ * before it): its first line is cut, never acted on (stream_pickup).
+ * Call before the packet that brings that data. */
+void session_stream_unseen(struct session *s, enum session_direction dir);
 
 /* The daemon did not install the pinhole of `open` (a PINHOLE_OPEN this
  * session handed out): forget the session's record of it, so that it does

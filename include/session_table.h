@@ -17,8 +17,18 @@ struct session_entry {
 					   conntrack may predate ftpgated */
 	uint64_t packets;
 	uint64_t pinholes_opened, pinholes_refused;
+	/* the interface each direction's packets come in on (learnt from
+	 * its first packet; 0: not yet), and whether a packet on the
+	 * wrong one was logged */
+	uint32_t ifindex[2];
+	bool wrong_interface_logged;
+	bool ct_destroyed;		/* DESTROY event read while a packet
+					   of it was being handled */
+	bool half_open;			/* no data seen yet (in the table's
+					   half-open list) */
 	struct session session;
 	struct session_entry *next;	/* hash chain by conntrack ID */
+	struct session_entry *half_prev, *half_next;	/* half-open list */
 	struct session_entry *control_next; /* hash chain by control
 					   connection (session_table_index) */
 	bool indexed;			/* in that chain */
@@ -35,7 +45,8 @@ struct session_entry *session_table_find(struct session_table *t,
 
 /* A zeroed entry for conntrack_id (the caller runs session_init on it), or
  * NULL with errno ENOSPC when the table holds max_sessions already, ENOMEM
- * when allocation fails. The ID must not be in the table. */
+ * when allocation fails. The ID must not be in the table. The entry starts
+ * half-open (no data seen) until session_table_established(). */
 struct session_entry *session_table_add(struct session_table *t,
 					uint32_t conntrack_id);
 
@@ -56,6 +67,12 @@ struct session_entry *session_table_find_control(struct session_table *t,
 						 const struct inet_addr *server,
 						 uint16_t server_port,
 						 unsigned *examined);
+
+/* The entry's connection carried data: it is no longer half-open. */
+void session_table_established(struct session_table *t, struct session_entry *e);
+/* The half-open entry added first of those still half-open, or NULL: what
+ * to evict when the table is full (a SYN flood must not hold every slot). */
+struct session_entry *session_table_oldest_half_open(struct session_table *t);
 
 /* session_free()s the entry's session and releases the entry. */
 void session_table_remove(struct session_table *t, struct session_entry *e);

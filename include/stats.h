@@ -50,6 +50,10 @@ struct stats {
 	uint64_t sessions_started;
 	uint64_t sessions_ended;
 	uint64_t sessions_untracked;	/* table full */
+	uint64_t sessions_evicted;	/* half-open, evicted when full */
+	uint64_t resets_ignored;	/* RST not at the next sequence */
+	uint64_t packets_wrong_interface; /* on the other direction's
+					   interface: not read */
 	uint64_t streams_lost;		/* tracking stopped (bounds) */
 	uint64_t commands_forgotten;	/* pending-command bound hit */
 	uint64_t streams_resynchronized; /* skipped bytes that went past

@@ -1,6 +1,7 @@
 /* stream: one direction of a TCP byte stream put back in order and cut into
  * lines. Out-of-order segments are held up to a byte bound; retransmitted
- * and overlapping bytes are taken once (first copy wins). A hole the
+ * and overlapping bytes are taken once, and a copy that differs from the
+ * held one is an error (stream_segment). A hole the
  * receiver has acknowledged (bytes that went past uninspected) is skipped,
  * up to the next line end (stream_peer_acked). */
 #ifndef FTPGATE_STREAM_H
@@ -56,7 +57,14 @@ void stream_free(struct stream *s);
  * at seq + 1 and seq is the initial sequence number; a SYN's payload is
  * ignored (never stream data: see stream.c). A stream that never saw a
  * SYN synchronizes on its first data segment (mid-stream pickup after a
- * daemon restart) and treats it as the start of a line.
+ * daemon restart, a missed SYN) and treats it as the start of a line,
+ * unless stream_pickup() was called: then what comes up to its first line
+ * end is a cut line (stream_line_next returns 2).
+ * Overlapping bytes that differ from the copy the stream holds (held
+ * out-of-order pieces, and the partial line under way) return -EILSEQ and
+ * change nothing: the receiver may keep either copy, so the stream cannot
+ * be trusted any more. Bytes of lines already complete are not kept and
+ * not compared.
  * Returns 0, or -ENOBUFS when holding this segment would pass buffer_max
  * (the segment is ignored; the caller decides whether to give up).
  * Bounds: out-of-order data is held only while held bytes + the partial
@@ -73,6 +81,16 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
  * taken for bytes we missed (stream_peer_acked). The first FIN at or after
  * next_seq counts; later ones are ignored. */
 void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len);
+
+/* The stream's start went by unseen (no SYN): nobody can tell whether
+ * its first data starts a line, so what comes up to the first line end
+ * is a cut line. For an unsynchronized stream; no effect on another. */
+void stream_pickup(struct stream *s);
+
+/* Whether a RST carrying sequence number seq is exact for this stream
+ * (RFC 5961 3.2): seq is the next byte expected (next_seq), or one past
+ * the sender's FIN. False for an unsynchronized stream. */
+bool stream_reset_exact(const struct stream *s, uint32_t seq);
 
 /* The receiver of this stream acknowledged everything before `ack` (the
  * acknowledgement number of a packet going the other way, ACK set, not a

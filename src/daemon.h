@@ -16,6 +16,7 @@
 #include "ctnl.h"
 #include "events.h"
 #include "expect.h"
+#include "kernel_ops.h"
 #include "pinhole.h"
 #include "pressure.h"
 #include "queue.h"
@@ -28,6 +29,11 @@
 #define DAEMON_VERSION "0.1.0"
 #define DAEMON_PINHOLES_MAX 65536	/* pinholes recorded at once */
 #define DAEMON_ERR_MAX 512		/* an error message with its cause */
+/* A control connection picked up mid-stream this soon after ftpgated
+ * started (a restart adopting the sessions in progress) counts as
+ * greeted in strict mode; later pickups (a freed table slot, a missed
+ * SYN, idle expiry) do not. doc/protocol.md "Pickup". */
+#define DAEMON_PICKUP_TRUST_MS 60000
 
 /* The protected servers' sets in the ruleset (sets.c). */
 enum sets_family { SETS_IPV4, SETS_IPV6, SETS_FAMILIES };
@@ -46,6 +52,9 @@ struct daemon {
 	const char *config_path;
 	bool config_required;		/* named on the command line */
 	bool foreground;
+	/* every kernel call of inspect.c and trail.c goes through here
+	 * (kernel_ops_netlink; a fake in the host tests) */
+	const struct kernel_ops *kernel;
 	struct queue *queue;
 	struct expect_handle *expect;
 	struct session_table *sessions;
@@ -53,6 +62,10 @@ struct daemon {
 	bool stopping;
 	uint64_t last_gc_ms;
 	uint64_t last_full_warning_ms;
+	uint64_t last_evict_warning_ms;	/* half-open eviction (inspect.c) */
+	/* the session whose packet is being handled: a DESTROY event read
+	 * meanwhile only marks it (trail.c), inspect.c ends it after */
+	struct session_entry *inspecting;
 	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
 	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
 	uint64_t queue_overrun_last_ms;

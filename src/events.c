@@ -18,8 +18,14 @@
  *  - Events are multicast only to listeners (nfnetlink_has_listeners);
  *    when our receive buffer is full the kernel drops them and the next
  *    recv fails with ENOBUFS (we do not set NETLINK_NO_ENOBUFS).
- * NFNLGRP_CONNTRACK_NEW reports every new connection of the namespace; on
- * a gateway that is the cost of learning "used" from the kernel. */
+ *  - A conntrack leaving the table (timeout, after CLOSE or TIME_WAIT, an
+ *    early drop, conntrack -D) is reported on NFNLGRP_CONNTRACK_DESTROY
+ *    with its ID and tuples; with nf_conntrack_events = 2 only for
+ *    connections created while someone listened.
+ * NFNLGRP_CONNTRACK_NEW and _DESTROY report every connection of the
+ * namespace; on a gateway that is the cost of learning "used" from the
+ * kernel and of ending each control connection's session with its
+ * conntrack. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +49,8 @@ struct events {
 int events_open(struct events **out, char *err, size_t errlen)
 {
 	static const unsigned groups[] = {
-		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY,
+		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
+		NFNLGRP_CONNTRACK_EXP_DESTROY,
 	};
 	struct events *ev;
 	int fd, rcvbuf = EVENTS_RCVBUF, rc;

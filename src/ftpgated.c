@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .signal_fd = -1,
-			    .audit = { .fd = -1 } };
+			    .audit = { .fd = -1 }, .kernel = &kernel_ops_netlink };
 	bool foreground = false, to_syslog = false, verbose = false;
 	bool disable_helper = false;
 	long queue_override = -1;

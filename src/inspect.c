@@ -63,7 +63,7 @@ static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
 	r.timeout_s = d->config.policy.expect_timeout_s;
 	o->timeout_s = r.timeout_s;
 	o->err[0] = '\0';
-	o->ret = expect_install(d->expect, &r, o->err, sizeof(o->err));
+	o->ret = d->kernel->expect_install(d, &r, o->err, sizeof(o->err));
 	if (o->ret < 0)
 		session_pinhole_failed(&e->session, a);
 	else
@@ -117,7 +117,7 @@ static void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 
 	inspect_expect_request(e, a, &r);
 	o->err[0] = '\0';
-	o->ret = expect_remove(d->expect, &r, o->err, sizeof(o->err));
+	o->ret = d->kernel->expect_remove(d, &r, o->err, sizeof(o->err));
 	if (o->ret == 0)
 		trail_pinhole_removing(d, e, a);
 }
@@ -298,6 +298,41 @@ static bool inspect_session_matches(const struct session *s,
 	       s->client_port == qp->orig_sport && s->server_port == qp->orig_dport;
 }
 
+/* A new table entry; when the table is full, the oldest half-open
+ * session (no data yet: a SYN flood's) makes room. NULL with errno. */
+static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
+						 uint64_t now)
+{
+	struct session_entry *e = session_table_add(d->sessions, id), *old;
+
+	if (e != NULL || errno != ENOSPC)
+		return e;
+	old = session_table_oldest_half_open(d->sessions);
+	if (old == NULL) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	d->stats.sessions_evicted++;
+	trail_session_ended(d, old, "evicted-half-open", now);
+	session_table_remove(d->sessions, old);
+	if (now - d->last_evict_warning_ms >= 10000 || !d->last_evict_warning_ms) {
+		d->last_evict_warning_ms = now;
+		log_msg(LOG_WARNING, "session table full (max-sessions %u): forgot the oldest half-open control connection (no data seen) to track a new one; %llu so far (sessions_evicted_total): a SYN flood to the FTP port? raise max-sessions if these are real",
+			d->config.max_sessions, (unsigned long long)d->stats.sessions_evicted);
+	}
+	return session_table_add(d->sessions, id);
+}
+
+/* Whether a session picked up mid-stream may take its greeting as seen:
+ * in relaxed mode, or in strict mode right after ftpgated started (the
+ * sessions of a restart; doc/protocol.md "Pickup"). */
+static bool inspect_pickup_greeted(const struct daemon *d,
+				   const struct session *s, uint64_t now)
+{
+	return !policy_strict(&d->config.policy, &s->server) ||
+	       now - d->start_ms < DAEMON_PICKUP_TRUST_MS;
+}
+
 /* Find the session of this packet's control connection, creating it for a
  * packet that can start one (a SYN, or data after a restart). */
 static struct session_entry *inspect_session(struct daemon *d,
@@ -319,7 +354,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 	}
 	if (e || pkt->rst || pkt->fin || (!pkt->syn && pkt->payload_len == 0))
 		return e;
-	e = session_table_add(d->sessions, qp->conntrack_id);
+	e = inspect_session_add(d, qp->conntrack_id, now);
 	if (!e) {
 		bool full = errno == ENOSPC;
 
@@ -345,8 +380,104 @@ static struct session_entry *inspect_session(struct daemon *d,
 	session_table_index(d->sessions, e);
 	e->started_ms = now;
 	e->midstream = !pkt->syn;
+	if (e->midstream)
+		session_picked_up(&e->session,
+				  inspect_pickup_greeted(d, &e->session, now));
 	trail_session_started(d, e, pkt->syn);
 	return e;
+}
+
+/* Each direction comes in on the interface its first packet came in on; a
+ * packet of one direction on the other's interface is forged (a client
+ * speaking for the server on a gateway without anti-spoofing) and is not
+ * read. Nothing to tell when both directions share an interface or the
+ * kernel does not say. */
+static bool inspect_interface_ok(struct daemon *d, struct session_entry *e,
+				 enum session_direction dir,
+				 const struct queue_packet *qp)
+{
+	uint32_t other = e->ifindex[!dir];
+
+	if (qp->indev == 0)
+		return true;
+	if (e->ifindex[dir] == 0)
+		e->ifindex[dir] = qp->indev;
+	if (qp->indev == e->ifindex[dir] || qp->indev != other)
+		return true;
+	d->stats.packets_wrong_interface++;
+	if (!e->wrong_interface_logged) {
+		e->wrong_interface_logged = true;
+		log_msg(LOG_WARNING, "control connection conntrack %u: a %s packet came in on interface %u, the %s's interface (the %s's is %u): forged? not read; further ones are only counted (packets_wrong_interface_total); add anti-spoofing (rp_filter, nft fib saddr) on the gateway",
+			e->conntrack_id, dir == SESSION_DIR_ORIGINAL ? "client" : "server",
+			qp->indev, dir == SESSION_DIR_ORIGINAL ? "server" : "client",
+			dir == SESSION_DIR_ORIGINAL ? "client" : "server", e->ifindex[dir]);
+	}
+	return false;
+}
+
+/* A RST ends the session only when a receiver that follows RFC 5961
+ * would act on it: its sequence number is exactly the next one of its
+ * direction; a RST from a side that has sent nothing yet must acknowledge
+ * exactly what the other side sent (RFC 793, SYN-SENT). Others are
+ * ignored, as the receiver ignores them; conntrack's DESTROY event or the
+ * idle timeout ends the session if the connection is really gone. */
+static bool inspect_reset_exact(const struct session *s,
+				enum session_direction dir,
+				const struct packet_info *pkt)
+{
+	const struct stream *own = &s->stream[dir], *peer = &s->stream[!dir];
+
+	if (own->synchronized)
+		return stream_reset_exact(own, pkt->seq);
+	return pkt->ack_flag && peer->synchronized && !peer->data_seen &&
+	       pkt->ack == peer->next_seq;
+}
+
+/* Whether this packet of e's connection is read at all. */
+static bool inspect_admitted(struct daemon *d, struct session_entry *e,
+			     enum session_direction dir,
+			     const struct queue_packet *qp,
+			     const struct packet_info *pkt)
+{
+	if (!inspect_interface_ok(d, e, dir, qp))
+		return false;
+	if (pkt->rst && !inspect_reset_exact(&e->session, dir, pkt)) {
+		d->stats.resets_ignored++;
+		log_msg(LOG_INFO, "control connection conntrack %u: RST from the %s with sequence number %u, not the next one expected: ignored (RFC 5961), the session goes on",
+			e->conntrack_id, dir == SESSION_DIR_ORIGINAL ? "client" : "server",
+			pkt->seq);
+		return false;
+	}
+	return true;
+}
+
+/* A data segment: the session is no longer half-open, and a stream
+ * whose start went by unseen (picked up mid-stream, or its SYN passed
+ * uninspected) cannot say whether this data starts a line. */
+static void inspect_data_seen(struct daemon *d, struct session_entry *e,
+			      enum session_direction dir)
+{
+	if (e->half_open)
+		session_table_established(d->sessions, e);
+	if (!e->session.stream[dir].synchronized)
+		session_stream_unseen(&e->session, dir);
+}
+
+/* After the packet: the session ends with its connection (an exact RST,
+ * FIN both ways, or the kernel destroyed its conntrack meanwhile). */
+static void inspect_session_end(struct daemon *d, struct session_entry *e,
+				enum session_direction dir,
+				const struct packet_info *pkt, uint64_t now)
+{
+	if (pkt->fin)
+		e->fin_seen[dir] = true;
+	if (e->ct_destroyed)
+		trail_session_ended(d, e, "conntrack-destroyed", now);
+	else if (pkt->rst || (e->fin_seen[0] && e->fin_seen[1]))
+		trail_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
+	else
+		return;
+	session_table_remove(d->sessions, e);
 }
 
 void inspect_packet(const struct queue_packet *qp, void *data)
@@ -378,6 +509,16 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	if (!e)
 		goto verdict;
 	dir = qp->reply_direction ? SESSION_DIR_REPLY : SESSION_DIR_ORIGINAL;
+	if (!inspect_admitted(d, e, dir, qp, &pkt)) {
+		e = NULL;
+		goto verdict;
+	}
+	/* The receiver ignores what a RST carries. */
+	if (pkt.rst)
+		pkt.payload_len = 0;
+	if (pkt.payload_len > 0 && !pkt.syn)
+		inspect_data_seen(d, e, dir);
+	d->inspecting = e;
 	e->session.last_seen_ms = now;
 	e->packets++;
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
@@ -388,16 +529,12 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (queue_accept(d->queue, qp->packet_id) < 0)
+	if (d->kernel->verdict_accept(d, qp->packet_id) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;
 	/* The log and the audit trail, off the packet's path. */
 	inspect_actions_report(d, e, &actions, outcome);
-	if (pkt.fin)
-		e->fin_seen[dir] = true;
-	if (pkt.rst || (e->fin_seen[0] && e->fin_seen[1])) {
-		trail_session_ended(d, e, pkt.rst ? "reset" : "closed", now);
-		session_table_remove(d->sessions, e);
-	}
+	d->inspecting = NULL;
+	inspect_session_end(d, e, dir, &pkt, now);
 }

@@ -518,6 +518,9 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.len)
 		pkt.truncated = true;
 	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO], &pkt);
+	/* validated as a u32 by nfq_nlmsg_parse */
+	if (attr[NFQA_IFINDEX_INDEV] != NULL)
+		pkt.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
 
 	cb(&pkt, data);
 	return 1;

@@ -941,6 +941,16 @@ static void session_lines(struct session *s, const struct policy *p,
 	session_forgotten_check(s, dir, out);
 }
 
+/* Why stream_segment refused a segment, for the session-lost detail. */
+static const char *session_stream_error(int r)
+{
+	if (r == -ENOBUFS)
+		return "reassembly buffer bound reached";
+	if (r == -EILSEQ)
+		return "retransmitted bytes differ from the copy ftpgated holds (forged segment?)";
+	return "out of memory";
+}
+
 /* The stream of `dir` skipped `skipped` bytes that went past us. */
 static void session_resync(struct session *s, enum session_direction dir,
 			   int skipped, struct session_actions *out)
@@ -980,8 +990,8 @@ void session_packet(struct session *s, const struct policy *p,
 	s->last_seen_ms = now_ms;
 	forgotten = s->commands_forgotten;
 	if (!s->started) {
-		/* Picked up mid-stream (a restarted daemon): the greeting
-		 * went by before we were here. */
+		/* Picked up mid-stream without session_picked_up(): the
+		 * greeting went by before we were here. */
 		s->started = true;
 		s->greeted = !pkt->syn;
 	}
@@ -1015,9 +1025,7 @@ void session_packet(struct session *s, const struct policy *p,
 				   pkt->payload, pkt->payload_len);
 		if (r < 0) {
 			snprintf(why, sizeof(why), "%s stream: %s",
-				 session_stream_name(dir),
-				 r == -ENOBUFS ? "reassembly buffer bound reached"
-					       : "out of memory");
+				 session_stream_name(dir), session_stream_error(r));
 			session_lose(s, dir, why, out);
 		} else if (pkt->fin) {
 			stream_fin(&s->stream[dir], pkt->seq, pkt->syn,
@@ -1039,6 +1047,18 @@ closing:
 				   pkt->rst ? "(RST)" : "(FIN)", 0, now_ms,
 				   out);
 	out->commands_forgotten += s->commands_forgotten - forgotten;
+}
+
+void session_picked_up(struct session *s, bool greeted)
+{
+	s->started = true;
+	s->greeted = greeted;
+}
+
+void session_stream_unseen(struct session *s, enum session_direction dir)
+{
+	if (dir == SESSION_DIR_ORIGINAL || dir == SESSION_DIR_REPLY)
+		stream_pickup(&s->stream[dir]);
 }
 
 void session_pinhole_failed(struct session *s,

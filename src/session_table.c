@@ -12,6 +12,8 @@ struct session_table {
 	unsigned bucket_count;		/* power of two, both arrays */
 	unsigned count, max;
 	uint64_t key;			/* random: the control hash's key */
+	/* half-open entries, oldest first (doubly linked: O(1) both ends) */
+	struct session_entry *half_head, *half_tail;
 };
 
 /* A random key; if the kernel has none to give, the clock (weaker, but a
@@ -133,6 +135,55 @@ struct session_entry *session_table_find(struct session_table *t,
 	return NULL;
 }
 
+static void session_table_half_append(struct session_table *t,
+				      struct session_entry *e)
+{
+	e->half_open = true;
+	e->half_next = NULL;
+	e->half_prev = t->half_tail;
+	if (t->half_tail)
+		t->half_tail->half_next = e;
+	else
+		t->half_head = e;
+	t->half_tail = e;
+}
+
+static void session_table_half_unlink(struct session_table *t,
+				      struct session_entry *e)
+{
+	if (!e->half_open)
+		return;
+	if (e->half_prev)
+		e->half_prev->half_next = e->half_next;
+	else
+		t->half_head = e->half_next;
+	if (e->half_next)
+		e->half_next->half_prev = e->half_prev;
+	else
+		t->half_tail = e->half_prev;
+	e->half_open = false;
+	e->half_prev = e->half_next = NULL;
+}
+
+void session_table_established(struct session_table *t, struct session_entry *e)
+{
+	session_table_half_unlink(t, e);
+}
+
+struct session_entry *session_table_oldest_half_open(struct session_table *t)
+{
+	return t->half_head;
+}
+
+/* Unlinked from its chain already: release it. */
+static void session_table_release(struct session_table *t, struct session_entry *e)
+{
+	session_table_half_unlink(t, e);
+	t->count--;
+	session_free(&e->session);
+	free(e);
+}
+
 struct session_entry *session_table_add(struct session_table *t,
 					uint32_t conntrack_id)
 {
@@ -153,6 +204,7 @@ struct session_entry *session_table_add(struct session_table *t,
 	e->next = t->bucket[slot];
 	t->bucket[slot] = e;
 	t->count++;
+	session_table_half_append(t, e);
 	return e;
 }
 
@@ -224,9 +276,7 @@ void session_table_remove(struct session_table *t, struct session_entry *e)
 		return;
 	*p = e->next;
 	session_table_unindex(t, e);
-	t->count--;
-	session_free(&e->session);
-	free(e);
+	session_table_release(t, e);
 }
 
 unsigned session_table_expire(struct session_table *t, uint64_t now_ms,
@@ -253,9 +303,7 @@ unsigned session_table_expire_each(struct session_table *t, uint64_t now_ms,
 					fn(e, data);
 				*p = e->next;
 				session_table_unindex(t, e);
-				t->count--;
-				session_free(&e->session);
-				free(e);
+				session_table_release(t, e);
 				removed++;
 			} else {
 				p = &e->next;

@@ -8,9 +8,12 @@
  *
  * In-order bytes are cut into lines at once; only bytes after a hole are
  * held, as a sorted list of disjoint, non-adjacent pieces. A new piece is
- * merged with every held piece it touches, and where they overlap the held
- * bytes are kept: the first copy wins, so a retransmission with different
- * content cannot rewrite what the other side may already have acted on.
+ * merged with every held piece it touches. Overlapping bytes must be the
+ * same: Linux may keep the later copy of an out-of-order overlap where we
+ * would keep the first, so a retransmission whose bytes differ from the
+ * copy we still hold (a held piece, or the partial line) is refused with
+ * -EILSEQ and the caller stops trusting the stream. Identical overlaps are
+ * taken once.
  *
  * A hole normally fills when the sender retransmits. Bytes that went past
  * the daemon uninspected (the kernel bypasses the queue when it is full or
@@ -352,6 +355,46 @@ static void stream_ready_compact(struct stream *s)
 	}
 }
 
+/* Retransmitted bytes that differ from the copy we hold (kernel facts:
+ * Linux may keep either copy of overlapping data, so the receiver may
+ * read the other one). `old` bytes of data lie before next_seq: compare
+ * what the partial line still holds of them, the last line_len bytes
+ * before next_seq. Bytes of finished lines are not kept and cannot be
+ * compared. */
+static bool stream_conflicts_line(const struct stream *s, size_t old,
+				  const uint8_t *data, size_t len)
+{
+	size_t skip, n;
+
+	if (s->discarding || s->line_len == 0 || old > s->line_len + len)
+		return false;
+	/* data[0] is `old` bytes before next_seq */
+	skip = old > s->line_len ? old - s->line_len : 0;
+	n = (old < len ? old : len) - (skip < len ? skip : len);
+	if (skip >= len || n == 0)
+		return false;
+	return memcmp(s->line + s->line_len - (old - skip), data + skip, n) != 0;
+}
+
+/* The same for held pieces: data starts off bytes after next_seq. */
+static bool stream_conflicts_held(const struct stream *s, size_t off,
+				  const uint8_t *data, size_t len)
+{
+	const struct stream_segment *h;
+
+	for (h = s->held; h; h = h->next) {
+		size_t start = h->seq - s->next_seq, a, b;
+
+		if (start >= off + len)
+			break;
+		a = start > off ? start : off;
+		b = start + h->len < off + len ? start + h->len : off + len;
+		if (a < b && memcmp(h->data + (a - start), data + (a - off), b - a) != 0)
+			return true;
+	}
+	return false;
+}
+
 int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		   const uint8_t *data, size_t len)
 {
@@ -382,7 +425,8 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 	if (len == 0 || syn)
 		return 0;
 	if (!s->synchronized) {
-		/* Mid-stream pickup: start here, at a line start. */
+		/* Mid-stream pickup: start here, at a line start unless
+		 * stream_pickup() said it cannot be known. */
 		s->next_seq = dseq;
 		s->synchronized = true;
 	}
@@ -391,6 +435,8 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 	if (off < 0) {
 		size_t old = (uint32_t)(s->next_seq - dseq);
 
+		if (stream_conflicts_line(s, old, data, len))
+			return -EILSEQ;
 		if (old >= len)
 			return 0;	/* retransmission: all seen */
 		data += old;
@@ -398,6 +444,8 @@ int stream_segment(struct stream *s, uint32_t seq, bool syn,
 		off = 0;
 	}
 
+	if (stream_conflicts_held(s, (size_t)off, data, len))
+		return -EILSEQ;
 	if (off == 0) {
 		/* A caller that leaves lines unread must not grow the line
 		 * buffer without bound. */
@@ -425,6 +473,21 @@ void stream_fin(struct stream *s, uint32_t seq, bool syn, size_t len)
 		return;
 	s->fin_seen = true;
 	s->fin_seq = at;
+}
+
+void stream_pickup(struct stream *s)
+{
+	/* the partial line is empty: the first line end closes a cut one */
+	if (!s->synchronized)
+		s->cut = true;
+}
+
+bool stream_reset_exact(const struct stream *s, uint32_t seq)
+{
+	if (!s->synchronized)
+		return false;
+	/* after a FIN the sender's next sequence number is one past it */
+	return seq == s->next_seq || (s->fin_seen && seq == s->fin_seq + 1);
 }
 
 int stream_peer_acked(struct stream *s, uint32_t ack)

@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conntrack.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -306,7 +305,7 @@ static void trail_decide_gone(struct daemon *d, struct pinhole *p, uint64_t now_
 	if (!p->removing && !p->uncertain &&
 	    p->gone_ms + PINHOLE_EXPIRY_SLACK_MS < p->expiry_ms) {
 		trail_to_ctnl(&p->master, &master);
-		alive = conntrack_exists(d->ctnl, &master);
+		alive = d->kernel->conntrack_exists(d, &master);
 		if (alive < 0)
 			alive = 1;	/* cannot tell: do not blame the session */
 	}
@@ -540,6 +539,32 @@ static void trail_unrecorded_use(struct daemon *d, const struct pinhole_tuple *c
 	trail_write(d, &l);
 }
 
+/* The kernel destroyed a conntrack: if it is a tracked control
+ * connection (its ID, and its tuple, since IDs are reused), the session
+ * ends with it. A session whose packet is being handled right now (events
+ * are read on the packet path) is only marked; inspect.c ends it after. */
+static void trail_conntrack_destroyed(struct daemon *d, const struct ctnl_msg *m,
+				      uint64_t now_ms)
+{
+	struct session_entry *e = session_table_find(d->sessions, m->id);
+	struct pinhole_tuple tuple, master;
+
+	if (e == NULL)
+		return;
+	trail_from_ctnl(&m->tuple, &tuple);
+	trail_master(e, &master);
+	if (!inet_addr_equal(&tuple.src, &master.src) ||
+	    !inet_addr_equal(&tuple.dst, &master.dst) ||
+	    tuple.sport != master.sport || tuple.dport != master.dport)
+		return;
+	if (e == d->inspecting) {
+		e->ct_destroyed = true;
+		return;
+	}
+	trail_session_ended(d, e, "conntrack-destroyed", now_ms);
+	session_table_remove(d->sessions, e);
+}
+
 void trail_kernel_event(const struct ctnl_msg *m, void *data)
 {
 	struct daemon *d = data;
@@ -548,6 +573,10 @@ void trail_kernel_event(const struct ctnl_msg *m, void *data)
 	uint64_t now = daemon_now_ms();
 
 	d->stats.conntrack_events++;
+	if (m->kind == CTNL_CT_DELETE) {
+		trail_conntrack_destroyed(d, m, now);
+		return;
+	}
 	if (!m->has_master)
 		return;		/* an ordinary new connection */
 	trail_from_ctnl(&m->tuple, &tuple);
@@ -595,12 +624,10 @@ void trail_drain_events(struct daemon *d)
 {
 	int i, rc;
 
-	if (d->events == NULL)
-		return;
 	for (i = 0; i < 8; i++) {
-		rc = events_receive(d->events, trail_kernel_event, d);
+		rc = d->kernel->events_receive(d, trail_kernel_event, d);
 		if (rc == -ENOBUFS) {
-			trail_events_lost(d, "conntrack-events", events_overruns(d->events));
+			trail_events_lost(d, "conntrack-events", d->kernel->events_overruns(d));
 			continue;
 		}
 		if (rc < EVENTS_BATCH)
@@ -634,7 +661,7 @@ static void trail_check_cb(struct pinhole *p, void *data)
 	r.source_port = p->expect.sport;
 	r.destination = p->expect.dst;
 	r.destination_port = p->expect.dport;
-	rc = expect_lookup(t->d->expect, &r, &m);
+	rc = t->d->kernel->expect_lookup(t->d, &r, &m);
 	if (rc == -ENOENT) {
 		p->vanished = true;
 		t->any_vanished = true;
@@ -719,7 +746,7 @@ unsigned trail_adopt(struct daemon *d)
 	struct trail_adopt_ctx a = { d, daemon_now_ms(), 0 };
 	int rc;
 
-	rc = expect_list(d->expect, CONFIG_HELPER_NAME, trail_adopt_cb, &a);
+	rc = d->kernel->expect_list(d, CONFIG_HELPER_NAME, trail_adopt_cb, &a);
 	if (rc < 0)
 		log_msg(LOG_WARNING, "cannot list the kernel's expectations: %s; pinholes left by a previous run are not audited",
 			strerror(-rc));

@@ -477,7 +477,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (!consistent || dir == SESSION_DIR_ORIGINAL) {
 			r = stream_segment(&st, seq, syn, payload, len);
-			FUZZ_ASSERT(r == 0 || r == -ENOBUFS);
+			/* free mode: overlapping bytes may differ (-EILSEQ);
+			 * the pool never does */
+			FUZZ_ASSERT(r == 0 || r == -ENOBUFS || (!consistent && r == -EILSEQ));
 			if (r == 0 && (flags & 0x80))
 				stream_fin(&st, seq, syn, len);
 			FUZZ_ASSERT(stream_validate(&st) == 0);

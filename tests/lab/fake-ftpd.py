@@ -26,6 +26,11 @@ applies to logins as NAME, so one server can play several scenarios):
   --auth-reply TEXT    the answer to AUTH (default "502 Not implemented");
                        after a 234 the dialogue simply goes on in clear
                        text: a lab stand-in for a TLS-capable server
+  --cwd-echo-split S   answer CWD ARG with "550 ARG: No such file or
+                       directory." cut right before ARG: "550 " first, the
+                       rest S seconds later (an honest server that echoes
+                       the path, behind a small client window)
+  --pasv-delay S       wait S seconds before answering PASV/EPSV
   --passive-range LOW-HIGH
                        PASV/EPSV get a real one-shot data listener on the
                        first free port of LOW-HIGH, bound without
@@ -85,6 +90,8 @@ def profile_parser():
     p.add_argument("--auth-reply", default="502 Not implemented")
     p.add_argument("--data-source-port", type=int, default=0)
     p.add_argument("--passive-range")
+    p.add_argument("--cwd-echo-split", type=float, default=None)
+    p.add_argument("--pasv-delay", type=float, default=0)
     return p
 
 
@@ -238,6 +245,17 @@ class Session:
             self.conn.sendall(data[i:i + size])
             time.sleep(0.2)
 
+    def cwd_echo(self, arg):
+        """An honest server's 550 that echoes the path, cut right before
+        it: "550 " in a segment of its own, the rest after a pause (what a
+        client's small receive window can arrange)."""
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log("%s <- 550 | (%.1f s) | %s: No such file or directory." % (
+            self.peer, self.profile.cwd_echo_split, arg))
+        self.conn.sendall(b"550 ")
+        time.sleep(self.profile.cwd_echo_split)
+        self.conn.sendall(arg.encode("latin-1") + b": No such file or directory.\r\n")
+
     def pick(self, kind, default):
         replies = getattr(self.profile, kind + "_reply") or [default]
         n = self.count[kind]
@@ -331,6 +349,7 @@ class Session:
                 self.send(self.passive_in_range(verb))
             elif verb == "PASV":
                 self.active = None
+                time.sleep(self.profile.pasv_delay)
                 self.send_chunked(self.render(self.pick("pasv", DEFAULT_PASV)))
             elif verb == "EPSV":
                 self.active = None
@@ -343,6 +362,8 @@ class Session:
                 self.send("200 OK")
             elif verb == "PWD":
                 self.send('257 "/" is the current directory')
+            elif verb == "CWD" and self.profile.cwd_echo_split is not None:
+                self.cwd_echo(arg)
             elif verb == "CWD":
                 self.send("250 OK")
             elif verb in ("LIST", "NLST", "RETR", "STOR"):

@@ -139,11 +139,14 @@ check "ftpgated starts (audit log, control socket), rules loaded" started
 
 # --- 1. SIGKILL mid-session --------------------------------------------------------
 # One control connection held through the whole story: a pinhole before
-# the kill, a PASV while the daemon is dead, a PASV after the restart.
+# the kill, a PASV while the daemon is dead, a PASV after the restart. The
+# restarted daemon picks the connection up mid-stream and does not trust
+# the first line of each direction (doc/protocol.md "Pickup"): a NOOP
+# goes first.
 rm -f "$W"/k-*
 ftpgate_probe client "$LAB_SERVER4" login pasv "save $W/k-1" "wait-file $W/k-go1 120" \
-	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 120" \
-	pasv "save $W/k-3" "wait-file $W/k-go3 120" "connect-announced --expect connected" quit \
+	pasv "connect-announced --expect timeout --timeout 2" "save $W/k-2" "wait-file $W/k-go2 180" \
+	"send NOOP" "expect 2" pasv "save $W/k-3" "wait-file $W/k-go3 120" "connect-announced --expect connected" quit \
 	> "$W/k.out" 2>&1 &
 kprobe=$!
 k1_at=
@@ -273,7 +276,7 @@ resumed() {
 		client="$LAB_CLIENT4" || return 1
 	ftpgate_retry 5 acheck outcome "$AUDIT" "$m_restart" "$port" used
 }
-check "restart: the held session is picked up mid-stream; its next PASV gets a pinhole, the data connection works (audit used)" resumed
+check "restart: the held session is picked up mid-stream; after its first (untrusted) line, its PASV gets a pinhole, the data connection works (audit used)" resumed
 check "audit log across the kill and restart: every line one valid JSON event" acheck valid "$AUDIT"
 
 # --- 2. expectation table full ---------------------------------------------------------

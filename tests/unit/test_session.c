@@ -1112,6 +1112,24 @@ static void test_midstream(void)
 	conn_close(&c);
 }
 
+/* Picked up mid-stream and not trusted (strict mode, long after the
+ * daemon started): nothing is acted on, ever. Issue 11, finding 1. */
+static void test_picked_up_ungreeted(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open_lim(&c, "10.0.0.1", "192.0.2.10", NULL);
+	session_picked_up(&c.s, false);
+	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(a->rule, SESSION_RULE_BEFORE_GREETING);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK(!c.s.greeted);
+	conn_close(&c);
+}
+
 /* Active mode on for every server, as "active-mode = on" does. */
 static void conn_active(struct conn *c, const char *client, const char *server)
 {
@@ -2140,6 +2158,7 @@ int main(void)
 	test_stream_lost();
 	test_auth_tls();
 	test_midstream();
+	test_picked_up_ungreeted();
 	test_port();
 	test_eprt();
 	test_active_refusals();

@@ -94,6 +94,37 @@ static void test_find_control(void)
 	session_table_destroy(t);
 }
 
+/* Half-open entries (no data yet) in the order they came; established,
+ * removed and expired ones leave the list. Issue 11, finding 4. */
+static void test_half_open(void)
+{
+	struct session_table *t;
+	struct session_entry *a, *b, *c;
+
+	CHECK_INT(session_table_create(&t, 3), 0);
+	CHECK(session_table_oldest_half_open(t) == NULL);
+	a = add(t, 1, 100);
+	b = add(t, 2, 200);
+	c = add(t, 3, 300);
+	CHECK(a->half_open && b->half_open && c->half_open);
+	CHECK(session_table_oldest_half_open(t) == a);
+	session_table_established(t, a);
+	CHECK(!a->half_open);
+	CHECK(session_table_oldest_half_open(t) == b);
+	session_table_established(t, a);	/* twice: no effect */
+	session_table_remove(t, b);
+	CHECK(session_table_oldest_half_open(t) == c);
+	CHECK_INT(session_table_expire(t, 1000, 500), 2);	/* a and c */
+	CHECK(session_table_oldest_half_open(t) == NULL);
+	CHECK_INT(session_table_count(t), 0);
+	/* a full table of established sessions has nothing to evict */
+	session_table_established(t, add(t, 4, 100));
+	session_table_established(t, add(t, 5, 100));
+	session_table_established(t, add(t, 6, 100));
+	CHECK(session_table_oldest_half_open(t) == NULL);
+	session_table_destroy(t);
+}
+
 int main(void)
 {
 	struct session_table *t;
@@ -156,5 +187,6 @@ int main(void)
 
 	session_table_destroy(t);
 	test_find_control();
+	test_half_open();
 	return check_report("session_table");
 }

@@ -176,34 +176,92 @@ static void test_overlaps(void)
 	stream_init(&s, 8192, 512);
 	CHECK_INT(feed(&s, 0, true, ""), 0);
 	CHECK_INT(feed(&s, 1, false, "USER ab"), 0);
-	/* overlaps 5 old bytes with other content, brings 4 new: only the
-	 * new ones are taken */
-	CHECK_INT(feed(&s, 3, false, "ER XYcd\r\n"), 0);
+	/* overlaps 2 bytes of the partial line with the same content,
+	 * brings 4 new: only the new ones are taken */
+	CHECK_INT(feed(&s, 6, false, "abcd\r\n"), 0);
 	CHECK_STR(drain(&s), "USER abcd|");
 
-	/* held "BBBB" at 21..24; a later copy "xxxxxxxx" over 19..26 keeps
-	 * the held bytes and fills only around them */
+	/* held "BBBB" at 21..24; a later copy "xBBBBx" over 20..25 agrees
+	 * and fills around it */
 	CHECK_INT(s.next_seq, 12);
 	CHECK_INT(feed(&s, 21, false, "BBBB"), 0);
-	CHECK_INT(feed(&s, 19, false, "xxxxxxxx"), 0);
+	CHECK_INT(feed(&s, 20, false, "xBBBBx"), 0);
 	CHECK_INT(s.held_count, 1);
-	CHECK_INT(s.held_bytes, 8);
-	/* in-order data overlapping held data: held copy wins there too */
-	CHECK_INT(feed(&s, 12, false, "1234567yyyyyyyyyyy\n"), 0);
-	CHECK_STR(drain(&s), "1234567xxBBBBxxyyy|");
+	CHECK_INT(s.held_bytes, 6);
+	/* in-order data overlapping held data with the same bytes */
+	CHECK_INT(feed(&s, 12, false, "12345678xBBBBxyy\n"), 0);
+	CHECK_STR(drain(&s), "12345678xBBBBxyy|");
 	CHECK_INT(s.held_count, 0);
-	CHECK_INT(s.next_seq, 31);
+	CHECK_INT(s.next_seq, 29);
 
 	/* a new piece bridging two held pieces merges all three */
-	CHECK_INT(feed(&s, 35, false, "cc"), 0);
-	CHECK_INT(feed(&s, 41, false, "ee"), 0);
+	CHECK_INT(feed(&s, 33, false, "cc"), 0);
+	CHECK_INT(feed(&s, 39, false, "ee"), 0);
 	CHECK_INT(s.held_count, 2);
-	CHECK_INT(feed(&s, 34, false, "XXXdddXXX"), 0);
+	CHECK_INT(feed(&s, 32, false, "XccdddXee"), 0);
 	CHECK_INT(s.held_count, 1);
 	CHECK_INT(s.held_bytes, 9);
-	CHECK_INT(feed(&s, 31, false, "aaa"), 0);
-	CHECK_INT(feed(&s, 43, false, "\n"), 0);
+	CHECK_INT(feed(&s, 29, false, "aaa"), 0);
+	CHECK_INT(feed(&s, 41, false, "\n"), 0);
 	CHECK_STR(drain(&s), "aaaXccdddXee|");
+	stream_free(&s);
+}
+
+/* Overlapping bytes that differ from the copy the stream holds: the
+ * receiver may keep either, so the segment is refused (-EILSEQ) and
+ * nothing changes. Issue 11, finding 8. */
+static void test_overlap_conflicts(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	CHECK_INT(feed(&s, 0, true, ""), 0);
+	/* the partial line "227 (1,2,3,4,195," */
+	CHECK_INT(feed(&s, 1, false, "227 (1,2,3,4,195,"), 0);
+	CHECK_INT(feed(&s, 1, false, "227 (1,2,3,4,12,234)\r\n"), -EILSEQ);
+	CHECK_INT(s.next_seq, 18);
+	CHECK_STR(drain(&s), "");
+	/* the same bytes again, then more: fine */
+	CHECK_INT(feed(&s, 14, false, "195,80)\r\n"), 0);
+	CHECK_STR(drain(&s), "227 (1,2,3,4,195,80)|");
+	/* a held piece and a differing copy of part of it */
+	CHECK_INT(s.next_seq, 23);
+	CHECK_INT(feed(&s, 26, false, "held"), 0);
+	CHECK_INT(feed(&s, 24, false, "xxHOLD"), -EILSEQ);
+	CHECK_INT(s.held_count, 1);
+	CHECK_INT(s.held_bytes, 4);
+	/* in-order data whose tail differs from the held piece */
+	CHECK_INT(feed(&s, 23, false, "abcdefg"), -EILSEQ);
+	CHECK_INT(s.next_seq, 23);
+	CHECK_INT(feed(&s, 23, false, "abcheld\n"), 0);
+	CHECK_STR(drain(&s), "abcheld|");
+	CHECK_INT(stream_validate(&s), 0);
+	/* bytes of a line already complete are not kept: not compared */
+	CHECK_INT(feed(&s, 27, false, "ZZZZ"), 0);
+	CHECK_STR(drain(&s), "");
+	stream_free(&s);
+}
+
+/* A stream whose start went by unseen: its first line is cut; an exact
+ * RST is one at next_seq (or one past the FIN). */
+static void test_pickup_and_reset(void)
+{
+	struct stream s;
+
+	stream_init(&s, 8192, 512);
+	stream_pickup(&s);
+	CHECK(!stream_reset_exact(&s, 1));
+	CHECK_INT(feed(&s, 500, false, "ive Mode (1,2,3,4,12,234)\r\nPASV\r\n"), 0);
+	CHECK_STR(drain(&s), "<cut>ive Mode (1,2,3,4,12,234)|PASV|");
+	CHECK(stream_reset_exact(&s, 533));
+	CHECK(!stream_reset_exact(&s, 534));
+	CHECK(!stream_reset_exact(&s, 532));
+	/* pickup on a synchronized stream changes nothing */
+	stream_pickup(&s);
+	CHECK_INT(feed(&s, 533, false, "NOOP\r\n"), 0);
+	CHECK_STR(drain(&s), "NOOP|");
+	stream_fin(&s, 539, false, 0);
+	CHECK(stream_reset_exact(&s, 540));
 	stream_free(&s);
 }
 
@@ -777,6 +835,8 @@ int main(void)
 	test_wraparound();
 	test_syn();
 	test_midstream();
+	test_overlap_conflicts();
+	test_pickup_and_reset();
 	test_long_lines();
 	test_urgent();
 	test_bounds();

@@ -1,0 +1,469 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tcp_build.h"
+
+#define HARNESS_ISN_CLIENT 1000
+#define HARNESS_ISN_SERVER 5000
+
+bool harness_light;
+
+static struct harness *harness_of(struct daemon *d)
+{
+	return (struct harness *)(void *)((char *)d - offsetof(struct harness, d));
+}
+
+/* ---- the fake kernel ------------------------------------------------- */
+
+static bool fake_same_tuple(const struct expect_request *a,
+			    const struct expect_request *b)
+{
+	return inet_addr_equal(&a->source, &b->source) &&
+	       a->source_port == b->source_port &&
+	       inet_addr_equal(&a->destination, &b->destination) &&
+	       a->destination_port == b->destination_port;
+}
+
+static bool fake_same_master(const struct expect_request *a,
+			     const struct expect_request *b)
+{
+	return inet_addr_equal(&a->master_src, &b->master_src) &&
+	       inet_addr_equal(&a->master_dst, &b->master_dst) &&
+	       a->master_sport == b->master_sport &&
+	       a->master_dport == b->master_dport;
+}
+
+static struct fake_expect *fake_find(struct fake_kernel *k,
+				     const struct expect_request *r)
+{
+	unsigned i;
+
+	for (i = 0; i < k->expect_count; i++)
+		if (k->expect[i].live && fake_same_tuple(&k->expect[i].r, r))
+			return &k->expect[i];
+	return NULL;
+}
+
+static void fake_log(struct fake_kernel *k, char op,
+		     const struct expect_request *r, int ret)
+{
+	if (k->op_count >= FAKE_OPS_MAX)
+		return;
+	k->op[k->op_count].op = op;
+	k->op[k->op_count].r = *r;
+	k->op[k->op_count].r.helper_name = NULL;
+	k->op[k->op_count].ret = ret;
+	k->op_count++;
+}
+
+static void fake_tuple(struct ctnl_tuple *t, const struct inet_addr *src,
+		       uint16_t sport, const struct inet_addr *dst, uint16_t dport)
+{
+	memset(t, 0, sizeof(*t));
+	t->src = *src;
+	t->dst = *dst;
+	t->sport = sport;
+	t->dport = dport;
+	t->proto = IPPROTO_TCP;
+}
+
+static void fake_event(struct fake_kernel *k, const struct ctnl_msg *m)
+{
+	if (k->event_count < FAKE_EVENTS_MAX)
+		k->event[k->event_count++] = *m;
+}
+
+/* An expectation leaves the table: IPEXP_DESTROY. */
+static void fake_expect_gone(struct fake_kernel *k, struct fake_expect *x)
+{
+	struct ctnl_msg m;
+
+	x->live = false;
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_EXP_DELETE;
+	m.family = x->r.destination.family;
+	fake_tuple(&m.tuple, &x->r.source, x->r.source_port,
+		   &x->r.destination, x->r.destination_port);
+	m.has_master = true;
+	fake_tuple(&m.master, &x->r.master_src, x->r.master_sport,
+		   &x->r.master_dst, x->r.master_dport);
+	m.id = x->id;
+	snprintf(m.helper, sizeof(m.helper), "%s", CONFIG_HELPER_NAME);
+	fake_event(k, &m);
+}
+
+static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
+{
+	(void)packet_id;
+	harness_of(d)->k.verdicts++;
+	return 0;
+}
+
+static int fake_expect_install(struct daemon *d, const struct expect_request *r,
+			       char *err, size_t errlen)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct fake_expect *x = fake_find(k, r);
+	int ret = 0;
+
+	if (x != NULL && !fake_same_master(&x->r, r)) {
+		snprintf(err, errlen, "clashes with another expectation");
+		ret = -EBUSY;
+	} else if (x == NULL && k->expect_count >= FAKE_EXPECT_MAX) {
+		snprintf(err, errlen, "fake expectation table full");
+		ret = -EMFILE;
+	} else if (x == NULL) {
+		x = &k->expect[k->expect_count++];
+		x->r = *r;
+		x->r.helper_name = NULL;
+		x->id = ++k->next_id;
+		x->live = true;
+	}
+	fake_log(k, 'I', r, ret);
+	return ret;
+}
+
+static int fake_expect_remove(struct daemon *d, const struct expect_request *r,
+			      char *err, size_t errlen)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct fake_expect *x = fake_find(k, r);
+	int ret = 0;
+
+	(void)err;
+	(void)errlen;
+	if (x == NULL)
+		ret = -ENOENT;
+	else if (!fake_same_master(&x->r, r))
+		ret = -EBUSY;
+	else
+		fake_expect_gone(k, x);
+	fake_log(k, 'R', r, ret);
+	return ret;
+}
+
+static void fake_expect_msg(const struct fake_expect *x, struct ctnl_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = CTNL_EXP_NEW;
+	m->family = x->r.destination.family;
+	fake_tuple(&m->tuple, &x->r.source, x->r.source_port,
+		   &x->r.destination, x->r.destination_port);
+	m->has_master = true;
+	fake_tuple(&m->master, &x->r.master_src, x->r.master_sport,
+		   &x->r.master_dst, x->r.master_dport);
+	m->id = x->id;
+	m->timeout_s = x->r.timeout_s;
+	snprintf(m->helper, sizeof(m->helper), "%s", CONFIG_HELPER_NAME);
+}
+
+static int fake_expect_lookup(struct daemon *d, const struct expect_request *r,
+			      struct ctnl_msg *out)
+{
+	struct fake_expect *x = fake_find(&harness_of(d)->k, r);
+
+	if (x == NULL)
+		return -ENOENT;
+	fake_expect_msg(x, out);
+	return 0;
+}
+
+static int fake_expect_list(struct daemon *d, const char *helper_name,
+			    void (*cb)(const struct ctnl_msg *m, void *data),
+			    void *data)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct ctnl_msg m;
+	unsigned i;
+
+	(void)helper_name;
+	for (i = 0; i < k->expect_count; i++) {
+		if (!k->expect[i].live)
+			continue;
+		fake_expect_msg(&k->expect[i], &m);
+		cb(&m, data);
+	}
+	return 0;
+}
+
+static int fake_conntrack_exists(struct daemon *d, const struct ctnl_tuple *orig)
+{
+	struct harness *h = harness_of(d);
+
+	return !h->k.master_gone && inet_addr_equal(&orig->src, &h->client) &&
+	       inet_addr_equal(&orig->dst, &h->server) &&
+	       orig->sport == h->client_port && orig->dport == h->server_port;
+}
+
+static int fake_events_receive(struct daemon *d, events_cb cb, void *data)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct ctnl_msg batch[FAKE_EVENTS_MAX];
+	unsigned i, n = k->event_count;
+
+	/* the callback may queue more (it does not today); read a copy */
+	memcpy(batch, k->event, n * sizeof(batch[0]));
+	k->event_count = 0;
+	for (i = 0; i < n; i++)
+		cb(&batch[i], data);
+	return (int)n;
+}
+
+static unsigned long fake_events_overruns(struct daemon *d)
+{
+	(void)d;
+	return 0;
+}
+
+static const struct kernel_ops fake_kernel_ops = {
+	.verdict_accept = fake_verdict_accept,
+	.expect_install = fake_expect_install,
+	.expect_remove = fake_expect_remove,
+	.expect_lookup = fake_expect_lookup,
+	.expect_list = fake_expect_list,
+	.conntrack_exists = fake_conntrack_exists,
+	.events_receive = fake_events_receive,
+	.events_overruns = fake_events_overruns,
+};
+
+/* ---- set-up ---------------------------------------------------------- */
+
+static void harness_die(const char *what, const char *why)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, why);
+	abort();
+}
+
+static void harness_config(struct harness *h, const char *text)
+{
+	char path[] = "/tmp/ftpgate-harness-conf-XXXXXX";
+	char err[512] = "";
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		harness_die("config", strerror(errno));
+	close(fd);
+	if (config_load(path, &h->d.config, err, sizeof(err)) < 0)
+		harness_die("config", err);
+	unlink(path);
+}
+
+void harness_init(struct harness *h, const char *client, const char *server,
+		  const char *config, uint64_t started_ago_ms)
+{
+	struct daemon *d = &h->d;
+	char err[512] = "";
+	int fd;
+
+	memset(h, 0, sizeof(*h));
+	d->kernel = &fake_kernel_ops;
+	d->signal_fd = -1;
+	d->audit.fd = -1;
+	d->config_path = "(harness)";
+	config_init_defaults(&d->config);
+	if (config)
+		harness_config(h, config);
+	snprintf(h->audit_path, sizeof(h->audit_path), "none");
+	if (!harness_light) {
+		snprintf(h->audit_path, sizeof(h->audit_path),
+			 "/tmp/ftpgate-harness-audit-XXXXXX");
+		fd = mkstemp(h->audit_path);
+		if (fd < 0)
+			harness_die("audit log", strerror(errno));
+		close(fd);
+	}
+	if (audit_open(&d->audit, h->audit_path, err, sizeof(err)) < 0)
+		harness_die("audit log", err);
+	if (harness_light)
+		d->config.max_sessions = HARNESS_LIGHT_SESSIONS;
+	if (session_table_create(&d->sessions, d->config.max_sessions) < 0 ||
+	    pinhole_table_create(&d->pinholes, harness_light ? HARNESS_LIGHT_PINHOLES
+							    : DAEMON_PINHOLES_MAX) < 0 ||
+	    pressure_init(&d->pressure, d->config.pressure_window_s,
+			  d->config.time_wait_s) < 0)
+		harness_die("set-up", "out of memory");
+	d->start_ms = daemon_now_ms() - started_ago_ms;
+	h->client = tcp_build_addr(client);
+	h->server = tcp_build_addr(server);
+	h->client_port = 50000;
+	h->server_port = 21;
+	h->conntrack_id = 1000;
+	h->next_seq[HARNESS_CLIENT] = HARNESS_ISN_CLIENT;
+	h->next_seq[HARNESS_SERVER] = HARNESS_ISN_SERVER;
+	h->ifindex[HARNESS_CLIENT] = 2;
+	h->ifindex[HARNESS_SERVER] = 3;
+}
+
+void harness_fini(struct harness *h)
+{
+	struct daemon *d = &h->d;
+
+	session_table_destroy(d->sessions);
+	pinhole_table_destroy(d->pinholes);
+	pressure_free(&d->pressure);
+	audit_close(&d->audit);
+	if (!harness_light)
+		unlink(h->audit_path);
+	config_free(&d->config);
+}
+
+/* ---- packets --------------------------------------------------------- */
+
+void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
+		     uint32_t ack, const void *payload, size_t len,
+		     uint32_t ifindex)
+{
+	static uint8_t buf[TCP_BUILD_HEADROOM + 65536];
+	struct tcp_segment s = {
+		.src = from == HARNESS_CLIENT ? &h->client : &h->server,
+		.dst = from == HARNESS_CLIENT ? &h->server : &h->client,
+		.sport = from == HARNESS_CLIENT ? h->client_port : h->server_port,
+		.dport = from == HARNESS_CLIENT ? h->server_port : h->client_port,
+		.seq = seq, .ack = ack, .flags = flags,
+		.payload = payload, .len = len,
+	};
+	struct queue_packet qp;
+
+	memset(&qp, 0, sizeof(qp));
+	qp.packet_id = ++h->packet_id;
+	qp.data = buf;
+	qp.len = tcp_build(buf, sizeof(buf), &s);
+	if (qp.len == 0)
+		harness_die("segment", "does not fit");
+	qp.has_conntrack = true;
+	qp.conntrack_id = h->conntrack_id;
+	qp.reply_direction = from == HARNESS_SERVER;
+	qp.conntrack_info = qp.reply_direction ? 3 : 0;	/* IP_CT_IS_REPLY */
+	qp.orig_src = h->client;
+	qp.orig_dst = h->server;
+	qp.orig_sport = h->client_port;
+	qp.orig_dport = h->server_port;
+	qp.l4proto = IPPROTO_TCP;
+	qp.indev = ifindex;
+	inspect_packet(&qp, &h->d);
+}
+
+void harness_handshake(struct harness *h)
+{
+	harness_segment(h, HARNESS_CLIENT, TCP_BUILD_SYN,
+			h->next_seq[HARNESS_CLIENT]++, 0, NULL, 0,
+			h->ifindex[HARNESS_CLIENT]);
+	harness_segment(h, HARNESS_SERVER, TCP_BUILD_SYN | TCP_BUILD_ACK,
+			h->next_seq[HARNESS_SERVER]++, h->next_seq[HARNESS_CLIENT],
+			NULL, 0, h->ifindex[HARNESS_SERVER]);
+	harness_segment(h, HARNESS_CLIENT, TCP_BUILD_ACK,
+			h->next_seq[HARNESS_CLIENT], h->next_seq[HARNESS_SERVER],
+			NULL, 0, h->ifindex[HARNESS_CLIENT]);
+}
+
+void harness_send(struct harness *h, int from, const char *text)
+{
+	size_t len = strlen(text);
+
+	harness_segment(h, from, TCP_BUILD_ACK | TCP_BUILD_PSH,
+			h->next_seq[from], h->next_seq[!from], text, len,
+			h->ifindex[from]);
+	h->next_seq[from] += (uint32_t)len;
+}
+
+void harness_forge(struct harness *h, int from, const char *text,
+		   uint32_t ifindex)
+{
+	harness_segment(h, from, TCP_BUILD_ACK | TCP_BUILD_PSH,
+			h->next_seq[from], h->next_seq[!from], text,
+			strlen(text), ifindex);
+}
+
+void harness_login(struct harness *h)
+{
+	harness_handshake(h);
+	harness_send(h, HARNESS_SERVER, "220 harness FTP server ready\r\n");
+	harness_send(h, HARNESS_CLIENT, "USER anonymous\r\n");
+	harness_send(h, HARNESS_SERVER, "331 password please\r\n");
+	harness_send(h, HARNESS_CLIENT, "PASS guest\r\n");
+	harness_send(h, HARNESS_SERVER, "230 logged in\r\n");
+}
+
+void harness_conntrack_destroy(struct harness *h)
+{
+	struct fake_kernel *k = &h->k;
+	struct expect_request master;
+	struct ctnl_msg m;
+	unsigned i;
+
+	memset(&master, 0, sizeof(master));
+	master.master_src = h->client;
+	master.master_dst = h->server;
+	master.master_sport = h->client_port;
+	master.master_dport = h->server_port;
+	for (i = 0; i < k->expect_count; i++)
+		if (k->expect[i].live && fake_same_master(&k->expect[i].r, &master))
+			fake_expect_gone(k, &k->expect[i]);
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_CT_DELETE;
+	m.family = h->client.family;
+	fake_tuple(&m.tuple, &h->client, h->client_port, &h->server, h->server_port);
+	fake_tuple(&m.other, &h->server, h->server_port, &h->client, h->client_port);
+	m.id = h->conntrack_id;
+	fake_event(k, &m);
+	k->master_gone = true;
+	trail_drain_events(&h->d);
+}
+
+/* ---- questions ------------------------------------------------------- */
+
+bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
+{
+	struct inet_addr a = tcp_build_addr(addr);
+	unsigned i;
+
+	for (i = 0; i < h->k.expect_count; i++) {
+		const struct fake_expect *x = &h->k.expect[i];
+
+		if (x->live && x->r.destination_port == port &&
+		    inet_addr_equal(&x->r.destination, &a))
+			return true;
+	}
+	return false;
+}
+
+unsigned harness_pinholes(const struct harness *h)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->k.expect_count; i++)
+		n += h->k.expect[i].live;
+	return n;
+}
+
+unsigned harness_installs(const struct harness *h)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->k.op_count; i++)
+		n += h->k.op[i].op == 'I' && h->k.op[i].ret == 0;
+	return n;
+}
+
+bool harness_tracked(struct harness *h)
+{
+	return session_table_find(h->d.sessions, h->conntrack_id) != NULL;
+}
+
+unsigned harness_audit_count(const struct harness *h, const char *needle)
+{
+	FILE *f = fopen(h->audit_path, "re");
+	char line[4096];
+	unsigned n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}

@@ -1,0 +1,110 @@
+/* harness: the daemon's real packet path (inspect_packet, trail) on the
+ * host, in front of a fake kernel (kernel_ops) that records which
+ * expectations would be installed and removed, answers lookups from what
+ * it holds, and delivers the conntrack events a test queues. One control
+ * connection per harness, driven with crafted IPv4 or IPv6 TCP segments
+ * (tcp_build.h) in both directions. Used by test_inspect and fuzz_inspect. */
+#ifndef FTPGATE_HARNESS_H
+#define FTPGATE_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../src/daemon.h"
+
+#define FAKE_EXPECT_MAX 256
+#define FAKE_OPS_MAX 512
+#define FAKE_EVENTS_MAX 256
+
+/* One expectation the fake kernel holds. */
+struct fake_expect {
+	struct expect_request r;	/* helper_name not kept */
+	uint32_t id;
+	bool live;
+};
+
+/* What the packet path asked of the kernel, in order. */
+struct fake_op {
+	char op;			/* 'I' install, 'R' remove */
+	struct expect_request r;
+	int ret;
+};
+
+struct fake_kernel {
+	struct fake_expect expect[FAKE_EXPECT_MAX];
+	unsigned expect_count;		/* slots used (live or not) */
+	struct fake_op op[FAKE_OPS_MAX];
+	unsigned op_count;		/* stops growing at FAKE_OPS_MAX */
+	struct ctnl_msg event[FAKE_EVENTS_MAX];
+	unsigned event_count;		/* queued, not yet received */
+	unsigned verdicts;
+	uint32_t next_id;
+	bool master_gone;		/* harness_conntrack_destroy ran */
+};
+
+#define HARNESS_CLIENT 0		/* SESSION_DIR_ORIGINAL */
+#define HARNESS_SERVER 1		/* SESSION_DIR_REPLY */
+
+struct harness {
+	struct daemon d;
+	struct fake_kernel k;
+	struct inet_addr client, server;
+	uint16_t client_port, server_port;
+	uint32_t conntrack_id;
+	uint32_t next_seq[2];		/* by sender (HARNESS_CLIENT/SERVER) */
+	uint32_t ifindex[2];		/* ingress interface of each sender */
+	uint32_t packet_id;
+	char audit_path[64];		/* the audit log, a temporary file */
+};
+
+/* Fuzzing: harness_init writes no audit log (harness_audit_count says 0)
+ * and makes small tables (HARNESS_LIGHT_SESSIONS sessions,
+ * HARNESS_LIGHT_PINHOLES recorded pinholes). Default false: an audit log
+ * in a temporary file, the daemon's own bounds. */
+#define HARNESS_LIGHT_SESSIONS 64
+#define HARNESS_LIGHT_PINHOLES 1024
+extern bool harness_light;
+
+/* Set up a daemon on the built-in defaults plus `config` (ftpgate.conf
+ * text, or NULL) for one control connection client:50000 -> server:21,
+ * conntrack ID 1000, the client on interface 2 and the server on 3, and
+ * the daemon started `started_ago_ms` before now. Aborts on failure. */
+void harness_init(struct harness *h, const char *client, const char *server,
+		  const char *config, uint64_t started_ago_ms);
+void harness_fini(struct harness *h);
+
+/* One segment from `from` with everything chosen by the caller; the
+ * packet goes through inspect_packet like a queued one. */
+void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
+		     uint32_t ack, const void *payload, size_t len,
+		     uint32_t ifindex);
+/* SYN, SYN-ACK, ACK; the sequence numbers start at 1000 and 5000. */
+void harness_handshake(struct harness *h);
+/* text (e.g. "PASV\r\n") from `from`, in order, ACK set, acknowledging
+ * everything the other side sent; advances next_seq. */
+void harness_send(struct harness *h, int from, const char *text);
+/* The same with the sequence number the stream of `from` would have
+ * and on the given interface (a forged segment), not advancing next_seq. */
+void harness_forge(struct harness *h, int from, const char *text,
+		   uint32_t ifindex);
+/* Handshake, the 220 greeting and a login. */
+void harness_login(struct harness *h);
+
+/* The kernel destroys the control connection's conntrack: its
+ * expectations go (EXP_DELETE events), then the conntrack (CT_DELETE),
+ * and the daemon reads the events as its main loop would. */
+void harness_conntrack_destroy(struct harness *h);
+
+/* Whether the fake kernel holds a live expectation for a data connection
+ * to addr:port ("203.0.113.2"); and how many it holds. */
+bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port);
+unsigned harness_pinholes(const struct harness *h);
+/* How many installs the packet path asked for so far. */
+unsigned harness_installs(const struct harness *h);
+/* Whether the daemon tracks the control connection now. */
+bool harness_tracked(struct harness *h);
+/* How many audit lines so far contain `needle`. */
+unsigned harness_audit_count(const struct harness *h, const char *needle);
+
+#endif

@@ -1,0 +1,461 @@
+/* The packet path (inspect_packet, trail) on crafted IPv4 and IPv6
+ * segments, through the fake kernel of harness.c: which expectations
+ * would be installed and removed. One scenario per rule of
+ * doc/protocol.md that needs both directions and the session's life:
+ * resets, mid-stream pickup, the kernel's DESTROY events, half-open
+ * eviction, interfaces and conflicting retransmissions (issue 11,
+ * findings 1, 4 and 8). */
+#include "check.h"
+#include "harness.h"
+#include "tcp_build.h"
+
+#define C HARNESS_CLIENT
+#define S HARNESS_SERVER
+#define V4_CLIENT "198.51.100.2"
+#define V4_SERVER "203.0.113.2"
+#define V6_CLIENT "2001:db8:1::2"
+#define V6_SERVER "2001:db8:2::2"
+#define STARTED_LONG_AGO (3600u * 1000)
+#define ACTIVE "active-mode = on\n"
+
+/* 195 * 256 + 80 = 50000, the server's real passive port; 12 * 256 +
+ * 234 = 3306, the port an attacker wants open. */
+#define PASV_REAL "227 Entering Passive Mode (%s,195,80)\r\n"
+#define PASV_FORGED "227 Entering Passive Mode (%s,12,234)"
+
+static const char *comma(const char *v4)
+{
+	static char buf[32];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", v4);
+	for (p = buf; *p; p++)
+		if (*p == '.')
+			*p = ',';
+	return buf;
+}
+
+/* The session's own statements work: PASV/227 opens a pinhole to the
+ * server, the transfer's end removes it. */
+static void test_passive_baseline(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	harness_send(&h, C, "LIST\r\n");
+	harness_send(&h, S, "150 here it comes\r\n");
+	harness_send(&h, S, "226 done\r\n");
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK(h.k.verdicts == h.packet_id);	/* every packet released */
+	harness_fini(&h);
+}
+
+static void test_epsv_ipv6_baseline(void)
+{
+	struct harness h;
+
+	harness_init(&h, V6_CLIENT, V6_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "EPSV\r\n");
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50001|)\r\n");
+	CHECK(harness_pinhole(&h, V6_SERVER, 50001));
+	harness_fini(&h);
+}
+
+static void test_active_baseline(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	harness_fini(&h);
+}
+
+/* ---- finding 1: resets and pickup ----------------------------------- */
+
+/* The issue's passive attack: a 227 inside a CWD argument, echoed by the
+ * server's 550 and cut right before it by a small window; an inexact
+ * RST; then PASV. The RST is not the connection's end (RFC 5961: the
+ * server ignores it), so the 550's tail is still the tail of a 550, and
+ * the real 227 to the real PASV gets its pinhole. */
+static void rst_passive_attack(const char *client, const char *server,
+			       const char *forged_addr)
+{
+	struct harness h;
+	char cwd[160], tail[160], reply[128];
+
+	harness_init(&h, client, server, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	snprintf(cwd, sizeof(cwd), "CWD " PASV_FORGED "\r\n", forged_addr);
+	harness_send(&h, C, cwd);
+	harness_send(&h, S, "550 ");
+	/* in the window, not at the server's next sequence number */
+	harness_segment(&h, C, TCP_BUILD_RST | TCP_BUILD_ACK,
+			h.next_seq[C] + 100, h.next_seq[S], NULL, 0, h.ifindex[C]);
+	CHECK(harness_tracked(&h));
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(tail, sizeof(tail), PASV_FORGED ": No such file or directory\r\n",
+		 forged_addr);
+	harness_send(&h, S, tail);
+	CHECK(!harness_pinhole(&h, server, 3306));
+	snprintf(reply, sizeof(reply), PASV_REAL, forged_addr);
+	harness_send(&h, S, reply);
+	CHECK(!harness_pinhole(&h, server, 3306));
+	CHECK(harness_pinhole(&h, server, 50000));
+	CHECK_INT(h.d.stats.resets_ignored, 1);
+	harness_fini(&h);
+}
+
+static void test_rst_passive_attack(void)
+{
+	rst_passive_attack(V4_CLIENT, V4_SERVER, comma(V4_SERVER));
+}
+
+/* The same over IPv6: an EPSV-less client may still send PASV. The 227
+ * names an IPv4 address the policy refuses anyway; what matters is that
+ * the 550's tail is not taken as an answer. */
+static void test_rst_passive_attack_ipv6(void)
+{
+	struct harness h;
+
+	harness_init(&h, V6_CLIENT, V6_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "CWD 229 Entering Extended Passive Mode (|||3306|)\r\n");
+	harness_send(&h, S, "550 ");
+	harness_segment(&h, S, TCP_BUILD_RST | TCP_BUILD_ACK,
+			h.next_seq[S] + 7, h.next_seq[C], NULL, 0, h.ifindex[S]);
+	harness_send(&h, C, "EPSV\r\n");
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||3306|): No such file\r\n");
+	CHECK(!harness_pinhole(&h, V6_SERVER, 3306));
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50000|)\r\n");
+	CHECK(harness_pinhole(&h, V6_SERVER, 50000));
+	CHECK_INT(harness_pinholes(&h), 1);
+	harness_fini(&h);
+}
+
+/* Active mode: a malicious server cuts a browser's POST right before a
+ * PORT inside a line, sends an inexact RST, and answers 200. */
+static void test_rst_active_attack(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
+	harness_handshake(&h);
+	harness_send(&h, S, "220 welcome\r\n");
+	harness_send(&h, C, "POST /upload HTTP/1.1 x=aaaaaaaaaaaaaaaaaaaa");
+	harness_segment(&h, S, TCP_BUILD_RST | TCP_BUILD_ACK,
+			h.next_seq[S] + 1000, h.next_seq[C], NULL, 0, h.ifindex[S]);
+	harness_send(&h, C, "PORT 198,51,100,2,13,61\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(!harness_pinhole(&h, V4_CLIENT, 3389));
+	CHECK_INT(harness_installs(&h), 0);
+	harness_fini(&h);
+}
+
+/* A RST at exactly the sender's next sequence number ends the session
+ * and its pinholes. */
+static void test_rst_exact_ends(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	harness_segment(&h, C, TCP_BUILD_RST | TCP_BUILD_ACK, h.next_seq[C],
+			h.next_seq[S], NULL, 0, h.ifindex[C]);
+	CHECK(!harness_tracked(&h));
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"reset\""), 1);
+	harness_fini(&h);
+}
+
+/* Picked up mid-stream long after the daemon started (table slot freed,
+ * SYN missed, idle expiry): strict mode stays ungreeted, nothing opens. */
+static void test_pickup_strict_late(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	h.next_seq[C] = 77777;
+	h.next_seq[S] = 99999;
+	harness_send(&h, C, "NOOP\r\n");
+	CHECK(harness_tracked(&h));
+	harness_send(&h, S, "200 ok\r\n");
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_installs(&h), 0);
+	harness_fini(&h);
+}
+
+/* Picked up right after a (re)start: adopted, but the first line of
+ * each direction is cut; the next PASV gets its pinhole. */
+static void test_pickup_after_restart(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, 1000);
+	h.next_seq[C] = 77777;
+	h.next_seq[S] = 99999;
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_installs(&h), 0);	/* first lines: cut */
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(harness_audit_count(&h, "picked-up-mid-stream"), 1);
+	harness_fini(&h);
+}
+
+/* A pickup whose first reply segment starts inside a line (the 550's
+ * tail) acts on nothing it says, even right after a restart. */
+static void test_pickup_first_line_cut(void)
+{
+	struct harness h;
+	char tail[160];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, 1000);
+	h.next_seq[C] = 77777;
+	h.next_seq[S] = 99999;
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(tail, sizeof(tail), PASV_FORGED ": No such file\r\n", comma(V4_SERVER));
+	harness_send(&h, S, tail);
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	CHECK_INT(harness_installs(&h), 0);
+	harness_fini(&h);
+}
+
+/* ---- finding 4: the kernel's lifetime, half-open eviction ----------- */
+
+static void test_destroy_event_ends(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	harness_conntrack_destroy(&h);
+	CHECK(!harness_tracked(&h));
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 1);
+	/* its pinhole went with the master: once its grace is over, it is
+	 * audited as closed with the control connection */
+	CHECK_INT(harness_pinholes(&h), 0);
+	trail_tick(&h.d, daemon_now_ms() + 5000);
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-removed\""), 1);
+	CHECK_INT(harness_audit_count(&h, "\"outcome\":\"session-ended\""), 1);
+	harness_fini(&h);
+}
+
+/* A DESTROY of another conntrack that happens to have been given the
+ * same ID later (tuple differs) leaves the session alone. */
+static void test_destroy_other_tuple(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	h.client_port = 50099;		/* the event names another tuple */
+	harness_conntrack_destroy(&h);
+	h.client_port = 50000;
+	CHECK(harness_tracked(&h));
+	harness_fini(&h);
+}
+
+static void syn_from(struct harness *h, uint32_t id, uint16_t port)
+{
+	h->conntrack_id = id;
+	h->client_port = port;
+	harness_segment(h, C, TCP_BUILD_SYN, 1000, 0, NULL, 0, h->ifindex[C]);
+}
+
+/* max-sessions 2: two SYN-only sessions; a third SYN evicts the oldest
+ * half-open one instead of going untracked. */
+static void test_half_open_evicted(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, "max-sessions = 2\n", STARTED_LONG_AGO);
+	syn_from(&h, 1, 40001);
+	syn_from(&h, 2, 40002);
+	syn_from(&h, 3, 40003);
+	CHECK(session_table_find(h.d.sessions, 1) == NULL);
+	CHECK(session_table_find(h.d.sessions, 2) != NULL);
+	CHECK(session_table_find(h.d.sessions, 3) != NULL);
+	CHECK_INT(h.d.stats.sessions_evicted, 1);
+	CHECK_INT(h.d.stats.sessions_untracked, 0);
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"evicted-half-open\""), 1);
+	harness_fini(&h);
+}
+
+/* Sessions that carried data are not evicted: the new one goes
+ * untracked as before. */
+static void test_established_not_evicted(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, "max-sessions = 1\n", STARTED_LONG_AGO);
+	harness_login(&h);
+	syn_from(&h, 2, 40002);
+	CHECK(session_table_find(h.d.sessions, 1000) != NULL);
+	CHECK(session_table_find(h.d.sessions, 2) == NULL);
+	CHECK_INT(h.d.stats.sessions_untracked, 1);
+	CHECK_INT(h.d.stats.sessions_evicted, 0);
+	harness_fini(&h);
+}
+
+/* ---- finding 8: interfaces, conflicting retransmissions ------------ */
+
+/* A "server" segment with a forged 227, sent from the client's side
+ * ahead of the real reply: refused, the real 227 is taken. */
+static void test_forged_direction(void)
+{
+	struct harness h;
+	char forged[128], reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(forged, sizeof(forged), PASV_FORGED "\r\n", comma(V4_SERVER));
+	harness_forge(&h, S, forged, h.ifindex[C]);
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	CHECK_INT(h.d.stats.packets_wrong_interface, 1);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	harness_fini(&h);
+}
+
+/* The same when the forged segment reaches the client, which
+ * acknowledges it: the bytes ftpgated did not read count as a hole
+ * (resynchronised), the real 227, old by then, opens nothing, and neither
+ * does the forged one; after one untrusted line the session goes on. */
+static void test_forged_direction_acked(void)
+{
+	struct harness h;
+	char forged[128], reply[128];
+	uint32_t at;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(forged, sizeof(forged), PASV_FORGED ".\r\n", comma(V4_SERVER));
+	harness_forge(&h, S, forged, h.ifindex[C]);
+	at = h.next_seq[S];
+	h.next_seq[S] += (uint32_t)strlen(forged);	/* the client took it */
+	harness_segment(&h, C, TCP_BUILD_ACK, h.next_seq[C], h.next_seq[S],
+			NULL, 0, h.ifindex[C]);
+	snprintf(reply, sizeof(reply), "227 Entering Passive Mode (%s,195,80).\r\n",
+		 comma(V4_SERVER));
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, at, h.next_seq[C],
+			reply, strlen(reply), h.ifindex[S]);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(h.d.stats.streams_resynchronized, 1);
+	harness_send(&h, C, "NOOP\r\n");
+	harness_send(&h, S, "200 ok\r\n");		/* cut: after the hole */
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	harness_fini(&h);
+}
+
+/* Overlapping bytes that differ from the copy ftpgated holds: the
+ * receiver may keep either, so the stream is no longer tracked and
+ * nothing opens. */
+static void test_conflicting_retransmission(void)
+{
+	struct harness h;
+	char forged[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_forge(&h, S, "227 Entering Passive Mode (203,0,113,2,195,", h.ifindex[S]);
+	snprintf(forged, sizeof(forged), PASV_FORGED "\r\n", comma(V4_SERVER));
+	harness_forge(&h, S, forged, h.ifindex[S]);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "session-lost"), 1);
+	harness_fini(&h);
+}
+
+/* The same in held (out-of-order) data: a later piece is held, then a
+ * different copy of it arrives. */
+static void test_conflicting_held(void)
+{
+	struct harness h;
+	uint32_t at;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	at = h.next_seq[S];
+	harness_segment(&h, S, TCP_BUILD_ACK, at + 4, h.next_seq[C],
+			"Entering Passive Mode (203,0,113,2,195,80)\r\n", 44, h.ifindex[S]);
+	harness_segment(&h, S, TCP_BUILD_ACK, at + 4, h.next_seq[C],
+			"Entering Passive Mode (203,0,113,2,12,234)\r\n", 44, h.ifindex[S]);
+	harness_segment(&h, S, TCP_BUILD_ACK, at, h.next_seq[C], "227 ", 4, h.ifindex[S]);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "session-lost"), 1);
+	harness_fini(&h);
+}
+
+/* An identical retransmission is not a conflict. */
+static void test_identical_retransmission(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_forge(&h, S, "227 Entering Passive Mode (203,0,113,2,195,", h.ifindex[S]);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(harness_audit_count(&h, "session-lost"), 0);
+	harness_fini(&h);
+}
+
+int main(void)
+{
+	test_passive_baseline();
+	test_epsv_ipv6_baseline();
+	test_active_baseline();
+	test_rst_passive_attack();
+	test_rst_passive_attack_ipv6();
+	test_rst_active_attack();
+	test_rst_exact_ends();
+	test_pickup_strict_late();
+	test_pickup_after_restart();
+	test_pickup_first_line_cut();
+	test_destroy_event_ends();
+	test_destroy_other_tuple();
+	test_half_open_evicted();
+	test_established_not_evicted();
+	test_forged_direction();
+	test_forged_direction_acked();
+	test_conflicting_retransmission();
+	test_conflicting_held();
+	test_identical_retransmission();
+	return check_report("inspect");
+}
