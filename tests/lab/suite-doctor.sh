@@ -124,7 +124,7 @@ good_gateway() {
 	ftpgate_start && ftpgate_rules || return 1
 	lab_ftp_session curl "$LAB_SERVER4" pasv || { echo "passive transfer failed"; return 1; }
 	ftpgate_blocked client "$LAB_SERVER4" 40050 || return 1
-	doctor_expect 0 -- passive-ports 'dropped by rule inet ftpgate forward handle'
+	doctor_expect 0 -- passive-ports 'dropped by rule inet ftpgate ftpgate_forward handle'
 }
 check "good gateway (transfer through a pinhole, unannounced port 40050 dropped): every line ok, exit 0" good_gateway
 ftpgate_alive || finish
@@ -144,6 +144,9 @@ check "ruleset reloaded: 40050 dropped again, every line ok" eval 'ftpgate_rules
 
 # --- the helper attached after dstnat, NAT present -------------------------------
 after_dstnat() {
+	sed 's/type filter hook prerouting priority mangle;/type filter hook prerouting priority filter;/' "$FTPGATE_RULES" > "$W/ftpgate-0.nft"
+	grep -q 'hook prerouting priority filter;' "$W/ftpgate-0.nft" || { echo "could not make the priority-filter ruleset"; return 1; }
+	lab_ns gateway nft -f "$W/ftpgate-0.nft" || return 1
 	lab_ns gateway nft -f - <<'NFT' || return 1
 table ip labnat {
 	chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
@@ -151,14 +154,19 @@ table ip labnat {
 NFT
 	doctor_expect 1 helper-chain=fail -- helper-chain 'priority 0\) runs at or after dstnat \(-100\) and NAT chain ip labnat prerouting exists'
 }
-check "a NAT chain beside the shipped ruleset's prerouting at priority filter: helper-chain fail" after_dstnat
+check "a NAT chain beside a ruleset whose prerouting has priority filter: helper-chain fail" after_dstnat
 before_dstnat() {
-	sed 's/type filter hook prerouting priority filter;/type filter hook prerouting priority -150;/' "$FTPGATE_RULES" > "$W/ftpgate-150.nft"
-	grep -q 'hook prerouting priority -150;' "$W/ftpgate-150.nft" || { echo "could not make the -150 ruleset"; return 1; }
-	lab_ns gateway nft -f "$W/ftpgate-150.nft" || return 1
+	# the shipped ruleset attaches the helper at priority mangle (-150);
+	# ftpgate_rules starts from a flushed ruleset: the NAT chain again
+	ftpgate_rules || return 1
+	lab_ns gateway nft -f - <<'NFT' || return 1
+table ip labnat {
+	chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+}
+NFT
 	doctor_expect 0 -- helper-chain 'priority -150\): after conntrack \(-200\), before dstnat \(-100\)'
 }
-check "the same with the helper at priority -150: every line ok" before_dstnat
+check "the same with the shipped ruleset (helper at priority mangle, -150): every line ok" before_dstnat
 check "NAT table deleted, shipped ruleset: every line ok" eval 'lab_ns gateway nft delete table ip labnat && ftpgate_rules && good_again'
 
 # --- the ruleset not loaded ----------------------------------------------------------
