@@ -135,27 +135,33 @@ ftpgate_start() {
 
 # ftpgate_stop [MAX_SECONDS]: SIGTERM, wait for the exit (default 3 s, then
 # SIGKILL). Sets FTPGATE_STOP_SECONDS and FTPGATE_STOP_STATUS; returns 1
-# when it had to be killed.
+# when it had to be killed. The exit is waited for with "wait" (the shell
+# learns of it at once) and a watchdog that kills at the deadline: polling
+# /proc in a loop added its own process starts to the time measured, a
+# second and more on a loaded guest.
 FTPGATE_STOP_SECONDS= FTPGATE_STOP_STATUS=
 ftpgate_stop() {
-	local max=${1:-3} start pid=$FTPGATE_PID
+	local max=${1:-3} start pid=$FTPGATE_PID watchdog status
 	[ -n "$pid" ] || return 0
+	rm -f "$LAB_WORK/ftpgate-stop-killed"
+	( sleep "$max"; touch "$LAB_WORK/ftpgate-stop-killed"; kill -KILL "$pid" ) 2>/dev/null &
+	watchdog=$!
 	start=$EPOCHREALTIME
 	kill -TERM "$pid" 2>/dev/null
-	while ftpgate_alive; do
-		if awk -v a="$start" -v b="$EPOCHREALTIME" -v m="$max" 'BEGIN { exit !(b - a > m) }'; then
-			kill -KILL "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-			FTPGATE_STOP_STATUS=killed FTPGATE_PID=
-			FTPGATE_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-			return 1
-		fi
-		sleep 0.02
-	done
-	FTPGATE_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 	wait "$pid" 2>/dev/null
-	FTPGATE_STOP_STATUS=$?
+	status=$?
+	# not this shell's child (127): watch /proc instead, until the watchdog
+	while [ "$status" = 127 ] && ftpgate_alive; do sleep 0.02; done
+	FTPGATE_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
 	FTPGATE_PID=
+	if [ -e "$LAB_WORK/ftpgate-stop-killed" ]; then
+		FTPGATE_STOP_STATUS=killed
+		echo "--- lab: ftpgated killed after ${FTPGATE_STOP_SECONDS}s (no exit within ${max}s of SIGTERM)" >> "$FTPGATE_LOG"
+		return 1
+	fi
+	FTPGATE_STOP_STATUS=$status
 	echo "--- lab: ftpgated stopped after ${FTPGATE_STOP_SECONDS}s, exit $FTPGATE_STOP_STATUS" >> "$FTPGATE_LOG"
 	return 0
 }
