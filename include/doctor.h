@@ -68,6 +68,10 @@ enum doctor_module_state {
 	DOCTOR_MODULE_LOADED,		/* /sys/module/NAME */
 	DOCTOR_MODULE_BUILTIN,		/* modules.builtin */
 	DOCTOR_MODULE_LOADABLE,		/* modules.dep and its file exist */
+	DOCTOR_MODULE_MERGED,		/* the kernel configuration has no
+					   such option: the feature is part of
+					   its subsystem (nft_objref in
+					   nf_tables since Linux 6.2) */
 	DOCTOR_MODULE_MISSING,		/* none of these */
 	DOCTOR_MODULE_NO_TREE,		/* not loaded, no /lib/modules/VERSION */
 };

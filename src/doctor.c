@@ -133,6 +133,10 @@ void doctor_check_module(struct doctor_report *r, const char *check,
 	case DOCTOR_MODULE_BUILTIN:
 		doctor_add(r, check, DOCTOR_OK, NULL, "%s built into the kernel", m->name);
 		return;
+	case DOCTOR_MODULE_MERGED:
+		doctor_add(r, check, DOCTOR_OK, NULL, "%s is part of the kernel's nf_tables (%s is not an option of kernel %s)",
+			   m->name, m->config, m->release);
+		return;
 	case DOCTOR_MODULE_LOADABLE:
 		doctor_add(r, check, DOCTOR_OK, NULL,
 			   "%s loadable (not loaded yet; ftpgated.service loads it with modprobe)", m->name);

@@ -124,7 +124,29 @@ static bool dp_module_listed(const char *file, const char *module, const char *d
 	return found;
 }
 
-static enum doctor_module_state dp_module_state(const char *module, const char *release)
+/* Whether the kernel's configuration file (Debian: /boot/config-VERSION)
+ * names `symbol` at all, set or not: 1 yes, 0 no, -1 no file to read. */
+static int dp_config_names(const char *release, const char *symbol)
+{
+	char path[PATH_MAX], line[DP_LINE_MAX];
+	size_t n = strlen(symbol);
+	int named = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/boot/config-%s", release);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (!named && fgets(line, sizeof(line), f) != NULL)
+		named = (strncmp(line, symbol, n) == 0 && line[n] == '=') ||
+			(strncmp(line, "# ", 2) == 0 && strncmp(line + 2, symbol, n) == 0 &&
+			 line[n + 2] == ' ');
+	fclose(f);
+	return named;
+}
+
+static enum doctor_module_state dp_module_state(const char *module, const char *config,
+						const char *release)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
 
@@ -140,6 +162,8 @@ static enum doctor_module_state dp_module_state(const char *module, const char *
 	if (dp_join(path, sizeof(path), dir, "/modules.dep") &&
 	    dp_module_listed(path, module, dir))
 		return DOCTOR_MODULE_LOADABLE;
+	if (dp_config_names(release, config) == 0)
+		return DOCTOR_MODULE_MERGED;
 	return DOCTOR_MODULE_MISSING;
 }
 
@@ -157,7 +181,7 @@ static void dp_kernel_modules(struct doctor_report *r, const char *release)
 		struct doctor_module m = { .name = mods[i].name, .config = mods[i].config,
 					   .release = release };
 
-		m.state = dp_module_state(m.name, release);
+		m.state = dp_module_state(m.name, m.config, release);
 		doctor_check_module(r, mods[i].check, &m);
 	}
 }

@@ -22,8 +22,8 @@ static void test_modules(void)
 	struct doctor_module m = { .name = "nft_objref", .config = "CONFIG_NFT_OBJREF", .release = "6.1.0-1-amd64" };
 	static const enum doctor_status want[] = {
 		[DOCTOR_MODULE_LOADED] = DOCTOR_OK, [DOCTOR_MODULE_BUILTIN] = DOCTOR_OK,
-		[DOCTOR_MODULE_LOADABLE] = DOCTOR_OK, [DOCTOR_MODULE_MISSING] = DOCTOR_FAIL,
-		[DOCTOR_MODULE_NO_TREE] = DOCTOR_FAIL,
+		[DOCTOR_MODULE_LOADABLE] = DOCTOR_OK, [DOCTOR_MODULE_MERGED] = DOCTOR_OK,
+		[DOCTOR_MODULE_MISSING] = DOCTOR_FAIL, [DOCTOR_MODULE_NO_TREE] = DOCTOR_FAIL,
 	};
 	unsigned i;
 
@@ -35,6 +35,12 @@ static void test_modules(void)
 	}
 	CHECK_STR(one("kernel-nft-objref")->text,
 		  "nft_objref is not loaded and /lib/modules/6.1.0-1-amd64 does not exist, so it cannot be loaded");
+	/* Debian 13's 6.12: nft_objref is part of nf_tables, no option */
+	doctor_report_init(&r);
+	m.state = DOCTOR_MODULE_MERGED;
+	doctor_check_module(&r, "kernel-nft-objref", &m);
+	CHECK_STR(one("kernel-nft-objref")->text,
+		  "nft_objref is part of the kernel's nf_tables (CONFIG_NFT_OBJREF is not an option of kernel 6.1.0-1-amd64)");
 	doctor_report_init(&r);
 	m.state = DOCTOR_MODULE_MISSING;
 	doctor_check_module(&r, "kernel-nft-objref", &m);
