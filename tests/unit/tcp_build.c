@@ -69,12 +69,7 @@ struct inet_addr tcp_build_addr(const char *text)
 {
 	struct inet_addr a;
 
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(AF_INET, text, &a.v4) == 1) {
-		a.family = AF_INET;
-	} else if (inet_pton(AF_INET6, text, &a.v6) == 1) {
-		a.family = AF_INET6;
-	} else {
+	if (inet_addr_parse(text, &a) < 0) {
 		fprintf(stderr, "tcp_build_addr: not an address: %s\n", text);
 		abort();
 	}
