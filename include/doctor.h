@@ -160,4 +160,20 @@ struct doctor_socket {
 
 void doctor_check_socket(struct doctor_report *r, const struct doctor_socket *s);
 
+/* ---- the ruleset's protected-servers sets ----------------------------- */
+
+/* What the daemon said of the sets it fills from its [server] sections
+ * (ping --json: nft_table, nft_sets_out_of_sync). */
+struct doctor_sets {
+	bool known;			/* the daemon answered */
+	const char *table;		/* "inet ftpgate", or "none" */
+	bool out_of_sync;		/* the sets do not hold the servers */
+};
+
+/* "ruleset-sets": ok while ftpgated keeps the sets in step (or manages
+ * none); fail while they are out of step (unannounced connections to the
+ * configured servers' passive ports are not dropped); warn when the
+ * daemon did not answer (not checked). */
+void doctor_check_sets(struct doctor_report *r, const struct doctor_sets *s);
+
 #endif

@@ -412,8 +412,11 @@ static int answer_ping(struct daemon *d, bool json, struct strbuf *body)
 	uint64_t up = daemon_now_ms() - d->start_ms;
 
 	if (json) {
+		char table[CONFIG_NFT_NAME_MAX + 8] = "none";
 		struct json j;
 
+		if (d->config.nft_table[0])
+			snprintf(table, sizeof(table), "inet %s", d->config.nft_table);
 		json_init(&j, body);
 		json_object_begin(&j);
 		json_kv_str(&j, "daemon", "ftpgated");
@@ -422,6 +425,8 @@ static int answer_ping(struct daemon *d, bool json, struct strbuf *body)
 		json_kv_double(&j, "uptime_s", (double)up / 1000.0);
 		json_kv_uint(&j, "queue", d->config.queue_number);
 		json_kv_str(&j, "audit_log", d->audit_path);
+		json_kv_str(&j, "nft_table", table);
+		json_kv_bool(&j, "nft_sets_out_of_sync", d->stats.nft_sets_out_of_sync != 0);
 		json_object_end(&j);
 		strbuf_putc(body, '\n');
 	} else {

@@ -433,3 +433,26 @@ void doctor_check_socket(struct doctor_report *r, const struct doctor_socket *s)
 			   "%s: %s", s->path, strerror(-s->rc));
 	}
 }
+
+void doctor_check_sets(struct doctor_report *r, const struct doctor_sets *s)
+{
+	if (!s->known) {
+		doctor_add(r, "ruleset-sets", DOCTOR_WARN, "start ftpgated, then run doctor again",
+			   "not checked: ftpgated did not answer, and it fills the protected-servers sets");
+		return;
+	}
+	if (strcmp(s->table, "none") == 0) {
+		doctor_add(r, "ruleset-sets", DOCTOR_OK, NULL,
+			   "nft-table = none: ftpgated fills no sets; your own rules decide which passive ports are dropped");
+		return;
+	}
+	if (s->out_of_sync) {
+		doctor_add(r, "ruleset-sets", DOCTOR_FAIL,
+			   "load rules/ftpgate.nft after ftpgated (or include rules/ftpgate-include.nft in the table nft-table names); the daemon log says which set is missing or refused",
+			   "the sets of table %s do not hold the configured [server] passive ranges: unannounced connections to them are not dropped",
+			   s->table);
+		return;
+	}
+	doctor_add(r, "ruleset-sets", DOCTOR_OK, NULL,
+		   "the sets of table %s hold every configured [server] passive range", s->table);
+}

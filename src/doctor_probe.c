@@ -41,6 +41,8 @@ struct dp_daemon {			/* what ping --json said */
 	unsigned queue;
 	char audit_log[CONFIG_PATH_MAX];
 	char summary[256];
+	char nft_table[64];
+	bool nft_sets_out_of_sync;
 };
 
 /* ---- small file helpers ---------------------------------------------- */
@@ -255,6 +257,9 @@ static int dp_ping_parse(const char *text, struct dp_daemon *d)
 	d->queue = (unsigned)json_integer_value(json_object_get(root, "queue"));
 	snprintf(d->audit_log, sizeof(d->audit_log), "%s",
 		 json_string_value(json_object_get(root, "audit_log")) ?: "");
+	snprintf(d->nft_table, sizeof(d->nft_table), "%s",
+		 json_string_value(json_object_get(root, "nft_table")) ?: "none");
+	d->nft_sets_out_of_sync = json_is_true(json_object_get(root, "nft_sets_out_of_sync"));
 	snprintf(d->summary, sizeof(d->summary), "ftpgated %s, pid %ld, up %.0f s, queue %u",
 		 json_string_value(json_object_get(root, "version")) ?: "?", d->pid,
 		 json_number_value(json_object_get(root, "uptime_s")), d->queue);
@@ -584,6 +589,8 @@ int doctor_run(const struct doctor_options *o)
 	dp_tables(&r);
 	dp_audit(&r, &c, &d, o->config_path);
 	doctor_check_socket(&r, &sock);
+	doctor_check_sets(&r, &(struct doctor_sets){ .known = d.known, .table = d.nft_table,
+						     .out_of_sync = d.nft_sets_out_of_sync });
 	strbuf_init(&out, 1 << 20);
 	if (o->json)
 		doctor_render_json(&r, &out);

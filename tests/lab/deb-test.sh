@@ -94,9 +94,9 @@ check "passive transfer through a pinhole (audited in $AUDIT), unannounced port 
 
 doctor() {
 	ip netns exec gateway "$FTPGATECTL" doctor > "$W/doctor.txt" 2>&1 || { cat "$W/doctor.txt"; return 1; }
-	grep -q '^doctor: 14 ok, 0 warn, 0 fail$' "$W/doctor.txt" || { cat "$W/doctor.txt"; return 1; }
+	grep -q '^doctor: 15 ok, 0 warn, 0 fail$' "$W/doctor.txt" || { cat "$W/doctor.txt"; return 1; }
 }
-check "ftpgatectl doctor on the installed gateway: 14 ok, exit 0" doctor
+check "ftpgatectl doctor on the installed gateway: 15 ok, exit 0" doctor
 
 rotate() {
 	local i

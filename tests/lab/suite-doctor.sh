@@ -18,7 +18,7 @@ W=$LAB_WORK/doctor
 FTPGATECTL=$FTPGATE_BUILD_DIR/ftpgatectl
 SOCK=/run/ftpgate/ftpgated.sock
 FULL=$W/full AUDIT=$W/full/audit.log
-CHECKS="config kernel-cthelper kernel-queue kernel-glue kernel-nft-ct kernel-nft-objref helper ruleset helper-chain passive-ports expect-table conntrack-table audit-log control-socket"
+CHECKS="config kernel-cthelper kernel-queue kernel-glue kernel-nft-ct kernel-nft-objref helper ruleset helper-chain passive-ports expect-table conntrack-table audit-log control-socket ruleset-sets"
 SYSCTLS="net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_expect_max"
 declare -A SAVED
 mkdir -p "$W"
@@ -128,7 +128,13 @@ good_gateway() {
 }
 check "good gateway (transfer through a pinhole, unannounced port 40050 dropped): every line ok, exit 0" good_gateway
 ftpgate_alive || finish
-good_again() { doctor_expect 0; }
+# every line ok; ftpgated refills its sets within its once-a-second check
+# after a ruleset reload, so allow it a few seconds (bounded)
+good_again() {
+	local i
+	for i in 1 2 3 4 5; do doctor_expect 0 >/dev/null 2>&1 && break; sleep 1; done
+	doctor_expect 0
+}
 
 # --- another rule accepts the passive range --------------------------------------
 passive_open() {
@@ -172,10 +178,13 @@ check "NAT table deleted, shipped ruleset: every line ok" eval 'lab_ns gateway n
 # --- the ruleset not loaded ----------------------------------------------------------
 no_ruleset() {
 	lab_ns gateway nft delete table inet ftpgate || return 1
+	# ftpgated notices its sets gone within its once-a-second check
+	ftpgate_retry 10 ftpgate_stat_at_least '^nft_sets_out_of_sync ' 1 >/dev/null ||
+		{ echo "ftpgated did not report its sets out of sync"; return 1; }
 	# the site table alone admits new connections to high ports
-	doctor_expect 1 ruleset=fail helper-chain=warn passive-ports=warn -- ruleset 'no ct helper object of type "ftpgate"'
+	doctor_expect 1 ruleset=fail helper-chain=warn passive-ports=warn ruleset-sets=fail -- ruleset 'no ct helper object of type "ftpgate"'
 }
-check "ftpgate's table not loaded: ruleset fail (helper-chain not checked, passive-ports open: warn)" no_ruleset
+check "ftpgate's table not loaded: ruleset fail, ruleset-sets fail (the daemon's sets gone; helper-chain not checked, passive-ports open: warn)" no_ruleset
 check "ruleset loaded again: every line ok" eval 'ftpgate_rules && good_again'
 
 # --- the expectation table nearly full ---------------------------------------------
@@ -221,7 +230,7 @@ check "space freed: every line ok" eval 'rm -f "$FULL/fill" "$FULL/probe" && goo
 # --- the control socket gone -------------------------------------------------------
 no_socket() {
 	rm -f "$SOCK" || return 1
-	doctor_expect 1 control-socket=fail -- control-socket "no control socket $SOCK"
+	doctor_expect 1 control-socket=fail ruleset-sets=warn -- control-socket "no control socket $SOCK"
 }
 check "the control socket removed (daemon running): control-socket fail, helper still ok" no_socket
 check "daemon restarted: every line ok" eval 'ftpgate_stop && ftpgate_start && good_again'
@@ -229,13 +238,13 @@ check "daemon restarted: every line ok" eval 'ftpgate_stop && ftpgate_start && g
 # --- the daemon stopped, or killed -------------------------------------------------
 stopped() {
 	ftpgate_stop || return 1
-	doctor_expect 1 helper=fail control-socket=fail -- helper 'registered but disabled'
+	doctor_expect 1 helper=fail control-socket=fail ruleset-sets=warn -- helper 'registered but disabled'
 }
 check "ftpgated stopped (SIGTERM): helper fail (disabled), control-socket fail" stopped
 killed() {
 	ftpgate_start || return 1
 	kill -KILL "$FTPGATE_PID"; wait "$FTPGATE_PID" 2>/dev/null; FTPGATE_PID=
-	doctor_expect 1 helper=fail control-socket=fail -- helper 'enabled but nothing reads its queue 7'
+	doctor_expect 1 helper=fail control-socket=fail ruleset-sets=warn -- helper 'enabled but nothing reads its queue 7'
 }
 check "ftpgated killed (SIGKILL): helper fail (enabled, queue unread), control-socket fail" killed
 lab_ns gateway "$FTPGATED" --disable-helper >/dev/null 2>&1
@@ -247,7 +256,7 @@ lab_ns gateway "$FTPGATED" --disable-helper >/dev/null 2>&1
 unloaded() {
 	lab_ns gateway nft delete table inet ftpgate || return 1
 	rmmod nfnetlink_cthelper || { echo "cannot unload nfnetlink_cthelper: $(cat /sys/module/nfnetlink_cthelper/refcnt 2>&1)"; return 1; }
-	doctor_expect 1 helper=fail ruleset=fail helper-chain=warn passive-ports=warn control-socket=fail \
+	doctor_expect 1 helper=fail ruleset=fail helper-chain=warn passive-ports=warn control-socket=fail ruleset-sets=warn \
 		-- kernel-cthelper 'nfnetlink_cthelper loadable'
 }
 check "nfnetlink_cthelper unloaded: kernel-cthelper ok (loadable); helper, ruleset, control-socket fail" unloaded
@@ -256,7 +265,7 @@ missing() {
 	[ ! -d /sys/module/nfnetlink_cthelper ] || { echo "nfnetlink_cthelper is still loaded"; return 1; }
 	mount -t tmpfs -o size=4k,mode=755 tmpfs "$MODDIR" || return 1
 	! modprobe nfnetlink_cthelper 2>/dev/null || { echo "modprobe still finds it"; return 1; }
-	doctor_expect 1 kernel-cthelper=fail helper=fail ruleset=fail helper-chain=warn passive-ports=warn control-socket=fail \
+	doctor_expect 1 kernel-cthelper=fail helper=fail ruleset=fail helper-chain=warn passive-ports=warn control-socket=fail ruleset-sets=warn \
 		-- kernel-cthelper 'nfnetlink_cthelper is neither loaded, built in, nor in /lib/modules'
 }
 check "nfnetlink_cthelper missing from /lib/modules: kernel-cthelper fail" missing

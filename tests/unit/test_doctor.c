@@ -239,6 +239,32 @@ static void test_audit_socket(void)
 	CHECK_INT(one("config")->status, DOCTOR_FAIL);
 }
 
+/* Issue 19: the rules and the configuration disagree (the sets missing,
+ * emptied, or an update refused) and doctor says so on its own line. */
+static void test_sets(void)
+{
+	struct doctor_sets s = { .known = true, .table = "inet ftpgate" };
+
+	doctor_report_init(&r);
+	doctor_check_sets(&r, &s);
+	CHECK_INT(one("ruleset-sets")->status, DOCTOR_OK);
+	CHECK_STR(one("ruleset-sets")->text,
+		  "the sets of table inet ftpgate hold every configured [server] passive range");
+	doctor_report_init(&r);
+	s.out_of_sync = true;
+	doctor_check_sets(&r, &s);
+	CHECK_INT(one("ruleset-sets")->status, DOCTOR_FAIL);
+	CHECK(strstr(one("ruleset-sets")->fix, "load rules/ftpgate.nft after ftpgated") != NULL);
+	doctor_report_init(&r);
+	s.table = "none";
+	doctor_check_sets(&r, &s);
+	CHECK_INT(one("ruleset-sets")->status, DOCTOR_OK);
+	doctor_report_init(&r);
+	s.known = false;
+	doctor_check_sets(&r, &s);
+	CHECK_INT(one("ruleset-sets")->status, DOCTOR_WARN);
+}
+
 static void test_render(void)
 {
 	struct strbuf out;
@@ -268,6 +294,7 @@ static void test_render(void)
 int main(void)
 {
 	test_modules();
+	test_sets();
 	test_helper();
 	test_ruleset();
 	test_tables();
