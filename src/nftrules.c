@@ -49,6 +49,7 @@ struct nr_rule_facts {
 	struct nr_ports ports;		/* the ports it admits when has_ports */
 };
 
+__attribute__((format(printf, 3, 4)))
 static void nr_seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;

@@ -295,10 +295,13 @@ limits() {
 check "limits: 3rd pinhole of one client refused (client-pinhole-cap), 4th session untracked (max-sessions): no expectation, data connections dropped, both counted; later sessions work" limits
 
 # --- lifecycle: SIGTERM, down, restart mid-session -------------------------------
+# The restarted daemon picks the held connection up mid-stream and does not
+# trust the first line of each direction (doc/protocol.md "Pickup"): a NOOP
+# goes first.
 rm -f "$W"/held*
 ftpgate_probe client "$LAB_SERVER4" login pasv "connect-announced --expect connected" "save $W/held-up" \
 	"wait-file $W/held-go1 120" pasv "connect-announced --expect timeout --timeout 2" "save $W/held-down" \
-	"wait-file $W/held-go2 120" pasv "connect-announced --expect connected" quit \
+	"wait-file $W/held-go2 120" "send NOOP" "expect 2" pasv "connect-announced --expect connected" quit \
 	> "$W/held.out" 2>&1 &
 held=$!
 check "held session: PASV opens a pinhole before the restart" ftpgate_wait_file "$W/held-up"
