@@ -9,7 +9,7 @@ usage:
       for its pinhole to expire does not count). Prints one JSON object:
       sessions, errors (with samples), per-kind counts, the pinhole
       outcomes the sessions must have caused, elapsed time, sessions/s.
-  soak-load.py hold --count N [--ready FILE] [--release FILE] [--timeout S]
+  soak-load.py hold --count N [--ready FILE] [--release FILE] [--timeout S] [--concurrency N]
       open N control connections (IPv4 and IPv6 in turn), log each in,
       write "N" to FILE (--ready) once all are logged in, wait until the
       --release file exists, then QUIT them all. Exit 0 when every one
@@ -328,7 +328,7 @@ async def churn(a):
 async def hold(a):
     conns = []
     errors = []
-    gate = asyncio.Semaphore(32)
+    gate = asyncio.Semaphore(a.concurrency)
 
     async def one(i):
         async with gate:
@@ -487,6 +487,9 @@ def main():
     h.add_argument("--ready")
     h.add_argument("--release")
     h.add_argument("--timeout", type=float, default=60)
+    # 1: each connection logged in before the next one's SYN (no session
+    # is half-open when the next arrives, so none is evicted for it)
+    h.add_argument("--concurrency", type=int, default=32)
     b = sub.add_parser("audit-balance")
     b.add_argument("log")
     b.add_argument("--midstream", type=int, help="sessions picked up mid-stream")

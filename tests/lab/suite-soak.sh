@@ -260,13 +260,16 @@ asan_churn() {
 check "ASan: $SESSIONS sessions of every kind, $CONCURRENCY at a time, ftpgatectl and a SIGHUP meanwhile: all succeed" asan_churn
 check "ASan: every session ended, every pinhole ended" settled
 
-# A full session table: 8 connections held at max-sessions = 4. Then
-# max-sessions back to 4096 before they QUIT: the 4 untracked ones are
-# picked up mid-stream by their QUIT (so 8 more sessions in all).
+# A full session table: 8 connections held at max-sessions = 4, opened one
+# after another (each logged in before the next SYN: a table full of
+# half-open sessions would evict the oldest instead, doc/protocol.md
+# "Half-open connections"). Then max-sessions back to 4096 before they
+# QUIT: the 4 untracked ones are picked up mid-stream by their QUIT (so 8
+# more sessions in all).
 table_full() {
 	soak_conf asan 4; ftpgate_reload || return 1
 	rm -f "$W/full-ready" "$W/full-go"
-	lab_ns client "$LAB_PYTHON" "$LOAD" hold --count 8 --ready "$W/full-ready" --release "$W/full-go" > "$W/full.out" 2>&1 &
+	lab_ns client "$LAB_PYTHON" "$LOAD" hold --count 8 --concurrency 1 --ready "$W/full-ready" --release "$W/full-go" > "$W/full.out" 2>&1 &
 	local pid=$!
 	ftpgate_wait_file "$W/full-ready" || { kill "$pid"; cat "$W/full.out"; return 1; }
 	ctl stats --json > "$W/full.json"
