@@ -179,7 +179,7 @@ check "NAT table deleted, shipped ruleset: every line ok" eval 'lab_ns gateway n
 no_ruleset() {
 	lab_ns gateway nft delete table inet ftpgate || return 1
 	# ftpgated notices its sets gone within its once-a-second check
-	ftpgate_retry 10 ftpgate_stat_at_least '^nft_sets_out_of_sync ' 1 >/dev/null ||
+	ftpgate_retry 10 ftpgate_stat_at_least '_nft_sets_out_of_sync ' 1 >/dev/null ||
 		{ echo "ftpgated did not report its sets out of sync"; return 1; }
 	# the site table alone admits new connections to high ports
 	doctor_expect 1 ruleset=fail helper-chain=warn passive-ports=warn ruleset-sets=fail -- ruleset 'no ct helper object of type "ftpgate"'
