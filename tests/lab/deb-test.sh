@@ -76,6 +76,16 @@ check "control socket 0660 group ftpgate: a member's ftpgatectl ping names the u
 
 lab_vsftpd_start || { echo "vsftpd did not start" >&2; }
 lab_listen server "$LAB_SERVER4" 40050
+# The administrator lists the FTP server in the packaged configuration,
+# so that ftpgate's rules close its passive range (with no [server]
+# section ftpgate's table drops nothing), and reloads the unit.
+configured() {
+	printf '\n[server %s]\npassive-ports = 40000-40099\n' "$LAB_SERVER4" >> /etc/ftpgate/ftpgate.conf
+	systemctl reload ftpgated.service || return 1
+	ftpgate_retry 10 sh -c 'journalctl -u ftpgated.service --no-pager | grep -q "configuration reloaded"'
+}
+check "[server $LAB_SERVER4] with passive-ports 40000-40099 added to /etc/ftpgate/ftpgate.conf, systemctl reload" configured
+
 ruleset() {
 	ftpgate_rules || return 1
 	lab_ns gateway nft list table inet ftpgate | grep -q 'ct helper ftpgate'
