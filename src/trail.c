@@ -557,6 +557,13 @@ static void trail_conntrack_destroyed(struct daemon *d, const struct ctnl_msg *m
 	    !inet_addr_equal(&tuple.dst, &master.dst) ||
 	    tuple.sport != master.sport || tuple.dport != master.dport)
 		return;
+	/* Kernel facts: a SYN reusing the tuple of a connection in TIME_WAIT
+	 * kills the old conntrack, and the new one may get the old one's ID
+	 * (the ID hashes the conntrack's address): the old one's DESTROY,
+	 * read late, then names the new session's ID and tuple. Ask the
+	 * kernel; a conntrack with that tuple alive means the event is old. */
+	if (d->kernel->conntrack_exists(d, &m->tuple) == 1)
+		return;
 	if (e == d->inspecting) {
 		e->ct_destroyed = true;
 		return;

@@ -280,6 +280,32 @@ static void test_destroy_other_tuple(void)
 	harness_fini(&h);
 }
 
+/* A SYN reusing the tuple of a connection in TIME_WAIT kills the old
+ * conntrack and the new one may get its ID: the old one's DESTROY, read
+ * after the new session started, names the new session's ID and tuple.
+ * The kernel still has a conntrack with that tuple: the session stays. */
+static void test_destroy_stale_event(void)
+{
+	struct harness h;
+	struct ctnl_msg m;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_CT_DELETE;
+	m.family = h.client.family;
+	m.id = h.conntrack_id;
+	m.tuple.src = h.client;
+	m.tuple.dst = h.server;
+	m.tuple.sport = h.client_port;
+	m.tuple.dport = h.server_port;
+	m.tuple.proto = IPPROTO_TCP;
+	trail_kernel_event(&m, &h.d);
+	CHECK(harness_tracked(&h));
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 0);
+	harness_fini(&h);
+}
+
 static void syn_from(struct harness *h, uint32_t id, uint16_t port)
 {
 	h->conntrack_id = id;
@@ -450,6 +476,7 @@ int main(void)
 	test_pickup_first_line_cut();
 	test_destroy_event_ends();
 	test_destroy_other_tuple();
+	test_destroy_stale_event();
 	test_half_open_evicted();
 	test_established_not_evicted();
 	test_forged_direction();
