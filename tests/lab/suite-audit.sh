@@ -90,8 +90,9 @@ mkdir -p "$W/full"
 mount -t tmpfs -o size=16k tmpfs "$W/full" || { echo "cannot mount a tmpfs" >&2; exit 1; }
 
 # --- start, control socket, access --------------------------------------------
-# 60 s: the pinholes held across the restart below must outlive it
-audit_conf 60
+# 300 s: the pinholes held across the restart below must outlive it and
+# the checks up to the flush (60 s ran out on a loaded machine)
+audit_conf 300
 started() {
 	ftpgate_start && ftpgate_rules || return 1
 	ftpgate_retry 5 acheck event "$AUDIT" 0 daemon-started helper=ftpgate
