@@ -1,5 +1,5 @@
 /* doctor: the decisions of `ftpgatectl doctor` (doc/ftpgatectl.md). Pure:
- * each check takes the facts the probe gathered (src/doctor_probe.c) and
+ * each check takes the facts the probe gathered (src/ftpgatectl/doctor_probe.c) and
  * adds one line, ok / warn / fail, whose text names what was found and,
  * unless ok, the fix. The report renders as text or JSON. */
 #ifndef FTPGATE_DOCTOR_H

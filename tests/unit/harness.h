@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../src/daemon.h"
+#include "../../src/daemon/daemon.h"
 
 #define FAKE_EXPECT_MAX 256
 #define FAKE_OPS_MAX 512
