@@ -82,6 +82,11 @@ modprobe nf_conntrack_netlink || { echo "cannot load nf_conntrack_netlink" >&2; 
 groupadd -f ftpgate-lab && id labmember >/dev/null 2>&1 ||
 	useradd -M -s /bin/sh -G ftpgate-lab labmember
 id labother >/dev/null 2>&1 || useradd -M -s /bin/sh labother
+# The two users run a copy of ftpgatectl that they may execute: the
+# checkout can sit under a directory only root may enter (/root, where a
+# fresh machine's administrator clones it; tests/fresh-machine does).
+CTL_SHARED=/run/ftpgate-lab-bin/ftpgatectl
+install -D -m 0755 "$FTPGATECTL" "$CTL_SHARED" || { echo "cannot copy ftpgatectl to $CTL_SHARED" >&2; exit 1; }
 [ -x "$FTPGATECTL" ] || { echo "no $FTPGATECTL (FTPGATE_BUILD_DIR=$FTPGATE_BUILD_DIR)" >&2; exit 1; }
 # A tiny file system for the unwritable-audit-log case, mounted before the
 # daemon starts: `ip netns exec` gives it a copy of the mount table, and a
@@ -108,11 +113,11 @@ socket_modes() {
 }
 check "control socket: mode 0660 root:ftpgate-lab in a directory 0750 root:ftpgate-lab" socket_modes
 check "ftpgatectl ping as root" sh -c "'$FTPGATECTL' --socket '$SOCK' ping | grep -q '^ftpgated .* pid $FTPGATE_PID'"
-member() { runuser -u labmember -- "$FTPGATECTL" --socket "$SOCK" stats | grep '^packets_total '; }
+member() { runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" stats | grep '^packets_total '; }
 check "ftpgatectl as a member of control-socket-group ftpgate-lab: stats" member
 outsider() {
 	local out status
-	out=$(runuser -u labother -- "$FTPGATECTL" --socket "$SOCK" stats 2>&1); status=$?
+	out=$(runuser -u labother -- "$CTL_SHARED" --socket "$SOCK" stats 2>&1); status=$?
 	echo "exit $status: $out"
 	[ "$status" = 3 ] && echo "$out" | grep -q "permission denied" && echo "$out" | grep -q "ftpgate-lab"
 }
