@@ -101,6 +101,11 @@ static void test_defaults(void)
 	CHECK(c.policy.strict);
 	CHECK(c.policy.servers == NULL);
 	CHECK_INT(c.policy.server_count, 0);
+	CHECK_STR(c.audit_log, "");
+	CHECK_STR(c.control_socket, "/run/ftpgate/ftpgated.sock");
+	CHECK_STR(c.control_group, "");
+	CHECK_STR(c.metrics_textfile, "");
+	CHECK_STR(c.nft_table, "ftpgate");
 	config_free(&c);
 	config_free(&c);
 }
