@@ -89,6 +89,8 @@ static void test_defaults(void)
 	CHECK_INT(c.session_buffer_max, 8192);
 	CHECK_INT(c.line_max, 512);
 	CHECK_INT(c.session_idle_s, 3600);
+	CHECK_INT(c.pressure_window_s, 120);
+	CHECK_INT(c.time_wait_s, 120);
 	CHECK_INT(c.policy.passive_range.low, 1024);
 	CHECK_INT(c.policy.passive_range.high, 65535);
 	CHECK_INT(c.policy.max_pinholes_per_session, 8);
