@@ -25,7 +25,7 @@ enum policy_switch {
 /* Where an active-mode data connection may come from on the server. */
 enum policy_source_port {
 	POLICY_SOURCE_PORT_INHERIT = 0,	/* per server: the global setting */
-	POLICY_SOURCE_PORT_ANY,		/* any port (default) */
+	POLICY_SOURCE_PORT_ANY,		/* any port */
 	POLICY_SOURCE_PORT_20,		/* exactly port 20 (RFC 959 L-1) */
 };
 
@@ -43,17 +43,19 @@ struct policy_server {
 	enum policy_switch strict;
 };
 
+/* The global settings; their defaults are ftpgate.conf's
+ * (policy_init_defaults). */
 struct policy {
-	struct policy_port_range passive_range;		/* default 1024-65535 */
-	unsigned max_pinholes_per_session;		/* default 8 */
-	unsigned max_pinholes_per_client;		/* default 256; checked
-							   by the daemon, which
-							   sees every session */
-	unsigned expect_timeout_s;			/* default 30 */
-	bool active_mode;				/* default off */
-	struct policy_port_range active_client_range;	/* default 1024-65535 */
-	enum policy_source_port active_source_port;	/* default any */
-	bool strict;					/* default on */
+	struct policy_port_range passive_range;
+	unsigned max_pinholes_per_session;
+	unsigned max_pinholes_per_client;		/* checked by the
+							   daemon, which sees
+							   every session */
+	unsigned expect_timeout_s;
+	bool active_mode;
+	struct policy_port_range active_client_range;
+	enum policy_source_port active_source_port;
+	bool strict;
 	struct policy_server *servers;			/* owned, may be NULL */
 	size_t server_count;
 };
@@ -78,6 +80,8 @@ enum policy_reason {
 	POLICY_REASON_COUNT
 };
 
+/* The defaults of ftpgate.conf's policy keys (config_init_defaults, from
+ * the key table in config.c), no [server] sections. */
 void policy_init_defaults(struct policy *p);
 void policy_free(struct policy *p);
 

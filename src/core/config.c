@@ -46,41 +46,71 @@ enum config_key {
 #define CONFIG_GLOBAL 0x1
 #define CONFIG_SERVER 0x2
 
+/* The one table of ftpgate.conf's keys: each key's scope, range and
+ * default. config_init_defaults applies the defaults as if they were
+ * lines of the file; doc/config.md's key tables, its man page and the
+ * example file are checked against this table by the unit test
+ * config_doc (tests/unit/config-doc.py), which can also rewrite them. */
 static const struct config_key_info {
 	const char *name;
 	unsigned scope;
 	unsigned long min, max;		/* for plain numbers */
+	const char *value_doc;		/* values, when not a plain number */
+	const char *def;		/* the default as the file writes it;
+					   NULL: no value of the key */
+	const char *def_note;		/* after def in the docs, or alone */
 } config_keys[CONFIG_KEY_COUNT] = {
-	[CONFIG_KEY_QUEUE] = { "queue-number", CONFIG_GLOBAL, 0, 65535 },
+	[CONFIG_KEY_QUEUE] = { "queue-number", CONFIG_GLOBAL, 0, 65535, NULL, "7", NULL },
 	/* 1: the least that inspects anything (tiny values provoke
 	 * fail-open in tests); 65536 waiting full-size packets hold a few
-	 * hundred MiB of kernel memory. */
-	[CONFIG_KEY_QUEUE_MAX_PACKETS] = { "queue-max-packets", CONFIG_GLOBAL, 1, 65536 },
+	 * hundred MiB of kernel memory. 1024 is the kernel's own default. */
+	[CONFIG_KEY_QUEUE_MAX_PACKETS] = { "queue-max-packets", CONFIG_GLOBAL, 1, 65536, NULL,
+					   "1024", "the kernel's default" },
 	/* 4096: the kernel books twice that, room for two full-size packet
 	 * messages (2.7-3.6 KiB each, measured: doc/config.md); 256 MiB is
 	 * far below the kernel's cap of INT_MAX / 2. */
-	[CONFIG_KEY_QUEUE_RCVBUF] = { "queue-receive-buffer-bytes", CONFIG_GLOBAL, 4096, 268435456 },
-	[CONFIG_KEY_MAX_SESSIONS] = { "max-sessions", CONFIG_GLOBAL, 1, 1000000 },
-	[CONFIG_KEY_BUFFER] = { "session-buffer-bytes", CONFIG_GLOBAL, 512, 1048576 },
-	[CONFIG_KEY_LINE_MAX] = { "line-max-bytes", CONFIG_GLOBAL, 64, 4096 },
-	[CONFIG_KEY_IDLE] = { "session-idle-seconds", CONFIG_GLOBAL, 1, 604800 },
-	[CONFIG_KEY_EXPECT_TIMEOUT] = { "expect-timeout-seconds", CONFIG_GLOBAL, 1, 3600 },
-	[CONFIG_KEY_MAX_PINHOLES] = { "max-pinholes-per-session", CONFIG_GLOBAL, 1, SESSION_PINHOLES_MAX },
-	[CONFIG_KEY_MAX_CLIENT_PINHOLES] = { "max-pinholes-per-client", CONFIG_GLOBAL, 1, 65536 },
-	[CONFIG_KEY_PASSIVE_PORTS] = { "passive-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_ANNOUNCE] = { "announce-address", CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_ACTIVE_MODE] = { "active-mode", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_ACTIVE_CLIENT_PORTS] = { "active-client-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_ACTIVE_SOURCE_PORT] = { "active-source-port", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_STRICT] = { "strict", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0 },
-	[CONFIG_KEY_AUDIT_LOG] = { "audit-log", CONFIG_GLOBAL, 0, 0 },
-	[CONFIG_KEY_CONTROL_SOCKET] = { "control-socket", CONFIG_GLOBAL, 0, 0 },
-	[CONFIG_KEY_CONTROL_GROUP] = { "control-socket-group", CONFIG_GLOBAL, 0, 0 },
-	[CONFIG_KEY_METRICS_TEXTFILE] = { "metrics-textfile", CONFIG_GLOBAL, 0, 0 },
-	[CONFIG_KEY_PRESSURE_WINDOW] = { "pressure-window-seconds", CONFIG_GLOBAL, 10, 86400 },
-	[CONFIG_KEY_TIME_WAIT] = { "time-wait-seconds", CONFIG_GLOBAL, 1, 3600 },
-	[CONFIG_KEY_NFT_TABLE] = { "nft-table", CONFIG_GLOBAL, 0, 0 },
+	[CONFIG_KEY_QUEUE_RCVBUF] = { "queue-receive-buffer-bytes", CONFIG_GLOBAL, 4096, 268435456, NULL,
+				      "8388608", "8 MiB" },
+	[CONFIG_KEY_MAX_SESSIONS] = { "max-sessions", CONFIG_GLOBAL, 1, 1000000, NULL, "4096", NULL },
+	[CONFIG_KEY_BUFFER] = { "session-buffer-bytes", CONFIG_GLOBAL, 512, 1048576, NULL, "8192", NULL },
+	[CONFIG_KEY_LINE_MAX] = { "line-max-bytes", CONFIG_GLOBAL, 64, 4096, NULL, "512", NULL },
+	[CONFIG_KEY_IDLE] = { "session-idle-seconds", CONFIG_GLOBAL, 1, 604800, NULL, "3600", NULL },
+	[CONFIG_KEY_EXPECT_TIMEOUT] = { "expect-timeout-seconds", CONFIG_GLOBAL, 1, 3600, NULL, "30", NULL },
+	[CONFIG_KEY_MAX_PINHOLES] = { "max-pinholes-per-session", CONFIG_GLOBAL, 1, SESSION_PINHOLES_MAX, NULL,
+				      "8", NULL },
+	[CONFIG_KEY_MAX_CLIENT_PINHOLES] = { "max-pinholes-per-client", CONFIG_GLOBAL, 1, 65536, NULL,
+					     "256", NULL },
+	[CONFIG_KEY_PASSIVE_PORTS] = { "passive-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+				       "`LOW-HIGH`", "1024-65535", NULL },
+	[CONFIG_KEY_ANNOUNCE] = { "announce-address", CONFIG_SERVER, 0, 0,
+				  "1-8 addresses, separated by spaces or tabs", NULL, "none" },
+	[CONFIG_KEY_ACTIVE_MODE] = { "active-mode", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+				     "`on` or `off`", "off", NULL },
+	[CONFIG_KEY_ACTIVE_CLIENT_PORTS] = { "active-client-ports", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+					     "`LOW-HIGH`", "1024-65535", NULL },
+	[CONFIG_KEY_ACTIVE_SOURCE_PORT] = { "active-source-port", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+					    "`any` or `20`", "any", NULL },
+	[CONFIG_KEY_STRICT] = { "strict", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+				"`on` or `off`", "on", NULL },
+	/* "": decided when the daemon starts (trail.c) */
+	[CONFIG_KEY_AUDIT_LOG] = { "audit-log", CONFIG_GLOBAL, 0, 0,
+				   "a path, `stdout` or `none`", NULL,
+				   "stdout with `--foreground`, else `" CONFIG_DEFAULT_AUDIT_LOG "`" },
+	[CONFIG_KEY_CONTROL_SOCKET] = { "control-socket", CONFIG_GLOBAL, 0, 0,
+					"an absolute path, at most 107 characters", CONFIG_DEFAULT_CONTROL_SOCKET, NULL },
+	[CONFIG_KEY_CONTROL_GROUP] = { "control-socket-group", CONFIG_GLOBAL, 0, 0,
+				       "a group name or number", NULL, "ftpgated's own group" },
+	[CONFIG_KEY_METRICS_TEXTFILE] = { "metrics-textfile", CONFIG_GLOBAL, 0, 0,
+					  "an absolute path", NULL, "none" },
+	[CONFIG_KEY_PRESSURE_WINDOW] = { "pressure-window-seconds", CONFIG_GLOBAL, 10, 86400, NULL,
+					 "120", NULL },
+	[CONFIG_KEY_TIME_WAIT] = { "time-wait-seconds", CONFIG_GLOBAL, 1, 3600, NULL, "120", NULL },
+	[CONFIG_KEY_NFT_TABLE] = { "nft-table", CONFIG_GLOBAL, 0, 0,
+				   "`inet NAME` or `none`", "inet ftpgate", NULL },
 };
+
+_Static_assert(CONFIG_SOCKET_MAX == 108,
+	       "control-socket's value_doc says at most 107 characters");
 
 struct config_parser {
 	const char *path;
@@ -96,24 +126,6 @@ struct config_parser {
 	unsigned server_seen[CONFIG_KEY_COUNT];
 	unsigned *server_lines;		/* header line of each server */
 };
-
-void config_init_defaults(struct config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->queue_number = CONFIG_DEFAULT_QUEUE;
-	c->queue_max_packets = CONFIG_DEFAULT_QUEUE_MAX_PACKETS;
-	c->queue_rcvbuf_bytes = CONFIG_DEFAULT_QUEUE_RCVBUF;
-	c->max_sessions = 4096;
-	c->session_buffer_max = 8192;
-	c->line_max = 512;
-	c->session_idle_s = 3600;
-	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
-		 CONFIG_DEFAULT_CONTROL_SOCKET);
-	c->pressure_window_s = 120;
-	c->time_wait_s = 120;
-	snprintf(c->nft_table, sizeof(c->nft_table), "%s", CONFIG_NFT_TABLE_DEFAULT);
-	policy_init_defaults(&c->policy);
-}
 
 void config_free(struct config *c)
 {
@@ -535,6 +547,67 @@ static int config_setting(struct config_parser *cp, char *s)
 	case CONFIG_KEY_TIME_WAIT:	c->time_wait_s = (unsigned)v; break;
 	default:			break;
 	}
+	return 0;
+}
+
+/* Apply every default of config_keys as if it were a line of the file,
+ * so a default is held to the same rules as a setting. */
+static int config_apply_defaults(struct config_parser *cp)
+{
+	char line[CONFIG_LINE_MAX + 1];
+	int k, r;
+
+	for (k = 0; k < CONFIG_KEY_COUNT; k++) {
+		if (config_keys[k].def == NULL)
+			continue;
+		snprintf(line, sizeof(line), "%s = %s", config_keys[k].name,
+			 config_keys[k].def);
+		r = config_setting(cp, line);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void config_init_defaults(struct config *c)
+{
+	struct config_parser cp;
+	char err[256];
+
+	memset(&cp, 0, sizeof(cp));
+	cp.path = "built-in defaults (src/core/config.c)";
+	cp.err = err;
+	cp.errlen = sizeof(err);
+	if (config_apply_defaults(&cp) < 0) {
+		/* a wrong table, caught by test_config: never in a build */
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	*c = cp.tmp;
+}
+
+size_t config_key_count(void)
+{
+	return CONFIG_KEY_COUNT;
+}
+
+int config_key_describe(size_t i, struct config_key_doc *out)
+{
+	const struct config_key_info *ki;
+
+	if (i >= CONFIG_KEY_COUNT || out == NULL)
+		return -EINVAL;
+	ki = &config_keys[i];
+	memset(out, 0, sizeof(*out));
+	out->name = ki->name;
+	out->global = (ki->scope & CONFIG_GLOBAL) != 0;
+	out->server = (ki->scope & CONFIG_SERVER) != 0;
+	out->number = ki->value_doc == NULL;
+	out->min = ki->min;
+	out->max = ki->max;
+	out->value_doc = ki->value_doc;
+	out->def = ki->def;
+	out->def_note = ki->def_note;
 	return 0;
 }
 

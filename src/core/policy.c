@@ -6,25 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "policy.h"
 
 #define POLICY_PORT_MIN 1024
 
+/* ftpgate.conf's defaults are written once, in config.c's key table. */
 void policy_init_defaults(struct policy *p)
 {
-	memset(p, 0, sizeof(*p));
-	p->passive_range.low = POLICY_PORT_MIN;
-	p->passive_range.high = 65535;
-	p->max_pinholes_per_session = 8;
-	p->max_pinholes_per_client = 256;
-	p->expect_timeout_s = 30;
-	p->active_mode = false;
-	p->active_client_range.low = POLICY_PORT_MIN;
-	p->active_client_range.high = 65535;
-	p->active_source_port = POLICY_SOURCE_PORT_ANY;
-	p->strict = true;
-	p->servers = NULL;
-	p->server_count = 0;
+	struct config c;
+
+	config_init_defaults(&c);
+	*p = c.policy;
 }
 
 void policy_free(struct policy *p)

@@ -26,7 +26,7 @@
 #include "session_table.h"
 #include "stats.h"
 
-#define DAEMON_VERSION "0.1.0"
+#define DAEMON_VERSION FTPGATE_VERSION	/* meson.build's version */
 #define DAEMON_PINHOLES_MAX 65536	/* pinholes recorded at once */
 #define DAEMON_ERR_MAX 512		/* an error message with its cause */
 /* A control connection picked up mid-stream this soon after ftpgated

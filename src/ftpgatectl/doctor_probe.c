@@ -27,15 +27,15 @@
 #include "nftrules.h"
 #include "strbuf.h"
 
-#define DP_NFT_OUTPUT_MAX (64u << 20)
-#define DP_NFT_TIMEOUT_MS 20000
-#define DP_SOCKET_TIMEOUT_MS 5000
-#define DP_PASSIVE_MAX 64
-#define DP_LINE_MAX 4096
+#define DOCTOR_PROBE_NFT_OUTPUT_MAX (64u << 20)
+#define DOCTOR_PROBE_NFT_TIMEOUT_MS 20000
+#define DOCTOR_PROBE_SOCKET_TIMEOUT_MS 5000
+#define DOCTOR_PROBE_PASSIVE_MAX 64
+#define DOCTOR_PROBE_LINE_MAX 4096
 
 extern char **environ;
 
-struct dp_daemon {			/* what ping --json said */
+struct doctor_probe_daemon {			/* what ping --json said */
 	bool known;
 	long pid;
 	unsigned queue;
@@ -47,7 +47,7 @@ struct dp_daemon {			/* what ping --json said */
 
 /* ---- small file helpers ---------------------------------------------- */
 
-static bool dp_exists(const char *path)
+static bool doctor_probe_exists(const char *path)
 {
 	struct stat st;
 
@@ -55,7 +55,7 @@ static bool dp_exists(const char *path)
 }
 
 /* out = a + b, false when it does not fit. */
-static bool dp_join(char *out, size_t len, const char *a, const char *b)
+static bool doctor_probe_join(char *out, size_t len, const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
@@ -67,7 +67,7 @@ static bool dp_join(char *out, size_t len, const char *a, const char *b)
 }
 
 /* Read an unsigned number from a /proc file. 0 or -errno. */
-static int dp_read_u64(const char *path, uint64_t *v)
+static int doctor_probe_read_u64(const char *path, uint64_t *v)
 {
 	FILE *f = fopen(path, "r");
 	unsigned long long x;
@@ -84,7 +84,7 @@ static int dp_read_u64(const char *path, uint64_t *v)
 }
 
 /* "nft_ct" for "kernel/net/netfilter/nft_ct.ko.xz: ..." (also '-' -> '_'). */
-static void dp_module_name(const char *line, char *name, size_t len)
+static void doctor_probe_module_name(const char *line, char *name, size_t len)
 {
 	const char *start = line, *p;
 	size_t n = 0;
@@ -100,9 +100,9 @@ static void dp_module_name(const char *line, char *name, size_t len)
 /* Is `module` listed in FILE (modules.builtin or modules.dep)? With a
  * directory, its file must also exist there. Lines longer than the buffer
  * are read in pieces; only a line's start names a module. */
-static bool dp_module_listed(const char *file, const char *module, const char *dir)
+static bool doctor_probe_module_listed(const char *file, const char *module, const char *dir)
 {
-	char line[DP_LINE_MAX], name[128], path[PATH_MAX];
+	char line[DOCTOR_PROBE_LINE_MAX], name[128], path[PATH_MAX];
 	bool at_start = true, found = false;
 	FILE *f = fopen(file, "r");
 
@@ -114,13 +114,13 @@ static bool dp_module_listed(const char *file, const char *module, const char *d
 		at_start = strchr(line, '\n') != NULL;
 		if (!starts)
 			continue;
-		dp_module_name(line, name, sizeof(name));
+		doctor_probe_module_name(line, name, sizeof(name));
 		if (strcmp(name, module) != 0)
 			continue;
 		line[strcspn(line, ":\n")] = '\0';
-		found = dir == NULL || (dp_join(path, sizeof(path), dir, "/") &&
-					dp_join(path + strlen(path), sizeof(path) - strlen(path), "", line) &&
-					dp_exists(path));
+		found = dir == NULL || (doctor_probe_join(path, sizeof(path), dir, "/") &&
+					doctor_probe_join(path + strlen(path), sizeof(path) - strlen(path), "", line) &&
+					doctor_probe_exists(path));
 	}
 	fclose(f);
 	return found;
@@ -128,9 +128,9 @@ static bool dp_module_listed(const char *file, const char *module, const char *d
 
 /* Whether the kernel's configuration file (Debian: /boot/config-VERSION)
  * names `symbol` at all, set or not: 1 yes, 0 no, -1 no file to read. */
-static int dp_config_names(const char *release, const char *symbol)
+static int doctor_probe_config_names(const char *release, const char *symbol)
 {
-	char path[PATH_MAX], line[DP_LINE_MAX];
+	char path[PATH_MAX], line[DOCTOR_PROBE_LINE_MAX];
 	size_t n = strlen(symbol);
 	int named = 0;
 	FILE *f;
@@ -147,29 +147,29 @@ static int dp_config_names(const char *release, const char *symbol)
 	return named;
 }
 
-static enum doctor_module_state dp_module_state(const char *module, const char *config,
-						const char *release)
+static enum doctor_module_state doctor_probe_module_state(const char *module, const char *config,
+							  const char *release)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
 
 	snprintf(path, sizeof(path), "/sys/module/%s", module);
-	if (dp_exists(path))
+	if (doctor_probe_exists(path))
 		return DOCTOR_MODULE_LOADED;
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", release);
-	if (!dp_exists(dir))
+	if (!doctor_probe_exists(dir))
 		return DOCTOR_MODULE_NO_TREE;
-	if (dp_join(path, sizeof(path), dir, "/modules.builtin") &&
-	    dp_module_listed(path, module, NULL))
+	if (doctor_probe_join(path, sizeof(path), dir, "/modules.builtin") &&
+	    doctor_probe_module_listed(path, module, NULL))
 		return DOCTOR_MODULE_BUILTIN;
-	if (dp_join(path, sizeof(path), dir, "/modules.dep") &&
-	    dp_module_listed(path, module, dir))
+	if (doctor_probe_join(path, sizeof(path), dir, "/modules.dep") &&
+	    doctor_probe_module_listed(path, module, dir))
 		return DOCTOR_MODULE_LOADABLE;
-	if (dp_config_names(release, config) == 0)
+	if (doctor_probe_config_names(release, config) == 0)
 		return DOCTOR_MODULE_MERGED;
 	return DOCTOR_MODULE_MISSING;
 }
 
-static void dp_kernel_modules(struct doctor_report *r, const char *release)
+static void doctor_probe_kernel_modules(struct doctor_report *r, const char *release)
 {
 	static const struct { const char *check, *name, *config; } mods[] = {
 		{ "kernel-cthelper", "nfnetlink_cthelper", "CONFIG_NF_CT_NETLINK_HELPER" },
@@ -183,17 +183,17 @@ static void dp_kernel_modules(struct doctor_report *r, const char *release)
 		struct doctor_module m = { .name = mods[i].name, .config = mods[i].config,
 					   .release = release };
 
-		m.state = dp_module_state(m.name, m.config, release);
+		m.state = doctor_probe_module_state(m.name, m.config, release);
 		doctor_check_module(r, mods[i].check, &m);
 	}
 }
 
 /* CONFIG_NETFILTER_NETLINK_GLUE_CT from the kernel's configuration file
  * (Debian: /boot/config-VERSION; /proc/config.gz is not read). */
-static void dp_kernel_glue(struct doctor_report *r, const char *release)
+static void doctor_probe_kernel_glue(struct doctor_report *r, const char *release)
 {
 	static const char *const where[][2] = { { "/boot/config-", "" }, { "/lib/modules/", "/config" } };
-	char path[PATH_MAX], line[DP_LINE_MAX];
+	char path[PATH_MAX], line[DOCTOR_PROBE_LINE_MAX];
 	size_t i;
 
 	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
@@ -216,7 +216,7 @@ static void dp_kernel_glue(struct doctor_report *r, const char *release)
 
 /* ---- the control socket ---------------------------------------------- */
 
-static int dp_socket_exchange(int fd, const char *request, struct strbuf *answer)
+static int doctor_probe_socket_exchange(int fd, const char *request, struct strbuf *answer)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char buf[4096];
@@ -226,7 +226,7 @@ static int dp_socket_exchange(int fd, const char *request, struct strbuf *answer
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		ssize_t n;
-		int rc = poll(&p, 1, DP_SOCKET_TIMEOUT_MS);
+		int rc = poll(&p, 1, DOCTOR_PROBE_SOCKET_TIMEOUT_MS);
 
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -244,7 +244,7 @@ static int dp_socket_exchange(int fd, const char *request, struct strbuf *answer
 	}
 }
 
-static int dp_ping_parse(const char *text, struct dp_daemon *d)
+static int doctor_probe_ping_parse(const char *text, struct doctor_probe_daemon *d)
 {
 	json_t *root;
 
@@ -269,7 +269,7 @@ static int dp_ping_parse(const char *text, struct dp_daemon *d)
 }
 
 /* Ask the daemon "ping --json". 0 or -errno (connect's, or -ETIMEDOUT). */
-static int dp_ping(const char *path, struct dp_daemon *d)
+static int doctor_probe_ping(const char *path, struct doctor_probe_daemon *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct strbuf answer;
@@ -287,10 +287,10 @@ static int dp_ping(const char *path, struct dp_daemon *d)
 		return rc;
 	}
 	strbuf_init(&answer, 1 << 16);
-	rc = dp_socket_exchange(fd, "ping --json\n", &answer);
+	rc = doctor_probe_socket_exchange(fd, "ping --json\n", &answer);
 	close(fd);
 	if (rc == 0)
-		rc = dp_ping_parse(strbuf_str(&answer), d);
+		rc = doctor_probe_ping_parse(strbuf_str(&answer), d);
 	strbuf_free(&answer);
 	return rc;
 }
@@ -300,7 +300,7 @@ static int dp_ping(const char *path, struct dp_daemon *d)
 /* Does /proc/net/netfilter/nfnetlink_queue (this network namespace) list
  * queue q, i.e. is a socket bound to it? *listed: the file was read (a
  * missing file means nfnetlink_queue is not loaded: nobody reads any). */
-static bool dp_queue_bound(unsigned q, bool *listed)
+static bool doctor_probe_queue_bound(unsigned q, bool *listed)
 {
 	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
 	unsigned n;
@@ -316,7 +316,7 @@ static bool dp_queue_bound(unsigned q, bool *listed)
 	return bound;
 }
 
-static void dp_helper(struct doctor_report *r, const struct dp_daemon *d)
+static void doctor_probe_helper(struct doctor_report *r, const struct doctor_probe_daemon *d)
 {
 	struct doctor_helper h = { .name = CONFIG_HELPER_NAME };
 	char err[512] = "";
@@ -324,7 +324,7 @@ static void dp_helper(struct doctor_report *r, const struct dp_daemon *d)
 	h.query_rc = cthelper_query(CONFIG_HELPER_NAME, &h.queue, &h.enabled, err, sizeof(err));
 	h.query_err = err;
 	if (h.query_rc == 0)
-		h.queue_bound = dp_queue_bound(h.queue, &h.queue_listed);
+		h.queue_bound = doctor_probe_queue_bound(h.queue, &h.queue_listed);
 	h.daemon_known = d->known;
 	h.daemon_pid = d->pid;
 	h.daemon_queue = (uint16_t)d->queue;
@@ -333,7 +333,7 @@ static void dp_helper(struct doctor_report *r, const struct dp_daemon *d)
 
 /* ---- nft -j list ruleset --------------------------------------------- */
 
-static const char *dp_nft_path(void)
+static const char *doctor_probe_nft_path(void)
 {
 	static const char *const paths[] = { "/usr/sbin/nft", "/sbin/nft", "/usr/local/sbin/nft" };
 	size_t i;
@@ -346,7 +346,7 @@ static const char *dp_nft_path(void)
 
 /* Read both pipes until nft closes them, the output grows past the
  * bound, or the time is up. */
-static int dp_nft_read(int out, int errfd, struct strbuf *text, struct strbuf *msg)
+static int doctor_probe_nft_read(int out, int errfd, struct strbuf *text, struct strbuf *msg)
 {
 	struct pollfd p[2] = { { .fd = out, .events = POLLIN }, { .fd = errfd, .events = POLLIN } };
 	struct timespec start, now;
@@ -358,8 +358,8 @@ static int dp_nft_read(int out, int errfd, struct strbuf *text, struct strbuf *m
 		int i, left;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = DP_NFT_TIMEOUT_MS - (int)((now.tv_sec - start.tv_sec) * 1000 +
-						 (now.tv_nsec - start.tv_nsec) / 1000000);
+		left = DOCTOR_PROBE_NFT_TIMEOUT_MS - (int)((now.tv_sec - start.tv_sec) * 1000 +
+							   (now.tv_nsec - start.tv_nsec) / 1000000);
 		if (left <= 0 || poll(p, 2, left) == 0)
 			return -ETIMEDOUT;
 		for (i = 0; i < 2; i++) {
@@ -384,7 +384,7 @@ static int dp_nft_read(int out, int errfd, struct strbuf *text, struct strbuf *m
 	return 0;
 }
 
-static int dp_nft_spawn(const char *nft, int out[2], int errp[2], pid_t *pid)
+static int doctor_probe_nft_spawn(const char *nft, int out[2], int errp[2], pid_t *pid)
 {
 	char *const argv[] = { (char *)"nft", (char *)"-j", (char *)"list", (char *)"ruleset", NULL };
 	posix_spawn_file_actions_t fa;
@@ -400,9 +400,9 @@ static int dp_nft_spawn(const char *nft, int out[2], int errp[2], pid_t *pid)
 }
 
 /* Run nft; *text gets its JSON. 0, or -errno with the reason in msg. */
-static int dp_nft_run(struct strbuf *text, struct strbuf *msg)
+static int doctor_probe_nft_run(struct strbuf *text, struct strbuf *msg)
 {
-	const char *nft = dp_nft_path();
+	const char *nft = doctor_probe_nft_path();
 	int out[2], errp[2], rc, status = 0;
 	pid_t pid;
 
@@ -416,11 +416,11 @@ static int dp_nft_run(struct strbuf *text, struct strbuf *msg)
 		close(out[1]);
 		return rc;
 	}
-	rc = dp_nft_spawn(nft, out, errp, &pid);
+	rc = doctor_probe_nft_spawn(nft, out, errp, &pid);
 	close(out[1]);
 	close(errp[1]);
 	if (rc == 0) {
-		rc = dp_nft_read(out[0], errp[0], text, msg);
+		rc = doctor_probe_nft_read(out[0], errp[0], text, msg);
 		if (rc < 0)
 			kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -434,13 +434,13 @@ static int dp_nft_run(struct strbuf *text, struct strbuf *msg)
 }
 
 /* The passive ranges pinholes open: the global one and each server's. */
-static size_t dp_passive_ranges(const struct config *c, struct nftrules_port_range *out)
+static size_t doctor_probe_passive_ranges(const struct config *c, struct nftrules_port_range *out)
 {
 	size_t i, n = 0;
 
 	out[n].low = c->policy.passive_range.low;
 	out[n++].high = c->policy.passive_range.high;
-	for (i = 0; i < c->policy.server_count && n < DP_PASSIVE_MAX; i++) {
+	for (i = 0; i < c->policy.server_count && n < DOCTOR_PROBE_PASSIVE_MAX; i++) {
 		const struct policy_port_range *p = &c->policy.servers[i].passive_range;
 
 		if (p->low == 0)
@@ -451,18 +451,18 @@ static size_t dp_passive_ranges(const struct config *c, struct nftrules_port_ran
 	return n;
 }
 
-static void dp_ruleset(struct doctor_report *r, const struct config *c)
+static void doctor_probe_ruleset(struct doctor_report *r, const struct config *c)
 {
-	struct nftrules_port_range passive[DP_PASSIVE_MAX];
+	struct nftrules_port_range passive[DOCTOR_PROBE_PASSIVE_MAX];
 	struct doctor_ruleset rs = { .helper = CONFIG_HELPER_NAME, .passive = passive };
 	static struct nftrules_summary s;	/* large; doctor runs once */
 	struct strbuf text, msg;
 	char err[256] = "";
 
-	strbuf_init(&text, DP_NFT_OUTPUT_MAX);
+	strbuf_init(&text, DOCTOR_PROBE_NFT_OUTPUT_MAX);
 	strbuf_init(&msg, 1024);
-	rs.npassive = dp_passive_ranges(c, passive);
-	rs.nft_rc = dp_nft_run(&text, &msg);
+	rs.npassive = doctor_probe_passive_ranges(c, passive);
+	rs.nft_rc = doctor_probe_nft_run(&text, &msg);
 	if (rs.nft_rc == 0)
 		rs.nft_rc = nftrules_read(strbuf_str(&text), text.len, CONFIG_HELPER_NAME,
 					  passive, rs.npassive, &s, err, sizeof(err));
@@ -481,7 +481,7 @@ static void dp_ruleset(struct doctor_report *r, const struct config *c)
 
 /* Lines of /proc/net/nf_conntrack_expect (one per expectation), at most
  * max + 1 counted. */
-static int dp_expect_count(uint64_t max, uint64_t *count)
+static int doctor_probe_expect_count(uint64_t max, uint64_t *count)
 {
 	FILE *f = fopen("/proc/net/nf_conntrack_expect", "r");
 	char line[512];
@@ -496,7 +496,7 @@ static int dp_expect_count(uint64_t max, uint64_t *count)
 	return 0;
 }
 
-static void dp_table_unknown(struct doctor_table *t, const char *what, int rc, char *buf, size_t len)
+static void doctor_probe_table_unknown(struct doctor_table *t, const char *what, int rc, char *buf, size_t len)
 {
 	t->known = false;
 	snprintf(buf, len, "cannot read %s: %s%s", what, strerror(-rc),
@@ -504,7 +504,7 @@ static void dp_table_unknown(struct doctor_table *t, const char *what, int rc, c
 	t->why_unknown = buf;
 }
 
-static void dp_tables(struct doctor_report *r)
+static void doctor_probe_tables(struct doctor_report *r)
 {
 	struct doctor_table e = { .what = "expectation table", .known = true,
 				  .sysctl = "net.netfilter.nf_conntrack_expect_max" };
@@ -513,24 +513,24 @@ static void dp_tables(struct doctor_report *r)
 	char why_e[256], why_t[256];
 	int rc;
 
-	rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_expect_max", &e.max);
+	rc = doctor_probe_read_u64("/proc/sys/net/netfilter/nf_conntrack_expect_max", &e.max);
 	if (rc == 0)
-		rc = dp_expect_count(e.max, &e.count);
+		rc = doctor_probe_expect_count(e.max, &e.count);
 	if (rc < 0)
-		dp_table_unknown(&e, "the expectation table (/proc/net/nf_conntrack_expect)", rc, why_e, sizeof(why_e));
+		doctor_probe_table_unknown(&e, "the expectation table (/proc/net/nf_conntrack_expect)", rc, why_e, sizeof(why_e));
 	doctor_check_table(r, "expect-table", &e);
-	rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_max", &t.max);
+	rc = doctor_probe_read_u64("/proc/sys/net/netfilter/nf_conntrack_max", &t.max);
 	if (rc == 0)
-		rc = dp_read_u64("/proc/sys/net/netfilter/nf_conntrack_count", &t.count);
+		rc = doctor_probe_read_u64("/proc/sys/net/netfilter/nf_conntrack_count", &t.count);
 	if (rc < 0)
-		dp_table_unknown(&t, "/proc/sys/net/netfilter/nf_conntrack_count", rc, why_t, sizeof(why_t));
+		doctor_probe_table_unknown(&t, "/proc/sys/net/netfilter/nf_conntrack_count", rc, why_t, sizeof(why_t));
 	doctor_check_table(r, "conntrack-table", &t);
 }
 
 /* ---- audit log ------------------------------------------------------- */
 
-static void dp_audit(struct doctor_report *r, const struct config *c,
-		     const struct dp_daemon *d, const char *config_path)
+static void doctor_probe_audit(struct doctor_report *r, const struct config *c,
+			       const struct doctor_probe_daemon *d, const char *config_path)
 {
 	struct doctor_audit a = { .source = d->known ? "ftpgated" : config_path };
 	char dir[CONFIG_PATH_MAX], *slash;
@@ -544,8 +544,8 @@ static void dp_audit(struct doctor_report *r, const struct config *c,
 	snprintf(dir, sizeof(dir), "%s", a.path);
 	slash = strrchr(dir, '/');
 	*(slash == dir ? slash + 1 : slash) = '\0';
-	a.dir_missing = !dp_exists(dir);
-	if (access(dp_exists(a.path) ? a.path : dir, W_OK) < 0)
+	a.dir_missing = !doctor_probe_exists(dir);
+	if (access(doctor_probe_exists(a.path) ? a.path : dir, W_OK) < 0)
 		a.access_rc = -errno;
 	if (!a.dir_missing && statvfs(dir, &vfs) == 0)
 		a.fs_full = (geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) == 0;
@@ -556,7 +556,7 @@ static void dp_audit(struct doctor_report *r, const struct config *c,
 
 /* The configuration; one that cannot be read leaves the defaults, and
  * the "config" line says so. */
-static void dp_config(struct doctor_report *r, const char *path, struct config *c)
+static void doctor_probe_config(struct doctor_report *r, const char *path, struct config *c)
 {
 	char err[512] = "";
 	int rc;
@@ -570,7 +570,7 @@ int doctor_run(const struct doctor_options *o)
 {
 	static struct doctor_report r;
 	struct doctor_socket sock;
-	struct dp_daemon d = { .known = false };
+	struct doctor_probe_daemon d = { .known = false };
 	struct utsname u;
 	struct strbuf out;
 	struct config c;
@@ -578,16 +578,16 @@ int doctor_run(const struct doctor_options *o)
 
 	uname(&u);
 	doctor_report_init(&r);
-	dp_config(&r, o->config_path, &c);
+	doctor_probe_config(&r, o->config_path, &c);
 	sock.path = o->socket_path != NULL ? o->socket_path : c.control_socket;
-	sock.rc = dp_ping(sock.path, &d);
+	sock.rc = doctor_probe_ping(sock.path, &d);
 	sock.answer = d.summary;
-	dp_kernel_modules(&r, u.release);
-	dp_kernel_glue(&r, u.release);
-	dp_helper(&r, &d);
-	dp_ruleset(&r, &c);
-	dp_tables(&r);
-	dp_audit(&r, &c, &d, o->config_path);
+	doctor_probe_kernel_modules(&r, u.release);
+	doctor_probe_kernel_glue(&r, u.release);
+	doctor_probe_helper(&r, &d);
+	doctor_probe_ruleset(&r, &c);
+	doctor_probe_tables(&r);
+	doctor_probe_audit(&r, &c, &d, o->config_path);
 	doctor_check_socket(&r, &sock);
 	doctor_check_sets(&r, &(struct doctor_sets){ .known = d.known, .table = d.nft_table,
 						     .out_of_sync = d.nft_sets_out_of_sync });

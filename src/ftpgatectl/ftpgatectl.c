@@ -20,17 +20,17 @@
 #include "doctor_probe.h"
 #include "strbuf.h"
 
-#define CTLC_TIMEOUT_MS 10000		/* the daemon answers well within */
-#define CTLC_RESPONSE_MAX (64u << 20)
+#define FTPGATECTL_TIMEOUT_MS 10000		/* the daemon answers well within */
+#define FTPGATECTL_RESPONSE_MAX (64u << 20)
 
 enum {
-	CTLC_OK = 0,
-	CTLC_DAEMON_ERROR = 1,		/* the daemon answered "error" */
-	CTLC_USAGE = 2,
-	CTLC_UNREACHABLE = 3,		/* not running, or access denied */
+	FTPGATECTL_OK = 0,
+	FTPGATECTL_DAEMON_ERROR = 1,		/* the daemon answered "error" */
+	FTPGATECTL_USAGE = 2,
+	FTPGATECTL_UNREACHABLE = 3,		/* not running, or access denied */
 };
 
-static void ctlc_usage(FILE *out)
+static void ftpgatectl_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ftpgatectl [options] COMMAND [--json]\n"
@@ -61,7 +61,7 @@ static void ctlc_usage(FILE *out)
 }
 
 /* The group that may use the socket, for the error message. */
-static void ctlc_socket_group(const char *path, char *buf, size_t len)
+static void ftpgatectl_socket_group(const char *path, char *buf, size_t len)
 {
 	struct stat st;
 	struct group *g;
@@ -84,34 +84,34 @@ static void ctlc_socket_group(const char *path, char *buf, size_t len)
 		snprintf(buf, len, "group %u", (unsigned)st.st_gid);
 }
 
-static int ctlc_denied(const char *path)
+static int ftpgatectl_denied(const char *path)
 {
 	char group[96];
 
-	ctlc_socket_group(path, group, sizeof(group));
+	ftpgatectl_socket_group(path, group, sizeof(group));
 	fprintf(stderr, "ftpgatectl: permission denied on %s: the control socket is for root and members of %s (control-socket-group in ftpgate.conf); run as root or join that group\n",
 		path, group);
-	return CTLC_UNREACHABLE;
+	return FTPGATECTL_UNREACHABLE;
 }
 
-static int ctlc_connect(const char *path, int *fd_out)
+static int ftpgatectl_connect(const char *path, int *fd_out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, e;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "ftpgatectl: socket path too long: %s\n", path);
-		return CTLC_USAGE;
+		return FTPGATECTL_USAGE;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		fprintf(stderr, "ftpgatectl: socket: %s\n", strerror(errno));
-		return CTLC_UNREACHABLE;
+		return FTPGATECTL_UNREACHABLE;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		*fd_out = fd;
-		return CTLC_OK;
+		return FTPGATECTL_OK;
 	}
 	e = errno;
 	close(fd);
@@ -120,22 +120,22 @@ static int ctlc_connect(const char *path, int *fd_out)
 	case ENOTDIR:
 		fprintf(stderr, "ftpgatectl: ftpgated is not running: there is no control socket %s (start ftpgated; if it uses another control-socket, give --socket or --config)\n",
 			path);
-		return CTLC_UNREACHABLE;
+		return FTPGATECTL_UNREACHABLE;
 	case ECONNREFUSED:
 		fprintf(stderr, "ftpgatectl: ftpgated is not running: nothing answers on %s (a socket left by a daemon that stopped)\n",
 			path);
-		return CTLC_UNREACHABLE;
+		return FTPGATECTL_UNREACHABLE;
 	case EACCES:
 	case EPERM:
-		return ctlc_denied(path);
+		return ftpgatectl_denied(path);
 	default:
 		fprintf(stderr, "ftpgatectl: cannot connect to %s: %s\n", path, strerror(e));
-		return CTLC_UNREACHABLE;
+		return FTPGATECTL_UNREACHABLE;
 	}
 }
 
 /* Send the request, read the whole answer. */
-static int ctlc_exchange(int fd, const char *request, struct strbuf *answer)
+static int ftpgatectl_exchange(int fd, const char *request, struct strbuf *answer)
 {
 	size_t off = 0, len = strlen(request);
 	char buf[65536];
@@ -148,35 +148,35 @@ static int ctlc_exchange(int fd, const char *request, struct strbuf *answer)
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "ftpgatectl: sending the request: %s\n", strerror(errno));
-			return CTLC_UNREACHABLE;
+			return FTPGATECTL_UNREACHABLE;
 		}
 		off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		ssize_t n;
-		int r = poll(&p, 1, CTLC_TIMEOUT_MS);
+		int r = poll(&p, 1, FTPGATECTL_TIMEOUT_MS);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
 			fprintf(stderr, "ftpgatectl: ftpgated did not answer within %d s\n",
-				CTLC_TIMEOUT_MS / 1000);
-			return CTLC_UNREACHABLE;
+				FTPGATECTL_TIMEOUT_MS / 1000);
+			return FTPGATECTL_UNREACHABLE;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "ftpgatectl: reading the answer: %s\n", strerror(errno));
-			return CTLC_UNREACHABLE;
+			return FTPGATECTL_UNREACHABLE;
 		}
 		if (n == 0)
-			return CTLC_OK;
+			return FTPGATECTL_OK;
 		if (strbuf_append(answer, buf, (size_t)n) < 0) {
 			fprintf(stderr, "ftpgatectl: the answer is larger than %u MiB\n",
-				CTLC_RESPONSE_MAX >> 20);
-			return CTLC_DAEMON_ERROR;
+				FTPGATECTL_RESPONSE_MAX >> 20);
+			return FTPGATECTL_DAEMON_ERROR;
 		}
 	}
 }
@@ -184,8 +184,8 @@ static int ctlc_exchange(int fd, const char *request, struct strbuf *answer)
 /* The socket path: --socket, else the configuration's control-socket,
  * else the default. A configuration we cannot read is not an error here:
  * members of the control group need not read it. */
-static void ctlc_socket_path(const char *config_path, bool config_given,
-			     char *out, size_t len)
+static void ftpgatectl_socket_path(const char *config_path, bool config_given,
+				   char *out, size_t len)
 {
 	struct config c;
 	char err[512];
@@ -221,16 +221,16 @@ int main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'c': config_path = optarg; config_given = true; break;
 		case 'j': json = true; break;
-		case 'h': ctlc_usage(stdout); return CTLC_OK;
-		default: ctlc_usage(stderr); return CTLC_USAGE;
+		case 'h': ftpgatectl_usage(stdout); return FTPGATECTL_OK;
+		default: ftpgatectl_usage(stderr); return FTPGATECTL_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "ftpgatectl: %s\n", optind == argc ?
 			"which command? (pinholes, sessions, stats, ports, metrics, ping, doctor)" :
 			"one command at a time");
-		ctlc_usage(stderr);
-		return CTLC_USAGE;
+		ftpgatectl_usage(stderr);
+		return FTPGATECTL_USAGE;
 	}
 	if (strcmp(argv[optind], "doctor") == 0) {
 		struct doctor_options d = { .config_path = config_path,
@@ -241,20 +241,20 @@ int main(int argc, char **argv)
 	snprintf(request, sizeof(request), "%s%s\n", argv[optind], json ? " --json" : "");
 	if (ctl_request_parse(request, strlen(request), &req, &why) < 0) {
 		fprintf(stderr, "ftpgatectl: %s\n", why);
-		return CTLC_USAGE;
+		return FTPGATECTL_USAGE;
 	}
 	if (socket_path != NULL)
 		snprintf(path, sizeof(path), "%s", socket_path);
 	else
-		ctlc_socket_path(config_path, config_given, path, sizeof(path));
+		ftpgatectl_socket_path(config_path, config_given, path, sizeof(path));
 
-	rc = ctlc_connect(path, &fd);
-	if (rc != CTLC_OK)
+	rc = ftpgatectl_connect(path, &fd);
+	if (rc != FTPGATECTL_OK)
 		return rc;
-	strbuf_init(&answer, CTLC_RESPONSE_MAX);
-	rc = ctlc_exchange(fd, request, &answer);
+	strbuf_init(&answer, FTPGATECTL_RESPONSE_MAX);
+	rc = ftpgatectl_exchange(fd, request, &answer);
 	close(fd);
-	if (rc != CTLC_OK) {
+	if (rc != FTPGATECTL_OK) {
 		strbuf_free(&answer);
 		return rc;
 	}
@@ -263,18 +263,18 @@ int main(int argc, char **argv)
 	if (nl == NULL) {
 		fprintf(stderr, "ftpgatectl: ftpgated closed the connection without an answer (too many clients at once? try again)\n");
 		strbuf_free(&answer);
-		return CTLC_UNREACHABLE;
+		return FTPGATECTL_UNREACHABLE;
 	}
 	if (strncmp(text, "ok\n", 3) == 0) {
 		fwrite(nl + 1, 1, answer.len - (size_t)(nl + 1 - text), stdout);
-		rc = fflush(stdout) == 0 ? CTLC_OK : CTLC_DAEMON_ERROR;
+		rc = fflush(stdout) == 0 ? FTPGATECTL_OK : FTPGATECTL_DAEMON_ERROR;
 	} else if (strncmp(text, "error access denied", 19) == 0) {
-		rc = ctlc_denied(path);
+		rc = ftpgatectl_denied(path);
 	} else {
 		const char *msg = strncmp(text, "error ", 6) == 0 ? text + 6 : text;
 
 		fprintf(stderr, "ftpgatectl: ftpgated: %.*s\n", (int)(nl - msg), msg);
-		rc = CTLC_DAEMON_ERROR;
+		rc = FTPGATECTL_DAEMON_ERROR;
 	}
 	strbuf_free(&answer);
 	return rc;

@@ -12,23 +12,23 @@
 
 #include "nftrules.h"
 
-#define NR_PORT_RANGES_MAX 256	/* port ranges of one match we follow */
-#define NR_WALK_MAX 65536	/* chains visited over all base chains */
+#define NFTRULES_PORT_RANGES_MAX 256	/* port ranges of one match we follow */
+#define NFTRULES_WALK_MAX 65536	/* chains visited over all base chains */
 
-struct nr_chain {
+struct nftrules_chain {
 	const char *family, *table, *name, *hook, *type, *policy;
 	int prio;
 	bool base;
-	size_t first_rule, rule_count;	/* into nr_ctx.rules */
+	size_t first_rule, rule_count;	/* into nftrules_ctx.rules */
 	unsigned seen;			/* walk generation */
 };
 
-struct nr_ctx {
+struct nftrules_ctx {
 	json_t *items;
 	const char *helper;
 	const struct nftrules_port_range *passive;
 	size_t npassive;
-	struct nr_chain *chains;
+	struct nftrules_chain *chains;
 	size_t nchains;
 	json_t **rules;			/* grouped by chain */
 	size_t nrules;
@@ -36,21 +36,21 @@ struct nr_ctx {
 	unsigned generation, walked;
 };
 
-struct nr_ports {
-	struct nftrules_port_range r[NR_PORT_RANGES_MAX];
+struct nftrules_ports {
+	struct nftrules_port_range r[NFTRULES_PORT_RANGES_MAX];
 	unsigned n;
 	bool unknown;			/* a form we do not follow */
 };
 
 /* What one rule does, as far as doctor cares. */
-struct nr_rule_facts {
+struct nftrules_rule_facts {
 	bool accept, drop, helper_match, tcp_possible, new_possible, has_ports;
 	const char *jump, *helper_set;
-	struct nr_ports ports;		/* the ports it admits when has_ports */
+	struct nftrules_ports ports;		/* the ports it admits when has_ports */
 };
 
 __attribute__((format(printf, 3, 4)))
-static void nr_seterr(char *err, size_t len, const char *fmt, ...)
+static void nftrules_seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,14 +61,14 @@ static void nr_seterr(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *nr_str(json_t *obj, const char *key)
+static const char *nftrules_str(json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
 
 	return s != NULL ? s : "";
 }
 
-static void nr_copy(char *dst, size_t len, const char *src)
+static void nftrules_copy(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src);
 }
@@ -84,7 +84,7 @@ void nftrules_where_format(const struct nftrules_where *w, char *buf,
 
 /* nft prints a number; be ready for the standard names too ("filter",
  * "dstnat - 10"). Unknown text: 0 and false. */
-static bool nr_prio_parse(json_t *v, int *prio)
+static bool nftrules_prio_parse(json_t *v, int *prio)
 {
 	static const struct { const char *name; int value; } names[] = {
 		{ "raw", -300 }, { "mangle", -150 }, { "dstnat", -100 },
@@ -118,19 +118,19 @@ static bool nr_prio_parse(json_t *v, int *prio)
 
 /* ---- the object list ------------------------------------------------- */
 
-static json_t *nr_item(json_t *item, const char *kind)
+static json_t *nftrules_item(json_t *item, const char *kind)
 {
 	return json_object_get(item, kind);
 }
 
-static struct nr_chain *nr_chain_find(struct nr_ctx *c, const char *family,
-				      const char *table, const char *name)
+static struct nftrules_chain *nftrules_chain_find(struct nftrules_ctx *c, const char *family,
+						  const char *table, const char *name)
 {
 	size_t i;
 
 	/* chains are bounded by NFTRULES_CHAINS_MAX */
 	for (i = 0; i < c->nchains; i++) {
-		struct nr_chain *ch = &c->chains[i];
+		struct nftrules_chain *ch = &c->chains[i];
 
 		if (strcmp(ch->name, name) == 0 && strcmp(ch->table, table) == 0 &&
 		    strcmp(ch->family, family) == 0)
@@ -139,7 +139,7 @@ static struct nr_chain *nr_chain_find(struct nr_ctx *c, const char *family,
 	return NULL;
 }
 
-static void nr_chain_note_nat(struct nr_ctx *c, const struct nr_chain *ch)
+static void nftrules_chain_note_nat(struct nftrules_ctx *c, const struct nftrules_chain *ch)
 {
 	if (strcmp(ch->type, "nat") != 0 || c->out->nat)
 		return;
@@ -148,13 +148,13 @@ static void nr_chain_note_nat(struct nr_ctx *c, const struct nr_chain *ch)
 		 ch->family, ch->table, ch->name);
 }
 
-static int nr_chains_collect(struct nr_ctx *c)
+static int nftrules_chains_collect(struct nftrules_ctx *c)
 {
 	size_t i, n = 0;
 	json_t *item, *ch;
 
 	json_array_foreach(c->items, i, item)
-		if (nr_item(item, "chain") != NULL)
+		if (nftrules_item(item, "chain") != NULL)
 			n++;
 	if (n > NFTRULES_CHAINS_MAX)
 		return -E2BIG;
@@ -162,20 +162,20 @@ static int nr_chains_collect(struct nr_ctx *c)
 	if (c->chains == NULL)
 		return -ENOMEM;
 	json_array_foreach(c->items, i, item) {
-		struct nr_chain *x;
+		struct nftrules_chain *x;
 
-		ch = nr_item(item, "chain");
+		ch = nftrules_item(item, "chain");
 		if (ch == NULL)
 			continue;
 		x = &c->chains[c->nchains++];
-		x->family = nr_str(ch, "family");
-		x->table = nr_str(ch, "table");
-		x->name = nr_str(ch, "name");
-		x->hook = nr_str(ch, "hook");
-		x->type = nr_str(ch, "type");
-		x->policy = nr_str(ch, "policy");
-		x->base = x->hook[0] != '\0' && nr_prio_parse(json_object_get(ch, "prio"), &x->prio);
-		nr_chain_note_nat(c, x);
+		x->family = nftrules_str(ch, "family");
+		x->table = nftrules_str(ch, "table");
+		x->name = nftrules_str(ch, "name");
+		x->hook = nftrules_str(ch, "hook");
+		x->type = nftrules_str(ch, "type");
+		x->policy = nftrules_str(ch, "policy");
+		x->base = x->hook[0] != '\0' && nftrules_prio_parse(json_object_get(ch, "prio"), &x->prio);
+		nftrules_chain_note_nat(c, x);
 	}
 	c->out->chains = (unsigned)c->nchains;
 	return 0;
@@ -183,11 +183,11 @@ static int nr_chains_collect(struct nr_ctx *c)
 
 /* Rules grouped by chain: count per chain, then place. Rules of chains
  * we do not know (none in nft's output) are left out. */
-static int nr_rules_group(struct nr_ctx *c)
+static int nftrules_rules_group(struct nftrules_ctx *c)
 {
 	size_t i, k, *fill;
 	json_t *item, *r;
-	struct nr_chain **owner, *last = NULL;
+	struct nftrules_chain **owner, *last = NULL;
 	size_t n = json_array_size(c->items);
 
 	owner = calloc(n ? n : 1, sizeof(*owner));
@@ -199,17 +199,17 @@ static int nr_rules_group(struct nr_ctx *c)
 		return -ENOMEM;
 	}
 	json_array_foreach(c->items, i, item) {
-		r = nr_item(item, "rule");
+		r = nftrules_item(item, "rule");
 		if (r == NULL)
 			continue;
 		/* nft lists a chain's rules together: try the last one first */
-		if (last != NULL && strcmp(last->name, nr_str(r, "chain")) == 0 &&
-		    strcmp(last->table, nr_str(r, "table")) == 0 &&
-		    strcmp(last->family, nr_str(r, "family")) == 0)
+		if (last != NULL && strcmp(last->name, nftrules_str(r, "chain")) == 0 &&
+		    strcmp(last->table, nftrules_str(r, "table")) == 0 &&
+		    strcmp(last->family, nftrules_str(r, "family")) == 0)
 			owner[i] = last;
 		else
-			owner[i] = nr_chain_find(c, nr_str(r, "family"), nr_str(r, "table"),
-						 nr_str(r, "chain"));
+			owner[i] = nftrules_chain_find(c, nftrules_str(r, "family"), nftrules_str(r, "table"),
+						       nftrules_str(r, "chain"));
 		last = owner[i];
 		if (owner[i] != NULL)
 			owner[i]->rule_count++;
@@ -223,7 +223,7 @@ static int nr_rules_group(struct nr_ctx *c)
 		if (owner[i] == NULL)
 			continue;
 		k = (size_t)(owner[i] - c->chains);
-		c->rules[owner[i]->first_rule + fill[k]++] = nr_item(item, "rule");
+		c->rules[owner[i]->first_rule + fill[k]++] = nftrules_item(item, "rule");
 		c->nrules++;
 	}
 	free(owner);
@@ -231,51 +231,51 @@ static int nr_rules_group(struct nr_ctx *c)
 	return 0;
 }
 
-static void nr_helpers_collect(struct nr_ctx *c)
+static void nftrules_helpers_collect(struct nftrules_ctx *c)
 {
 	size_t i;
 	json_t *item, *h;
 
 	json_array_foreach(c->items, i, item) {
-		if (nr_item(item, "table") != NULL)
+		if (nftrules_item(item, "table") != NULL)
 			c->out->tables++;
-		h = nr_item(item, "ct helper");
-		if (h == NULL || strcmp(nr_str(h, "type"), c->helper) != 0)
+		h = nftrules_item(item, "ct helper");
+		if (h == NULL || strcmp(nftrules_str(h, "type"), c->helper) != 0)
 			continue;
 		if (c->out->helper_objects++ == 0)
 			snprintf(c->out->object, sizeof(c->out->object), "%s %s %s",
-				 nr_str(h, "family"), nr_str(h, "table"), nr_str(h, "name"));
+				 nftrules_str(h, "family"), nftrules_str(h, "table"), nftrules_str(h, "name"));
 	}
 }
 
 /* Is NAME (in family/table) a ct helper object of our type? */
-static bool nr_helper_object(struct nr_ctx *c, const char *family,
-			     const char *table, const char *name)
+static bool nftrules_helper_object(struct nftrules_ctx *c, const char *family,
+				   const char *table, const char *name)
 {
 	size_t i;
 	json_t *item, *h;
 
 	json_array_foreach(c->items, i, item) {
-		h = nr_item(item, "ct helper");
-		if (h != NULL && strcmp(nr_str(h, "name"), name) == 0 &&
-		    strcmp(nr_str(h, "table"), table) == 0 &&
-		    strcmp(nr_str(h, "family"), family) == 0)
-			return strcmp(nr_str(h, "type"), c->helper) == 0;
+		h = nftrules_item(item, "ct helper");
+		if (h != NULL && strcmp(nftrules_str(h, "name"), name) == 0 &&
+		    strcmp(nftrules_str(h, "table"), table) == 0 &&
+		    strcmp(nftrules_str(h, "family"), family) == 0)
+			return strcmp(nftrules_str(h, "type"), c->helper) == 0;
 	}
 	return false;
 }
 
-static json_t *nr_set_find(struct nr_ctx *c, const char *family,
-			   const char *table, const char *name)
+static json_t *nftrules_set_find(struct nftrules_ctx *c, const char *family,
+				 const char *table, const char *name)
 {
 	size_t i;
 	json_t *item, *s;
 
 	json_array_foreach(c->items, i, item) {
-		s = nr_item(item, "set");
-		if (s != NULL && strcmp(nr_str(s, "name"), name) == 0 &&
-		    strcmp(nr_str(s, "table"), table) == 0 &&
-		    strcmp(nr_str(s, "family"), family) == 0)
+		s = nftrules_item(item, "set");
+		if (s != NULL && strcmp(nftrules_str(s, "name"), name) == 0 &&
+		    strcmp(nftrules_str(s, "table"), table) == 0 &&
+		    strcmp(nftrules_str(s, "family"), family) == 0)
 			return s;
 	}
 	return NULL;
@@ -283,13 +283,13 @@ static json_t *nr_set_find(struct nr_ctx *c, const char *family,
 
 /* ---- port sets ------------------------------------------------------- */
 
-static void nr_ports_add(struct nr_ports *p, long low, long high)
+static void nftrules_ports_add(struct nftrules_ports *p, long low, long high)
 {
 	if (low < 0 || high > 65535 || low > high) {
 		p->unknown = true;
 		return;
 	}
-	if (p->n == NR_PORT_RANGES_MAX) {
+	if (p->n == NFTRULES_PORT_RANGES_MAX) {
 		p->unknown = true;
 		return;
 	}
@@ -298,7 +298,7 @@ static void nr_ports_add(struct nr_ports *p, long low, long high)
 	p->n++;
 }
 
-static bool nr_port_value(json_t *v, long *port)
+static bool nftrules_port_value(json_t *v, long *port)
 {
 	const char *s = json_string_value(v);
 	char *end;
@@ -313,46 +313,46 @@ static bool nr_port_value(json_t *v, long *port)
 	return *end == '\0';
 }
 
-static void nr_ports_element(struct nr_ports *p, json_t *e)
+static void nftrules_ports_element(struct nftrules_ports *p, json_t *e)
 {
 	json_t *range = json_object_get(e, "range");
 	json_t *elem = json_object_get(e, "elem");
 	long a, b;
 
 	if (elem != NULL) {		/* {"elem": {"val": X, "timeout": ...}} */
-		nr_ports_element(p, json_object_get(elem, "val"));
+		nftrules_ports_element(p, json_object_get(elem, "val"));
 		return;
 	}
 	if (json_is_array(range) && json_array_size(range) == 2 &&
-	    nr_port_value(json_array_get(range, 0), &a) &&
-	    nr_port_value(json_array_get(range, 1), &b)) {
-		nr_ports_add(p, a, b);
+	    nftrules_port_value(json_array_get(range, 0), &a) &&
+	    nftrules_port_value(json_array_get(range, 1), &b)) {
+		nftrules_ports_add(p, a, b);
 		return;
 	}
-	if (nr_port_value(e, &a)) {
-		nr_ports_add(p, a, a);
+	if (nftrules_port_value(e, &a)) {
+		nftrules_ports_add(p, a, a);
 		return;
 	}
 	p->unknown = true;
 }
 
-static void nr_ports_elements(struct nr_ports *p, json_t *list)
+static void nftrules_ports_elements(struct nftrules_ports *p, json_t *list)
 {
 	size_t i;
 	json_t *e;
 
 	if (!json_is_array(list)) {
-		nr_ports_element(p, list);
+		nftrules_ports_element(p, list);
 		return;
 	}
 	json_array_foreach(list, i, e)
-		nr_ports_element(p, e);
+		nftrules_ports_element(p, e);
 }
 
 /* The right-hand side of a dport match: 21, {"range": ...}, {"set": [...]},
  * "@named_set". */
-static void nr_ports_read(struct nr_ctx *c, json_t *rule, json_t *right,
-			  struct nr_ports *p)
+static void nftrules_ports_read(struct nftrules_ctx *c, json_t *rule, json_t *right,
+				struct nftrules_ports *p)
 {
 	const char *s = json_string_value(right);
 	json_t *set = json_object_get(right, "set");
@@ -360,19 +360,19 @@ static void nr_ports_read(struct nr_ctx *c, json_t *rule, json_t *right,
 	p->n = 0;
 	p->unknown = false;
 	if (s != NULL && s[0] == '@') {
-		json_t *named = nr_set_find(c, nr_str(rule, "family"), nr_str(rule, "table"), s + 1);
+		json_t *named = nftrules_set_find(c, nftrules_str(rule, "family"), nftrules_str(rule, "table"), s + 1);
 
 		if (named == NULL) {
 			p->unknown = true;
 			return;
 		}
-		nr_ports_elements(p, json_object_get(named, "elem"));
+		nftrules_ports_elements(p, json_object_get(named, "elem"));
 		return;
 	}
-	nr_ports_elements(p, set != NULL ? set : right);
+	nftrules_ports_elements(p, set != NULL ? set : right);
 }
 
-static int nr_range_cmp(const void *a, const void *b)
+static int nftrules_range_cmp(const void *a, const void *b)
 {
 	const struct nftrules_port_range *x = a, *y = b;
 
@@ -380,27 +380,27 @@ static int nr_range_cmp(const void *a, const void *b)
 }
 
 /* Replace p by its complement in 0-65535. */
-static void nr_ports_invert(struct nr_ports *p)
+static void nftrules_ports_invert(struct nftrules_ports *p)
 {
-	struct nr_ports inv = { .n = 0, .unknown = p->unknown };
+	struct nftrules_ports inv = { .n = 0, .unknown = p->unknown };
 	long next = 0;
 	unsigned i;
 
-	qsort(p->r, p->n, sizeof(p->r[0]), nr_range_cmp);
+	qsort(p->r, p->n, sizeof(p->r[0]), nftrules_range_cmp);
 	for (i = 0; i < p->n; i++) {
 		if (p->r[i].low > next)
-			nr_ports_add(&inv, next, p->r[i].low - 1);
+			nftrules_ports_add(&inv, next, p->r[i].low - 1);
 		if ((long)p->r[i].high + 1 > next)
 			next = (long)p->r[i].high + 1;
 	}
 	if (next <= 65535)
-		nr_ports_add(&inv, next, 65535);
+		nftrules_ports_add(&inv, next, 65535);
 	*p = inv;
 }
 
 /* The first overlap of p with the passive ranges. */
-static bool nr_ports_overlap(const struct nr_ctx *c, const struct nr_ports *p,
-			     struct nftrules_port_range *out)
+static bool nftrules_ports_overlap(const struct nftrules_ctx *c, const struct nftrules_ports *p,
+				   struct nftrules_port_range *out)
 {
 	unsigned i;
 	size_t k;
@@ -421,7 +421,7 @@ static bool nr_ports_overlap(const struct nr_ctx *c, const struct nr_ports *p,
 
 /* ---- one rule -------------------------------------------------------- */
 
-static bool nr_value_has(json_t *right, const char *word, long number)
+static bool nftrules_value_has(json_t *right, const char *word, long number)
 {
 	json_t *set = json_object_get(right, "set");
 	json_t *list = set != NULL ? set : right;
@@ -430,7 +430,7 @@ static bool nr_value_has(json_t *right, const char *word, long number)
 
 	if (json_is_array(list)) {
 		json_array_foreach(list, i, e)
-			if (nr_value_has(e, word, number))
+			if (nftrules_value_has(e, word, number))
 				return true;
 		return false;
 	}
@@ -440,7 +440,7 @@ static bool nr_value_has(json_t *right, const char *word, long number)
 }
 
 /* Layer-4 protocols whose header match rules out TCP. */
-static bool nr_payload_not_tcp(const char *proto)
+static bool nftrules_payload_not_tcp(const char *proto)
 {
 	static const char *const others[] = {
 		"udp", "udplite", "icmp", "icmpv6", "sctp", "dccp", "esp",
@@ -454,54 +454,54 @@ static bool nr_payload_not_tcp(const char *proto)
 	return false;
 }
 
-static void nr_match_ct(struct nr_rule_facts *f, const char *key, bool negated,
-			json_t *right)
+static void nftrules_match_ct(struct nftrules_rule_facts *f, const char *key, bool negated,
+			      json_t *right)
 {
 	if (strcmp(key, "helper") == 0) {
 		f->helper_match = true;
 	} else if (strcmp(key, "state") == 0) {
-		bool has_new = nr_value_has(right, "new", -1);
+		bool has_new = nftrules_value_has(right, "new", -1);
 
 		if (negated ? has_new : !has_new)
 			f->new_possible = false;
 	}
 }
 
-static void nr_match_l4proto(struct nr_rule_facts *f, bool negated, json_t *right)
+static void nftrules_match_l4proto(struct nftrules_rule_facts *f, bool negated, json_t *right)
 {
-	bool has_tcp = nr_value_has(right, "tcp", 6);
+	bool has_tcp = nftrules_value_has(right, "tcp", 6);
 
 	if (negated ? has_tcp : !has_tcp)
 		f->tcp_possible = false;
 }
 
-static void nr_match(struct nr_ctx *c, json_t *rule, json_t *m,
-		     struct nr_rule_facts *f)
+static void nftrules_match(struct nftrules_ctx *c, json_t *rule, json_t *m,
+			   struct nftrules_rule_facts *f)
 {
 	json_t *left = json_object_get(m, "left"), *right = json_object_get(m, "right");
 	json_t *ct = json_object_get(left, "ct"), *meta = json_object_get(left, "meta");
 	json_t *payload = json_object_get(left, "payload");
-	bool negated = strcmp(nr_str(m, "op"), "!=") == 0;
-	const char *proto = nr_str(payload, "protocol"), *field = nr_str(payload, "field");
+	bool negated = strcmp(nftrules_str(m, "op"), "!=") == 0;
+	const char *proto = nftrules_str(payload, "protocol"), *field = nftrules_str(payload, "field");
 
 	if (ct != NULL) {
-		nr_match_ct(f, nr_str(ct, "key"), negated, right);
-	} else if (meta != NULL && strcmp(nr_str(meta, "key"), "l4proto") == 0) {
-		nr_match_l4proto(f, negated, right);
+		nftrules_match_ct(f, nftrules_str(ct, "key"), negated, right);
+	} else if (meta != NULL && strcmp(nftrules_str(meta, "key"), "l4proto") == 0) {
+		nftrules_match_l4proto(f, negated, right);
 	} else if (payload != NULL && (strcmp(field, "protocol") == 0 || strcmp(field, "nexthdr") == 0)) {
-		nr_match_l4proto(f, negated, right);
-	} else if (payload != NULL && nr_payload_not_tcp(proto)) {
+		nftrules_match_l4proto(f, negated, right);
+	} else if (payload != NULL && nftrules_payload_not_tcp(proto)) {
 		f->tcp_possible = false;
 	} else if (payload != NULL && strcmp(field, "dport") == 0 && !f->has_ports &&
 		   (strcmp(proto, "tcp") == 0 || strcmp(proto, "th") == 0)) {
 		f->has_ports = true;
-		nr_ports_read(c, rule, right, &f->ports);
+		nftrules_ports_read(c, rule, right, &f->ports);
 		if (negated)
-			nr_ports_invert(&f->ports);
+			nftrules_ports_invert(&f->ports);
 	}
 }
 
-static void nr_rule_facts(struct nr_ctx *c, json_t *rule, struct nr_rule_facts *f)
+static void nftrules_rule_facts(struct nftrules_ctx *c, json_t *rule, struct nftrules_rule_facts *f)
 {
 	json_t *expr = json_object_get(rule, "expr"), *e, *x;
 	size_t i;
@@ -514,98 +514,98 @@ static void nr_rule_facts(struct nr_ctx *c, json_t *rule, struct nr_rule_facts *
 		else if (json_object_get(e, "drop") != NULL || json_object_get(e, "reject") != NULL)
 			f->drop = true;
 		else if ((x = json_object_get(e, "match")) != NULL)
-			nr_match(c, rule, x, f);
+			nftrules_match(c, rule, x, f);
 		else if ((x = json_object_get(e, "jump")) != NULL || (x = json_object_get(e, "goto")) != NULL)
 			f->jump = json_string_value(json_object_get(x, "target"));
 		else if ((x = json_object_get(e, "ct helper")) != NULL && json_is_string(x))
 			f->helper_set = json_string_value(x);
 		else if ((x = json_object_get(e, "mangle")) != NULL &&
-			 strcmp(nr_str(json_object_get(json_object_get(x, "key"), "ct"), "key"), "helper") == 0)
+			 strcmp(nftrules_str(json_object_get(json_object_get(x, "key"), "ct"), "key"), "helper") == 0)
 			f->helper_set = json_string_value(json_object_get(x, "value"));
 	}
 }
 
-static void nr_where(json_t *rule, struct nftrules_where *w)
+static void nftrules_rule_where(json_t *rule, struct nftrules_where *w)
 {
-	nr_copy(w->family, sizeof(w->family), nr_str(rule, "family"));
-	nr_copy(w->table, sizeof(w->table), nr_str(rule, "table"));
-	nr_copy(w->chain, sizeof(w->chain), nr_str(rule, "chain"));
+	nftrules_copy(w->family, sizeof(w->family), nftrules_str(rule, "family"));
+	nftrules_copy(w->table, sizeof(w->table), nftrules_str(rule, "table"));
+	nftrules_copy(w->chain, sizeof(w->chain), nftrules_str(rule, "chain"));
 	w->handle = (uint64_t)json_integer_value(json_object_get(rule, "handle"));
 }
 
-static void nr_note_attach(struct nr_ctx *c, json_t *rule, const char *object,
-			   const struct nr_chain *base)
+static void nftrules_note_attach(struct nftrules_ctx *c, json_t *rule, const char *object,
+				 const struct nftrules_chain *base)
 {
 	struct nftrules_attach *a;
 
 	if (c->out->attach_count++ >= NFTRULES_ATTACH_MAX)
 		return;
 	a = &c->out->attach[c->out->attach_count - 1];
-	nr_where(rule, &a->rule);
-	nr_copy(a->object, sizeof(a->object), object);
-	nr_copy(a->base_chain, sizeof(a->base_chain), base->name);
-	nr_copy(a->hook, sizeof(a->hook), base->hook);
+	nftrules_rule_where(rule, &a->rule);
+	nftrules_copy(a->object, sizeof(a->object), object);
+	nftrules_copy(a->base_chain, sizeof(a->base_chain), base->name);
+	nftrules_copy(a->hook, sizeof(a->hook), base->hook);
 	a->prio = base->prio;
 }
 
 /* Does this rule decide a new TCP connection into the passive range that
  * ftpgate did not create? */
-static bool nr_rule_decides(const struct nr_ctx *c, const struct nr_rule_facts *f,
-			    struct nftrules_port_range *overlap)
+static bool nftrules_rule_decides(const struct nftrules_ctx *c, const struct nftrules_rule_facts *f,
+				  struct nftrules_port_range *overlap)
 {
-	struct nr_ports any = { .r = { { 0, 65535 } }, .n = 1 };
+	struct nftrules_ports any = { .r = { { 0, 65535 } }, .n = 1 };
 
 	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible || f->helper_match)
 		return false;
-	return nr_ports_overlap(c, f->has_ports ? &f->ports : &any, overlap);
+	return nftrules_ports_overlap(c, f->has_ports ? &f->ports : &any, overlap);
 }
 
-enum nr_verdict { NR_UNDECIDED, NR_ADMIT, NR_CLOSE };
+enum nftrules_verdict { NFTRULES_UNDECIDED, NFTRULES_ADMIT, NFTRULES_CLOSE };
 
 /* The first rule of ch (in order, into jumped-to chains) deciding a new
  * connection into the passive range; its verdict and where it is. */
-static enum nr_verdict nr_chain_decide(struct nr_ctx *c, struct nr_chain *ch,
-				       unsigned depth, struct nftrules_admit *at)
+static enum nftrules_verdict nftrules_chain_decide(struct nftrules_ctx *c, struct nftrules_chain *ch,
+						   unsigned depth, struct nftrules_admit *at)
 {
 	size_t i;
 
 	for (i = ch->first_rule; i < ch->first_rule + ch->rule_count; i++) {
-		struct nr_rule_facts f;
-		struct nr_chain *next;
-		enum nr_verdict v;
+		struct nftrules_rule_facts f;
+		struct nftrules_chain *next;
+		enum nftrules_verdict v;
 
-		if (c->walked++ >= NR_WALK_MAX)
-			return NR_UNDECIDED;
-		nr_rule_facts(c, c->rules[i], &f);
-		if (nr_rule_decides(c, &f, &at->ports)) {
-			nr_where(c->rules[i], &at->rule);
-			return f.accept ? NR_ADMIT : NR_CLOSE;
+		if (c->walked++ >= NFTRULES_WALK_MAX)
+			return NFTRULES_UNDECIDED;
+		nftrules_rule_facts(c, c->rules[i], &f);
+		if (nftrules_rule_decides(c, &f, &at->ports)) {
+			nftrules_rule_where(c->rules[i], &at->rule);
+			return f.accept ? NFTRULES_ADMIT : NFTRULES_CLOSE;
 		}
 		if (f.jump == NULL || depth >= 16)
 			continue;
-		next = nr_chain_find(c, ch->family, ch->table, f.jump);
+		next = nftrules_chain_find(c, ch->family, ch->table, f.jump);
 		if (next != NULL && next != ch) {
-			v = nr_chain_decide(c, next, depth + 1, at);
-			if (v != NR_UNDECIDED)
+			v = nftrules_chain_decide(c, next, depth + 1, at);
+			if (v != NFTRULES_UNDECIDED)
 				return v;
 		}
 	}
-	return NR_UNDECIDED;
+	return NFTRULES_UNDECIDED;
 }
 
-static void nr_forward_judge(struct nr_ctx *c, struct nr_chain *ch, const char *policy)
+static void nftrules_forward_judge(struct nftrules_ctx *c, struct nftrules_chain *ch, const char *policy)
 {
 	struct nftrules_admit at = { .ports = { 0, 0 } };
-	enum nr_verdict v = nr_chain_decide(c, ch, 0, &at);
+	enum nftrules_verdict v = nftrules_chain_decide(c, ch, 0, &at);
 	char where[sizeof(c->out->closed_by)];
 
 	c->out->forward_chains++;
-	if (v == NR_ADMIT) {
+	if (v == NFTRULES_ADMIT) {
 		if (c->out->admit_count++ < NFTRULES_ADMIT_MAX)
 			c->out->admit[c->out->admit_count - 1] = at;
 		return;
 	}
-	if (v == NR_CLOSE)
+	if (v == NFTRULES_CLOSE)
 		snprintf(where, sizeof(where), "rule %s %s %s handle %" PRIu64, at.rule.family,
 			 at.rule.table, at.rule.chain, at.rule.handle);
 	else if (strcmp(policy, "drop") == 0)
@@ -620,30 +620,30 @@ static void nr_forward_judge(struct nr_ctx *c, struct nr_chain *ch, const char *
 
 /* ---- walking from each base chain ------------------------------------ */
 
-static void nr_walk(struct nr_ctx *c, const struct nr_chain *base)
+static void nftrules_walk(struct nftrules_ctx *c, const struct nftrules_chain *base)
 {
-	struct nr_chain *stack[64];
+	struct nftrules_chain *stack[64];
 	unsigned depth = 0;
 	size_t i;
 
 	c->generation++;
-	stack[depth++] = (struct nr_chain *)base;
-	((struct nr_chain *)base)->seen = c->generation;
-	while (depth > 0 && c->walked++ < NR_WALK_MAX) {
-		struct nr_chain *ch = stack[--depth];
+	stack[depth++] = (struct nftrules_chain *)base;
+	((struct nftrules_chain *)base)->seen = c->generation;
+	while (depth > 0 && c->walked++ < NFTRULES_WALK_MAX) {
+		struct nftrules_chain *ch = stack[--depth];
 
 		for (i = ch->first_rule; i < ch->first_rule + ch->rule_count; i++) {
 			json_t *rule = c->rules[i];
-			struct nr_rule_facts f;
-			struct nr_chain *next;
+			struct nftrules_rule_facts f;
+			struct nftrules_chain *next;
 
-			nr_rule_facts(c, rule, &f);
+			nftrules_rule_facts(c, rule, &f);
 			if (f.helper_set != NULL &&
-			    nr_helper_object(c, ch->family, ch->table, f.helper_set))
-				nr_note_attach(c, rule, f.helper_set, base);
+			    nftrules_helper_object(c, ch->family, ch->table, f.helper_set))
+				nftrules_note_attach(c, rule, f.helper_set, base);
 			if (f.jump == NULL)
 				continue;
-			next = nr_chain_find(c, ch->family, ch->table, f.jump);
+			next = nftrules_chain_find(c, ch->family, ch->table, f.jump);
 			if (next != NULL && next->seen != c->generation &&
 			    depth < sizeof(stack) / sizeof(stack[0])) {
 				next->seen = c->generation;
@@ -657,7 +657,7 @@ int nftrules_read(const char *json, size_t len, const char *helper,
 		  const struct nftrules_port_range *passive, size_t n,
 		  struct nftrules_summary *out, char *err, size_t errlen)
 {
-	struct nr_ctx c = { .helper = helper, .passive = passive, .npassive = n, .out = out };
+	struct nftrules_ctx c = { .helper = helper, .passive = passive, .npassive = n, .out = out };
 	json_error_t jerr;
 	json_t *root;
 	size_t i;
@@ -666,33 +666,33 @@ int nftrules_read(const char *json, size_t len, const char *helper,
 	memset(out, 0, sizeof(*out));
 	root = json_loadb(json, len, 0, &jerr);
 	if (root == NULL) {
-		nr_seterr(err, errlen, "not JSON (line %d: %s)", jerr.line, jerr.text);
+		nftrules_seterr(err, errlen, "not JSON (line %d: %s)", jerr.line, jerr.text);
 		return -EINVAL;
 	}
 	c.items = json_object_get(root, "nftables");
 	if (!json_is_array(c.items)) {
-		nr_seterr(err, errlen, "no \"nftables\" array: not the output of nft -j list ruleset");
+		nftrules_seterr(err, errlen, "no \"nftables\" array: not the output of nft -j list ruleset");
 		json_decref(root);
 		return -EINVAL;
 	}
-	rc = nr_chains_collect(&c);
+	rc = nftrules_chains_collect(&c);
 	if (rc == 0)
-		rc = nr_rules_group(&c);
+		rc = nftrules_rules_group(&c);
 	if (rc == 0) {
-		nr_helpers_collect(&c);
+		nftrules_helpers_collect(&c);
 		for (i = 0; i < c.nchains; i++)
 			if (c.chains[i].base)
-				nr_walk(&c, &c.chains[i]);
+				nftrules_walk(&c, &c.chains[i]);
 		c.walked = 0;
 		for (i = 0; i < c.nchains; i++)
 			if (c.chains[i].base && strcmp(c.chains[i].hook, "forward") == 0 &&
 			    strcmp(c.chains[i].type, "filter") == 0)
-				nr_forward_judge(&c, &c.chains[i], c.chains[i].policy);
+				nftrules_forward_judge(&c, &c.chains[i], c.chains[i].policy);
 	}
 	if (rc == -E2BIG)
-		nr_seterr(err, errlen, "more than %d chains", NFTRULES_CHAINS_MAX);
+		nftrules_seterr(err, errlen, "more than %d chains", NFTRULES_CHAINS_MAX);
 	else if (rc < 0)
-		nr_seterr(err, errlen, "%s", strerror(-rc));
+		nftrules_seterr(err, errlen, "%s", strerror(-rc));
 	free(c.chains);
 	free(c.rules);
 	json_decref(root);

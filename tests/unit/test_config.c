@@ -89,6 +89,8 @@ static void test_defaults(void)
 	CHECK_INT(c.session_buffer_max, 8192);
 	CHECK_INT(c.line_max, 512);
 	CHECK_INT(c.session_idle_s, 3600);
+	CHECK_INT(c.pressure_window_s, 120);
+	CHECK_INT(c.time_wait_s, 120);
 	CHECK_INT(c.policy.passive_range.low, 1024);
 	CHECK_INT(c.policy.passive_range.high, 65535);
 	CHECK_INT(c.policy.max_pinholes_per_session, 8);
@@ -101,6 +103,11 @@ static void test_defaults(void)
 	CHECK(c.policy.strict);
 	CHECK(c.policy.servers == NULL);
 	CHECK_INT(c.policy.server_count, 0);
+	CHECK_STR(c.audit_log, "");
+	CHECK_STR(c.control_socket, "/run/ftpgate/ftpgated.sock");
+	CHECK_STR(c.control_group, "");
+	CHECK_STR(c.metrics_textfile, "");
+	CHECK_STR(c.nft_table, "ftpgate");
 	config_free(&c);
 	config_free(&c);
 }
