@@ -126,23 +126,47 @@ static bool doctor_probe_module_listed(const char *file, const char *module, con
 	return found;
 }
 
-/* Whether the kernel's configuration file (Debian: /boot/config-VERSION)
- * names `symbol` at all, set or not: 1 yes, 0 no, -1 no file to read. */
-static int doctor_probe_config_names(const char *release, const char *symbol)
+/* One line of a kernel configuration file: 1 when it sets `symbol` (its
+ * value, newline cut, to `value`) or says it "is not set" (value ""). */
+static int doctor_probe_config_line(const char *line, const char *symbol, size_t n,
+				    char *value, size_t vlen)
 {
-	char path[PATH_MAX], line[DOCTOR_PROBE_LINE_MAX];
-	size_t n = strlen(symbol);
-	int named = 0;
-	FILE *f;
+	if (strncmp(line, symbol, n) == 0 && line[n] == '=') {
+		snprintf(value, vlen, "%.*s", (int)strcspn(line + n + 1, "\n"), line + n + 1);
+		return 1;
+	}
+	if (strncmp(line, "# ", 2) == 0 && strncmp(line + 2, symbol, n) == 0 && line[n + 2] == ' ') {
+		snprintf(value, vlen, "%s", "");
+		return 1;
+	}
+	return 0;
+}
 
-	snprintf(path, sizeof(path), "/boot/config-%s", release);
-	f = fopen(path, "r");
-	if (f == NULL)
+/* What the kernel's configuration file says of `symbol`: '=' value copied
+ * to `value` ("y", "m", ...), "" when it says "is not set"; the file read is
+ * left in `path` (Debian: /boot/config-VERSION, else
+ * /lib/modules/VERSION/config; /proc/config.gz is not read).
+ * Returns 1 when the file names the symbol, 0 when it does not, -1 when
+ * there is no file to read (then `path` names the first place looked). */
+static int doctor_probe_config_read(const char *release, const char *symbol,
+				    char *value, size_t vlen, char *path, size_t plen)
+{
+	static const char *const where[][2] = { { "/boot/config-", "" }, { "/lib/modules/", "/config" } };
+	char line[DOCTOR_PROBE_LINE_MAX];
+	size_t i, n = strlen(symbol);
+	int named = 0;
+	FILE *f = NULL;
+
+	for (i = 0; f == NULL && i < sizeof(where) / sizeof(where[0]); i++) {
+		snprintf(path, plen, "%s%s%s", where[i][0], release, where[i][1]);
+		f = fopen(path, "r");
+	}
+	if (f == NULL) {
+		snprintf(path, plen, "%s%s%s", where[0][0], release, where[0][1]);
 		return -1;
+	}
 	while (!named && fgets(line, sizeof(line), f) != NULL)
-		named = (strncmp(line, symbol, n) == 0 && line[n] == '=') ||
-			(strncmp(line, "# ", 2) == 0 && strncmp(line + 2, symbol, n) == 0 &&
-			 line[n + 2] == ' ');
+		named = doctor_probe_config_line(line, symbol, n, value, vlen);
 	fclose(f);
 	return named;
 }
@@ -150,7 +174,7 @@ static int doctor_probe_config_names(const char *release, const char *symbol)
 static enum doctor_module_state doctor_probe_module_state(const char *module, const char *config,
 							  const char *release)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX], value[16];
 
 	snprintf(path, sizeof(path), "/sys/module/%s", module);
 	if (doctor_probe_exists(path))
@@ -164,7 +188,7 @@ static enum doctor_module_state doctor_probe_module_state(const char *module, co
 	if (doctor_probe_join(path, sizeof(path), dir, "/modules.dep") &&
 	    doctor_probe_module_listed(path, module, dir))
 		return DOCTOR_MODULE_LOADABLE;
-	if (doctor_probe_config_names(release, config) == 0)
+	if (doctor_probe_config_read(release, config, value, sizeof(value), path, sizeof(path)) == 0)
 		return DOCTOR_MODULE_MERGED;
 	return DOCTOR_MODULE_MISSING;
 }
@@ -188,30 +212,18 @@ static void doctor_probe_kernel_modules(struct doctor_report *r, const char *rel
 	}
 }
 
-/* CONFIG_NETFILTER_NETLINK_GLUE_CT from the kernel's configuration file
- * (Debian: /boot/config-VERSION; /proc/config.gz is not read). */
+/* CONFIG_NETFILTER_NETLINK_GLUE_CT from the kernel's configuration file. */
 static void doctor_probe_kernel_glue(struct doctor_report *r, const char *release)
 {
-	static const char *const where[][2] = { { "/boot/config-", "" }, { "/lib/modules/", "/config" } };
-	char path[PATH_MAX], line[DOCTOR_PROBE_LINE_MAX];
-	size_t i;
+	char path[PATH_MAX], value[16];
+	int named = doctor_probe_config_read(release, "CONFIG_NETFILTER_NETLINK_GLUE_CT",
+					     value, sizeof(value), path, sizeof(path));
 
-	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-		FILE *f;
-		bool set = false;
-
-		snprintf(path, sizeof(path), "%s%s%s", where[i][0], release, where[i][1]);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		while (!set && fgets(line, sizeof(line), f) != NULL)
-			set = strcmp(line, "CONFIG_NETFILTER_NETLINK_GLUE_CT=y\n") == 0;
-		fclose(f);
-		doctor_check_glue(r, set ? DOCTOR_CONFIG_SET : DOCTOR_CONFIG_UNSET, path);
-		return;
-	}
-	snprintf(path, sizeof(path), "/boot/config-%s", release);
-	doctor_check_glue(r, DOCTOR_CONFIG_UNKNOWN, path);
+	if (named < 0)
+		doctor_check_glue(r, DOCTOR_CONFIG_UNKNOWN, path);
+	else
+		doctor_check_glue(r, named && strcmp(value, "y") == 0 ? DOCTOR_CONFIG_SET
+								    : DOCTOR_CONFIG_UNSET, path);
 }
 
 /* ---- the control socket ---------------------------------------------- */
