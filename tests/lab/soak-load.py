@@ -217,63 +217,74 @@ class Control:
         self.writer.transport.abort()
 
 
-async def session(kind, gate, expire_wait):
-    host = KINDS[kind]
-    async with gate:
-        c = await Control.open(host)
-        try:
-            if kind.startswith("refused-"):
-                await c.login(kind[len("refused-"):])
-                if kind == "refused-unsolicited":
-                    code, line = await c.reply()
-                    if code != 227:
-                        raise SessionError("want the unsolicited 227, got %r" % line[:80])
-                else:
-                    await c.passive("PASV")
-                await c.quit()
-                return
-            await c.login()
-            if kind in ("pasv-list4", "epsv-list4", "supersede4"):
-                verb = "EPSV" if kind == "epsv-list4" else "PASV"
-                if kind == "supersede4":
-                    await c.passive(verb)
-                await c.transfer("LIST pub", *(await c.passive(verb)))
-            elif kind in ("epsv-retr6", "supersede6"):
-                if kind == "supersede6":
-                    await c.passive("EPSV")
-                await c.transfer("RETR pub/file1.txt", *(await c.passive("EPSV")))
-            elif kind in ("port-list4", "eprt-list6"):
-                await c.active("PORT" if kind == "port-list4" else "EPRT", "LIST pub")
-            elif kind in ("abort4", "abort6"):
-                await c.passive("PASV" if kind == "abort4" else "EPSV")
-                await c.cmd("ABOR", 225)
-            elif kind == "quit4":
+async def control_part(kind, host):
+    """The session's work on its control connection, up to the point where
+    an expire kind waits: returns the connection for those, else None."""
+    c = await Control.open(host)
+    try:
+        if kind.startswith("refused-"):
+            await c.login(kind[len("refused-"):])
+            if kind == "refused-unsolicited":
+                code, line = await c.reply()
+                if code != 227:
+                    raise SessionError("want the unsolicited 227, got %r" % line[:80])
+            else:
                 await c.passive("PASV")
-            elif kind == "close6":
+            await c.quit()
+            return None
+        await c.login()
+        if kind in ("pasv-list4", "epsv-list4", "supersede4"):
+            verb = "EPSV" if kind == "epsv-list4" else "PASV"
+            if kind == "supersede4":
+                await c.passive(verb)
+            await c.transfer("LIST pub", *(await c.passive(verb)))
+        elif kind in ("epsv-retr6", "supersede6"):
+            if kind == "supersede6":
                 await c.passive("EPSV")
-                c.writer.close()
-                # the server answers our FIN with its own
-                await c.reader.read()
-                return
-            elif kind == "reset4":
-                await c.passive("PASV")
-                c.reset()
-                return
-            elif kind in ("expire4", "expire6"):
-                await c.passive("PASV" if kind == "expire4" else "EPSV")
-            elif kind == "noop6":
-                await c.cmd("NOOP", 200)
-            if kind not in ("expire4", "expire6"):
-                await c.quit()
-                return
-        except BaseException:
+            await c.transfer("RETR pub/file1.txt", *(await c.passive("EPSV")))
+        elif kind in ("port-list4", "eprt-list6"):
+            await c.active("PORT" if kind == "port-list4" else "EPRT", "LIST pub")
+        elif kind in ("abort4", "abort6"):
+            await c.passive("PASV" if kind == "abort4" else "EPSV")
+            await c.cmd("ABOR", 225)
+        elif kind == "quit4":
+            await c.passive("PASV")
+        elif kind == "close6":
+            await c.passive("EPSV")
             c.writer.close()
-            raise
+            # the server answers our FIN with its own
+            await c.reader.read()
+            return None
+        elif kind == "reset4":
+            await c.passive("PASV")
+            c.reset()
+            return None
+        elif kind in ("expire4", "expire6"):
+            await c.passive("PASV" if kind == "expire4" else "EPSV")
+            return c
+        elif kind == "noop6":
+            await c.cmd("NOOP", 200)
+        await c.quit()
+        return None
+    except BaseException:
+        c.writer.close()
+        raise
+
+
+async def session(kind, gate, expire_wait, timeout):
+    """One session of `kind`. `timeout` bounds each part that holds a slot
+    of the gate, never the wait for a slot: on a loaded machine the wait
+    for the sessions ahead is not this session's fault (an expire kind
+    waits for a slot twice, and timed out where the others did not)."""
+    async with gate:
+        c = await asyncio.wait_for(control_part(kind, KINDS[kind]), timeout)
+    if c is None:
+        return
     # waiting for the pinhole to expire does not take a slot
     try:
         await asyncio.sleep(expire_wait)
         async with gate:
-            await c.quit()
+            await asyncio.wait_for(c.quit(), timeout)
     except BaseException:
         c.writer.close()
         raise
@@ -293,7 +304,7 @@ async def churn(a):
     async def one(i):
         kind = kinds[i % len(kinds)]
         try:
-            await asyncio.wait_for(session(kind, gate, a.expire_wait), a.timeout + a.expire_wait)
+            await session(kind, gate, a.expire_wait, a.timeout)
             count[kind] += 1
         except (OSError, SessionError, asyncio.TimeoutError) as e:
             failed[kind] += 1
