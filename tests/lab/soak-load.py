@@ -387,18 +387,27 @@ def audit_balance(path, want_midstream):
     events = collections.Counter()
     midstream = 0
     problems = []
+    reasons = collections.Counter()     # session-ended reasons
+    last_end = {}                       # control -> (line, reason) of its last end
+    pickups = []                        # how each mid-stream pickup came about
     with open(path, encoding="ascii") as f:
         for n, line in enumerate(f, 1):
             o = json.loads(line)
             ev = o["event"]
             events[ev] += 1
             if ev == "session-started":
+                key = json.dumps(o.get("control", o.get("conntrack_id")), sort_keys=True)
                 if o.get("reason") == "picked-up-mid-stream":
                     midstream += 1
-                key = json.dumps(o.get("control", o.get("conntrack_id")), sort_keys=True)
+                    m, why = last_end.get(key, (None, None))
+                    pickups.append("line %d: %s picked up mid-stream; %s" % (
+                        n, key, "its session ended at line %d (%s)" % (m, why) if m
+                        else "no earlier session of it"))
                 started.setdefault(key, []).append(n)
             elif ev == "session-ended":
                 key = json.dumps(o.get("control", o.get("conntrack_id")), sort_keys=True)
+                reasons[o.get("reason")] += 1
+                last_end[key] = (n, o.get("reason"))
                 if not started.get(key):
                     problems.append("line %d: session-ended without a session-started" % n)
                 else:
@@ -423,10 +432,12 @@ def audit_balance(path, want_midstream):
         problems.append("pinhole %s (opened line %d) has no end event" % (p, n))
     if want_midstream is not None and midstream != want_midstream:
         problems.append("%d sessions picked up mid-stream, want %d" % (midstream, want_midstream))
+        problems.extend(pickups[:10])
     print(json.dumps({"events": dict(events), "outcomes": dict(ends),
+                      "session_ended": dict(reasons),
                       "picked_up_midstream": midstream, "problems": len(problems)},
                      sort_keys=True))
-    for p in problems[:10]:
+    for p in problems[:20]:
         print(p)
     return not problems
 
