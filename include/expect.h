@@ -1,5 +1,6 @@
-/* expect: conntrack expectations (pinholes) installed with ctnetlink,
- * synchronously, so a reply is released only after its pinhole exists. */
+/* expect: conntrack expectations (pinholes) installed with ctnetlink
+ * through libnetfilter_conntrack, synchronously, so a reply is released
+ * only after its pinhole exists. */
 #ifndef FTPGATE_EXPECT_H
 #define FTPGATE_EXPECT_H
 
@@ -36,7 +37,9 @@ void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
 
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
- * one, -EOPNOTSUPP: master has no helper, ...) with a message in err.
+ * one, -EOPNOTSUPP: master has no helper, -EAGAIN: an existing one for the
+ * same tuple was used or expired each of the two times it was looked at,
+ * ...) with a message in err.
  * The same expectation asked for again by the same master (a repeated
  * announcement) is refreshed and returns 0. timeout_s 0 keeps the helper
  * policy's timeout; otherwise it is set to timeout_s after creation (no
@@ -54,9 +57,6 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
  * or another negative errno with a message in err. */
 int expect_remove(struct expect_handle *h, const struct expect_request *r,
 		  char *err, size_t errlen);
-
-/* Count the live expectations of helper `helper_name` (all masters). */
-int expect_count(struct expect_handle *h, const char *helper_name);
 
 /* Call cb for every live expectation of helper `helper_name` (all
  * families and masters), as the kernel lists it: tuple, mask, master,

@@ -407,7 +407,6 @@ void harness_conntrack_destroy(struct harness *h)
 	m.kind = CTNL_CT_DELETE;
 	m.family = h->client.family;
 	fake_tuple(&m.tuple, &h->client, h->client_port, &h->server, h->server_port);
-	fake_tuple(&m.other, &h->server, h->server_port, &h->client, h->client_port);
 	m.id = h->conntrack_id;
 	fake_event(k, &m);
 	k->master_gone = true;
