@@ -72,7 +72,11 @@ int queue_accept(struct queue *q, uint32_t packet_id);
 unsigned long queue_overruns(const struct queue *q);
 /* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */
 unsigned long queue_verdict_errors(const struct queue *q);
-void queue_close(struct queue *q);
+/* Release what is waiting, unbind the queue (waiting for the kernel's
+ * ACK) and free q. 0, or negative errno with a message in err when the
+ * unbind failed (q is freed either way; the kernel unbinds a queue whose
+ * socket is closed). */
+int queue_close(struct queue *q, char *err, size_t errlen);
 
 /* One queue's line of /proc/net/netfilter/nfnetlink_queue (this network
  * namespace): who reads it and the kernel's drop counters. */

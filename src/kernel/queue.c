@@ -101,18 +101,6 @@ struct queue {
 	size_t npending;
 };
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool is_packet_msg(const struct nlmsghdr *nlh)
 {
 	return (nlh->nlmsg_type >> 8) == NFNL_SUBSYS_QUEUE &&
@@ -211,13 +199,13 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 		return -EINVAL;
 	*qp = NULL;
 	if (p->max_packets == 0) {
-		seterr(err, errlen, "queue %u: a limit of 0 packets would pass "
+		nlrequest_seterr(err, errlen, "queue %u: a limit of 0 packets would pass "
 		       "every packet uninspected; ask for at least 1",
 		       p->number);
 		return -EINVAL;
 	}
 	if (p->rcvbuf_bytes < QUEUE_RCVBUF_MIN || p->rcvbuf_bytes > INT_MAX / 2) {
-		seterr(err, errlen, "queue %u: receive buffer of %u bytes is out "
+		nlrequest_seterr(err, errlen, "queue %u: receive buffer of %u bytes is out "
 		       "of range; ask for %d to %d bytes", p->number,
 		       p->rcvbuf_bytes, QUEUE_RCVBUF_MIN, INT_MAX / 2);
 		return -EINVAL;
@@ -227,7 +215,7 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	q = calloc(1, sizeof(*q));
 	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL) {
 		free(q);
-		seterr(err, errlen, "out of memory");
+		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	q->number = number;
@@ -236,18 +224,18 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	if (nl == NULL) {
 		rc = -errno;
 		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
-			seterr(err, errlen, "kernel has no nfnetlink: run "
+			nlrequest_seterr(err, errlen, "kernel has no nfnetlink: run "
 			       "'modprobe nfnetlink_queue'; the kernel needs "
 			       "CONFIG_NETFILTER_NETLINK_QUEUE");
 		else
-			seterr(err, errlen, "cannot open netfilter netlink "
+			nlrequest_seterr(err, errlen, "cannot open netfilter netlink "
 			       "socket: %s", strerror(-rc));
 		queue_free(q);
 		return rc;
 	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
+		nlrequest_seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(-rc));
 		mnl_socket_close(nl);
 		queue_free(q);
@@ -281,37 +269,37 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 		if (config_request(q, nlh) == 0)
 			rc = -EBUSY;
 		else
-			seterr(err, errlen, "cannot bind queue %u: permission "
+			nlrequest_seterr(err, errlen, "cannot bind queue %u: permission "
 			       "denied (ftpgated needs CAP_NET_ADMIN)", number);
 	}
 	switch (rc) {
 	case 0:
 		break;
 	case -EBUSY:
-		seterr(err, errlen, "queue %u is already in use by another "
+		nlrequest_seterr(err, errlen, "queue %u is already in use by another "
 		       "process (is ftpgated already running?)", number);
 		break;
 	case -EPERM:
 		break;
 	case -EOPNOTSUPP:
-		seterr(err, errlen, "cannot bind queue %u: the kernel cannot "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: the kernel cannot "
 		       "attach conntrack information to queued packets: run "
 		       "'modprobe nf_conntrack_netlink'; the kernel needs "
 		       "CONFIG_NETFILTER_NETLINK_GLUE_CT", number);
 		break;
 	case -EINVAL:
 		/* nfnetlink_rcv_msg(): the queue subsystem is not there */
-		seterr(err, errlen, "cannot bind queue %u: kernel has no "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: kernel has no "
 		       "nfnetlink_queue: run 'modprobe nfnetlink_queue'; the "
 		       "kernel needs CONFIG_NETFILTER_NETLINK_QUEUE", number);
 		rc = -EOPNOTSUPP;
 		break;
 	case -ETIMEDOUT:
-		seterr(err, errlen, "cannot bind queue %u: no answer from the "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: no answer from the "
 		       "kernel within %d s", number, QUEUE_CONFIG_TIMEOUT_S);
 		break;
 	default:
-		seterr(err, errlen, "cannot bind queue %u: %s", number,
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: %s", number,
 		       strerror(-rc));
 	}
 	if (rc < 0) {
@@ -322,9 +310,9 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot make queue socket non-blocking: %s",
+		nlrequest_seterr(err, errlen, "cannot make queue socket non-blocking: %s",
 		       strerror(-rc));
-		queue_close(q);
+		queue_close(q, NULL, 0);	/* its error: ours says more */
 		return rc;
 	}
 	*qp = q;
@@ -604,14 +592,14 @@ static void accept_all_cb(const struct queue_packet *pkt, void *data)
 	queue_accept(data, pkt->packet_id);
 }
 
-void queue_close(struct queue *q)
+int queue_close(struct queue *q, char *err, size_t errlen)
 {
 	char buf[256] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
-	int fd, fl, drained = 0;
+	int fd, fl, drained = 0, rc;
 
 	if (q == NULL)
-		return;
+		return 0;
 	/* Release what is waiting: unbinding would drop it. */
 	fd = mnl_socket_get_fd(q->req.nl);
 	fl = fcntl(fd, F_GETFL);
@@ -627,10 +615,20 @@ void queue_close(struct queue *q)
 		drained += r;
 	}
 
+	/* blocking again: the unbind waits for its ACK (SO_RCVTIMEO) */
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->number);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
-	mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len);
+	rc = config_request(q, nlh);
+	if (rc < 0)
+		nlrequest_seterr(err, errlen, "cannot unbind queue %u: %s (the "
+				 "kernel unbinds it when the socket closes, "
+				 "which follows)", q->number,
+				 rc == -ETIMEDOUT ? "no answer from the kernel"
+						  : strerror(-rc));
 	queue_free(q);
+	return rc;
 }
 
 /* /proc/net/netfilter/nfnetlink_queue (nfnetlink_queue.c, seq_show):
