@@ -17,7 +17,11 @@
  * nfexp_nlmsg_parse validate every attribute they read and take the
  * tuples' family from nfgen_family; they do not check that the message is
  * long enough for its nfgenmsg (checked here first) and they do not read
- * CTA_EXPECT_ID (no such attribute in the library: read here). Addresses
+ * CTA_EXPECT_ID (no such attribute in the library: read here). An
+ * attribute of the wrong size ends the process (abi_breakage():
+ * exit(EXIT_FAILURE)), as in conntrackd: only the kernel, or a process
+ * with CAP_NET_ADMIN, can send to our NETLINK_NETFILTER sockets (nfnetlink
+ * does not set NL_CFG_F_NONROOT_SEND). Addresses
  * and ports are in network order in its objects, IDs and timeouts in host
  * order. */
 #include <errno.h>
@@ -139,20 +143,47 @@ out:
 	return rc;
 }
 
-static int ctnl_exp_id_cb(const struct nlattr *attr, void *data)
+/* What ctnl reads itself of an expectation message, before the library
+ * does: the ID, and whether its strings are ones the library can take.
+ * libnetfilter_conntrack 1.0.9 asserts (aborts) on a CTA_EXPECT_FN longer
+ * than 24 bytes and reads past a CTA_EXPECT_HELP_NAME or CTA_EXPECT_FN
+ * without a NUL (found by tests/fuzz/fuzz_ctnl.c); the kernel sends
+ * neither (nla_put_string). */
+struct ctnl_exp_extra {
+	uint32_t id;
+	bool bad_string;
+};
+
+#define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
+
+static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 {
+	struct ctnl_exp_extra *x = data;
+
 	if (mnl_attr_get_type(attr) == CTA_EXPECT_ID &&
 	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-		*(uint32_t *)data = ntohl(mnl_attr_get_u32(attr));
+		x->id = ntohl(mnl_attr_get_u32(attr));
+	if ((mnl_attr_get_type(attr) == CTA_EXPECT_FN ||
+	     mnl_attr_get_type(attr) == CTA_EXPECT_HELP_NAME) &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		x->bad_string = true;
+	if (mnl_attr_get_type(attr) == CTA_EXPECT_FN &&
+	    mnl_attr_get_payload_len(attr) > CTNL_EXPECTFN_MAX)
+		x->bad_string = true;
 	return MNL_CB_OK;
 }
 
 static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
-	struct nf_expect *exp = nfexp_new();
+	struct ctnl_exp_extra x = { 0, false };
 	const struct nf_conntrack *tuple, *master;
+	struct nf_expect *exp;
 	int rc = -EINVAL;
 
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), ctnl_exp_extra_cb, &x) < 0 ||
+	    x.bad_string)
+		return -EINVAL;
+	exp = nfexp_new();
 	if (exp == NULL)
 		return -ENOMEM;
 	if (nfexp_nlmsg_parse(nlh, exp) < 0 ||
@@ -167,7 +198,7 @@ static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 	if (nfexp_attr_is_set(exp, ATTR_EXP_HELPER_NAME) > 0)
 		snprintf(m->helper, sizeof(m->helper), "%.*s", CTNL_HELPER_MAX - 1,
 			 (const char *)nfexp_get_attr(exp, ATTR_EXP_HELPER_NAME));
-	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), ctnl_exp_id_cb, &m->id);
+	m->id = x.id;
 	rc = 0;
 out:
 	nfexp_destroy(exp);
