@@ -48,6 +48,13 @@ struct ctnl_msg {
  * -ENOMEM. */
 int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out);
 
+/* The conntrack a queued packet belongs to: the attributes of its NFQA_CT
+ * (payload, len) in the family of the packet message's nfgenmsg, read
+ * into its original tuple and ID (0 when not sent). 0, -EINVAL (no or a
+ * bad original tuple) or -ENOMEM. */
+int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
+			struct ctnl_tuple *orig, uint32_t *id);
+
 /* Set t as the original tuple of ct (address family, addresses, protocol
  * and ports), the form libnetfilter_conntrack takes for a conntrack, an
  * expectation's master, tuple and mask alike. */

@@ -156,6 +156,23 @@ struct ctnl_exp_extra {
 
 #define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
 
+int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
+			struct ctnl_tuple *orig, uint32_t *id)
+{
+	struct nf_conntrack *ct = nfct_new();
+	int rc = -EINVAL;
+
+	if (ct == NULL)
+		return -ENOMEM;
+	if (nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
+	    ctnl_tuple_get(ct, &ctnl_orig, orig) == 0) {
+		*id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
+		rc = 0;
+	}
+	nfct_destroy(ct);
+	return rc;
+}
+
 static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 {
 	struct ctnl_exp_extra *x = data;

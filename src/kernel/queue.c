@@ -34,11 +34,13 @@
  *    recv (we do not set NETLINK_NO_ENOBUFS), which queue_receive()
  *    reports and counts; the first case leaves no trace we could see.
  *  - Packet messages: NFQNL_MSG_PACKET, nfgenmsg.res_id = queue number,
+ *    nfgenmsg.nfgen_family = the packet's family (entry->state.pf: the
+ *    conntrack hooks are per family, so NFPROTO_IPV4 or NFPROTO_IPV6),
  *    NFQA_PACKET_HDR (packet_id be32), NFQA_PAYLOAD, NFQA_CT (nested, built
- *    by ctnetlink_glue_build(): CTA_TUPLE_ORIG { CTA_TUPLE_IP { CTA_IP_V4_SRC
- *    /DST 4 bytes or CTA_IP_V6_SRC/DST 16 bytes }, CTA_TUPLE_PROTO {
- *    CTA_PROTO_NUM u8, CTA_PROTO_SRC_PORT/DST_PORT be16 } }, CTA_ID be32,
- *    ...), NFQA_CT_INFO be32 (enum ip_conntrack_info).
+ *    by ctnetlink_glue_build() with the attributes of a ctnetlink conntrack
+ *    message: read with libnetfilter_conntrack's nfct_payload_parse in
+ *    that family, ctnl_parse_ct_attrs), NFQA_CT_INFO be32 (enum
+ *    ip_conntrack_info).
  *  - A verdict for an unknown id fails with -ENOENT; netlink then sends an
  *    NLMSG_ERROR to our socket even without NLM_F_ACK. queue_receive() counts
  *    those (queue_verdict_errors) instead of stopping on them.
@@ -49,12 +51,12 @@
  *    before it unbinds.
  */
 #include "queue.h"
+#include "ctnl.h"
 #include "nlrequest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #define QUEUE_RCVBUF_MIN	4096
@@ -326,104 +327,23 @@ int queue_fd(const struct queue *q)
 
 /* ---- packet message parsing -------------------------------------------- */
 
-struct attr_table {
-	const struct nlattr **tb;
-	unsigned int max;
-};
-
-static int table_cb(const struct nlattr *attr, void *data)
-{
-	const struct attr_table *t = data;
-	unsigned int type = mnl_attr_get_type(attr);
-
-	if (type > t->max)
-		return MNL_CB_OK;	/* newer kernel: ignore */
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-			 unsigned int max)
-{
-	struct attr_table t = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return mnl_attr_validate(nest, MNL_TYPE_NESTED) == 0 &&
-	       mnl_attr_parse_nested(nest, table_cb, &t) >= 0;
-}
-
-/* CTA_TUPLE_ORIG -> addresses, ports, protocol. */
-static bool parse_orig_tuple(const struct nlattr *tuple,
-			     struct queue_packet *pkt)
-{
-	const struct nlattr *tt[CTA_TUPLE_MAX + 1];
-	const struct nlattr *ip[CTA_IP_MAX + 1];
-	const struct nlattr *pr[CTA_PROTO_MAX + 1];
-
-	if (!parse_nested(tuple, tt, CTA_TUPLE_MAX) ||
-	    tt[CTA_TUPLE_IP] == NULL || tt[CTA_TUPLE_PROTO] == NULL ||
-	    !parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) ||
-	    !parse_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX))
-		return false;
-
-	if (ip[CTA_IP_V4_SRC] != NULL && ip[CTA_IP_V4_DST] != NULL) {
-		if (mnl_attr_validate(ip[CTA_IP_V4_SRC], MNL_TYPE_U32) < 0 ||
-		    mnl_attr_validate(ip[CTA_IP_V4_DST], MNL_TYPE_U32) < 0)
-			return false;
-		pkt->orig_src.family = AF_INET;
-		pkt->orig_dst.family = AF_INET;
-		memcpy(&pkt->orig_src.v4, mnl_attr_get_payload(ip[CTA_IP_V4_SRC]),
-		       sizeof(struct in_addr));
-		memcpy(&pkt->orig_dst.v4, mnl_attr_get_payload(ip[CTA_IP_V4_DST]),
-		       sizeof(struct in_addr));
-	} else if (ip[CTA_IP_V6_SRC] != NULL && ip[CTA_IP_V6_DST] != NULL) {
-		if (mnl_attr_validate2(ip[CTA_IP_V6_SRC], MNL_TYPE_BINARY,
-				       sizeof(struct in6_addr)) < 0 ||
-		    mnl_attr_validate2(ip[CTA_IP_V6_DST], MNL_TYPE_BINARY,
-				       sizeof(struct in6_addr)) < 0)
-			return false;
-		pkt->orig_src.family = AF_INET6;
-		pkt->orig_dst.family = AF_INET6;
-		memcpy(&pkt->orig_src.v6, mnl_attr_get_payload(ip[CTA_IP_V6_SRC]),
-		       sizeof(struct in6_addr));
-		memcpy(&pkt->orig_dst.v6, mnl_attr_get_payload(ip[CTA_IP_V6_DST]),
-		       sizeof(struct in6_addr));
-	} else {
-		return false;
-	}
-
-	if (pr[CTA_PROTO_NUM] == NULL ||
-	    mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
-		return false;
-	pkt->l4proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
-	if (pr[CTA_PROTO_SRC_PORT] != NULL && pr[CTA_PROTO_DST_PORT] != NULL) {
-		if (mnl_attr_validate(pr[CTA_PROTO_SRC_PORT], MNL_TYPE_U16) < 0 ||
-		    mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) < 0)
-			return false;
-		pkt->orig_sport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT]));
-		pkt->orig_dport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
-	}
-	return true;
-}
-
+/* NFQA_CT through libnetfilter_conntrack (ctnl), NFQA_CT_INFO here. */
 static void parse_conntrack(const struct nlattr *ct_attr,
-			    const struct nlattr *info_attr,
+			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)
 {
-	const struct nlattr *ct[CTA_MAX + 1];
+	struct ctnl_tuple orig;
 
-	if (ct_attr == NULL || !parse_nested(ct_attr, ct, CTA_MAX) ||
-	    ct[CTA_TUPLE_ORIG] == NULL ||
-	    !parse_orig_tuple(ct[CTA_TUPLE_ORIG], pkt)) {
-		memset(&pkt->orig_src, 0, sizeof(pkt->orig_src));
-		memset(&pkt->orig_dst, 0, sizeof(pkt->orig_dst));
-		pkt->orig_sport = pkt->orig_dport = 0;
-		pkt->l4proto = 0;
+	if (ct_attr == NULL ||
+	    ctnl_parse_ct_attrs(mnl_attr_get_payload(ct_attr),
+				mnl_attr_get_payload_len(ct_attr), family,
+				&orig, &pkt->conntrack_id) < 0)
 		return;
-	}
-	if (ct[CTA_ID] != NULL &&
-	    mnl_attr_validate(ct[CTA_ID], MNL_TYPE_U32) == 0)
-		pkt->conntrack_id = ntohl(mnl_attr_get_u32(ct[CTA_ID]));
+	pkt->orig_src = orig.src;
+	pkt->orig_dst = orig.dst;
+	pkt->orig_sport = orig.sport;
+	pkt->orig_dport = orig.dport;
+	pkt->l4proto = orig.proto;
 	if (info_attr == NULL ||
 	    mnl_attr_validate(info_attr, MNL_TYPE_U32) < 0)
 		return;
@@ -505,7 +425,9 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	    mnl_attr_validate(attr[NFQA_CAP_LEN], MNL_TYPE_U32) == 0 &&
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.len)
 		pkt.truncated = true;
-	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO], &pkt);
+	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO],
+			((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family,
+			&pkt);
 	/* validated as a u32 by nfq_nlmsg_parse */
 	if (attr[NFQA_IFINDEX_INDEV] != NULL)
 		pkt.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));

@@ -5,8 +5,10 @@
  *
  * Input layout: byte 0 picks the message type (bits 0-1: CT_NEW,
  * CT_DELETE, EXP_NEW, EXP_DELETE; bit 2 set: the raw next byte as the
- * subsystem's message type instead); the rest is the payload after the
- * netlink header (nfgenmsg, then attributes). The message is copied into
+ * subsystem's message type instead; bit 3 set: the attributes also go to
+ * ctnl_parse_ct_attrs, as a queued packet's NFQA_CT in the nfgenmsg's
+ * family); the rest is the payload after the netlink header (nfgenmsg,
+ * then attributes). The message is copied into
  * a buffer of exactly its aligned length, zero-padded as in a receive
  * buffer (libmnl reads up to NLMSG_ALIGN(nlmsg_len)), so ASan sees any
  * read past it.
@@ -80,6 +82,20 @@ static void fuzz_check(const struct ctnl_msg *m)
 		    m->has_master);
 }
 
+static void fuzz_ct_attrs(const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	size_t off = sizeof(*nfg);
+	struct ctnl_tuple t;
+	uint32_t id;
+
+	fuzz_parsing = 1;
+	if (ctnl_parse_ct_attrs((const char *)nfg + off,
+				mnl_nlmsg_get_payload_len(nlh) - off,
+				nfg->nfgen_family, &t, &id) == 0)
+		fuzz_check_tuple(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nlmsghdr *nlh;
@@ -111,6 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_check(&m);
 		else
 			FUZZ_ASSERT(rc == -ENOENT || rc == -EINVAL || rc == -ENOMEM);
+		if ((data[0] & 8) && size - skip >= sizeof(struct nfgenmsg))
+			fuzz_ct_attrs(nlh);
 	}
 	fuzz_parsing = 0;
 	__lsan_enable();

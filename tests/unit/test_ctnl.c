@@ -101,6 +101,33 @@ static void test_conntrack(void)
 
 }
 
+/* A queued packet's NFQA_CT holds the attributes of a conntrack message
+ * (ctnetlink_glue_build), IPv6 here. */
+static void test_queued_conntrack(void)
+{
+	struct ctnl_tuple orig = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21), t;
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET6);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	uint32_t id = 1;
+
+	if (ct == NULL)
+		abort();
+	ctnl_tuple_to_ct(&orig, ct);
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	mnl_attr_put_u32(nlh, CTA_ID, htonl(31337));
+	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+				      mnl_nlmsg_get_payload_len(nlh) - off,
+				      AF_INET6, &t, &id), 0);
+	CHECK(ctnl_tuple_equal(&t, &orig));
+	CHECK_INT(id, 31337);
+	/* without the original tuple: no conntrack */
+	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+				      0, AF_INET6, &t, &id), -EINVAL);
+}
+
 /* Hand-made: what no library builds. */
 static void test_malformed(void)
 {
@@ -248,6 +275,7 @@ static void test_expectation(void)
 int main(void)
 {
 	test_conntrack();
+	test_queued_conntrack();
 	test_malformed();
 	test_abi_breakage_exits();
 	test_expectation();
