@@ -11,15 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/netlink.h>
-#include "inet_addr.h"
+#include "flow.h"
 
 struct nf_conntrack;
-
-struct ctnl_tuple {
-	struct inet_addr src, dst;
-	uint16_t sport, dport;		/* host order; 0 for non-TCP/UDP */
-	uint8_t proto;			/* IPPROTO_*; 0 if absent */
-};
 
 #define CTNL_HELPER_MAX 16		/* NF_CT_HELPER_NAME_LEN */
 
@@ -34,9 +28,11 @@ enum ctnl_kind {
 struct ctnl_msg {
 	enum ctnl_kind kind;
 	int family;			/* nfgen_family */
-	struct ctnl_tuple tuple;	/* CTA_TUPLE_ORIG / CTA_EXPECT_TUPLE */
+	struct flow tuple;		/* CTA_TUPLE_ORIG / CTA_EXPECT_TUPLE
+					   (ports 0 unless TCP/UDP) */
+	uint8_t proto;			/* the tuple's IPPROTO_*; 0 if absent */
 	bool has_master;
-	struct ctnl_tuple master;	/* CTA_TUPLE_MASTER / CTA_EXPECT_MASTER */
+	struct flow master;	/* CTA_TUPLE_MASTER / CTA_EXPECT_MASTER */
 	uint32_t id;			/* CTA_ID / CTA_EXPECT_ID (host order) */
 	uint32_t timeout_s;		/* CTA_TIMEOUT / CTA_EXPECT_TIMEOUT */
 	char helper[CTNL_HELPER_MAX];	/* CTA_EXPECT_HELP_NAME, or "" */
@@ -50,17 +46,15 @@ int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out);
 
 /* The conntrack a queued packet belongs to: the attributes of its NFQA_CT
  * (payload, len) in the family of the packet message's nfgenmsg, read
- * into its original tuple and ID (0 when not sent). 0, -EINVAL (no or a
- * bad original tuple) or -ENOMEM. */
+ * into its original tuple, protocol and ID (0 when not sent). 0, -EINVAL
+ * (no or a bad original tuple) or -ENOMEM. */
 int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
-			struct ctnl_tuple *orig, uint32_t *id);
+			struct flow *orig, uint8_t *proto, uint32_t *id);
 
-/* Set t as the original tuple of ct (address family, addresses, protocol
- * and ports), the form libnetfilter_conntrack takes for a conntrack, an
+/* Set f as the original tuple of ct (address family, addresses, TCP and
+ * ports), the form libnetfilter_conntrack takes for a conntrack, an
  * expectation's master, tuple and mask alike. */
-void ctnl_tuple_to_ct(const struct ctnl_tuple *t, struct nf_conntrack *ct);
-
-bool ctnl_tuple_equal(const struct ctnl_tuple *a, const struct ctnl_tuple *b);
+void ctnl_flow_to_ct(const struct flow *f, struct nf_conntrack *ct);
 
 /* ---- synchronous queries -------------------------------------------- */
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "inet_addr.h"
+#include "flow.h"
 
 struct queue;
 
@@ -20,8 +20,7 @@ struct queue_packet {
 	int conntrack_info;		/* enum ip_conntrack_info (NFQA_CT_INFO) */
 	bool reply_direction;		/* conntrack_info >= IP_CT_IS_REPLY */
 	/* original-direction tuple of the conntrack (client -> server) */
-	struct inet_addr orig_src, orig_dst;
-	uint16_t orig_sport, orig_dport;	/* host byte order */
+	struct flow orig;
 	uint8_t l4proto;
 	/* The interface the packet came in on (NFQA_IFINDEX_INDEV), 0 when
 	 * the kernel did not say. Kernel facts: the helper's queue runs in

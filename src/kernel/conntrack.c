@@ -21,7 +21,7 @@
 #include "conntrack.h"
 
 struct conntrack_found {
-	const struct ctnl_tuple *want;
+	const struct flow *want;
 	int found;
 };
 
@@ -29,11 +29,12 @@ static void conntrack_found_cb(const struct ctnl_msg *m, void *data)
 {
 	struct conntrack_found *f = data;
 
-	if (m->kind == CTNL_CT_NEW && ctnl_tuple_equal(&m->tuple, f->want))
+	if (m->kind == CTNL_CT_NEW && m->proto == IPPROTO_TCP &&
+	    flow_equal(&m->tuple, f->want))
 		f->found = 1;
 }
 
-int conntrack_exists(struct ctnl *c, const struct ctnl_tuple *orig)
+int conntrack_exists(struct ctnl *c, const struct flow *orig)
 {
 	struct conntrack_found f = { orig, 0 };
 	struct nf_conntrack *ct = nfct_new();
@@ -44,7 +45,7 @@ int conntrack_exists(struct ctnl *c, const struct ctnl_tuple *orig)
 		return -ENOMEM;
 	nlh = ctnl_msg_start(c, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET,
 			     NLM_F_ACK, (uint8_t)orig->src.family);
-	ctnl_tuple_to_ct(orig, ct);
+	ctnl_flow_to_ct(orig, ct);
 	rc = nfct_nlmsg_build(nlh, ct);
 	nfct_destroy(ct);
 	if (rc < 0)

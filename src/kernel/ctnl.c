@@ -76,48 +76,42 @@ static bool ctnl_addr_get(const struct nf_conntrack *ct, enum nf_conntrack_attr 
 	return true;
 }
 
-/* The tuple at `at` in ct: 0, or -EINVAL when its family or an address is
- * missing. Ports and protocol are 0 when absent. */
+/* The tuple at `at` in ct into *f and *proto (NULL: not wanted): 0, or
+ * -EINVAL when its family or an address is missing. Ports and protocol
+ * are 0 when absent. */
 static int ctnl_tuple_get(const struct nf_conntrack *ct,
-			  const struct ctnl_tuple_attrs *at, struct ctnl_tuple *t)
+			  const struct ctnl_tuple_attrs *at, struct flow *f,
+			  uint8_t *proto)
 {
-	int f = nfct_attr_is_set(ct, at->l3) > 0 ? nfct_get_attr_u8(ct, at->l3) : 0;
-	bool v6 = f == AF_INET6;
+	int fam = nfct_attr_is_set(ct, at->l3) > 0 ? nfct_get_attr_u8(ct, at->l3) : 0;
+	bool v6 = fam == AF_INET6;
 
-	memset(t, 0, sizeof(*t));
-	if ((f != AF_INET && f != AF_INET6) ||
-	    !ctnl_addr_get(ct, v6 ? at->v6src : at->v4src, f, &t->src) ||
-	    !ctnl_addr_get(ct, v6 ? at->v6dst : at->v4dst, f, &t->dst))
+	memset(f, 0, sizeof(*f));
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    !ctnl_addr_get(ct, v6 ? at->v6src : at->v4src, fam, &f->src) ||
+	    !ctnl_addr_get(ct, v6 ? at->v6dst : at->v4dst, fam, &f->dst))
 		return -EINVAL;
-	if (nfct_attr_is_set(ct, at->l4) > 0)
-		t->proto = nfct_get_attr_u8(ct, at->l4);
+	if (proto != NULL)
+		*proto = nfct_attr_is_set(ct, at->l4) > 0 ? nfct_get_attr_u8(ct, at->l4) : 0;
 	if (nfct_attr_is_set(ct, at->sport) > 0)
-		t->sport = ntohs(nfct_get_attr_u16(ct, at->sport));
+		f->sport = ntohs(nfct_get_attr_u16(ct, at->sport));
 	if (nfct_attr_is_set(ct, at->dport) > 0)
-		t->dport = ntohs(nfct_get_attr_u16(ct, at->dport));
+		f->dport = ntohs(nfct_get_attr_u16(ct, at->dport));
 	return 0;
 }
 
-void ctnl_tuple_to_ct(const struct ctnl_tuple *t, struct nf_conntrack *ct)
+void ctnl_flow_to_ct(const struct flow *f, struct nf_conntrack *ct)
 {
-	bool v6 = t->src.family == AF_INET6;
+	bool v6 = f->src.family == AF_INET6;
 
-	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, (uint8_t)t->src.family);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, (uint8_t)f->src.family);
 	nfct_set_attr(ct, v6 ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV4_SRC,
-		      v6 ? (const void *)&t->src.v6 : (const void *)&t->src.v4);
+		      v6 ? (const void *)&f->src.v6 : (const void *)&f->src.v4);
 	nfct_set_attr(ct, v6 ? ATTR_ORIG_IPV6_DST : ATTR_ORIG_IPV4_DST,
-		      v6 ? (const void *)&t->dst.v6 : (const void *)&t->dst.v4);
-	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, t->proto);
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(t->sport));
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(t->dport));
-}
-
-bool ctnl_tuple_equal(const struct ctnl_tuple *a, const struct ctnl_tuple *b)
-{
-	return inet_addr_equal(&a->src, &b->src) &&
-	       inet_addr_equal(&a->dst, &b->dst) &&
-	       a->sport == b->sport && a->dport == b->dport &&
-	       a->proto == b->proto;
+		      v6 ? (const void *)&f->dst.v6 : (const void *)&f->dst.v4);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(f->sport));
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(f->dport));
 }
 
 static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
@@ -128,10 +122,10 @@ static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 	if (ct == NULL)
 		return -ENOMEM;
 	if (nfct_nlmsg_parse(nlh, ct) < 0 ||
-	    ctnl_tuple_get(ct, &ctnl_orig, &m->tuple) < 0)
+	    ctnl_tuple_get(ct, &ctnl_orig, &m->tuple, &m->proto) < 0)
 		goto out;
 	m->has_master = nfct_attr_is_set(ct, ATTR_MASTER_L3PROTO) > 0;
-	if (m->has_master && ctnl_tuple_get(ct, &ctnl_master, &m->master) < 0)
+	if (m->has_master && ctnl_tuple_get(ct, &ctnl_master, &m->master, NULL) < 0)
 		goto out;
 	if (nfct_attr_is_set(ct, ATTR_ID) > 0)
 		m->id = nfct_get_attr_u32(ct, ATTR_ID);
@@ -157,7 +151,7 @@ struct ctnl_exp_extra {
 #define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
 
 int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
-			struct ctnl_tuple *orig, uint32_t *id)
+			struct flow *orig, uint8_t *proto, uint32_t *id)
 {
 	struct nf_conntrack *ct = nfct_new();
 	int rc = -EINVAL;
@@ -165,7 +159,7 @@ int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 	if (ct == NULL)
 		return -ENOMEM;
 	if (nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
-	    ctnl_tuple_get(ct, &ctnl_orig, orig) == 0) {
+	    ctnl_tuple_get(ct, &ctnl_orig, orig, proto) == 0) {
 		*id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
 		rc = 0;
 	}
@@ -206,8 +200,8 @@ static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 	if (nfexp_nlmsg_parse(nlh, exp) < 0 ||
 	    (tuple = nfexp_get_attr(exp, ATTR_EXP_EXPECTED)) == NULL ||
 	    (master = nfexp_get_attr(exp, ATTR_EXP_MASTER)) == NULL ||
-	    ctnl_tuple_get(tuple, &ctnl_orig, &m->tuple) < 0 ||
-	    ctnl_tuple_get(master, &ctnl_orig, &m->master) < 0)
+	    ctnl_tuple_get(tuple, &ctnl_orig, &m->tuple, &m->proto) < 0 ||
+	    ctnl_tuple_get(master, &ctnl_orig, &m->master, NULL) < 0)
 		goto out;
 	m->has_master = true;
 	if (nfexp_attr_is_set(exp, ATTR_EXP_TIMEOUT) > 0)

@@ -147,33 +147,22 @@ void expect_close(struct expect_handle *h)
 
 /* ---- the expectation ---------------------------------------------------- */
 
-static struct ctnl_tuple exp_tuple(const struct inet_addr *src, uint16_t sport,
-				   const struct inet_addr *dst, uint16_t dport)
-{
-	return (struct ctnl_tuple){ *src, *dst, sport, dport, IPPROTO_TCP };
-}
-
-static struct ctnl_tuple exp_master(const struct expect_request *r)
-{
-	return exp_tuple(&r->master_src, r->master_sport, &r->master_dst,
-			 r->master_dport);
-}
-
 /* mask: source address exact, source port exact or any (the kernel keeps
  * only the source part of the mask), destination exact */
-static struct ctnl_tuple exp_mask(const struct expect_request *r)
+static struct flow exp_mask(const struct expect_request *r)
 {
 	struct inet_addr ones;
 
 	memset(&ones, 0xff, sizeof(ones));
-	ones.family = r->source.family;
-	return exp_tuple(&ones, r->source_port != 0 ? 0xffff : 0, &ones, 0xffff);
+	ones.family = r->expect.src.family;
+	return (struct flow){ ones, ones, r->expect.sport != 0 ? 0xffff : 0,
+			      0xffff };
 }
 
 static void exp_set_tuple(struct nf_expect *exp, enum nf_expect_attr a,
-			  const struct ctnl_tuple *t, struct nf_conntrack *ct)
+			  const struct flow *f, struct nf_conntrack *ct)
 {
-	ctnl_tuple_to_ct(t, ct);
+	ctnl_flow_to_ct(f, ct);
 	nfexp_set_attr(exp, a, ct);	/* copies ct */
 }
 
@@ -186,22 +175,17 @@ static struct nf_expect *expect_object(const struct expect_request *r)
 {
 	struct nf_expect *exp = nfexp_new();
 	struct nf_conntrack *ct = nfct_new();
-	struct ctnl_tuple t;
+	struct flow mask = exp_mask(r);
 
 	if (exp == NULL || ct == NULL) {
 		nfexp_destroy(exp);
 		nfct_destroy(ct);
 		return NULL;
 	}
-	if (r->master_src.family != 0) {
-		t = exp_master(r);
-		exp_set_tuple(exp, ATTR_EXP_MASTER, &t, ct);
-	}
-	t = exp_tuple(&r->source, r->source_port, &r->destination,
-		      r->destination_port);
-	exp_set_tuple(exp, ATTR_EXP_EXPECTED, &t, ct);
-	t = exp_mask(r);
-	exp_set_tuple(exp, ATTR_EXP_MASK, &t, ct);
+	if (r->master.src.family != 0)
+		exp_set_tuple(exp, ATTR_EXP_MASTER, &r->master, ct);
+	exp_set_tuple(exp, ATTR_EXP_EXPECTED, &r->expect, ct);
+	exp_set_tuple(exp, ATTR_EXP_MASK, &mask, ct);
 	if (r->timeout_s != 0)
 		nfexp_set_attr_u32(exp, ATTR_EXP_TIMEOUT, r->timeout_s);
 	if (r->helper_name != NULL)
@@ -226,7 +210,7 @@ static int expect_talk(struct expect_handle *h, const struct expect_request *r,
 	if (exp == NULL)
 		return -ENOMEM;
 	nlh = nlrequest_nfnl_put(buf, NFNL_SUBSYS_CTNETLINK_EXP << 8 | type,
-				 flags, (uint8_t)r->source.family);
+				 flags, (uint8_t)r->expect.src.family);
 	rc = nfexp_nlmsg_build(nlh, exp);
 	nfexp_destroy(exp);
 	if (rc < 0)
@@ -236,44 +220,14 @@ static int expect_talk(struct expect_handle *h, const struct expect_request *r,
 	return nlrequest_talk(&h->req, nlh, cb, data);
 }
 
-/* "[2001:db8::1]:21" or "192.0.2.1:21"; port 0 prints as "*". */
-static void fmt_endpoint(char *out, size_t outlen, const struct inet_addr *a,
-			 uint16_t port, bool any_port)
-{
-	char addr[INET6_ADDRSTRLEN];
-	char portbuf[8];
-
-	if (a->family != AF_INET && a->family != AF_INET6)
-		snprintf(addr, sizeof(addr), "-");
-	else if (inet_ntop(a->family, a->family == AF_INET6 ?
-			   (const void *)&a->v6 : (const void *)&a->v4,
-			   addr, sizeof(addr)) == NULL)
-		snprintf(addr, sizeof(addr), "?");
-	if (any_port)
-		snprintf(portbuf, sizeof(portbuf), "*");
-	else
-		snprintf(portbuf, sizeof(portbuf), "%u", (unsigned int)port);
-	if (a->family == AF_INET6)
-		snprintf(out, outlen, "[%s]:%s", addr, portbuf);
-	else
-		snprintf(out, outlen, "%s:%s", addr, portbuf);
-}
-
 static void fmt_request(char *out, size_t outlen,
 			const struct expect_request *r)
 {
-	char src[64], dst[64], msrc[64], mdst[64];
+	char expect[FLOW_STRLEN], master[FLOW_STRLEN];
 
-	fmt_endpoint(src, sizeof(src), &r->source, r->source_port,
-		     r->source_port == 0);
-	fmt_endpoint(dst, sizeof(dst), &r->destination, r->destination_port,
-		     false);
-	fmt_endpoint(msrc, sizeof(msrc), &r->master_src, r->master_sport,
-		     false);
-	fmt_endpoint(mdst, sizeof(mdst), &r->master_dst, r->master_dport,
-		     false);
-	snprintf(out, outlen, "tcp %s -> %s (master tcp %s -> %s)", src, dst,
-		 msrc, mdst);
+	snprintf(out, outlen, "tcp %s (master tcp %s)",
+		 flow_format(&r->expect, expect, sizeof(expect)),
+		 flow_format(&r->master, master, sizeof(master)));
 }
 
 /* ---- reading an expectation back -------------------------------------- */
@@ -313,7 +267,6 @@ static int exp_get(struct expect_handle *h, const struct expect_request *r,
 static int existing_is_ours(struct expect_handle *h,
 			    const struct expect_request *r, uint32_t *id)
 {
-	struct ctnl_tuple master = exp_master(r);
 	struct exp_found f;
 	int rc = exp_get(h, r, &f);
 
@@ -321,7 +274,7 @@ static int existing_is_ours(struct expect_handle *h,
 		return rc;
 	if (id != NULL)
 		*id = f.m.id;
-	return ctnl_tuple_equal(&f.m.master, &master) ? 1 : 0;
+	return flow_equal(&f.m.master, &r->master) ? 1 : 0;
 }
 
 /* Set the timeout of the existing expectation (no NLM_F_CREATE). */
@@ -334,19 +287,19 @@ static int update_timeout(struct expect_handle *h,
 static int check_request(const struct expect_request *r, char *err,
 			 size_t errlen)
 {
-	int f = r->source.family;
+	int f = r->expect.src.family;
 
 	if (f != AF_INET && f != AF_INET6) {
 		nlrequest_seterr(err, errlen, "expectation without an address family");
 		return -EINVAL;
 	}
-	if (r->destination.family != f || r->master_src.family != f ||
-	    r->master_dst.family != f) {
+	if (r->expect.dst.family != f || r->master.src.family != f ||
+	    r->master.dst.family != f) {
 		nlrequest_seterr(err, errlen, "expectation mixes IPv4 and IPv6 "
 		       "addresses");
 		return -EINVAL;
 	}
-	if (r->destination_port == 0) {
+	if (r->expect.dport == 0) {
 		nlrequest_seterr(err, errlen, "expectation for port 0");
 		return -EINVAL;
 	}

@@ -332,18 +332,13 @@ static void parse_conntrack(const struct nlattr *ct_attr,
 			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)
 {
-	struct ctnl_tuple orig;
-
 	if (ct_attr == NULL ||
 	    ctnl_parse_ct_attrs(mnl_attr_get_payload(ct_attr),
 				mnl_attr_get_payload_len(ct_attr), family,
-				&orig, &pkt->conntrack_id) < 0)
+				&pkt->orig, &pkt->l4proto, &pkt->conntrack_id) < 0) {
+		memset(&pkt->orig, 0, sizeof(pkt->orig));
 		return;
-	pkt->orig_src = orig.src;
-	pkt->orig_dst = orig.dst;
-	pkt->orig_sport = orig.sport;
-	pkt->orig_dport = orig.dport;
-	pkt->l4proto = orig.proto;
+	}
 	if (info_attr == NULL ||
 	    mnl_attr_validate(info_attr, MNL_TYPE_U32) < 0)
 		return;

@@ -65,7 +65,7 @@ static const uint16_t fuzz_types[] = {
 	NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_DELETE,
 };
 
-static void fuzz_check_tuple(const struct ctnl_tuple *t)
+static void fuzz_check_tuple(const struct flow *t)
 {
 	FUZZ_ASSERT(t->src.family == AF_INET || t->src.family == AF_INET6);
 	FUZZ_ASSERT(t->dst.family == t->src.family);
@@ -86,13 +86,14 @@ static void fuzz_ct_attrs(const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	size_t off = sizeof(*nfg);
-	struct ctnl_tuple t;
+	struct flow t;
 	uint32_t id;
+	uint8_t proto;
 
 	fuzz_parsing = 1;
 	if (ctnl_parse_ct_attrs((const char *)nfg + off,
 				mnl_nlmsg_get_payload_len(nlh) - off,
-				nfg->nfgen_family, &t, &id) == 0)
+				nfg->nfgen_family, &t, &proto, &id) == 0)
 		fuzz_check_tuple(&t);
 }
 

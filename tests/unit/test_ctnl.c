@@ -20,17 +20,16 @@
 
 static char buf[4096] __attribute__((aligned(8)));
 
-static struct ctnl_tuple tuple(const char *src, uint16_t sport, const char *dst,
+static struct flow tuple(const char *src, uint16_t sport, const char *dst,
 			       uint16_t dport)
 {
-	struct ctnl_tuple t;
+	struct flow t;
 
 	memset(&t, 0, sizeof(t));
 	if (inet_addr_parse(src, &t.src) < 0 || inet_addr_parse(dst, &t.dst) < 0)
 		abort();
 	t.sport = sport;
 	t.dport = dport;
-	t.proto = IPPROTO_TCP;
 	return t;
 }
 
@@ -41,7 +40,7 @@ static struct nlmsghdr *msg(uint16_t subsys, uint16_t type, uint8_t family)
 }
 
 /* The master tuple as libnetfilter_conntrack keeps it in a conntrack. */
-static void ct_set_master(struct nf_conntrack *ct, const struct ctnl_tuple *t)
+static void ct_set_master(struct nf_conntrack *ct, const struct flow *t)
 {
 	nfct_set_attr_u8(ct, ATTR_MASTER_L3PROTO, AF_INET);
 	nfct_set_attr_u32(ct, ATTR_MASTER_IPV4_SRC, t->src.v4.s_addr);
@@ -51,15 +50,15 @@ static void ct_set_master(struct nf_conntrack *ct, const struct ctnl_tuple *t)
 	nfct_set_attr_u16(ct, ATTR_MASTER_PORT_DST, htons(t->dport));
 }
 
-static struct nlmsghdr *ct_msg(uint8_t type, const struct ctnl_tuple *orig,
-			       const struct ctnl_tuple *master, uint32_t id)
+static struct nlmsghdr *ct_msg(uint8_t type, const struct flow *orig,
+			       const struct flow *master, uint32_t id)
 {
 	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, type, AF_INET);
 	struct nf_conntrack *ct = nfct_new();
 
 	if (ct == NULL)
 		abort();
-	ctnl_tuple_to_ct(orig, ct);
+	ctnl_flow_to_ct(orig, ct);
 	if (master != NULL)
 		ct_set_master(ct, master);
 	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 120);
@@ -75,8 +74,8 @@ static struct nlmsghdr *ct_msg(uint8_t type, const struct ctnl_tuple *orig,
 
 static void test_conntrack(void)
 {
-	struct ctnl_tuple orig = tuple("198.51.100.2", 50123, "203.0.113.2", 40012);
-	struct ctnl_tuple master = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct flow orig = tuple("198.51.100.2", 50123, "203.0.113.2", 40012);
+	struct flow master = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
 	struct nlmsghdr *nlh;
 	struct ctnl_msg m;
 
@@ -85,9 +84,10 @@ static void test_conntrack(void)
 	CHECK_INT(ctnl_parse(nlh, &m), 0);
 	CHECK_INT(m.kind, CTNL_CT_NEW);
 	CHECK_INT(m.family, AF_INET);
-	CHECK(ctnl_tuple_equal(&m.tuple, &orig));
+	CHECK(flow_equal(&m.tuple, &orig));
+	CHECK_INT(m.proto, IPPROTO_TCP);
 	CHECK(m.has_master);
-	CHECK(ctnl_tuple_equal(&m.master, &master));
+	CHECK(flow_equal(&m.master, &master));
 	CHECK_INT(m.id, 4242);
 	CHECK_INT(m.timeout_s, 120);
 
@@ -96,7 +96,7 @@ static void test_conntrack(void)
 	CHECK_INT(ctnl_parse(nlh, &m), 0);
 	CHECK_INT(m.kind, CTNL_CT_DELETE);
 	CHECK(!m.has_master);
-	CHECK(ctnl_tuple_equal(&m.tuple, &master));
+	CHECK(flow_equal(&m.tuple, &master));
 	CHECK_INT(m.id, 7);
 
 }
@@ -105,27 +105,29 @@ static void test_conntrack(void)
  * (ctnetlink_glue_build), IPv6 here. */
 static void test_queued_conntrack(void)
 {
-	struct ctnl_tuple orig = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21), t;
+	struct flow orig = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21), t;
 	struct nf_conntrack *ct = nfct_new();
 	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET6);
 	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
 	uint32_t id = 1;
+	uint8_t proto = 0;
 
 	if (ct == NULL)
 		abort();
-	ctnl_tuple_to_ct(&orig, ct);
+	ctnl_flow_to_ct(&orig, ct);
 	if (nfct_nlmsg_build(nlh, ct) < 0)
 		abort();
 	nfct_destroy(ct);
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(31337));
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
 				      mnl_nlmsg_get_payload_len(nlh) - off,
-				      AF_INET6, &t, &id), 0);
-	CHECK(ctnl_tuple_equal(&t, &orig));
+				      AF_INET6, &t, &proto, &id), 0);
+	CHECK(flow_equal(&t, &orig));
+	CHECK_INT(proto, IPPROTO_TCP);
 	CHECK_INT(id, 31337);
 	/* without the original tuple: no conntrack */
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
-				      0, AF_INET6, &t, &id), -EINVAL);
+				      0, AF_INET6, &t, &proto, &id), -EINVAL);
 }
 
 /* Hand-made: what no library builds. */
@@ -192,27 +194,27 @@ static void test_abi_breakage_exits(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FAILURE);
 }
 
-static struct nlmsghdr *exp_msg(uint8_t type, const struct ctnl_tuple *exp,
-				const struct ctnl_tuple *master,
+static struct nlmsghdr *exp_msg(uint8_t type, const struct flow *exp,
+				const struct flow *master,
 				const char *helper)
 {
 	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, type, AF_INET6);
-	struct ctnl_tuple mask = *exp;
+	struct flow mask = *exp;
 	struct nf_expect *e = nfexp_new();
 	struct nf_conntrack *ct = nfct_new();
 
 	if (e == NULL || ct == NULL)
 		abort();
-	ctnl_tuple_to_ct(exp, ct);
+	ctnl_flow_to_ct(exp, ct);
 	nfexp_set_attr(e, ATTR_EXP_EXPECTED, ct);
 	memset(&mask.src.v6, 0xff, sizeof(mask.src.v6));
 	memset(&mask.dst.v6, 0xff, sizeof(mask.dst.v6));
 	mask.sport = 0;
 	mask.dport = 0xffff;
-	ctnl_tuple_to_ct(&mask, ct);
+	ctnl_flow_to_ct(&mask, ct);
 	nfexp_set_attr(e, ATTR_EXP_MASK, ct);
 	if (master != NULL) {
-		ctnl_tuple_to_ct(master, ct);
+		ctnl_flow_to_ct(master, ct);
 		nfexp_set_attr(e, ATTR_EXP_MASTER, ct);
 	}
 	nfexp_set_attr_u32(e, ATTR_EXP_TIMEOUT, 28);
@@ -229,8 +231,8 @@ static struct nlmsghdr *exp_msg(uint8_t type, const struct ctnl_tuple *exp,
 
 static void test_expectation(void)
 {
-	struct ctnl_tuple exp = tuple("2001:db8:1::2", 0, "2001:db8:2::2", 40000);
-	struct ctnl_tuple master = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
+	struct flow exp = tuple("2001:db8:1::2", 0, "2001:db8:2::2", 40000);
+	struct flow master = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
 	struct nlmsghdr *nlh;
 	struct ctnl_msg m;
 
@@ -240,8 +242,9 @@ static void test_expectation(void)
 	CHECK_INT(ctnl_parse(nlh, &m), 0);
 	CHECK_INT(m.kind, CTNL_EXP_DELETE);
 	CHECK_INT(m.family, AF_INET6);
-	CHECK(ctnl_tuple_equal(&m.tuple, &exp));
-	CHECK(ctnl_tuple_equal(&m.master, &master));
+	CHECK(flow_equal(&m.tuple, &exp));
+	CHECK_INT(m.proto, IPPROTO_TCP);
+	CHECK(flow_equal(&m.master, &master));
 	CHECK(m.has_master);
 	CHECK_INT(m.timeout_s, 28);
 	CHECK_INT(m.id, 99);
