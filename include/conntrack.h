@@ -10,7 +10,7 @@
 
 /* 1 if a conntrack with this original tuple exists, 0 if not, or negative
  * errno. */
-int conntrack_exists(struct ctnl *c, const struct ctnl_tuple *orig);
+int conntrack_exists(struct ctnl *c, const struct flow *orig);
 
 /* Call cb for every conntrack the kernel marks IPS_EXPECTED (created by an
  * expectation), of both families. The kernel filters by status (a dump

@@ -1,7 +1,9 @@
-/* ctnl: ctnetlink messages (nfnetlink subsystems CTNETLINK and
- * CTNETLINK_EXP) read into plain structs, and a small synchronous request
- * socket for queries. Parsing trusts no length in the message; it is
- * unit tested and fuzzed with crafted messages. */
+/* ctnl: ctnetlink (nfnetlink subsystems CTNETLINK and CTNETLINK_EXP)
+ * through libnetfilter_conntrack: its messages read into plain structs,
+ * our tuples written into its objects, and a small synchronous request
+ * socket for queries. libnetfilter_conntrack builds and parses every
+ * attribute; this module only converts. The parse path is unit tested on
+ * messages the library builds and fuzzed (tests/fuzz/fuzz_ctnl.c). */
 #ifndef FTPGATE_CTNL_H
 #define FTPGATE_CTNL_H
 
@@ -9,13 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/netlink.h>
-#include "inet_addr.h"
+#include "flow.h"
 
-struct ctnl_tuple {
-	struct inet_addr src, dst;
-	uint16_t sport, dport;		/* host order; 0 for non-TCP/UDP */
-	uint8_t proto;			/* IPPROTO_*; 0 if absent */
-};
+struct nf_conntrack;
 
 #define CTNL_HELPER_MAX 16		/* NF_CT_HELPER_NAME_LEN */
 
@@ -30,32 +28,33 @@ enum ctnl_kind {
 struct ctnl_msg {
 	enum ctnl_kind kind;
 	int family;			/* nfgen_family */
-	/* conntrack: orig/reply tuples; expectation: tuple/mask */
-	struct ctnl_tuple tuple;	/* CTA_TUPLE_ORIG / CTA_EXPECT_TUPLE */
-	struct ctnl_tuple other;	/* CTA_TUPLE_REPLY / CTA_EXPECT_MASK */
+	struct flow tuple;		/* CTA_TUPLE_ORIG / CTA_EXPECT_TUPLE
+					   (ports 0 unless TCP/UDP) */
+	uint8_t proto;			/* the tuple's IPPROTO_*; 0 if absent */
 	bool has_master;
-	struct ctnl_tuple master;	/* CTA_TUPLE_MASTER / CTA_EXPECT_MASTER */
+	struct flow master;	/* CTA_TUPLE_MASTER / CTA_EXPECT_MASTER */
 	uint32_t id;			/* CTA_ID / CTA_EXPECT_ID (host order) */
-	uint32_t status;		/* CTA_STATUS (conntrack) */
 	uint32_t timeout_s;		/* CTA_TIMEOUT / CTA_EXPECT_TIMEOUT */
-	uint32_t flags;			/* CTA_EXPECT_FLAGS */
-	uint8_t tcp_state;		/* CTA_PROTOINFO_TCP_STATE if sent */
-	bool has_tcp_state;
 	char helper[CTNL_HELPER_MAX];	/* CTA_EXPECT_HELP_NAME, or "" */
 };
 
 /* Parse one message. 0 and *out filled; -ENOENT for a message that is not
  * a ctnetlink conntrack/expectation message (out->kind CTNL_OTHER);
- * -EINVAL for a malformed one (a required tuple missing or bad). */
+ * -EINVAL for a malformed one (a required tuple missing or bad);
+ * -ENOMEM. */
 int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out);
 
-/* Parse a CTA_TUPLE_* nest. 0 or -EINVAL. */
-int ctnl_parse_tuple(const void *nest_attr, struct ctnl_tuple *t);
-/* Append a tuple nest of type `type` (TCP/UDP ports, in host order). */
-void ctnl_put_tuple(struct nlmsghdr *nlh, uint16_t type,
-		    const struct ctnl_tuple *t);
+/* The conntrack a queued packet belongs to: the attributes of its NFQA_CT
+ * (payload, len) in the family of the packet message's nfgenmsg, read
+ * into its original tuple, protocol and ID (0 when not sent). 0, -EINVAL
+ * (no or a bad original tuple) or -ENOMEM. */
+int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
+			struct flow *orig, uint8_t *proto, uint32_t *id);
 
-bool ctnl_tuple_equal(const struct ctnl_tuple *a, const struct ctnl_tuple *b);
+/* Set f as the original tuple of ct (address family, addresses, TCP and
+ * ports), the form libnetfilter_conntrack takes for a conntrack, an
+ * expectation's master, tuple and mask alike. */
+void ctnl_flow_to_ct(const struct flow *f, struct nf_conntrack *ct);
 
 /* ---- synchronous queries -------------------------------------------- */
 

@@ -1,26 +1,22 @@
-/* expect: conntrack expectations (pinholes) installed with ctnetlink,
- * synchronously, so a reply is released only after its pinhole exists. */
+/* expect: conntrack expectations (pinholes) installed with ctnetlink
+ * through libnetfilter_conntrack, synchronously, so a reply is released
+ * only after its pinhole exists. */
 #ifndef FTPGATE_EXPECT_H
 #define FTPGATE_EXPECT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "ctnl.h"
-#include "inet_addr.h"
 
 struct expect_handle;
 
-/* One pinhole: the data connection from `source` (port `source_port`, or
- * any port when it is 0) to `destination`:`destination_port`, TCP, related
- * to the master conntrack identified by its original tuple. Passive mode:
- * client -> server; active mode: server -> client. */
+/* One pinhole: the data connection `expect` (TCP; source port 0: any),
+ * related to the master conntrack identified by its original tuple
+ * `master` (unset family: not known, for a lookup). Passive mode: client
+ * -> server; active mode: server -> client. */
 struct expect_request {
-	struct inet_addr master_src, master_dst;	/* original direction */
-	uint16_t master_sport, master_dport;
-	struct inet_addr source;
-	uint16_t source_port;				/* 0: any */
-	struct inet_addr destination;
-	uint16_t destination_port;
+	struct flow master;
+	struct flow expect;
 	uint32_t timeout_s;
 	const char *helper_name;
 };
@@ -36,7 +32,9 @@ void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
 
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
- * one, -EOPNOTSUPP: master has no helper, ...) with a message in err.
+ * one, -EOPNOTSUPP: master has no helper, -EAGAIN: an existing one for the
+ * same tuple was used or expired each of the two times it was looked at,
+ * ...) with a message in err.
  * The same expectation asked for again by the same master (a repeated
  * announcement) is refreshed and returns 0. timeout_s 0 keeps the helper
  * policy's timeout; otherwise it is set to timeout_s after creation (no
@@ -46,17 +44,13 @@ void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
 int expect_install(struct expect_handle *h, const struct expect_request *r,
 		   char *err, size_t errlen);
 
-/* Delete the expectation r describes (source, source_port, destination,
- * destination_port; timeout_s is not used) if it belongs to r's master.
+/* Delete the expectation r describes (r->expect; timeout_s is not used) if it belongs to r's master.
  * Returns 0 once the kernel has removed it, -ENOENT when there is none
  * (already used by its data connection, or expired), -EBUSY when the
  * tuple's expectation belongs to another control connection (left alone),
  * or another negative errno with a message in err. */
 int expect_remove(struct expect_handle *h, const struct expect_request *r,
 		  char *err, size_t errlen);
-
-/* Count the live expectations of helper `helper_name` (all masters). */
-int expect_count(struct expect_handle *h, const char *helper_name);
 
 /* Call cb for every live expectation of helper `helper_name` (all
  * families and masters), as the kernel lists it: tuple, mask, master,
@@ -65,8 +59,7 @@ int expect_count(struct expect_handle *h, const char *helper_name);
 int expect_list(struct expect_handle *h, const char *helper_name,
 		void (*cb)(const struct ctnl_msg *m, void *data), void *data);
 
-/* The live expectation for r's tuple (source, source_port, destination,
- * destination_port), into *out: 0, -ENOENT when the kernel has none (used,
+/* The live expectation for r's tuple (r->expect), into *out: 0, -ENOENT when the kernel has none (used,
  * expired or removed), or another negative errno. */
 int expect_lookup(struct expect_handle *h, const struct expect_request *r,
 		  struct ctnl_msg *out);

@@ -33,7 +33,7 @@ struct kernel_ops {
 			   void (*cb)(const struct ctnl_msg *m, void *data),
 			   void *data);
 	/* conntrack_exists: 1, 0 or negative errno. */
-	int (*conntrack_exists)(struct daemon *d, const struct ctnl_tuple *orig);
+	int (*conntrack_exists)(struct daemon *d, const struct flow *orig);
 	/* events_receive / events_overruns; 0 when the daemon has no event
 	 * socket. */
 	int (*events_receive)(struct daemon *d, events_cb cb, void *data);

@@ -60,4 +60,16 @@ void nlrequest_init(struct nlrequest *r, struct mnl_socket *nl, uint32_t seq0,
 int nlrequest_talk(struct nlrequest *r, struct nlmsghdr *nlh, nlrequest_cb cb,
 		   void *data);
 
+/* Put an nfnetlink request header at the start of buf (aligned for struct
+ * nlmsghdr): nlmsg_type `type` (NFNL_SUBSYS_* << 8 | message), flags
+ * NLM_F_REQUEST | `flags`, an nfgenmsg of `family`, version 0, res_id 0.
+ * The attributes follow; nlrequest_talk() sets the sequence number. */
+struct nlmsghdr *nlrequest_nfnl_put(void *buf, uint16_t type, uint16_t flags,
+				    uint8_t family);
+
+/* printf into err (errlen bytes) unless err is NULL or errlen 0: the
+ * error text every netlink module hands back to its caller. */
+__attribute__((format(printf, 3, 4)))
+void nlrequest_seterr(char *err, size_t errlen, const char *fmt, ...);
+
 #endif

@@ -15,14 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "inet_addr.h"
-
-/* A TCP connection's tuple in one direction; port 0 in an expectation's
- * source means "any port". */
-struct pinhole_tuple {
-	struct inet_addr src, dst;
-	uint16_t sport, dport;
-};
+#include "flow.h"
 
 enum pinhole_state {
 	PINHOLE_OPEN,
@@ -52,8 +45,8 @@ enum pinhole_close {
 
 struct pinhole {
 	uint64_t id;			/* daemon-wide sequence, from 1 */
-	struct pinhole_tuple expect;	/* the data connection it admits */
-	struct pinhole_tuple master;	/* control connection, original dir */
+	struct flow expect;	/* the data connection it admits */
+	struct flow master;	/* control connection, original dir */
 	uint32_t conntrack_id;		/* of the master; 0 if unknown */
 	enum pinhole_state state;
 	bool adopted;			/* found in the kernel, not opened by
@@ -91,29 +84,29 @@ unsigned pinhole_table_count(const struct pinhole_table *t);
 
 /* The entry for this expectation (tuple and master), or NULL. */
 struct pinhole *pinhole_find(struct pinhole_table *t,
-			     const struct pinhole_tuple *expect,
-			     const struct pinhole_tuple *master);
+			     const struct flow *expect,
+			     const struct flow *master);
 
 /* Record an expectation: a new entry (id assigned, OPEN), or, when one for
  * the same tuple and master exists, that entry (refreshed, back to OPEN).
  * *is_new says which. NULL with errno ENOSPC when the table is full. The
  * caller fills in the text fields and times it knows. */
 struct pinhole *pinhole_add(struct pinhole_table *t,
-			    const struct pinhole_tuple *expect,
-			    const struct pinhole_tuple *master,
+			    const struct flow *expect,
+			    const struct flow *master,
 			    bool *is_new);
 
 /* Does a connection with original tuple `conn` (TCP) match what `p`
  * expects? Addresses and destination port exactly; the source port only
  * when the expectation names one. */
-bool pinhole_admits(const struct pinhole *p, const struct pinhole_tuple *conn);
+bool pinhole_admits(const struct pinhole *p, const struct flow *conn);
 
 /* The entry a new data connection came from: master equal and
  * pinhole_admits(). GONE entries are preferred (the kernel destroyed the
  * expectation when the connection used it). NULL if none. */
 struct pinhole *pinhole_match_connection(struct pinhole_table *t,
-					 const struct pinhole_tuple *conn,
-					 const struct pinhole_tuple *master);
+					 const struct flow *conn,
+					 const struct flow *master);
 
 void pinhole_remove(struct pinhole_table *t, struct pinhole *p);
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "inet_addr.h"
+#include "flow.h"
 
 struct queue;
 
@@ -20,8 +20,7 @@ struct queue_packet {
 	int conntrack_info;		/* enum ip_conntrack_info (NFQA_CT_INFO) */
 	bool reply_direction;		/* conntrack_info >= IP_CT_IS_REPLY */
 	/* original-direction tuple of the conntrack (client -> server) */
-	struct inet_addr orig_src, orig_dst;
-	uint16_t orig_sport, orig_dport;	/* host byte order */
+	struct flow orig;
 	uint8_t l4proto;
 	/* The interface the packet came in on (NFQA_IFINDEX_INDEV), 0 when
 	 * the kernel did not say. Kernel facts: the helper's queue runs in
@@ -72,7 +71,11 @@ int queue_accept(struct queue *q, uint32_t packet_id);
 unsigned long queue_overruns(const struct queue *q);
 /* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */
 unsigned long queue_verdict_errors(const struct queue *q);
-void queue_close(struct queue *q);
+/* Release what is waiting, unbind the queue (waiting for the kernel's
+ * ACK) and free q. 0, or negative errno with a message in err when the
+ * unbind failed (q is freed either way; the kernel unbinds a queue whose
+ * socket is closed). */
+int queue_close(struct queue *q, char *err, size_t errlen);
 
 /* One queue's line of /proc/net/netfilter/nfnetlink_queue (this network
  * namespace): who reads it and the kernel's drop counters. */

@@ -15,8 +15,8 @@
 /* One expectation as the kernel lists it, joined with what the daemon
  * knows about it. */
 struct report_pinhole_row {
-	struct pinhole_tuple expect;	/* the data connection it admits */
-	struct pinhole_tuple master;	/* control connection */
+	struct flow expect;	/* the data connection it admits */
+	struct flow master;	/* control connection */
 	uint32_t timeout_s;		/* remaining, per the kernel */
 	const struct pinhole *known;	/* the daemon's record, or NULL */
 	bool session_tracked;		/* the control connection is tracked */
@@ -39,9 +39,6 @@ void report_sessions(const struct report_session_row *rows, unsigned n,
 void report_ports(const struct pressure_report *rows, unsigned n, bool json,
 		  unsigned window_s, unsigned time_wait_s, struct strbuf *out);
 
-/* "192.0.2.1:21", "[2001:db8::1]:21"; port 0 prints as "*". */
-void report_endpoint(const struct inet_addr *a, uint16_t port, char *buf,
-		     size_t len);
 /* "42s", "7m05s", "3h12m", "2d04h" */
 void report_duration(uint64_t ms, char *buf, size_t len);
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "flow.h"
 #include "inet_addr.h"
 #include "packet.h"
 #include "policy.h"
@@ -260,5 +261,12 @@ bool session_line_rule_is_attack(enum session_line_rule r);
  * encrypted. The pinhole records (at most SESSION_PINHOLES_MAX, kept
  * until the control connection ends) are not counted. */
 size_t session_memory(const struct session *s);
+
+/* The control connection, original direction: client -> server. */
+void session_control_flow(const struct session *s, struct flow *f);
+
+/* The data connection action a opens or removes: expect_source[:port]
+ * (port 0: any) -> address:port. */
+void session_action_flow(const struct session_action *a, struct flow *f);
 
 #endif

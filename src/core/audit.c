@@ -210,7 +210,7 @@ void audit_fmt_pinhole_opened(struct audit_line *l, int64_t wall_ms,
 
 void audit_fmt_pinhole_failed(struct audit_line *l, int64_t wall_ms,
 			      const struct audit_control *c,
-			      const struct pinhole_tuple *expect,
+			      const struct flow *expect,
 			      const char *command, const char *reply,
 			      int reply_code, const char *error)
 {
@@ -263,7 +263,7 @@ void audit_fmt_pinhole_refused(struct audit_line *l, int64_t wall_ms,
 void audit_fmt_pinhole_closed(struct audit_line *l, int64_t wall_ms,
 			      uint64_t now_ms, const struct pinhole *p,
 			      enum pinhole_close how,
-			      const struct pinhole_tuple *data,
+			      const struct flow *data,
 			      uint32_t data_conntrack_id)
 {
 	uint64_t at = p->state == PINHOLE_GONE ? p->gone_ms : now_ms;

@@ -106,31 +106,23 @@ unsigned pinhole_client_open_count(const struct pinhole_table *t,
 	return n;
 }
 
-static bool pinhole_tuple_equal(const struct pinhole_tuple *a,
-				const struct pinhole_tuple *b)
-{
-	return inet_addr_equal(&a->src, &b->src) &&
-	       inet_addr_equal(&a->dst, &b->dst) &&
-	       a->sport == b->sport && a->dport == b->dport;
-}
-
 struct pinhole *pinhole_find(struct pinhole_table *t,
-			     const struct pinhole_tuple *expect,
-			     const struct pinhole_tuple *master)
+			     const struct flow *expect,
+			     const struct flow *master)
 {
 	struct pinhole *p;
 
 	for (p = t->bucket[pinhole_slot(t, &expect->dst, expect->dport)];
 	     p != NULL; p = p->next)
-		if (pinhole_tuple_equal(&p->expect, expect) &&
-		    pinhole_tuple_equal(&p->master, master))
+		if (flow_equal(&p->expect, expect) &&
+		    flow_equal(&p->master, master))
 			return p;
 	return NULL;
 }
 
 struct pinhole *pinhole_add(struct pinhole_table *t,
-			    const struct pinhole_tuple *expect,
-			    const struct pinhole_tuple *master, bool *is_new)
+			    const struct flow *expect,
+			    const struct flow *master, bool *is_new)
 {
 	struct pinhole *p = pinhole_find(t, expect, master);
 	unsigned slot;
@@ -165,7 +157,7 @@ struct pinhole *pinhole_add(struct pinhole_table *t,
 	return p;
 }
 
-bool pinhole_admits(const struct pinhole *p, const struct pinhole_tuple *conn)
+bool pinhole_admits(const struct pinhole *p, const struct flow *conn)
 {
 	return inet_addr_equal(&p->expect.src, &conn->src) &&
 	       inet_addr_equal(&p->expect.dst, &conn->dst) &&
@@ -174,14 +166,14 @@ bool pinhole_admits(const struct pinhole *p, const struct pinhole_tuple *conn)
 }
 
 struct pinhole *pinhole_match_connection(struct pinhole_table *t,
-					 const struct pinhole_tuple *conn,
-					 const struct pinhole_tuple *master)
+					 const struct flow *conn,
+					 const struct flow *master)
 {
 	struct pinhole *p, *open = NULL;
 
 	for (p = t->bucket[pinhole_slot(t, &conn->dst, conn->dport)];
 	     p != NULL; p = p->next) {
-		if (!pinhole_tuple_equal(&p->master, master) ||
+		if (!flow_equal(&p->master, master) ||
 		    !pinhole_admits(p, conn))
 			continue;
 		if (p->state == PINHOLE_GONE)

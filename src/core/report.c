@@ -7,22 +7,6 @@
 #include "json.h"
 #include "report.h"
 
-void report_endpoint(const struct inet_addr *a, uint16_t port, char *buf,
-		     size_t len)
-{
-	char text[INET_ADDR_STRLEN], p[8];
-
-	inet_addr_format(a, text, sizeof(text));
-	if (port)
-		snprintf(p, sizeof(p), "%u", port);
-	else
-		snprintf(p, sizeof(p), "*");
-	if (a->family == AF_INET6)
-		snprintf(buf, len, "[%s]:%s", text, p);
-	else
-		snprintf(buf, len, "%s:%s", text, p);
-}
-
 void report_duration(uint64_t ms, char *buf, size_t len)
 {
 	uint64_t s = ms / 1000;
@@ -175,16 +159,16 @@ static void report_pinhole_cells(const struct report_pinhole_row *r,
 		snprintf(cells[0], REPORT_CELL, "%llu", (unsigned long long)p->id);
 	else
 		snprintf(cells[0], REPORT_CELL, "-");
-	report_endpoint(&r->expect.src, r->expect.sport, cells[1], REPORT_CELL);
-	report_endpoint(&r->expect.dst, r->expect.dport, cells[2], REPORT_CELL);
+	flow_endpoint_format(&r->expect.src, r->expect.sport, cells[1], REPORT_CELL);
+	flow_endpoint_format(&r->expect.dst, r->expect.dport, cells[2], REPORT_CELL);
 	report_duration((uint64_t)r->timeout_s * 1000, cells[3], REPORT_CELL);
 	if (p)
 		report_duration(now_ms > p->opened_ms ? now_ms - p->opened_ms : 0,
 				cells[4], REPORT_CELL);
 	else
 		snprintf(cells[4], REPORT_CELL, "?");
-	report_endpoint(&r->master.src, r->master.sport, ctl, sizeof(ctl));
-	report_endpoint(&r->master.dst, r->master.dport, ctl2, sizeof(ctl2));
+	flow_endpoint_format(&r->master.src, r->master.sport, ctl, sizeof(ctl));
+	flow_endpoint_format(&r->master.dst, r->master.dport, ctl2, sizeof(ctl2));
 	snprintf(cells[5], REPORT_CELL, "%s -> %s", ctl, ctl2);
 	if (p && (p->command[0] || p->reply[0]))
 		snprintf(cells[6], REPORT_CELL, "%.20s / %.130s",
@@ -246,8 +230,8 @@ static void report_session_cells(const struct report_session_row *r,
 				 char cells[][REPORT_CELL])
 {
 	snprintf(cells[0], REPORT_CELL, "%u", r->control.conntrack_id);
-	report_endpoint(&r->control.client, r->control.client_port, cells[1], REPORT_CELL);
-	report_endpoint(&r->control.server, r->control.server_port, cells[2], REPORT_CELL);
+	flow_endpoint_format(&r->control.client, r->control.client_port, cells[1], REPORT_CELL);
+	flow_endpoint_format(&r->control.server, r->control.server_port, cells[2], REPORT_CELL);
 	report_duration(r->age_ms, cells[3], REPORT_CELL);
 	report_duration(r->idle_ms, cells[4], REPORT_CELL);
 	snprintf(cells[5], REPORT_CELL, "%u", r->pinholes_open);

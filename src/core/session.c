@@ -1118,3 +1118,14 @@ size_t session_memory(const struct session *s)
 	return stream_memory(&s->stream[SESSION_DIR_ORIGINAL]) +
 	       stream_memory(&s->stream[SESSION_DIR_REPLY]);
 }
+
+void session_control_flow(const struct session *s, struct flow *f)
+{
+	*f = (struct flow){ s->client, s->server, s->client_port, s->server_port };
+}
+
+void session_action_flow(const struct session_action *a, struct flow *f)
+{
+	*f = (struct flow){ a->expect_source, a->address, a->expect_source_port,
+			    a->port };
+}

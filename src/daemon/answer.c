@@ -62,15 +62,6 @@ struct answer_rows {
 	bool overflow;
 };
 
-static void answer_tuple(const struct ctnl_tuple *c, struct pinhole_tuple *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->src = c->src;
-	t->dst = c->dst;
-	t->sport = c->sport;
-	t->dport = c->dport;
-}
-
 static void answer_pinhole_cb(const struct ctnl_msg *m, void *data)
 {
 	struct answer_rows *a = data;
@@ -90,8 +81,8 @@ static void answer_pinhole_cb(const struct ctnl_msg *m, void *data)
 	}
 	r = &a->row[a->count++];
 	memset(r, 0, sizeof(*r));
-	answer_tuple(&m->tuple, &r->expect);
-	answer_tuple(&m->master, &r->master);
+	r->expect = m->tuple;
+	r->master = m->master;
 	r->timeout_s = m->timeout_s;
 	r->known = pinhole_find(a->d->pinholes, &r->expect, &r->master);
 	/* one hash chain per listed pinhole, not a walk of the table */
@@ -274,7 +265,7 @@ static void answer_busy_expect_cb(const struct ctnl_msg *m, void *data)
 
 static void answer_busy_conn_cb(const struct ctnl_msg *m, void *data)
 {
-	if (m->tuple.proto == IPPROTO_TCP)
+	if (m->proto == IPPROTO_TCP)
 		answer_port_busy(data, &m->tuple.dst, m->tuple.dport);
 }
 

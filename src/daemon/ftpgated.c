@@ -510,8 +510,8 @@ out:
 	session_table_destroy(d.sessions);
 	if (d.expect)
 		expect_close(d.expect);
-	if (d.queue)
-		queue_close(d.queue);
+	if (d.queue && queue_close(d.queue, err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "%s", err);
 	config_free(&d.config);
 	log_close();
 	return status;

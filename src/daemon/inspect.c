@@ -14,18 +14,6 @@
 #include "log.h"
 #include "packet.h"
 
-static void inspect_format_endpoint(const struct inet_addr *a, uint16_t port,
-				    char *buf, size_t len)
-{
-	char text[INET_ADDR_STRLEN];
-
-	inet_addr_format(a, text, sizeof(text));
-	if (a->family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", text, port);
-	else
-		snprintf(buf, len, "%s:%u", text, port);
-}
-
 /* What the kernel phase did with one action, for the reporting phase. */
 struct inspect_outcome {
 	int ret;			/* expect_install / expect_remove */
@@ -38,17 +26,9 @@ static void inspect_expect_request(const struct session_entry *e,
 				   const struct session_action *a,
 				   struct expect_request *r)
 {
-	const struct session *s = &e->session;
-
 	memset(r, 0, sizeof(*r));
-	r->master_src = s->client;
-	r->master_dst = s->server;
-	r->master_sport = s->client_port;
-	r->master_dport = s->server_port;
-	r->source = a->expect_source;
-	r->source_port = a->expect_source_port;
-	r->destination = a->address;
-	r->destination_port = a->port;
+	session_control_flow(&e->session, &r->master);
+	session_action_flow(a, &r->expect);
 	r->helper_name = CONFIG_HELPER_NAME;
 }
 
@@ -81,13 +61,13 @@ static void inspect_pinhole_report(struct daemon *d, struct session_entry *e,
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
 	if (a->expect_source_port)
-		inspect_format_endpoint(&a->expect_source, a->expect_source_port,
+		flow_endpoint_format(&a->expect_source, a->expect_source_port,
 				        client, sizeof(client));
 	else
 		inet_addr_format(&a->expect_source, client, sizeof(client));
-	inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
-	inspect_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
-	inspect_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
+	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
+	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
 
 	if (o->ret < 0) {
 		const char *why = o->err[0] ? o->err : strerror(-o->ret);
@@ -130,7 +110,7 @@ static void inspect_pinhole_removed_report(struct daemon *d, struct session_entr
 {
 	char data[64];
 
-	inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
+	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
 	if (o->ret == -ENOENT) {
 		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
 			data, session_remove_cause_name(a->cause), e->conntrack_id);
@@ -225,8 +205,8 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 	char control_client[64], control_server[64], data[64];
 	unsigned i;
 
-	inspect_format_endpoint(&s->client, s->client_port, control_client, sizeof(control_client));
-	inspect_format_endpoint(&s->server, s->server_port, control_server, sizeof(control_server));
+	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
+	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
 	for (i = 0; i < actions->count; i++) {
 		const struct session_action *a = &actions->item[i];
 
@@ -238,7 +218,7 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 			if (a->reason < POLICY_REASON_COUNT)
 				d->stats.refused[a->reason]++;
 			if (a->address.family)
-				inspect_format_endpoint(&a->address, a->port, data, sizeof(data));
+				flow_endpoint_format(&a->address, a->port, data, sizeof(data));
 			else
 				snprintf(data, sizeof(data), "-");
 			/* active mode: the client announced in its command,
@@ -293,9 +273,10 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 static bool inspect_session_matches(const struct session *s,
 				    const struct queue_packet *qp)
 {
-	return inet_addr_equal(&s->client, &qp->orig_src) &&
-	       inet_addr_equal(&s->server, &qp->orig_dst) &&
-	       s->client_port == qp->orig_sport && s->server_port == qp->orig_dport;
+	struct flow control;
+
+	session_control_flow(s, &control);
+	return flow_equal(&control, &qp->orig);
 }
 
 /* A new table entry; when the table is full, the oldest half-open
@@ -375,8 +356,8 @@ static struct session_entry *inspect_session(struct daemon *d,
 		}
 		return NULL;
 	}
-	session_init(&e->session, &qp->orig_src, qp->orig_sport, &qp->orig_dst,
-		     qp->orig_dport, &limits);
+	session_init(&e->session, &qp->orig.src, qp->orig.sport, &qp->orig.dst,
+		     qp->orig.dport, &limits);
 	session_table_index(d->sessions, e);
 	e->started_ms = now;
 	e->midstream = !pkt->syn;

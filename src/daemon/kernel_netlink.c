@@ -38,7 +38,7 @@ static int kernel_netlink_expect_list(struct daemon *d, const char *helper_name,
 }
 
 static int kernel_netlink_conntrack_exists(struct daemon *d,
-					   const struct ctnl_tuple *orig)
+					   const struct flow *orig)
 {
 	return conntrack_exists(d->ctnl, orig);
 }

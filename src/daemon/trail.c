@@ -153,43 +153,6 @@ static void trail_control(const struct session_entry *e, struct audit_control *c
 	c->conntrack_id = e->conntrack_id;
 }
 
-static void trail_master(const struct session_entry *e, struct pinhole_tuple *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->src = e->session.client;
-	m->dst = e->session.server;
-	m->sport = e->session.client_port;
-	m->dport = e->session.server_port;
-}
-
-static void trail_expect_of(const struct session_action *a, struct pinhole_tuple *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->src = a->expect_source;
-	t->sport = a->expect_source_port;
-	t->dst = a->address;
-	t->dport = a->port;
-}
-
-static void trail_from_ctnl(const struct ctnl_tuple *c, struct pinhole_tuple *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->src = c->src;
-	t->dst = c->dst;
-	t->sport = c->sport;
-	t->dport = c->dport;
-}
-
-static void trail_to_ctnl(const struct pinhole_tuple *t, struct ctnl_tuple *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->src = t->src;
-	c->dst = t->dst;
-	c->sport = t->sport;
-	c->dport = t->dport;
-	c->proto = IPPROTO_TCP;
-}
-
 /* ---- daemon and sessions -------------------------------------------- */
 
 void trail_daemon_started(struct daemon *d, unsigned adopted)
@@ -266,8 +229,8 @@ void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
 			     const char *reason)
 {
 	struct audit_control c = {
-		.client = qp->orig_src, .server = qp->orig_dst,
-		.client_port = qp->orig_sport, .server_port = qp->orig_dport,
+		.client = qp->orig.src, .server = qp->orig.dst,
+		.client_port = qp->orig.sport, .server_port = qp->orig.dport,
 		.conntrack_id = qp->conntrack_id,
 	};
 	struct audit_line l;
@@ -281,7 +244,7 @@ void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
 
 static void trail_close_pinhole(struct daemon *d, struct pinhole *p,
 				enum pinhole_close how,
-				const struct pinhole_tuple *data,
+				const struct flow *data,
 				uint32_t data_id, uint64_t now_ms)
 {
 	struct audit_line l;
@@ -299,13 +262,11 @@ static void trail_close_pinhole(struct daemon *d, struct pinhole *p,
  * decide now. */
 static void trail_decide_gone(struct daemon *d, struct pinhole *p, uint64_t now_ms)
 {
-	struct ctnl_tuple master;
 	int alive = 1;
 
 	if (!p->removing && !p->uncertain &&
 	    p->gone_ms + PINHOLE_EXPIRY_SLACK_MS < p->expiry_ms) {
-		trail_to_ctnl(&p->master, &master);
-		alive = d->kernel->conntrack_exists(d, &master);
+		alive = d->kernel->conntrack_exists(d, &p->master);
 		if (alive < 0)
 			alive = 1;	/* cannot tell: do not blame the session */
 	}
@@ -323,7 +284,7 @@ void trail_pinhole_record(struct daemon *d, struct session_entry *e,
 			  const struct session_action *a, uint32_t timeout_s,
 			  struct trail_opened *o)
 {
-	struct pinhole_tuple expect, master;
+	struct flow expect, master;
 	struct pinhole *p;
 	uint64_t now = daemon_now_ms();
 	bool is_new = false;
@@ -332,8 +293,8 @@ void trail_pinhole_record(struct daemon *d, struct session_entry *e,
 	e->pinholes_opened++;
 	if (!a->active)
 		pressure_announce(&d->pressure, &e->session.server, a->port, now);
-	trail_expect_of(a, &expect);
-	trail_master(e, &master);
+	session_action_flow(a, &expect);
+	session_control_flow(&e->session, &master);
 	trail_drain_events(d);
 	p = pinhole_find(d->pinholes, &expect, &master);
 	if (p != NULL && p->state == PINHOLE_GONE)
@@ -402,12 +363,12 @@ void trail_pinhole_opened(struct daemon *d, const struct trail_opened *o)
 void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
 			  const struct session_action *a, const char *error)
 {
-	struct pinhole_tuple expect;
+	struct flow expect;
 	struct audit_control c;
 	struct audit_line l;
 
 	trail_control(e, &c);
-	trail_expect_of(a, &expect);
+	session_action_flow(a, &expect);
 	audit_fmt_pinhole_failed(&l, audit_wall_ms(), &c, &expect, a->command,
 				 a->reply, a->reply_code, error);
 	trail_write(d, &l);
@@ -416,11 +377,11 @@ void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
 void trail_pinhole_removing(struct daemon *d, struct session_entry *e,
 			    const struct session_action *a)
 {
-	struct pinhole_tuple expect, master;
+	struct flow expect, master;
 	struct pinhole *p;
 
-	trail_expect_of(a, &expect);
-	trail_master(e, &master);
+	session_action_flow(a, &expect);
+	session_control_flow(&e->session, &master);
 	p = pinhole_find(d->pinholes, &expect, &master);
 	if (p == NULL)
 		return;
@@ -511,8 +472,8 @@ void trail_action(struct daemon *d, struct session_entry *e,
 
 /* A data connection of one of our sessions that no recorded pinhole
  * explains (registry full, events lost): still audited as used. */
-static void trail_unrecorded_use(struct daemon *d, const struct pinhole_tuple *conn,
-				 const struct pinhole_tuple *master, uint32_t id,
+static void trail_unrecorded_use(struct daemon *d, const struct flow *conn,
+				 const struct flow *master, uint32_t id,
 				 uint64_t now_ms)
 {
 	struct session_entry *e;
@@ -547,15 +508,12 @@ static void trail_conntrack_destroyed(struct daemon *d, const struct ctnl_msg *m
 				      uint64_t now_ms)
 {
 	struct session_entry *e = session_table_find(d->sessions, m->id);
-	struct pinhole_tuple tuple, master;
+	struct flow master;
 
 	if (e == NULL)
 		return;
-	trail_from_ctnl(&m->tuple, &tuple);
-	trail_master(e, &master);
-	if (!inet_addr_equal(&tuple.src, &master.src) ||
-	    !inet_addr_equal(&tuple.dst, &master.dst) ||
-	    tuple.sport != master.sport || tuple.dport != master.dport)
+	session_control_flow(&e->session, &master);
+	if (!flow_equal(&m->tuple, &master))
 		return;
 	/* Kernel facts: a SYN reusing the tuple of a connection in TIME_WAIT
 	 * kills the old conntrack, and the new one may get the old one's ID
@@ -575,7 +533,7 @@ static void trail_conntrack_destroyed(struct daemon *d, const struct ctnl_msg *m
 void trail_kernel_event(const struct ctnl_msg *m, void *data)
 {
 	struct daemon *d = data;
-	struct pinhole_tuple tuple, master;
+	struct flow tuple, master;
 	struct pinhole *p;
 	uint64_t now = daemon_now_ms();
 
@@ -586,8 +544,8 @@ void trail_kernel_event(const struct ctnl_msg *m, void *data)
 	}
 	if (!m->has_master)
 		return;		/* an ordinary new connection */
-	trail_from_ctnl(&m->tuple, &tuple);
-	trail_from_ctnl(&m->master, &master);
+	tuple = m->tuple;
+	master = m->master;
 	if (m->kind == CTNL_EXP_DELETE) {
 		if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0)
 			return;
@@ -598,7 +556,7 @@ void trail_kernel_event(const struct ctnl_msg *m, void *data)
 		}
 		return;
 	}
-	if (m->kind != CTNL_CT_NEW || m->tuple.proto != IPPROTO_TCP)
+	if (m->kind != CTNL_CT_NEW || m->proto != IPPROTO_TCP)
 		return;
 	p = pinhole_match_connection(d->pinholes, &tuple, &master);
 	if (p == NULL) {
@@ -664,10 +622,7 @@ static void trail_check_cb(struct pinhole *p, void *data)
 		return;
 	t->checks++;
 	memset(&r, 0, sizeof(r));
-	r.source = p->expect.src;
-	r.source_port = p->expect.sport;
-	r.destination = p->expect.dst;
-	r.destination_port = p->expect.dport;
+	r.expect = p->expect;
 	rc = t->d->kernel->expect_lookup(t->d, &r, &m);
 	if (rc == -ENOENT) {
 		p->vanished = true;
@@ -726,13 +681,13 @@ struct trail_adopt_ctx {
 static void trail_adopt_cb(const struct ctnl_msg *m, void *data)
 {
 	struct trail_adopt_ctx *a = data;
-	struct pinhole_tuple expect, master;
+	struct flow expect, master;
 	struct pinhole *p;
 	struct audit_line l;
 	bool is_new;
 
-	trail_from_ctnl(&m->tuple, &expect);
-	trail_from_ctnl(&m->master, &master);
+	expect = m->tuple;
+	master = m->master;
 	p = pinhole_add(a->d->pinholes, &expect, &master, &is_new);
 	if (p == NULL || !is_new)
 		return;

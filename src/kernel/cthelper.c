@@ -40,8 +40,8 @@
 #include "nlrequest.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,18 +66,6 @@
 
 static const int cth_families[] = { AF_INET, AF_INET6 };
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *family_name(int family)
 {
 	return family == AF_INET6 ? "IPv6" : "IPv4";
@@ -85,71 +73,73 @@ static const char *family_name(int family)
 
 /* ---- one socket per call ----------------------------------------------- */
 
-/* Receive buffer: a GET answers with one helper (a few hundred bytes);
- * cthelper sends no dumps. */
-#define CTH_BUFSIZE		32768
+/* Receive buffer, on the heap: a GET answers with one helper (a few
+ * hundred bytes); cthelper sends no dumps. */
+#define CTH_BUFSIZE		8192
 
 struct nlconn {
 	struct nlrequest req;
-	char buf[CTH_BUFSIZE] __attribute__((aligned(8)));
+	char *buf;
 };
-
-static int nlconn_open(struct nlconn *c, char *err, size_t errlen)
-{
-	struct mnl_socket *nl;
-	int one = 1;
-
-	memset(&c->req, 0, sizeof(c->req));
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (nl == NULL) {
-		int e = errno;
-
-		if (e == EPROTONOSUPPORT || e == EAFNOSUPPORT) {
-			seterr(err, errlen, "%s (no nfnetlink socket: %s)",
-			       CTH_NO_SUPPORT_MSG, strerror(e));
-			return -EOPNOTSUPP;
-		}
-		seterr(err, errlen, "cannot open netfilter netlink socket: %s",
-		       strerror(e));
-		return -e;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
-		       strerror(e));
-		mnl_socket_close(nl);
-		return -e;
-	}
-	nlrequest_init(&c->req, nl, (uint32_t)time(NULL), c->buf,
-		       sizeof(c->buf), CTH_TIMEOUT_S);
-	/* Best effort: short error replies carrying the kernel's reason. */
-	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	return 0;
-}
 
 static void nlconn_close(struct nlconn *c)
 {
 	if (c->req.nl != NULL)
 		mnl_socket_close(c->req.nl);
 	c->req.nl = NULL;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+static int nlconn_open(struct nlconn *c, char *err, size_t errlen)
+{
+	struct mnl_socket *nl;
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->buf = malloc(CTH_BUFSIZE);
+	if (c->buf == NULL) {
+		nlrequest_seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nl == NULL) {
+		int e = errno;
+
+		if (e == EPROTONOSUPPORT || e == EAFNOSUPPORT) {
+			nlrequest_seterr(err, errlen, "%s (no nfnetlink socket: %s)",
+			       CTH_NO_SUPPORT_MSG, strerror(e));
+			nlconn_close(c);
+			return -EOPNOTSUPP;
+		}
+		nlrequest_seterr(err, errlen, "cannot open netfilter netlink socket: %s",
+		       strerror(e));
+		nlconn_close(c);
+		return -e;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+
+		nlrequest_seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
+		       strerror(e));
+		mnl_socket_close(nl);
+		nlconn_close(c);
+		return -e;
+	}
+	nlrequest_init(&c->req, nl, (uint32_t)time(NULL), c->buf, CTH_BUFSIZE,
+		       CTH_TIMEOUT_S);
+	/* Best effort: short error replies carrying the kernel's reason. */
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	return 0;
 }
 
 /* ---- cthelper messages ------------------------------------------------- */
 
 static struct nlmsghdr *cth_msg(char *buf, uint8_t type, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTHELPER << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	return nlh;
+	return nlrequest_nfnl_put(buf, NFNL_SUBSYS_CTHELPER << 8 | type, flags,
+				  AF_UNSPEC);
 }
 
 static void cth_put_name_tuple(struct nlmsghdr *nlh, const char *name,
@@ -269,17 +259,17 @@ static int cth_fail(struct nlconn *c, int rc, const char *what,
 
 	switch (rc) {
 	case -EPERM:
-		seterr(err, errlen, "%s helper '%s' (%s/TCP): permission denied "
+		nlrequest_seterr(err, errlen, "%s helper '%s' (%s/TCP): permission denied "
 		       "(ftpgated needs CAP_NET_ADMIN)", what, name,
 		       family_name(family));
 		break;
 	case -ETIMEDOUT:
-		seterr(err, errlen, "%s helper '%s' (%s/TCP): no answer from "
+		nlrequest_seterr(err, errlen, "%s helper '%s' (%s/TCP): no answer from "
 		       "the kernel within %d s", what, name,
 		       family_name(family), CTH_TIMEOUT_S);
 		break;
 	default:
-		seterr(err, errlen, "%s helper '%s' (%s/TCP): %s%s%s%s", what,
+		nlrequest_seterr(err, errlen, "%s helper '%s' (%s/TCP): %s%s%s%s", what,
 		       name, family_name(family), strerror(-rc),
 		       ext ? " (kernel: " : "", ext ? ext : "",
 		       ext ? ")" : "");
@@ -306,7 +296,7 @@ static int cth_get(struct nlconn *c, const char *name, int family,
 	}
 	if (rc == -EINVAL) {
 		/* nfnetlink_rcv_msg(): no such subsystem (see top). */
-		seterr(err, errlen, "%s", CTH_NO_SUPPORT_MSG);
+		nlrequest_seterr(err, errlen, "%s", CTH_NO_SUPPORT_MSG);
 		return -EOPNOTSUPP;
 	}
 	if (rc < 0)
@@ -319,11 +309,11 @@ static int check_name(const char *name, char *err, size_t errlen)
 	size_t len;
 
 	if (name == NULL || (len = strlen(name)) == 0) {
-		seterr(err, errlen, "helper name is empty");
+		nlrequest_seterr(err, errlen, "helper name is empty");
 		return -EINVAL;
 	}
 	if (len > CTH_NAME_MAX) {
-		seterr(err, errlen, "helper name '%s' is longer than %d "
+		nlrequest_seterr(err, errlen, "helper name '%s' is longer than %d "
 		       "characters (kernel limit)", name, CTH_NAME_MAX);
 		return -EINVAL;
 	}
@@ -350,7 +340,7 @@ static int cth_check_compatible(const struct cthelper_params *p, int family,
 			 "need '%s')", info->policy_name, p->name);
 	if (what[0] == '\0')
 		return 0;
-	seterr(err, errlen, "helper '%s' (%s/TCP) is already registered with "
+	nlrequest_seterr(err, errlen, "helper '%s' (%s/TCP) is already registered with "
 	       "%s, which the kernel cannot change on a live helper; delete it "
 	       "('nfct helper delete %s %s tcp', after removing the nft ct "
 	       "helper objects that name it) and start again", p->name,
@@ -367,23 +357,23 @@ int cthelper_register(const struct cthelper_params *p, char *err,
 	int rc;
 
 	if (p == NULL) {
-		seterr(err, errlen, "no helper parameters");
+		nlrequest_seterr(err, errlen, "no helper parameters");
 		return -EINVAL;
 	}
 	rc = check_name(p->name, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (p->expect_max > CTH_EXPECT_MAX_CNT) {
-		seterr(err, errlen, "expect max %u is above the kernel limit "
+		nlrequest_seterr(err, errlen, "expect max %u is above the kernel limit "
 		       "of %d", p->expect_max, CTH_EXPECT_MAX_CNT);
 		return -EINVAL;
 	}
 	if (p->expect_timeout_s == 0) {
-		seterr(err, errlen, "expectation timeout must be at least 1 s");
+		nlrequest_seterr(err, errlen, "expectation timeout must be at least 1 s");
 		return -EINVAL;
 	}
 	if (p->private_data_length > CTH_PRIV_DATA_MAX) {
-		seterr(err, errlen, "private data length %u is above the kernel "
+		nlrequest_seterr(err, errlen, "private data length %u is above the kernel "
 		       "limit of %d", p->private_data_length,
 		       CTH_PRIV_DATA_MAX);
 		return -EINVAL;
@@ -431,14 +421,14 @@ int cthelper_register(const struct cthelper_params *p, char *err,
 
 		rc = nlrequest_talk(&c.req, nlh, NULL, NULL);
 		if (rc == -EBUSY && !info.found) {
-			seterr(err, errlen, "cannot create helper '%s' (%s/TCP): "
+			nlrequest_seterr(err, errlen, "cannot create helper '%s' (%s/TCP): "
 			       "another conntrack helper with that name exists "
 			       "(an in-kernel helper, or one created just now)",
 			       p->name, family_name(family));
 			goto out;
 		}
 		if (rc == -EBUSY) {
-			seterr(err, errlen, "cannot reconfigure helper '%s' "
+			nlrequest_seterr(err, errlen, "cannot reconfigure helper '%s' "
 			       "(%s/TCP): the kernel refused to change it "
 			       "(private data length or expect policy differs)",
 			       p->name, family_name(family));
@@ -497,7 +487,7 @@ int cthelper_set_enabled(const char *name, bool enabled, char *err,
 		}
 	}
 	if (seen == 0 && enabled) {
-		seterr(err, errlen, "helper '%s' is not registered", name);
+		nlrequest_seterr(err, errlen, "helper '%s' is not registered", name);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -525,7 +515,7 @@ int cthelper_query(const char *name, uint16_t *queue_number, bool *enabled,
 	if (rc < 0)
 		return rc;
 	if (!info.found) {
-		seterr(err, errlen, "helper '%s' (IPv4/TCP) is not registered",
+		nlrequest_seterr(err, errlen, "helper '%s' (IPv4/TCP) is not registered",
 		       name);
 		return -ENOENT;
 	}

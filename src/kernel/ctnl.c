@@ -1,23 +1,29 @@
-/* ctnl: ctnetlink parsing and queries over libmnl.
+/* ctnl: ctnetlink through libnetfilter_conntrack, on a libmnl socket.
  *
  * Kernel facts relied on (Debian's linux-source-6.1, 6.1.192,
  * net/netfilter/nf_conntrack_netlink.c):
- *  - Conntrack messages (ctnetlink_fill_info, ctnetlink_conntrack_event):
- *    CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_ID (be32), CTA_STATUS (be32),
- *    CTA_TIMEOUT (be32, seconds), CTA_PROTOINFO { CTA_PROTOINFO_TCP {
- *    CTA_PROTOINFO_TCP_STATE u8 } }; CTA_TUPLE_MASTER (the master's
- *    original tuple) in a dump whenever ct->master is set, and in a NEW
- *    event only when it carries IPCT_RELATED, i.e. for a connection that
- *    an expectation created (__nf_conntrack_confirm caches IPCT_RELATED
- *    instead of IPCT_NEW when master_ct(ct)).
+ *  - Conntrack messages (ctnetlink_fill_info, ctnetlink_conntrack_event)
+ *    carry CTA_TUPLE_ORIG, CTA_ID, CTA_TIMEOUT; CTA_TUPLE_MASTER (the
+ *    master's original tuple) in a dump whenever ct->master is set, and in
+ *    a NEW event only when it carries IPCT_RELATED, i.e. for a connection
+ *    that an expectation created (__nf_conntrack_confirm caches
+ *    IPCT_RELATED instead of IPCT_NEW when master_ct(ct)).
  *  - Expectation messages (ctnetlink_exp_dump_expect): CTA_EXPECT_TUPLE,
- *    CTA_EXPECT_MASK, CTA_EXPECT_MASTER, CTA_EXPECT_TIMEOUT (be32, seconds
- *    left), CTA_EXPECT_ID, CTA_EXPECT_FLAGS, CTA_EXPECT_CLASS (be32),
- *    CTA_EXPECT_HELP_NAME (string) when the expectation has a helper.
- *  - Tuples: CTA_TUPLE_IP { CTA_IP_V4_SRC/DST (4 bytes) | CTA_IP_V6_SRC/DST
- *    (16 bytes) }, CTA_TUPLE_PROTO { CTA_PROTO_NUM u8, CTA_PROTO_SRC_PORT,
- *    CTA_PROTO_DST_PORT be16 }. A mask tuple has the same shape.
- */
+ *    CTA_EXPECT_MASK, CTA_EXPECT_MASTER, CTA_EXPECT_TIMEOUT (seconds
+ *    left), CTA_EXPECT_ID, CTA_EXPECT_HELP_NAME when it has a helper.
+ *  - Tuples are parsed with the family of nfgenmsg.nfgen_family.
+ *
+ * libnetfilter_conntrack (1.0.9, Debian 12) facts: nfct_nlmsg_parse and
+ * nfexp_nlmsg_parse validate every attribute they read and take the
+ * tuples' family from nfgen_family; they do not check that the message is
+ * long enough for its nfgenmsg (checked here first) and they do not read
+ * CTA_EXPECT_ID (no such attribute in the library: read here). An
+ * attribute of the wrong size ends the process (abi_breakage():
+ * exit(EXIT_FAILURE)), as in conntrackd: only the kernel, or a process
+ * with CAP_NET_ADMIN, can send to our NETLINK_NETFILTER sockets (nfnetlink
+ * does not set NL_CFG_F_NONROOT_SEND). Addresses
+ * and ports are in network order in its objects, IDs and timeouts in host
+ * order. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@
 #include <arpa/inet.h>
 
 #include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
@@ -36,201 +43,208 @@
 #define CTNL_TIMEOUT_S 2
 #define CTNL_BUFSIZE 65536
 
-struct ctnl_attrs {
-	const struct nlattr **tb;
-	unsigned max;
+/* Where libnetfilter_conntrack keeps one tuple of a conntrack object. */
+struct ctnl_tuple_attrs {
+	enum nf_conntrack_attr l3, l4, v4src, v4dst, v6src, v6dst, sport, dport;
 };
 
-static int ctnl_attr_cb(const struct nlattr *attr, void *data)
+static const struct ctnl_tuple_attrs ctnl_orig = {
+	ATTR_ORIG_L3PROTO, ATTR_ORIG_L4PROTO, ATTR_ORIG_IPV4_SRC,
+	ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_SRC, ATTR_ORIG_IPV6_DST,
+	ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST,
+};
+
+static const struct ctnl_tuple_attrs ctnl_master = {
+	ATTR_MASTER_L3PROTO, ATTR_MASTER_L4PROTO, ATTR_MASTER_IPV4_SRC,
+	ATTR_MASTER_IPV4_DST, ATTR_MASTER_IPV6_SRC, ATTR_MASTER_IPV6_DST,
+	ATTR_MASTER_PORT_SRC, ATTR_MASTER_PORT_DST,
+};
+
+static bool ctnl_addr_get(const struct nf_conntrack *ct, enum nf_conntrack_attr a,
+			  int family, struct inet_addr *out)
 {
-	const struct ctnl_attrs *a = data;
-	unsigned type = mnl_attr_get_type(attr);
+	const void *v = nfct_get_attr(ct, a);
 
-	if (type <= a->max)
-		a->tb[type] = attr;	/* newer kernels' extras: ignored */
-	return MNL_CB_OK;
-}
-
-static bool ctnl_nested(const struct nlattr *nest, const struct nlattr **tb,
-			unsigned max)
-{
-	struct ctnl_attrs a = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return nest != NULL && mnl_attr_validate(nest, MNL_TYPE_NESTED) == 0 &&
-	       mnl_attr_parse_nested(nest, ctnl_attr_cb, &a) >= 0;
-}
-
-static bool ctnl_u32(const struct nlattr *a, uint32_t *v)
-{
-	if (a == NULL || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-		return false;
-	*v = ntohl(mnl_attr_get_u32(a));
-	return true;
-}
-
-static bool ctnl_addr(const struct nlattr *a, int family, struct inet_addr *out)
-{
-	size_t len = family == AF_INET6 ? 16 : 4;
-
-	if (a == NULL || mnl_attr_get_payload_len(a) != len)
+	if (v == NULL)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->family = family;
-	memcpy(family == AF_INET6 ? (void *)&out->v6 : (void *)&out->v4,
-	       mnl_attr_get_payload(a), len);
+	if (family == AF_INET6)
+		memcpy(&out->v6, v, sizeof(out->v6));
+	else
+		memcpy(&out->v4, v, sizeof(out->v4));
 	return true;
 }
 
-int ctnl_parse_tuple(const void *nest_attr, struct ctnl_tuple *t)
+/* The tuple at `at` in ct into *f and *proto (NULL: not wanted): 0, or
+ * -EINVAL when its family or an address is missing. Ports and protocol
+ * are 0 when absent. */
+static int ctnl_tuple_get(const struct nf_conntrack *ct,
+			  const struct ctnl_tuple_attrs *at, struct flow *f,
+			  uint8_t *proto)
 {
-	const struct nlattr *nest = nest_attr;
-	const struct nlattr *tt[CTA_TUPLE_MAX + 1];
-	const struct nlattr *ip[CTA_IP_MAX + 1];
-	const struct nlattr *pr[CTA_PROTO_MAX + 1];
+	int fam = nfct_attr_is_set(ct, at->l3) > 0 ? nfct_get_attr_u8(ct, at->l3) : 0;
+	bool v6 = fam == AF_INET6;
 
-	memset(t, 0, sizeof(*t));
-	if (!ctnl_nested(nest, tt, CTA_TUPLE_MAX) ||
-	    !ctnl_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX))
+	memset(f, 0, sizeof(*f));
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    !ctnl_addr_get(ct, v6 ? at->v6src : at->v4src, fam, &f->src) ||
+	    !ctnl_addr_get(ct, v6 ? at->v6dst : at->v4dst, fam, &f->dst))
 		return -EINVAL;
-	if (ip[CTA_IP_V4_SRC] != NULL || ip[CTA_IP_V4_DST] != NULL) {
-		if (!ctnl_addr(ip[CTA_IP_V4_SRC], AF_INET, &t->src) ||
-		    !ctnl_addr(ip[CTA_IP_V4_DST], AF_INET, &t->dst))
-			return -EINVAL;
-	} else if (!ctnl_addr(ip[CTA_IP_V6_SRC], AF_INET6, &t->src) ||
-		   !ctnl_addr(ip[CTA_IP_V6_DST], AF_INET6, &t->dst)) {
-		return -EINVAL;
-	}
-	if (!ctnl_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX))
-		return -EINVAL;
-	if (pr[CTA_PROTO_NUM] == NULL ||
-	    mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
-		return -EINVAL;
-	t->proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
-	if (pr[CTA_PROTO_SRC_PORT] != NULL) {
-		if (mnl_attr_validate(pr[CTA_PROTO_SRC_PORT], MNL_TYPE_U16) < 0)
-			return -EINVAL;
-		t->sport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT]));
-	}
-	if (pr[CTA_PROTO_DST_PORT] != NULL) {
-		if (mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) < 0)
-			return -EINVAL;
-		t->dport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
-	}
+	if (proto != NULL)
+		*proto = nfct_attr_is_set(ct, at->l4) > 0 ? nfct_get_attr_u8(ct, at->l4) : 0;
+	if (nfct_attr_is_set(ct, at->sport) > 0)
+		f->sport = ntohs(nfct_get_attr_u16(ct, at->sport));
+	if (nfct_attr_is_set(ct, at->dport) > 0)
+		f->dport = ntohs(nfct_get_attr_u16(ct, at->dport));
 	return 0;
 }
 
-void ctnl_put_tuple(struct nlmsghdr *nlh, uint16_t type,
-		    const struct ctnl_tuple *t)
+void ctnl_flow_to_ct(const struct flow *f, struct nf_conntrack *ct)
 {
-	struct nlattr *tuple, *ip, *proto;
+	bool v6 = f->src.family == AF_INET6;
 
-	tuple = mnl_attr_nest_start(nlh, type);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	if (t->src.family == AF_INET6) {
-		mnl_attr_put(nlh, CTA_IP_V6_SRC, sizeof(t->src.v6), &t->src.v6);
-		mnl_attr_put(nlh, CTA_IP_V6_DST, sizeof(t->dst.v6), &t->dst.v6);
-	} else {
-		mnl_attr_put(nlh, CTA_IP_V4_SRC, sizeof(t->src.v4), &t->src.v4);
-		mnl_attr_put(nlh, CTA_IP_V4_DST, sizeof(t->dst.v4), &t->dst.v4);
-	}
-	mnl_attr_nest_end(nlh, ip);
-	proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
-	mnl_attr_nest_end(nlh, proto);
-	mnl_attr_nest_end(nlh, tuple);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, (uint8_t)f->src.family);
+	nfct_set_attr(ct, v6 ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV4_SRC,
+		      v6 ? (const void *)&f->src.v6 : (const void *)&f->src.v4);
+	nfct_set_attr(ct, v6 ? ATTR_ORIG_IPV6_DST : ATTR_ORIG_IPV4_DST,
+		      v6 ? (const void *)&f->dst.v6 : (const void *)&f->dst.v4);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(f->sport));
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(f->dport));
 }
 
-bool ctnl_tuple_equal(const struct ctnl_tuple *a, const struct ctnl_tuple *b)
+static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
-	return inet_addr_equal(&a->src, &b->src) &&
-	       inet_addr_equal(&a->dst, &b->dst) &&
-	       a->sport == b->sport && a->dport == b->dport &&
-	       a->proto == b->proto;
+	struct nf_conntrack *ct = nfct_new();
+	int rc = -EINVAL;
+
+	if (ct == NULL)
+		return -ENOMEM;
+	if (nfct_nlmsg_parse(nlh, ct) < 0 ||
+	    ctnl_tuple_get(ct, &ctnl_orig, &m->tuple, &m->proto) < 0)
+		goto out;
+	m->has_master = nfct_attr_is_set(ct, ATTR_MASTER_L3PROTO) > 0;
+	if (m->has_master && ctnl_tuple_get(ct, &ctnl_master, &m->master, NULL) < 0)
+		goto out;
+	if (nfct_attr_is_set(ct, ATTR_ID) > 0)
+		m->id = nfct_get_attr_u32(ct, ATTR_ID);
+	if (nfct_attr_is_set(ct, ATTR_TIMEOUT) > 0)
+		m->timeout_s = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
+	rc = 0;
+out:
+	nfct_destroy(ct);
+	return rc;
 }
 
-static int ctnl_parse_ct(const struct nlattr **tb, struct ctnl_msg *m)
-{
-	const struct nlattr *pi[CTA_PROTOINFO_MAX + 1];
-	const struct nlattr *tcp[CTA_PROTOINFO_TCP_MAX + 1];
+/* What ctnl reads itself of an expectation message, before the library
+ * does: the ID, and whether its strings are ones the library can take.
+ * libnetfilter_conntrack 1.0.9 asserts (aborts) on a CTA_EXPECT_FN longer
+ * than 24 bytes and reads past a CTA_EXPECT_HELP_NAME or CTA_EXPECT_FN
+ * without a NUL (found by tests/fuzz/fuzz_ctnl.c); the kernel sends
+ * neither (nla_put_string). */
+struct ctnl_exp_extra {
+	uint32_t id;
+	bool bad_string;
+};
 
-	if (tb[CTA_TUPLE_ORIG] == NULL ||
-	    ctnl_parse_tuple(tb[CTA_TUPLE_ORIG], &m->tuple) < 0)
-		return -EINVAL;
-	if (tb[CTA_TUPLE_REPLY] != NULL &&
-	    ctnl_parse_tuple(tb[CTA_TUPLE_REPLY], &m->other) < 0)
-		return -EINVAL;
-	if (tb[CTA_TUPLE_MASTER] != NULL) {
-		if (ctnl_parse_tuple(tb[CTA_TUPLE_MASTER], &m->master) < 0)
-			return -EINVAL;
-		m->has_master = true;
+#define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
+
+int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
+			struct flow *orig, uint8_t *proto, uint32_t *id)
+{
+	struct nf_conntrack *ct = nfct_new();
+	int rc = -EINVAL;
+
+	if (ct == NULL)
+		return -ENOMEM;
+	if (nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
+	    ctnl_tuple_get(ct, &ctnl_orig, orig, proto) == 0) {
+		*id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
+		rc = 0;
 	}
-	ctnl_u32(tb[CTA_ID], &m->id);
-	ctnl_u32(tb[CTA_STATUS], &m->status);
-	ctnl_u32(tb[CTA_TIMEOUT], &m->timeout_s);
-	if (tb[CTA_PROTOINFO] != NULL &&
-	    ctnl_nested(tb[CTA_PROTOINFO], pi, CTA_PROTOINFO_MAX) &&
-	    ctnl_nested(pi[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX) &&
-	    tcp[CTA_PROTOINFO_TCP_STATE] != NULL &&
-	    mnl_attr_validate(tcp[CTA_PROTOINFO_TCP_STATE], MNL_TYPE_U8) == 0) {
-		m->tcp_state = mnl_attr_get_u8(tcp[CTA_PROTOINFO_TCP_STATE]);
-		m->has_tcp_state = true;
-	}
-	return 0;
+	nfct_destroy(ct);
+	return rc;
 }
 
-static int ctnl_parse_exp(const struct nlattr **tb, struct ctnl_msg *m)
+static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 {
-	const struct nlattr *h = tb[CTA_EXPECT_HELP_NAME];
+	struct ctnl_exp_extra *x = data;
 
-	if (tb[CTA_EXPECT_TUPLE] == NULL || tb[CTA_EXPECT_MASTER] == NULL ||
-	    ctnl_parse_tuple(tb[CTA_EXPECT_TUPLE], &m->tuple) < 0 ||
-	    ctnl_parse_tuple(tb[CTA_EXPECT_MASTER], &m->master) < 0)
+	if (mnl_attr_get_type(attr) == CTA_EXPECT_ID &&
+	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		x->id = ntohl(mnl_attr_get_u32(attr));
+	if ((mnl_attr_get_type(attr) == CTA_EXPECT_FN ||
+	     mnl_attr_get_type(attr) == CTA_EXPECT_HELP_NAME) &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		x->bad_string = true;
+	if (mnl_attr_get_type(attr) == CTA_EXPECT_FN &&
+	    mnl_attr_get_payload_len(attr) > CTNL_EXPECTFN_MAX)
+		x->bad_string = true;
+	return MNL_CB_OK;
+}
+
+static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
+{
+	struct ctnl_exp_extra x = { 0, false };
+	const struct nf_conntrack *tuple, *master;
+	struct nf_expect *exp;
+	int rc = -EINVAL;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), ctnl_exp_extra_cb, &x) < 0 ||
+	    x.bad_string)
 		return -EINVAL;
+	exp = nfexp_new();
+	if (exp == NULL)
+		return -ENOMEM;
+	if (nfexp_nlmsg_parse(nlh, exp) < 0 ||
+	    (tuple = nfexp_get_attr(exp, ATTR_EXP_EXPECTED)) == NULL ||
+	    (master = nfexp_get_attr(exp, ATTR_EXP_MASTER)) == NULL ||
+	    ctnl_tuple_get(tuple, &ctnl_orig, &m->tuple, &m->proto) < 0 ||
+	    ctnl_tuple_get(master, &ctnl_orig, &m->master, NULL) < 0)
+		goto out;
 	m->has_master = true;
-	if (tb[CTA_EXPECT_MASK] != NULL &&
-	    ctnl_parse_tuple(tb[CTA_EXPECT_MASK], &m->other) < 0)
-		return -EINVAL;
-	ctnl_u32(tb[CTA_EXPECT_ID], &m->id);
-	ctnl_u32(tb[CTA_EXPECT_TIMEOUT], &m->timeout_s);
-	ctnl_u32(tb[CTA_EXPECT_FLAGS], &m->flags);
-	if (h != NULL && mnl_attr_validate(h, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(m->helper, sizeof(m->helper), "%s", mnl_attr_get_str(h));
-	return 0;
+	if (nfexp_attr_is_set(exp, ATTR_EXP_TIMEOUT) > 0)
+		m->timeout_s = nfexp_get_attr_u32(exp, ATTR_EXP_TIMEOUT);
+	if (nfexp_attr_is_set(exp, ATTR_EXP_HELPER_NAME) > 0)
+		snprintf(m->helper, sizeof(m->helper), "%.*s", CTNL_HELPER_MAX - 1,
+			 (const char *)nfexp_get_attr(exp, ATTR_EXP_HELPER_NAME));
+	m->id = x.id;
+	rc = 0;
+out:
+	nfexp_destroy(exp);
+	return rc;
+}
+
+static enum ctnl_kind ctnl_kind_of(uint16_t nlmsg_type)
+{
+	switch (nlmsg_type) {
+	case NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW:
+		return CTNL_CT_NEW;
+	case NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE:
+		return CTNL_CT_DELETE;
+	case NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_NEW:
+		return CTNL_EXP_NEW;
+	case NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_DELETE:
+		return CTNL_EXP_DELETE;
+	default:
+		return CTNL_OTHER;
+	}
 }
 
 int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out)
 {
-	const struct nlattr *tb[CTA_MAX > CTA_EXPECT_MAX ? CTA_MAX + 1 : CTA_EXPECT_MAX + 1];
-	const struct nfgenmsg *nfg;
-	unsigned subsys = nlh->nlmsg_type >> 8, type = nlh->nlmsg_type & 0xff;
-	struct ctnl_attrs a = { tb, 0 };
-
 	memset(out, 0, sizeof(*out));
 	if (nlh->nlmsg_len < NLMSG_HDRLEN ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
 		return -ENOENT;
-	if (subsys == NFNL_SUBSYS_CTNETLINK && type == IPCTNL_MSG_CT_NEW)
-		out->kind = CTNL_CT_NEW;
-	else if (subsys == NFNL_SUBSYS_CTNETLINK && type == IPCTNL_MSG_CT_DELETE)
-		out->kind = CTNL_CT_DELETE;
-	else if (subsys == NFNL_SUBSYS_CTNETLINK_EXP && type == IPCTNL_MSG_EXP_NEW)
-		out->kind = CTNL_EXP_NEW;
-	else if (subsys == NFNL_SUBSYS_CTNETLINK_EXP && type == IPCTNL_MSG_EXP_DELETE)
-		out->kind = CTNL_EXP_DELETE;
-	else
+	out->kind = ctnl_kind_of(nlh->nlmsg_type);
+	out->family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+	if (out->kind == CTNL_OTHER)
 		return -ENOENT;
-	nfg = mnl_nlmsg_get_payload(nlh);
-	out->family = nfg->nfgen_family;
-	a.max = subsys == NFNL_SUBSYS_CTNETLINK ? CTA_MAX : CTA_EXPECT_MAX;
-	memset(tb, 0, sizeof(tb));
-	if (mnl_attr_parse(nlh, sizeof(*nfg), ctnl_attr_cb, &a) < 0)
-		return -EINVAL;
-	if (subsys == NFNL_SUBSYS_CTNETLINK)
-		return ctnl_parse_ct(tb, out);
-	return ctnl_parse_exp(tb, out);
+	if (out->kind == CTNL_CT_NEW || out->kind == CTNL_CT_DELETE)
+		return ctnl_parse_ct(nlh, out);
+	return ctnl_parse_exp(nlh, out);
 }
 
 /* ---- synchronous queries -------------------------------------------- */
@@ -251,14 +265,14 @@ int ctnl_open(struct ctnl **out, char *err, size_t errlen)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->buf = malloc(CTNL_BUFSIZE)) == NULL) {
 		free(c);
-		snprintf(err, errlen, "out of memory");
+		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (nl == NULL || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open a ctnetlink socket: %s (modprobe nf_conntrack_netlink)",
-			 strerror(-rc));
+		nlrequest_seterr(err, errlen, "cannot open a ctnetlink socket: %s (modprobe nf_conntrack_netlink)",
+				 strerror(-rc));
 		if (nl != NULL)
 			mnl_socket_close(nl);
 		ctnl_close(c);
@@ -284,16 +298,7 @@ void ctnl_close(struct ctnl *c)
 struct nlmsghdr *ctnl_msg_start(struct ctnl *c, uint16_t type, uint16_t flags,
 				uint8_t family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(c->req_msg);
-	struct nfgenmsg *nfg;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	return nlh;
+	return nlrequest_nfnl_put(c->req_msg, type, flags, family);
 }
 
 struct ctnl_answer {

@@ -1,5 +1,6 @@
-/* expect: conntrack expectations (pinholes) installed with ctnetlink over
- * libmnl, synchronously (each request waits for the kernel's ACK).
+/* expect: conntrack expectations (pinholes) installed with ctnetlink,
+ * built by libnetfilter_conntrack (one builder, expect_object), sent on a
+ * libmnl socket synchronously (each request waits for the kernel's ACK).
  *
  * Kernel behaviour relied on (read in Debian's linux-source-6.1, 6.1.192,
  * net/netfilter/nf_conntrack_netlink.c and nf_conntrack_expect.c):
@@ -28,14 +29,10 @@
  *  - __nf_ct_expect_check(): an expectation overlapping another master's
  *    -> -EBUSY; more than the policy's expect max for one master evicts the
  *    oldest (no error); table full -> -EMFILE.
- *  - Tuple wire format (ctnetlink_parse_tuple_filter()): CTA_TUPLE_IP {
- *    CTA_IP_V4_SRC/DST 4 bytes or CTA_IP_V6_SRC/DST 16 bytes, network
- *    order } and CTA_TUPLE_PROTO { CTA_PROTO_NUM u8, CTA_PROTO_SRC_PORT and
- *    CTA_PROTO_DST_PORT be16, both required for TCP }. The mask carries the
- *    real protocol number (6), like the kernel's own ctnetlink_exp_dump_mask()
- *    and conntrackd: 0xff would select the generic protocol, whose parser
- *    ignores the ports.
- *  - CTA_EXPECT_TIMEOUT, CTA_EXPECT_CLASS, CTA_EXPECT_FLAGS are be32.
+ *  - Tuples need CTA_PROTO_SRC_PORT and CTA_PROTO_DST_PORT for TCP. The
+ *    mask carries the real protocol number (6), like the kernel's own
+ *    ctnetlink_exp_dump_mask() and conntrackd: 0xff would select the
+ *    generic protocol, whose parser ignores the ports.
  *  - ctnetlink_del_expect() with CTA_EXPECT_TUPLE: finds the expectation
  *    the way a packet would (nf_ct_expect_find_get: the lookup tuple
  *    compared under each expectation's mask, so the source port asked for
@@ -45,6 +42,11 @@
  *    returns the expectation with its CTA_EXPECT_ID and CTA_EXPECT_MASTER,
  *    so GET then DEL by tuple + ID removes exactly the expectation that was
  *    checked, never one another connection created meanwhile.
+ *  - ctnetlink_get_expect() and ctnetlink_del_expect() read
+ *    CTA_EXPECT_TUPLE (and CTA_EXPECT_ID, CTA_EXPECT_ZONE) and ignore the
+ *    rest, so they get the same whole expectation as a create. Without a
+ *    tuple a delete removes every expectation of CTA_EXPECT_HELP_NAME:
+ *    expect_object always sets the tuple.
  *  - ctnetlink_exp_dump_table(): a dump with nfgen_family AF_UNSPEC lists
  *    the expectations of all families in the socket's namespace, each with
  *    CTA_EXPECT_MASTER (the master's original tuple) and
@@ -55,7 +57,6 @@
 #include "nlrequest.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@
 #include <netinet/in.h>
 
 #include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -79,18 +81,6 @@ struct expect_handle {
 	uint32_t policy_timeout_s;	/* the helper policy's; 0 unknown */
 	char *buf;
 };
-
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- netlink plumbing ------------------------------------------------- */
 
@@ -106,24 +96,24 @@ int expect_open(struct expect_handle **hp, char *err, size_t errlen)
 	h = calloc(1, sizeof(*h));
 	if (h == NULL || (h->buf = malloc(EXP_BUFSIZE)) == NULL) {
 		free(h);
-		seterr(err, errlen, "out of memory");
+		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (nl == NULL) {
 		rc = -errno;
 		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
-			seterr(err, errlen, "kernel has no nfnetlink: run "
+			nlrequest_seterr(err, errlen, "kernel has no nfnetlink: run "
 			       "'modprobe nf_conntrack_netlink'; the kernel "
 			       "needs CONFIG_NF_CT_NETLINK");
 		else
-			seterr(err, errlen, "cannot open netfilter netlink "
+			nlrequest_seterr(err, errlen, "cannot open netfilter netlink "
 			       "socket: %s", strerror(-rc));
 		goto fail;
 	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
+		nlrequest_seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(-rc));
 		mnl_socket_close(nl);
 		goto fail;
@@ -155,298 +145,166 @@ void expect_close(struct expect_handle *h)
 	free(h);
 }
 
-/* ---- messages --------------------------------------------------------- */
+/* ---- the expectation ---------------------------------------------------- */
 
-static struct nlmsghdr *exp_msg(char *buf, uint8_t type, uint16_t flags,
-				uint8_t family)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK_EXP << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	return nlh;
-}
-
-/* Ports in host order. */
-static void put_tuple(struct nlmsghdr *nlh, uint16_t type,
-		      const struct inet_addr *src, const struct inet_addr *dst,
-		      uint16_t sport, uint16_t dport)
-{
-	struct nlattr *tuple, *ip, *proto;
-
-	tuple = mnl_attr_nest_start(nlh, type);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	if (src->family == AF_INET6) {
-		mnl_attr_put(nlh, CTA_IP_V6_SRC, sizeof(src->v6), &src->v6);
-		mnl_attr_put(nlh, CTA_IP_V6_DST, sizeof(dst->v6), &dst->v6);
-	} else {
-		mnl_attr_put(nlh, CTA_IP_V4_SRC, sizeof(src->v4), &src->v4);
-		mnl_attr_put(nlh, CTA_IP_V4_DST, sizeof(dst->v4), &dst->v4);
-	}
-	mnl_attr_nest_end(nlh, ip);
-	proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, IPPROTO_TCP);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(sport));
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(dport));
-	mnl_attr_nest_end(nlh, proto);
-	mnl_attr_nest_end(nlh, tuple);
-}
-
-static void put_expectation(struct nlmsghdr *nlh,
-			    const struct expect_request *r)
+/* mask: source address exact, source port exact or any (the kernel keeps
+ * only the source part of the mask), destination exact */
+static struct flow exp_mask(const struct expect_request *r)
 {
 	struct inet_addr ones;
 
 	memset(&ones, 0xff, sizeof(ones));
-	ones.family = r->source.family;
-
-	put_tuple(nlh, CTA_EXPECT_MASTER, &r->master_src, &r->master_dst,
-		  r->master_sport, r->master_dport);
-	/* the data connection: source[:port] -> destination:port */
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
-		  r->source_port, r->destination_port);
-	/* mask: source address exact, source port exact or any (the
-	 * kernel keeps only the source part of the mask) */
-	put_tuple(nlh, CTA_EXPECT_MASK, &ones, &ones,
-		  r->source_port != 0 ? 0xffff : 0, 0xffff);
-	if (r->timeout_s != 0)
-		mnl_attr_put_u32(nlh, CTA_EXPECT_TIMEOUT, htonl(r->timeout_s));
-	if (r->helper_name != NULL)
-		mnl_attr_put_strz(nlh, CTA_EXPECT_HELP_NAME, r->helper_name);
-	mnl_attr_put_u32(nlh, CTA_EXPECT_CLASS, htonl(0));
-	mnl_attr_put_u32(nlh, CTA_EXPECT_FLAGS, htonl(0));
+	ones.family = r->expect.src.family;
+	return (struct flow){ ones, ones, r->expect.sport != 0 ? 0xffff : 0,
+			      0xffff };
 }
 
-/* "[2001:db8::1]:21" or "192.0.2.1:21"; port 0 prints as "*". */
-static void fmt_endpoint(char *out, size_t outlen, const struct inet_addr *a,
-			 uint16_t port, bool any_port)
+static void exp_set_tuple(struct nf_expect *exp, enum nf_expect_attr a,
+			  const struct flow *f, struct nf_conntrack *ct)
 {
-	char addr[INET6_ADDRSTRLEN];
-	char portbuf[8];
+	ctnl_flow_to_ct(f, ct);
+	nfexp_set_attr(exp, a, ct);	/* copies ct */
+}
 
-	if (a->family != AF_INET && a->family != AF_INET6)
-		snprintf(addr, sizeof(addr), "-");
-	else if (inet_ntop(a->family, a->family == AF_INET6 ?
-			   (const void *)&a->v6 : (const void *)&a->v4,
-			   addr, sizeof(addr)) == NULL)
-		snprintf(addr, sizeof(addr), "?");
-	if (any_port)
-		snprintf(portbuf, sizeof(portbuf), "*");
-	else
-		snprintf(portbuf, sizeof(portbuf), "%u", (unsigned int)port);
-	if (a->family == AF_INET6)
-		snprintf(out, outlen, "[%s]:%s", addr, portbuf);
-	else
-		snprintf(out, outlen, "%s:%s", addr, portbuf);
+/* Every expectation this daemon sends (create, update, get, delete) is
+ * built here: the data connection source[:port] -> destination:port with
+ * its mask, its master (when r names one), timeout and helper. NAT
+ * attributes (ATTR_EXP_NAT_DIR, ATTR_EXP_NAT_TUPLE, ATTR_EXP_FN) belong
+ * here too. NULL when out of memory. */
+static struct nf_expect *expect_object(const struct expect_request *r)
+{
+	struct nf_expect *exp = nfexp_new();
+	struct nf_conntrack *ct = nfct_new();
+	struct flow mask = exp_mask(r);
+
+	if (exp == NULL || ct == NULL) {
+		nfexp_destroy(exp);
+		nfct_destroy(ct);
+		return NULL;
+	}
+	if (r->master.src.family != 0)
+		exp_set_tuple(exp, ATTR_EXP_MASTER, &r->master, ct);
+	exp_set_tuple(exp, ATTR_EXP_EXPECTED, &r->expect, ct);
+	exp_set_tuple(exp, ATTR_EXP_MASK, &mask, ct);
+	if (r->timeout_s != 0)
+		nfexp_set_attr_u32(exp, ATTR_EXP_TIMEOUT, r->timeout_s);
+	if (r->helper_name != NULL)
+		nfexp_set_attr(exp, ATTR_EXP_HELPER_NAME, r->helper_name);
+	nfexp_set_attr_u32(exp, ATTR_EXP_CLASS, 0);
+	nfexp_set_attr_u32(exp, ATTR_EXP_FLAGS, 0);
+	nfct_destroy(ct);
+	return exp;
+}
+
+/* Send IPCTNL_MSG_<type> for r's expectation (with CTA_EXPECT_ID when id
+ * is not NULL: the library has no such attribute) and read the answer. */
+static int expect_talk(struct expect_handle *h, const struct expect_request *r,
+		       uint8_t type, uint16_t flags, const uint32_t *id,
+		       nlrequest_cb cb, void *data)
+{
+	char buf[1024] __attribute__((aligned(8)));
+	struct nf_expect *exp = expect_object(r);
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (exp == NULL)
+		return -ENOMEM;
+	nlh = nlrequest_nfnl_put(buf, NFNL_SUBSYS_CTNETLINK_EXP << 8 | type,
+				 flags, (uint8_t)r->expect.src.family);
+	rc = nfexp_nlmsg_build(nlh, exp);
+	nfexp_destroy(exp);
+	if (rc < 0)
+		return -EINVAL;
+	if (id != NULL)
+		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, htonl(*id));
+	return nlrequest_talk(&h->req, nlh, cb, data);
 }
 
 static void fmt_request(char *out, size_t outlen,
 			const struct expect_request *r)
 {
-	char src[64], dst[64], msrc[64], mdst[64];
+	char expect[FLOW_STRLEN], master[FLOW_STRLEN];
 
-	fmt_endpoint(src, sizeof(src), &r->source, r->source_port,
-		     r->source_port == 0);
-	fmt_endpoint(dst, sizeof(dst), &r->destination, r->destination_port,
-		     false);
-	fmt_endpoint(msrc, sizeof(msrc), &r->master_src, r->master_sport,
-		     false);
-	fmt_endpoint(mdst, sizeof(mdst), &r->master_dst, r->master_dport,
-		     false);
-	snprintf(out, outlen, "tcp %s -> %s (master tcp %s -> %s)", src, dst,
-		 msrc, mdst);
+	snprintf(out, outlen, "tcp %s (master tcp %s)",
+		 flow_format(&r->expect, expect, sizeof(expect)),
+		 flow_format(&r->master, master, sizeof(master)));
 }
 
 /* ---- reading an expectation back -------------------------------------- */
 
-struct attr_table {
-	const struct nlattr **tb;
-	unsigned int max;
-};
-
-static int table_cb(const struct nlattr *attr, void *data)
-{
-	const struct attr_table *t = data;
-	unsigned int type = mnl_attr_get_type(attr);
-
-	if (type > t->max)
-		return MNL_CB_OK;	/* newer kernel: ignore */
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-			 unsigned int max)
-{
-	struct attr_table t = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return mnl_attr_validate(nest, MNL_TYPE_NESTED) == 0 &&
-	       mnl_attr_parse_nested(nest, table_cb, &t) >= 0;
-}
-
-static bool parse_exp_attrs(const struct nlmsghdr *nlh,
-			    const struct nlattr **tb)
-{
-	struct attr_table t = { tb, CTA_EXPECT_MAX };
-
-	memset(tb, 0, sizeof(*tb) * (CTA_EXPECT_MAX + 1));
-	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_CTNETLINK_EXP ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
-		return false;
-	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), table_cb, &t) >= 0;
-}
-
-/* Does the tuple attribute describe src:sport -> dst:dport over TCP? */
-static bool tuple_matches(const struct nlattr *tuple,
-			  const struct inet_addr *src,
-			  const struct inet_addr *dst, uint16_t sport,
-			  uint16_t dport)
-{
-	const struct nlattr *tt[CTA_TUPLE_MAX + 1];
-	const struct nlattr *ip[CTA_IP_MAX + 1];
-	const struct nlattr *pr[CTA_PROTO_MAX + 1];
-	int ts = src->family == AF_INET6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC;
-	int td = src->family == AF_INET6 ? CTA_IP_V6_DST : CTA_IP_V4_DST;
-	size_t alen = src->family == AF_INET6 ? sizeof(src->v6)
-					      : sizeof(src->v4);
-	const void *sa = src->family == AF_INET6 ? (const void *)&src->v6
-						 : (const void *)&src->v4;
-	const void *da = src->family == AF_INET6 ? (const void *)&dst->v6
-						 : (const void *)&dst->v4;
-
-	if (!parse_nested(tuple, tt, CTA_TUPLE_MAX) ||
-	    tt[CTA_TUPLE_IP] == NULL || tt[CTA_TUPLE_PROTO] == NULL ||
-	    !parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) ||
-	    !parse_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX))
-		return false;
-	if (ip[ts] == NULL || ip[td] == NULL ||
-	    mnl_attr_get_payload_len(ip[ts]) != alen ||
-	    mnl_attr_get_payload_len(ip[td]) != alen ||
-	    memcmp(mnl_attr_get_payload(ip[ts]), sa, alen) != 0 ||
-	    memcmp(mnl_attr_get_payload(ip[td]), da, alen) != 0)
-		return false;
-	if (pr[CTA_PROTO_NUM] == NULL ||
-	    mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0 ||
-	    mnl_attr_get_u8(pr[CTA_PROTO_NUM]) != IPPROTO_TCP ||
-	    pr[CTA_PROTO_SRC_PORT] == NULL || pr[CTA_PROTO_DST_PORT] == NULL ||
-	    mnl_attr_validate(pr[CTA_PROTO_SRC_PORT], MNL_TYPE_U16) < 0 ||
-	    mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) < 0)
-		return false;
-	return ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT])) == sport &&
-	       ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT])) == dport;
-}
-
-struct same_master {
-	const struct expect_request *r;
+struct exp_found {
+	struct ctnl_msg m;
 	bool seen;
-	bool same;
-	bool has_id;
-	uint32_t id;			/* network order, as the kernel sent it */
 };
 
-static int same_master_cb(const struct nlmsghdr *nlh, void *data)
+static int exp_found_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct same_master *sm = data;
-	const struct nlattr *tb[CTA_EXPECT_MAX + 1];
+	struct exp_found *f = data;
 
-	if (!parse_exp_attrs(nlh, tb))
-		return 0;
-	sm->seen = true;
-	sm->same = tb[CTA_EXPECT_MASTER] != NULL &&
-		   tuple_matches(tb[CTA_EXPECT_MASTER], &sm->r->master_src,
-				 &sm->r->master_dst, sm->r->master_sport,
-				 sm->r->master_dport);
-	if (tb[CTA_EXPECT_ID] != NULL &&
-	    mnl_attr_validate(tb[CTA_EXPECT_ID], MNL_TYPE_U32) == 0) {
-		sm->has_id = true;
-		sm->id = mnl_attr_get_u32(tb[CTA_EXPECT_ID]);
-	}
+	if (ctnl_parse(nlh, &f->m) == 0 && f->m.kind == CTNL_EXP_NEW)
+		f->seen = true;
 	return 0;
 }
 
-/* Ask the kernel for the expectation of r's tuple; cb gets it. */
+/* The expectation the kernel has for r's tuple, into *f: 0, -ENOENT when
+ * there is none, or -errno. */
 static int exp_get(struct expect_handle *h, const struct expect_request *r,
-		   nlrequest_cb cb, void *data)
+		   struct exp_found *f)
 {
-	char buf[512] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh;
+	int rc;
 
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_ACK,
-		      (uint8_t)r->source.family);
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
-		  r->source_port, r->destination_port);
-	return nlrequest_talk(&h->req, nlh, cb, data);
+	f->seen = false;
+	rc = expect_talk(h, r, IPCTNL_MSG_EXP_GET, NLM_F_ACK, NULL,
+			 exp_found_cb, f);
+	if (rc == 0 && !f->seen)
+		rc = -ENOENT;
+	return rc;
 }
 
 /* The expectation the kernel has for r's tuple: belongs to r's master?
- * Returns 1 same master, 0 another master, -ENOENT gone, or -errno. The
- * expectation's ID goes to *id (when id is not NULL and the kernel sent
- * one; *has_id says so). */
-static int existing_is_ours_id(struct expect_handle *h,
-			       const struct expect_request *r, bool *has_id,
-			       uint32_t *id)
+ * Returns 1 same master, 0 another master, -ENOENT gone, or -errno. Its
+ * ID goes to *id. */
+static int existing_is_ours(struct expect_handle *h,
+			    const struct expect_request *r, uint32_t *id)
 {
-	struct same_master sm = { r, false, false, false, 0 };
-	int rc;
+	struct exp_found f;
+	int rc = exp_get(h, r, &f);
 
-	rc = exp_get(h, r, same_master_cb, &sm);
 	if (rc < 0)
 		return rc;
-	if (!sm.seen)
-		return -ENOENT;
-	if (has_id != NULL)
-		*has_id = sm.has_id;
 	if (id != NULL)
-		*id = sm.id;
-	return sm.same ? 1 : 0;
-}
-
-static int existing_is_ours(struct expect_handle *h,
-			    const struct expect_request *r)
-{
-	return existing_is_ours_id(h, r, NULL, NULL);
+		*id = f.m.id;
+	return flow_equal(&f.m.master, &r->master) ? 1 : 0;
 }
 
 /* Set the timeout of the existing expectation (no NLM_F_CREATE). */
 static int update_timeout(struct expect_handle *h,
 			  const struct expect_request *r)
 {
-	char buf[1024] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh;
-
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_NEW, NLM_F_ACK,
-		      (uint8_t)r->source.family);
-	put_expectation(nlh, r);
-	return nlrequest_talk(&h->req, nlh, NULL, NULL);
+	return expect_talk(h, r, IPCTNL_MSG_EXP_NEW, NLM_F_ACK, NULL, NULL, NULL);
 }
 
 static int check_request(const struct expect_request *r, char *err,
 			 size_t errlen)
 {
-	int f = r->source.family;
+	int f = r->expect.src.family;
 
 	if (f != AF_INET && f != AF_INET6) {
-		seterr(err, errlen, "expectation without an address family");
+		nlrequest_seterr(err, errlen, "expectation without an address family");
 		return -EINVAL;
 	}
-	if (r->destination.family != f || r->master_src.family != f ||
-	    r->master_dst.family != f) {
-		seterr(err, errlen, "expectation mixes IPv4 and IPv6 "
+	if (r->expect.dst.family != f || r->master.src.family != f ||
+	    r->master.dst.family != f) {
+		nlrequest_seterr(err, errlen, "expectation mixes IPv4 and IPv6 "
 		       "addresses");
 		return -EINVAL;
 	}
-	if (r->destination_port == 0) {
-		seterr(err, errlen, "expectation for port 0");
+	if (r->expect.dport == 0) {
+		nlrequest_seterr(err, errlen, "expectation for port 0");
 		return -EINVAL;
 	}
 	if (r->helper_name != NULL && strlen(r->helper_name) > EXP_NAME_MAX) {
-		seterr(err, errlen, "helper name '%s' is longer than %d "
+		nlrequest_seterr(err, errlen, "helper name '%s' is longer than %d "
 		       "characters", r->helper_name, EXP_NAME_MAX);
 		return -EINVAL;
 	}
@@ -471,6 +329,10 @@ static void explain(struct expect_handle *h, int rc, bool removing,
 	else if (rc == -ENOENT)
 		why = "the master connection is not in the conntrack table "
 		      "(closed?)";
+	else if (rc == -EAGAIN)
+		why = "another expectation for the same tuple was used or "
+		      "expired twice while this one was being installed "
+		      "(a busy port: the client may retry)";
 	else if (rc == -EOPNOTSUPP)
 		why = "the master connection has no conntrack helper attached "
 		      "(no nft 'ct helper set' for it?)";
@@ -483,19 +345,40 @@ static void explain(struct expect_handle *h, int rc, bool removing,
 		      "(nf_conntrack_expect_max)";
 	else
 		why = strerror(-rc);
-	seterr(err, errlen, "cannot %s expectation %s: %s%s%s%s",
+	nlrequest_seterr(err, errlen, "cannot %s expectation %s: %s%s%s%s",
 	       removing ? "remove" : "install", tuple, why,
 	       h->req.ext[0] ? " (kernel: " : "", h->req.ext,
 	       h->req.ext[0] ? ")" : "");
 }
 
+/* Create r's expectation; an existing one for the tuple is refreshed when
+ * it is r's master's, a clash (-EBUSY) otherwise. -EAGAIN when the
+ * existing one vanished (used or expired) both times it was looked at. */
+static int expect_create(struct expect_handle *h, const struct expect_request *r)
+{
+	int rc, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		rc = expect_talk(h, r, IPCTNL_MSG_EXP_NEW,
+				 NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, NULL,
+				 NULL, NULL);
+		if (rc != -EEXIST)
+			return rc;
+		rc = existing_is_ours(h, r, NULL);
+		if (rc == 1)
+			rc = update_timeout(h, r);
+		if (rc != -ENOENT)
+			return rc == 0 ? 0 : rc < 0 ? rc : -EBUSY;
+		/* expired or used meanwhile: try again */
+	}
+	return -EAGAIN;
+}
+
 int expect_install(struct expect_handle *h, const struct expect_request *r,
 		   char *err, size_t errlen)
 {
-	char buf[1024] __attribute__((aligned(8)));
 	char tuple[320];
-	struct nlmsghdr *nlh;
-	int rc, attempt;
+	int rc;
 
 	if (h == NULL || r == NULL)
 		return -EINVAL;
@@ -503,57 +386,24 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 	if (rc < 0)
 		return rc;
 	fmt_request(tuple, sizeof(tuple), r);
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		nlh = exp_msg(buf, IPCTNL_MSG_EXP_NEW,
-			      NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-			      (uint8_t)r->source.family);
-		put_expectation(nlh, r);
-		rc = nlrequest_talk(&h->req, nlh, NULL, NULL);
-		if (rc != -EEXIST)
-			break;
-		/* An expectation for this tuple exists: ours again (the
-		 * same port announced twice) is a refresh, another
-		 * connection's is a clash. */
-		rc = existing_is_ours(h, r);
-		if (rc == -ENOENT)
-			continue;	/* expired or used meanwhile: retry */
-		if (rc == 0) {
-			rc = -EBUSY;
-			break;
-		}
-		if (rc < 0)
-			break;
-		rc = update_timeout(h, r);
-		if (rc == -ENOENT)
-			continue;
-		break;
-	}
+	rc = expect_create(h, r);
 	if (rc == 0 && r->timeout_s != 0 && r->timeout_s != h->policy_timeout_s) {
 		/* The create took the helper policy's timeout; set ours
-		 * (a refresh above set it already; again does no harm).
+		 * (a refresh set it already; again does no harm).
 		 * -ENOENT: already used by the data connection, fine. */
-		int u = update_timeout(h, r);
-
-		if (u < 0 && u != -ENOENT) {
-			explain(h, u, false, tuple, err, errlen);
-			return u;
-		}
+		rc = update_timeout(h, r);
+		if (rc == -ENOENT)
+			rc = 0;
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		explain(h, rc, false, tuple, err, errlen);
-		return rc;
-	}
-	return 0;
+	return rc;
 }
 
 int expect_remove(struct expect_handle *h, const struct expect_request *r,
 		  char *err, size_t errlen)
 {
-	char buf[512] __attribute__((aligned(8)));
 	char tuple[320];
-	struct nlmsghdr *nlh;
-	bool has_id = false;
 	uint32_t id = 0;
 	int rc;
 
@@ -565,61 +415,18 @@ int expect_remove(struct expect_handle *h, const struct expect_request *r,
 	fmt_request(tuple, sizeof(tuple), r);
 
 	/* Look first: the tuple alone could name an expectation another
-	 * connection created after ours was used. */
-	rc = existing_is_ours_id(h, r, &has_id, &id);
+	 * connection created after ours was used. The ID makes the delete
+	 * miss (-ENOENT) if what we checked was used and replaced in
+	 * between. */
+	rc = existing_is_ours(h, r, &id);
 	if (rc == 0)
 		rc = -EBUSY;
-	if (rc < 0) {
+	if (rc > 0)
+		rc = expect_talk(h, r, IPCTNL_MSG_EXP_DELETE, NLM_F_ACK,
+				 id != 0 ? &id : NULL, NULL, NULL);
+	if (rc < 0)
 		explain(h, rc, true, tuple, err, errlen);
-		return rc;
-	}
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_DELETE, NLM_F_ACK,
-		      (uint8_t)r->source.family);
-	put_tuple(nlh, CTA_EXPECT_TUPLE, &r->source, &r->destination,
-		  r->source_port, r->destination_port);
-	/* The ID makes the delete miss (-ENOENT) if what we checked was
-	 * used and replaced in between. */
-	if (has_id)
-		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, id);
-	rc = nlrequest_talk(&h->req, nlh, NULL, NULL);
-	if (rc < 0) {
-		explain(h, rc, true, tuple, err, errlen);
-		return rc;
-	}
-	return 0;
-}
-
-struct count_ctx {
-	const char *name;
-	int count;
-};
-
-static int count_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct count_ctx *cc = data;
-	const struct nlattr *tb[CTA_EXPECT_MAX + 1];
-
-	if (!parse_exp_attrs(nlh, tb) || tb[CTA_EXPECT_HELP_NAME] == NULL ||
-	    mnl_attr_validate(tb[CTA_EXPECT_HELP_NAME], MNL_TYPE_NUL_STRING) < 0)
-		return 0;
-	if (strcmp(mnl_attr_get_str(tb[CTA_EXPECT_HELP_NAME]), cc->name) == 0)
-		cc->count++;
-	return 0;
-}
-
-int expect_count(struct expect_handle *h, const char *helper_name)
-{
-	char buf[256] __attribute__((aligned(8)));
-	struct count_ctx cc = { helper_name, 0 };
-	struct nlmsghdr *nlh;
-	int rc;
-
-	if (h == NULL || helper_name == NULL)
-		return -EINVAL;
-	/* AF_UNSPEC: every family; a dump ends with NLMSG_DONE, no ACK */
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
-	rc = nlrequest_talk(&h->req, nlh, count_cb, &cc);
-	return rc < 0 ? rc : cc.count;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -628,8 +435,6 @@ struct list_ctx {
 	const char *name;
 	void (*cb)(const struct ctnl_msg *m, void *data);
 	void *data;
-	struct ctnl_msg *one;		/* expect_lookup: the answer */
-	bool seen;
 };
 
 static int list_cb(const struct nlmsghdr *nlh, void *data)
@@ -637,14 +442,8 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 	struct list_ctx *lc = data;
 	struct ctnl_msg m;
 
-	if (ctnl_parse(nlh, &m) < 0 || m.kind != CTNL_EXP_NEW)
-		return 0;
-	if (lc->one != NULL) {
-		*lc->one = m;
-		lc->seen = true;
-		return 0;
-	}
-	if (strcmp(m.helper, lc->name) == 0)
+	if (ctnl_parse(nlh, &m) == 0 && m.kind == CTNL_EXP_NEW &&
+	    strcmp(m.helper, lc->name) == 0)
 		lc->cb(&m, lc->data);
 	return 0;
 }
@@ -653,25 +452,27 @@ int expect_list(struct expect_handle *h, const char *helper_name,
 		void (*cb)(const struct ctnl_msg *m, void *data), void *data)
 {
 	char buf[256] __attribute__((aligned(8)));
-	struct list_ctx lc = { helper_name, cb, data, NULL, false };
+	struct list_ctx lc = { helper_name, cb, data };
 	struct nlmsghdr *nlh;
 
 	if (h == NULL || helper_name == NULL || cb == NULL)
 		return -EINVAL;
-	nlh = exp_msg(buf, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
+	/* AF_UNSPEC: every family; a dump ends with NLMSG_DONE, no ACK */
+	nlh = nlrequest_nfnl_put(buf, NFNL_SUBSYS_CTNETLINK_EXP << 8 |
+				 IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
 	return nlrequest_talk(&h->req, nlh, list_cb, &lc);
 }
 
 int expect_lookup(struct expect_handle *h, const struct expect_request *r,
 		  struct ctnl_msg *out)
 {
-	struct list_ctx lc = { NULL, NULL, NULL, out, false };
+	struct exp_found f;
 	int rc;
 
 	if (h == NULL || r == NULL || out == NULL)
 		return -EINVAL;
-	rc = exp_get(h, r, list_cb, &lc);
-	if (rc < 0)
-		return rc;
-	return lc.seen ? 0 : -ENOENT;
+	rc = exp_get(h, r, &f);
+	if (rc == 0)
+		*out = f.m;
+	return rc;
 }

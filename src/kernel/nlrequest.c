@@ -21,12 +21,14 @@
 #include "nlrequest.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
 
 void nlrequest_init(struct nlrequest *r, struct mnl_socket *nl, uint32_t seq0,
 		    void *buf, size_t buflen, unsigned int timeout_s)
@@ -150,4 +152,30 @@ int nlrequest_talk(struct nlrequest *r, struct nlmsghdr *nlh, nlrequest_cb cb,
 			}
 		}
 	}
+}
+
+struct nlmsghdr *nlrequest_nfnl_put(void *buf, uint16_t type, uint16_t flags,
+				    uint8_t family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
+
+void nlrequest_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -34,11 +34,13 @@
  *    recv (we do not set NETLINK_NO_ENOBUFS), which queue_receive()
  *    reports and counts; the first case leaves no trace we could see.
  *  - Packet messages: NFQNL_MSG_PACKET, nfgenmsg.res_id = queue number,
+ *    nfgenmsg.nfgen_family = the packet's family (entry->state.pf: the
+ *    conntrack hooks are per family, so NFPROTO_IPV4 or NFPROTO_IPV6),
  *    NFQA_PACKET_HDR (packet_id be32), NFQA_PAYLOAD, NFQA_CT (nested, built
- *    by ctnetlink_glue_build(): CTA_TUPLE_ORIG { CTA_TUPLE_IP { CTA_IP_V4_SRC
- *    /DST 4 bytes or CTA_IP_V6_SRC/DST 16 bytes }, CTA_TUPLE_PROTO {
- *    CTA_PROTO_NUM u8, CTA_PROTO_SRC_PORT/DST_PORT be16 } }, CTA_ID be32,
- *    ...), NFQA_CT_INFO be32 (enum ip_conntrack_info).
+ *    by ctnetlink_glue_build() with the attributes of a ctnetlink conntrack
+ *    message: read with libnetfilter_conntrack's nfct_payload_parse in
+ *    that family, ctnl_parse_ct_attrs), NFQA_CT_INFO be32 (enum
+ *    ip_conntrack_info).
  *  - A verdict for an unknown id fails with -ENOENT; netlink then sends an
  *    NLMSG_ERROR to our socket even without NLM_F_ACK. queue_receive() counts
  *    those (queue_verdict_errors) instead of stopping on them.
@@ -49,12 +51,12 @@
  *    before it unbinds.
  */
 #include "queue.h"
+#include "ctnl.h"
 #include "nlrequest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #define QUEUE_RCVBUF_MIN	4096
@@ -100,18 +101,6 @@ struct queue {
 	struct pending_msg pending[QUEUE_PENDING_MAX];
 	size_t npending;
 };
-
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_packet_msg(const struct nlmsghdr *nlh)
 {
@@ -211,13 +200,13 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 		return -EINVAL;
 	*qp = NULL;
 	if (p->max_packets == 0) {
-		seterr(err, errlen, "queue %u: a limit of 0 packets would pass "
+		nlrequest_seterr(err, errlen, "queue %u: a limit of 0 packets would pass "
 		       "every packet uninspected; ask for at least 1",
 		       p->number);
 		return -EINVAL;
 	}
 	if (p->rcvbuf_bytes < QUEUE_RCVBUF_MIN || p->rcvbuf_bytes > INT_MAX / 2) {
-		seterr(err, errlen, "queue %u: receive buffer of %u bytes is out "
+		nlrequest_seterr(err, errlen, "queue %u: receive buffer of %u bytes is out "
 		       "of range; ask for %d to %d bytes", p->number,
 		       p->rcvbuf_bytes, QUEUE_RCVBUF_MIN, INT_MAX / 2);
 		return -EINVAL;
@@ -227,7 +216,7 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	q = calloc(1, sizeof(*q));
 	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL) {
 		free(q);
-		seterr(err, errlen, "out of memory");
+		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	q->number = number;
@@ -236,18 +225,18 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	if (nl == NULL) {
 		rc = -errno;
 		if (rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT)
-			seterr(err, errlen, "kernel has no nfnetlink: run "
+			nlrequest_seterr(err, errlen, "kernel has no nfnetlink: run "
 			       "'modprobe nfnetlink_queue'; the kernel needs "
 			       "CONFIG_NETFILTER_NETLINK_QUEUE");
 		else
-			seterr(err, errlen, "cannot open netfilter netlink "
+			nlrequest_seterr(err, errlen, "cannot open netfilter netlink "
 			       "socket: %s", strerror(-rc));
 		queue_free(q);
 		return rc;
 	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
+		nlrequest_seterr(err, errlen, "cannot bind netfilter netlink socket: %s",
 		       strerror(-rc));
 		mnl_socket_close(nl);
 		queue_free(q);
@@ -281,37 +270,37 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 		if (config_request(q, nlh) == 0)
 			rc = -EBUSY;
 		else
-			seterr(err, errlen, "cannot bind queue %u: permission "
+			nlrequest_seterr(err, errlen, "cannot bind queue %u: permission "
 			       "denied (ftpgated needs CAP_NET_ADMIN)", number);
 	}
 	switch (rc) {
 	case 0:
 		break;
 	case -EBUSY:
-		seterr(err, errlen, "queue %u is already in use by another "
+		nlrequest_seterr(err, errlen, "queue %u is already in use by another "
 		       "process (is ftpgated already running?)", number);
 		break;
 	case -EPERM:
 		break;
 	case -EOPNOTSUPP:
-		seterr(err, errlen, "cannot bind queue %u: the kernel cannot "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: the kernel cannot "
 		       "attach conntrack information to queued packets: run "
 		       "'modprobe nf_conntrack_netlink'; the kernel needs "
 		       "CONFIG_NETFILTER_NETLINK_GLUE_CT", number);
 		break;
 	case -EINVAL:
 		/* nfnetlink_rcv_msg(): the queue subsystem is not there */
-		seterr(err, errlen, "cannot bind queue %u: kernel has no "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: kernel has no "
 		       "nfnetlink_queue: run 'modprobe nfnetlink_queue'; the "
 		       "kernel needs CONFIG_NETFILTER_NETLINK_QUEUE", number);
 		rc = -EOPNOTSUPP;
 		break;
 	case -ETIMEDOUT:
-		seterr(err, errlen, "cannot bind queue %u: no answer from the "
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: no answer from the "
 		       "kernel within %d s", number, QUEUE_CONFIG_TIMEOUT_S);
 		break;
 	default:
-		seterr(err, errlen, "cannot bind queue %u: %s", number,
+		nlrequest_seterr(err, errlen, "cannot bind queue %u: %s", number,
 		       strerror(-rc));
 	}
 	if (rc < 0) {
@@ -322,9 +311,9 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "cannot make queue socket non-blocking: %s",
+		nlrequest_seterr(err, errlen, "cannot make queue socket non-blocking: %s",
 		       strerror(-rc));
-		queue_close(q);
+		queue_close(q, NULL, 0);	/* its error: ours says more */
 		return rc;
 	}
 	*qp = q;
@@ -338,104 +327,18 @@ int queue_fd(const struct queue *q)
 
 /* ---- packet message parsing -------------------------------------------- */
 
-struct attr_table {
-	const struct nlattr **tb;
-	unsigned int max;
-};
-
-static int table_cb(const struct nlattr *attr, void *data)
-{
-	const struct attr_table *t = data;
-	unsigned int type = mnl_attr_get_type(attr);
-
-	if (type > t->max)
-		return MNL_CB_OK;	/* newer kernel: ignore */
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static bool parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-			 unsigned int max)
-{
-	struct attr_table t = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return mnl_attr_validate(nest, MNL_TYPE_NESTED) == 0 &&
-	       mnl_attr_parse_nested(nest, table_cb, &t) >= 0;
-}
-
-/* CTA_TUPLE_ORIG -> addresses, ports, protocol. */
-static bool parse_orig_tuple(const struct nlattr *tuple,
-			     struct queue_packet *pkt)
-{
-	const struct nlattr *tt[CTA_TUPLE_MAX + 1];
-	const struct nlattr *ip[CTA_IP_MAX + 1];
-	const struct nlattr *pr[CTA_PROTO_MAX + 1];
-
-	if (!parse_nested(tuple, tt, CTA_TUPLE_MAX) ||
-	    tt[CTA_TUPLE_IP] == NULL || tt[CTA_TUPLE_PROTO] == NULL ||
-	    !parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) ||
-	    !parse_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX))
-		return false;
-
-	if (ip[CTA_IP_V4_SRC] != NULL && ip[CTA_IP_V4_DST] != NULL) {
-		if (mnl_attr_validate(ip[CTA_IP_V4_SRC], MNL_TYPE_U32) < 0 ||
-		    mnl_attr_validate(ip[CTA_IP_V4_DST], MNL_TYPE_U32) < 0)
-			return false;
-		pkt->orig_src.family = AF_INET;
-		pkt->orig_dst.family = AF_INET;
-		memcpy(&pkt->orig_src.v4, mnl_attr_get_payload(ip[CTA_IP_V4_SRC]),
-		       sizeof(struct in_addr));
-		memcpy(&pkt->orig_dst.v4, mnl_attr_get_payload(ip[CTA_IP_V4_DST]),
-		       sizeof(struct in_addr));
-	} else if (ip[CTA_IP_V6_SRC] != NULL && ip[CTA_IP_V6_DST] != NULL) {
-		if (mnl_attr_validate2(ip[CTA_IP_V6_SRC], MNL_TYPE_BINARY,
-				       sizeof(struct in6_addr)) < 0 ||
-		    mnl_attr_validate2(ip[CTA_IP_V6_DST], MNL_TYPE_BINARY,
-				       sizeof(struct in6_addr)) < 0)
-			return false;
-		pkt->orig_src.family = AF_INET6;
-		pkt->orig_dst.family = AF_INET6;
-		memcpy(&pkt->orig_src.v6, mnl_attr_get_payload(ip[CTA_IP_V6_SRC]),
-		       sizeof(struct in6_addr));
-		memcpy(&pkt->orig_dst.v6, mnl_attr_get_payload(ip[CTA_IP_V6_DST]),
-		       sizeof(struct in6_addr));
-	} else {
-		return false;
-	}
-
-	if (pr[CTA_PROTO_NUM] == NULL ||
-	    mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
-		return false;
-	pkt->l4proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
-	if (pr[CTA_PROTO_SRC_PORT] != NULL && pr[CTA_PROTO_DST_PORT] != NULL) {
-		if (mnl_attr_validate(pr[CTA_PROTO_SRC_PORT], MNL_TYPE_U16) < 0 ||
-		    mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) < 0)
-			return false;
-		pkt->orig_sport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT]));
-		pkt->orig_dport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
-	}
-	return true;
-}
-
+/* NFQA_CT through libnetfilter_conntrack (ctnl), NFQA_CT_INFO here. */
 static void parse_conntrack(const struct nlattr *ct_attr,
-			    const struct nlattr *info_attr,
+			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)
 {
-	const struct nlattr *ct[CTA_MAX + 1];
-
-	if (ct_attr == NULL || !parse_nested(ct_attr, ct, CTA_MAX) ||
-	    ct[CTA_TUPLE_ORIG] == NULL ||
-	    !parse_orig_tuple(ct[CTA_TUPLE_ORIG], pkt)) {
-		memset(&pkt->orig_src, 0, sizeof(pkt->orig_src));
-		memset(&pkt->orig_dst, 0, sizeof(pkt->orig_dst));
-		pkt->orig_sport = pkt->orig_dport = 0;
-		pkt->l4proto = 0;
+	if (ct_attr == NULL ||
+	    ctnl_parse_ct_attrs(mnl_attr_get_payload(ct_attr),
+				mnl_attr_get_payload_len(ct_attr), family,
+				&pkt->orig, &pkt->l4proto, &pkt->conntrack_id) < 0) {
+		memset(&pkt->orig, 0, sizeof(pkt->orig));
 		return;
 	}
-	if (ct[CTA_ID] != NULL &&
-	    mnl_attr_validate(ct[CTA_ID], MNL_TYPE_U32) == 0)
-		pkt->conntrack_id = ntohl(mnl_attr_get_u32(ct[CTA_ID]));
 	if (info_attr == NULL ||
 	    mnl_attr_validate(info_attr, MNL_TYPE_U32) < 0)
 		return;
@@ -517,7 +420,9 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	    mnl_attr_validate(attr[NFQA_CAP_LEN], MNL_TYPE_U32) == 0 &&
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.len)
 		pkt.truncated = true;
-	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO], &pkt);
+	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO],
+			((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family,
+			&pkt);
 	/* validated as a u32 by nfq_nlmsg_parse */
 	if (attr[NFQA_IFINDEX_INDEV] != NULL)
 		pkt.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
@@ -604,14 +509,14 @@ static void accept_all_cb(const struct queue_packet *pkt, void *data)
 	queue_accept(data, pkt->packet_id);
 }
 
-void queue_close(struct queue *q)
+int queue_close(struct queue *q, char *err, size_t errlen)
 {
 	char buf[256] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
-	int fd, fl, drained = 0;
+	int fd, fl, drained = 0, rc;
 
 	if (q == NULL)
-		return;
+		return 0;
 	/* Release what is waiting: unbinding would drop it. */
 	fd = mnl_socket_get_fd(q->req.nl);
 	fl = fcntl(fd, F_GETFL);
@@ -627,10 +532,20 @@ void queue_close(struct queue *q)
 		drained += r;
 	}
 
+	/* blocking again: the unbind waits for its ACK (SO_RCVTIMEO) */
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->number);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
-	mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len);
+	rc = config_request(q, nlh);
+	if (rc < 0)
+		nlrequest_seterr(err, errlen, "cannot unbind queue %u: %s (the "
+				 "kernel unbinds it when the socket closes, "
+				 "which follows)", q->number,
+				 rc == -ETIMEDOUT ? "no answer from the kernel"
+						  : strerror(-rc));
 	queue_free(q);
+	return rc;
 }
 
 /* /proc/net/netfilter/nfnetlink_queue (nfnetlink_queue.c, seq_show):

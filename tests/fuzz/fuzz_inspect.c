@@ -137,31 +137,18 @@ static bool fuzz_active_verb(const char *c)
 static void fuzz_check_install(struct harness *h, const struct fuzz_sent *sent,
 			       const struct expect_request *r)
 {
-	struct pinhole_tuple expect, master;
+	struct flow master = { h->client, h->server, h->client_port, h->server_port };
 	struct pinhole *p;
-	bool active = inet_addr_equal(&r->source, &h->server);
+	bool active = inet_addr_equal(&r->expect.src, &h->server);
 
-	FUZZ_ASSERT(inet_addr_equal(&r->master_src, &h->client) &&
-		    inet_addr_equal(&r->master_dst, &h->server) &&
-		    r->master_sport == h->client_port &&
-		    r->master_dport == h->server_port);
+	FUZZ_ASSERT(flow_equal(&r->master, &master));
 	if (active)
 		FUZZ_ASSERT(h->d.config.policy.active_mode &&
-			    inet_addr_equal(&r->destination, &h->client));
+			    inet_addr_equal(&r->expect.dst, &h->client));
 	else
-		FUZZ_ASSERT(inet_addr_equal(&r->source, &h->client) &&
-			    inet_addr_equal(&r->destination, &h->server));
-	memset(&expect, 0, sizeof(expect));
-	memset(&master, 0, sizeof(master));
-	expect.src = r->source;
-	expect.sport = r->source_port;
-	expect.dst = r->destination;
-	expect.dport = r->destination_port;
-	master.src = h->client;
-	master.dst = h->server;
-	master.sport = h->client_port;
-	master.dport = h->server_port;
-	p = pinhole_find(h->d.pinholes, &expect, &master);
+		FUZZ_ASSERT(inet_addr_equal(&r->expect.src, &h->client) &&
+			    inet_addr_equal(&r->expect.dst, &h->server));
+	p = pinhole_find(h->d.pinholes, &r->expect, &master);
 	FUZZ_ASSERT(p != NULL);
 	if (active)
 		FUZZ_ASSERT(p->reply_code == 200 && fuzz_active_verb(p->command));
@@ -181,8 +168,8 @@ static bool fuzz_none_left(const struct harness *h)
 		const struct expect_request *r = &h->k.expect[i].r;
 
 		if (h->k.expect[i].live &&
-		    inet_addr_equal(&r->master_src, &h->client) &&
-		    r->master_sport == h->client_port)
+		    inet_addr_equal(&r->master.src, &h->client) &&
+		    r->master.sport == h->client_port)
 			return false;
 	}
 	return true;

@@ -19,23 +19,6 @@ static struct harness *harness_of(struct daemon *d)
 
 /* ---- the fake kernel ------------------------------------------------- */
 
-static bool fake_same_tuple(const struct expect_request *a,
-			    const struct expect_request *b)
-{
-	return inet_addr_equal(&a->source, &b->source) &&
-	       a->source_port == b->source_port &&
-	       inet_addr_equal(&a->destination, &b->destination) &&
-	       a->destination_port == b->destination_port;
-}
-
-static bool fake_same_master(const struct expect_request *a,
-			     const struct expect_request *b)
-{
-	return inet_addr_equal(&a->master_src, &b->master_src) &&
-	       inet_addr_equal(&a->master_dst, &b->master_dst) &&
-	       a->master_sport == b->master_sport &&
-	       a->master_dport == b->master_dport;
-}
 
 static struct fake_expect *fake_find(struct fake_kernel *k,
 				     const struct expect_request *r)
@@ -43,7 +26,7 @@ static struct fake_expect *fake_find(struct fake_kernel *k,
 	unsigned i;
 
 	for (i = 0; i < k->expect_count; i++)
-		if (k->expect[i].live && fake_same_tuple(&k->expect[i].r, r))
+		if (k->expect[i].live && flow_equal(&k->expect[i].r.expect, &r->expect))
 			return &k->expect[i];
 	return NULL;
 }
@@ -60,17 +43,6 @@ static void fake_log(struct fake_kernel *k, char op,
 	k->op_count++;
 }
 
-static void fake_tuple(struct ctnl_tuple *t, const struct inet_addr *src,
-		       uint16_t sport, const struct inet_addr *dst, uint16_t dport)
-{
-	memset(t, 0, sizeof(*t));
-	t->src = *src;
-	t->dst = *dst;
-	t->sport = sport;
-	t->dport = dport;
-	t->proto = IPPROTO_TCP;
-}
-
 static void fake_event(struct fake_kernel *k, const struct ctnl_msg *m)
 {
 	if (k->event_count < FAKE_EVENTS_MAX)
@@ -85,12 +57,11 @@ static void fake_expect_gone(struct fake_kernel *k, struct fake_expect *x)
 	x->live = false;
 	memset(&m, 0, sizeof(m));
 	m.kind = CTNL_EXP_DELETE;
-	m.family = x->r.destination.family;
-	fake_tuple(&m.tuple, &x->r.source, x->r.source_port,
-		   &x->r.destination, x->r.destination_port);
+	m.family = x->r.expect.dst.family;
+	m.tuple = x->r.expect;
+	m.proto = IPPROTO_TCP;
 	m.has_master = true;
-	fake_tuple(&m.master, &x->r.master_src, x->r.master_sport,
-		   &x->r.master_dst, x->r.master_dport);
+	m.master = x->r.master;
 	m.id = x->id;
 	snprintf(m.helper, sizeof(m.helper), "%s", CONFIG_HELPER_NAME);
 	fake_event(k, &m);
@@ -110,7 +81,7 @@ static int fake_expect_install(struct daemon *d, const struct expect_request *r,
 	struct fake_expect *x = fake_find(k, r);
 	int ret = 0;
 
-	if (x != NULL && !fake_same_master(&x->r, r)) {
+	if (x != NULL && !flow_equal(&x->r.master, &r->master)) {
 		snprintf(err, errlen, "clashes with another expectation");
 		ret = -EBUSY;
 	} else if (x == NULL && k->expect_count >= FAKE_EXPECT_MAX) {
@@ -138,7 +109,7 @@ static int fake_expect_remove(struct daemon *d, const struct expect_request *r,
 	(void)errlen;
 	if (x == NULL)
 		ret = -ENOENT;
-	else if (!fake_same_master(&x->r, r))
+	else if (!flow_equal(&x->r.master, &r->master))
 		ret = -EBUSY;
 	else
 		fake_expect_gone(k, x);
@@ -150,12 +121,11 @@ static void fake_expect_msg(const struct fake_expect *x, struct ctnl_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->kind = CTNL_EXP_NEW;
-	m->family = x->r.destination.family;
-	fake_tuple(&m->tuple, &x->r.source, x->r.source_port,
-		   &x->r.destination, x->r.destination_port);
+	m->family = x->r.expect.dst.family;
+	m->tuple = x->r.expect;
+	m->proto = IPPROTO_TCP;
 	m->has_master = true;
-	fake_tuple(&m->master, &x->r.master_src, x->r.master_sport,
-		   &x->r.master_dst, x->r.master_dport);
+	m->master = x->r.master;
 	m->id = x->id;
 	m->timeout_s = x->r.timeout_s;
 	snprintf(m->helper, sizeof(m->helper), "%s", CONFIG_HELPER_NAME);
@@ -190,13 +160,18 @@ static int fake_expect_list(struct daemon *d, const char *helper_name,
 	return 0;
 }
 
-static int fake_conntrack_exists(struct daemon *d, const struct ctnl_tuple *orig)
+/* The harness's control connection, original direction. */
+static struct flow fake_control(const struct harness *h)
+{
+	return (struct flow){ h->client, h->server, h->client_port, h->server_port };
+}
+
+static int fake_conntrack_exists(struct daemon *d, const struct flow *orig)
 {
 	struct harness *h = harness_of(d);
+	struct flow control = fake_control(h);
 
-	return !h->k.master_gone && inet_addr_equal(&orig->src, &h->client) &&
-	       inet_addr_equal(&orig->dst, &h->server) &&
-	       orig->sport == h->client_port && orig->dport == h->server_port;
+	return !h->k.master_gone && flow_equal(orig, &control);
 }
 
 static int fake_events_receive(struct daemon *d, events_cb cb, void *data)
@@ -338,10 +313,7 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	qp.conntrack_id = h->conntrack_id;
 	qp.reply_direction = from == HARNESS_SERVER;
 	qp.conntrack_info = qp.reply_direction ? 3 : 0;	/* IP_CT_IS_REPLY */
-	qp.orig_src = h->client;
-	qp.orig_dst = h->server;
-	qp.orig_sport = h->client_port;
-	qp.orig_dport = h->server_port;
+	qp.orig = fake_control(h);
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;
 	inspect_packet(&qp, &h->d);
@@ -391,23 +363,18 @@ void harness_login(struct harness *h)
 void harness_conntrack_destroy(struct harness *h)
 {
 	struct fake_kernel *k = &h->k;
-	struct expect_request master;
+	struct flow control = fake_control(h);
 	struct ctnl_msg m;
 	unsigned i;
 
-	memset(&master, 0, sizeof(master));
-	master.master_src = h->client;
-	master.master_dst = h->server;
-	master.master_sport = h->client_port;
-	master.master_dport = h->server_port;
 	for (i = 0; i < k->expect_count; i++)
-		if (k->expect[i].live && fake_same_master(&k->expect[i].r, &master))
+		if (k->expect[i].live && flow_equal(&k->expect[i].r.master, &control))
 			fake_expect_gone(k, &k->expect[i]);
 	memset(&m, 0, sizeof(m));
 	m.kind = CTNL_CT_DELETE;
 	m.family = h->client.family;
-	fake_tuple(&m.tuple, &h->client, h->client_port, &h->server, h->server_port);
-	fake_tuple(&m.other, &h->server, h->server_port, &h->client, h->client_port);
+	m.tuple = control;
+	m.proto = IPPROTO_TCP;
 	m.id = h->conntrack_id;
 	fake_event(k, &m);
 	k->master_gone = true;
@@ -424,8 +391,8 @@ bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
 	for (i = 0; i < h->k.expect_count; i++) {
 		const struct fake_expect *x = &h->k.expect[i];
 
-		if (x->live && x->r.destination_port == port &&
-		    inet_addr_equal(&x->r.destination, &a))
+		if (x->live && x->r.expect.dport == port &&
+		    inet_addr_equal(&x->r.expect.dst, &a))
 			return true;
 	}
 	return false;

@@ -191,7 +191,7 @@ static void test_events(void)
 {
 	struct audit_control c = control4();
 	struct pinhole p = pinhole4();
-	struct pinhole_tuple data;
+	struct flow data;
 	struct audit_line l;
 	struct inet_addr a6 = addr("2001:db8:2::2");
 
@@ -312,7 +312,7 @@ static void test_events(void)
 	/* failed install, IPv6 */
 	{
 		struct audit_control c6 = c;
-		struct pinhole_tuple t;
+		struct flow t;
 
 		c6.client = addr("2001:db8:1::2");
 		c6.server = a6;

@@ -299,7 +299,7 @@ static void test_destroy_stale_event(void)
 	m.tuple.dst = h.server;
 	m.tuple.sport = h.client_port;
 	m.tuple.dport = h.server_port;
-	m.tuple.proto = IPPROTO_TCP;
+	m.proto = IPPROTO_TCP;
 	trail_kernel_event(&m, &h.d);
 	CHECK(harness_tracked(&h));
 	CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 0);

@@ -16,10 +16,10 @@ static struct inet_addr addr(const char *s)
 	return a;
 }
 
-static struct pinhole_tuple tuple(const char *src, uint16_t sport,
+static struct flow tuple(const char *src, uint16_t sport,
 				  const char *dst, uint16_t dport)
 {
-	struct pinhole_tuple t;
+	struct flow t;
 
 	memset(&t, 0, sizeof(t));
 	t.src = addr(src);
@@ -43,11 +43,11 @@ static void remove_cb(struct pinhole *p, void *data)
 static void test_table(void)
 {
 	struct pinhole_table *t;
-	struct pinhole_tuple m = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
-	struct pinhole_tuple m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
-	struct pinhole_tuple e1 = tuple("198.51.100.2", 0, "203.0.113.2", 40000);
-	struct pinhole_tuple e2 = tuple("198.51.100.2", 0, "203.0.113.2", 40001);
-	struct pinhole_tuple conn;
+	struct flow m = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct flow m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
+	struct flow e1 = tuple("198.51.100.2", 0, "203.0.113.2", 40000);
+	struct flow e2 = tuple("198.51.100.2", 0, "203.0.113.2", 40001);
+	struct flow conn;
 	struct pinhole *p1, *p2, *p;
 	bool is_new;
 	unsigned n;
@@ -192,11 +192,11 @@ static void test_client_count(void)
 	struct pinhole_table *t;
 	struct inet_addr c1 = addr("198.51.100.2"), c2 = addr("198.51.100.3");
 	struct inet_addr c6 = addr("2001:db8:1::2");
-	struct pinhole_tuple m1 = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
-	struct pinhole_tuple m1b = tuple("198.51.100.2", 41235, "203.0.113.2", 21);
-	struct pinhole_tuple m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
-	struct pinhole_tuple m6 = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
-	struct pinhole_tuple e;
+	struct flow m1 = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct flow m1b = tuple("198.51.100.2", 41235, "203.0.113.2", 21);
+	struct flow m2 = tuple("198.51.100.3", 41000, "203.0.113.2", 21);
+	struct flow m6 = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
+	struct flow e;
 	struct pinhole *p[40];
 	bool is_new;
 	unsigned i;
@@ -205,7 +205,7 @@ static void test_client_count(void)
 	CHECK_INT(pinhole_table_create(&t, 100), 0);
 	CHECK_INT(pinhole_client_open_count(t, &c1), 0);
 	for (i = 0; i < 40; i++) {
-		const struct pinhole_tuple *m = i % 4 == 0 ? &m2 :
+		const struct flow *m = i % 4 == 0 ? &m2 :
 						i % 4 == 1 ? &m1b : &m1;
 
 		e = tuple(i % 4 == 0 ? "198.51.100.3" : "198.51.100.2", 0,

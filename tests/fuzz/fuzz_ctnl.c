@@ -1,0 +1,138 @@
+/* libFuzzer target: arbitrary bytes as one ctnetlink message through
+ * ctnl_parse, the parse path of every conntrack and expectation message
+ * ftpgated reads (events, dumps, answers): libnetfilter_conntrack's
+ * nfct_nlmsg_parse / nfexp_nlmsg_parse and ctnl's conversion.
+ *
+ * Input layout: byte 0 picks the message type (bits 0-1: CT_NEW,
+ * CT_DELETE, EXP_NEW, EXP_DELETE; bit 2 set: the raw next byte as the
+ * subsystem's message type instead; bit 3 set: the attributes also go to
+ * ctnl_parse_ct_attrs, as a queued packet's NFQA_CT in the nfgenmsg's
+ * family); the rest is the payload after the netlink header (nfgenmsg,
+ * then attributes). The message is copied into
+ * a buffer of exactly its aligned length, zero-padded as in a receive
+ * buffer (libmnl reads up to NLMSG_ALIGN(nlmsg_len)), so ASan sees any
+ * read past it.
+ *
+ * libnetfilter_conntrack ends the process (exit(EXIT_FAILURE), "ctnetlink
+ * kernel ABI is broken") on an attribute of the wrong size; only the
+ * kernel or a CAP_NET_ADMIN process can send to ftpgated's sockets. This
+ * target interposes exit() so that such a message returns here as
+ * refused (its half-parsed object is left behind: LSan is paused around
+ * the parse, so that is not reported as a leak).
+ *
+ * Promise: no crash, no read outside the message, and a message that
+ * parses has a known kind, both tuples of one family (IPv4 or IPv6), and
+ * a NUL-terminated helper name. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <sanitizer/lsan_interface.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include "ctnl.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_ASSERT(c) do { if (!(c)) abort(); } while (0)
+
+static jmp_buf fuzz_refused;
+static volatile int fuzz_parsing;
+
+/* The library's abi_breakage() calls exit(): back to the parse's caller.
+ * Every other exit (libFuzzer's own) goes to the real one. */
+void exit(int status)
+{
+	void (*real_exit)(int);
+
+	if (fuzz_parsing)
+		longjmp(fuzz_refused, 1);
+	real_exit = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+	real_exit(status);
+	abort();
+}
+
+static const uint16_t fuzz_types[] = {
+	NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW,
+	NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE,
+	NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_NEW,
+	NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_DELETE,
+};
+
+static void fuzz_check_tuple(const struct flow *t)
+{
+	FUZZ_ASSERT(t->src.family == AF_INET || t->src.family == AF_INET6);
+	FUZZ_ASSERT(t->dst.family == t->src.family);
+}
+
+static void fuzz_check(const struct ctnl_msg *m)
+{
+	FUZZ_ASSERT(m->kind != CTNL_OTHER);
+	fuzz_check_tuple(&m->tuple);
+	if (m->has_master)
+		fuzz_check_tuple(&m->master);
+	FUZZ_ASSERT(memchr(m->helper, '\0', sizeof(m->helper)) != NULL);
+	FUZZ_ASSERT(m->kind == CTNL_CT_NEW || m->kind == CTNL_CT_DELETE ||
+		    m->has_master);
+}
+
+static void fuzz_ct_attrs(const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	size_t off = sizeof(*nfg);
+	struct flow t;
+	uint32_t id;
+	uint8_t proto;
+
+	fuzz_parsing = 1;
+	if (ctnl_parse_ct_attrs((const char *)nfg + off,
+				mnl_nlmsg_get_payload_len(nlh) - off,
+				nfg->nfgen_family, &t, &proto, &id) == 0)
+		fuzz_check_tuple(&t);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nlmsghdr *nlh;
+	struct ctnl_msg m;
+	uint16_t type;
+	size_t skip = 1;
+	int rc;
+
+	if (size < 1 || size > 65536)
+		return 0;
+	type = fuzz_types[data[0] & 3];
+	if ((data[0] & 4) && size >= 2) {
+		type = (uint16_t)((type & 0xff00) | data[1]);
+		skip = 2;
+	}
+	nlh = calloc(1, NLMSG_ALIGN(NLMSG_HDRLEN + size - skip));
+	if (nlh == NULL)
+		return 0;
+	nlh->nlmsg_len = (uint32_t)(NLMSG_HDRLEN + size - skip);
+	nlh->nlmsg_type = type;
+	memcpy((char *)nlh + NLMSG_HDRLEN, data + skip, size - skip);
+
+	__lsan_disable();
+	fuzz_parsing = 1;
+	if (setjmp(fuzz_refused) == 0) {
+		rc = ctnl_parse(nlh, &m);
+		fuzz_parsing = 0;
+		if (rc == 0)
+			fuzz_check(&m);
+		else
+			FUZZ_ASSERT(rc == -ENOENT || rc == -EINVAL || rc == -ENOMEM);
+		if ((data[0] & 8) && size - skip >= sizeof(struct nfgenmsg))
+			fuzz_ct_attrs(nlh);
+	}
+	fuzz_parsing = 0;
+	__lsan_enable();
+	free(nlh);
+	return 0;
+}
