@@ -44,12 +44,24 @@ struct ctnl_msg {
  * -ENOMEM. */
 int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out);
 
-/* The conntrack a queued packet belongs to: the attributes of its NFQA_CT
- * (payload, len) in the family of the packet message's nfgenmsg, read
- * into its original tuple, protocol and ID (0 when not sent). 0, -EINVAL
+/* The conntrack a queued packet belongs to, as NFQA_CT describes it. */
+struct ctnl_ct {
+	struct flow orig;		/* original tuple */
+	uint8_t proto;			/* its layer 4 protocol */
+	uint32_t id;			/* CTA_ID, 0 when not sent */
+	bool expected;			/* IPS_EXPECTED: a data connection an
+					   expectation admitted */
+	bool closing;			/* TCP state past ESTABLISHED (FIN or
+					   RST seen: FIN_WAIT, CLOSE_WAIT,
+					   LAST_ACK, TIME_WAIT, CLOSE) */
+};
+
+/* Read the attributes of a queued packet's NFQA_CT (payload, len), in the
+ * family of the packet message's nfgenmsg, into *out (expected and
+ * closing false when the kernel sent no status or TCP state). 0, -EINVAL
  * (no or a bad original tuple) or -ENOMEM. */
 int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
-			struct flow *orig, uint8_t *proto, uint32_t *id);
+			struct ctnl_ct *out);
 
 /* Set f as the original tuple of ct (address family, addresses, TCP and
  * ports), the form libnetfilter_conntrack takes for a conntrack, an

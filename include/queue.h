@@ -22,6 +22,14 @@ struct queue_packet {
 	/* original-direction tuple of the conntrack (client -> server) */
 	struct flow orig;
 	uint8_t l4proto;
+	/* The conntrack is a data connection an expectation admitted
+	 * (IPS_EXPECTED). Kernel facts: Debian's 6.1.176 gives such a
+	 * connection its master's helper, so its packets are queued to us
+	 * too (measured in the lab: helper=ftpgate on the data conntrack);
+	 * 6.1.192 and 6.12.118 do not. */
+	bool expected;
+	/* Its TCP state is past ESTABLISHED (a FIN or RST was seen). */
+	bool closing;
 	/* The interface the packet came in on (NFQA_IFINDEX_INDEV), 0 when
 	 * the kernel did not say. Kernel facts: the helper's queue runs in
 	 * the conntrack confirm hook (POSTROUTING for a forwarded packet),

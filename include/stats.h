@@ -51,6 +51,10 @@ struct stats {
 	uint64_t sessions_ended;
 	uint64_t sessions_untracked;	/* table full */
 	uint64_t sessions_evicted;	/* half-open, evicted when full */
+	uint64_t packets_data_connection; /* of data connections (their
+					   master's helper): passed */
+	uint64_t packets_closing_untracked; /* data on a closing connection
+					   not tracked: not picked up */
 	uint64_t resets_ignored;	/* RST not at the next sequence */
 	uint64_t packets_wrong_interface; /* on the other direction's
 					   interface: not read */

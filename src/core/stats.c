@@ -32,6 +32,8 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(sessions_ended, "sessions_ended_total", "Tracked control connections that ended or were forgotten."),
 	STATS_C(sessions_untracked, "sessions_untracked_total", "Control connections not tracked because the session table was full."),
 	STATS_C(sessions_evicted, "sessions_evicted_total", "Half-open control connections (no data seen yet, e.g. only a SYN) forgotten to make room for a new one when the session table was full."),
+	STATS_C(packets_data_connection, "packets_data_connection_total", "Packets of data connections that the kernel queued to ftpgated because they carry their control connection's helper (some kernels, e.g. Debian's 6.1.176, give an expected connection its master's helper); passed, never read as FTP."),
+	STATS_C(packets_closing_untracked, "packets_closing_untracked_total", "Packets with data on a closing control connection ftpgated does not track (a retransmission after the RST or the FINs that ended its session); passed, not picked up mid-stream."),
 	STATS_C(resets_ignored, "resets_ignored_total", "RST segments whose sequence number was not exactly the sender's next one (RFC 5961: the receiver ignores them); the session goes on."),
 	STATS_C(packets_wrong_interface, "packets_wrong_interface_total", "Packets of one direction of a control connection that came in on the other direction's interface (forged?); not read."),
 	STATS_C(streams_lost, "sessions_lost_total", "Control connections whose tracking stopped (buffer bounds)."),

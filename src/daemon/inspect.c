@@ -335,6 +335,14 @@ static struct session_entry *inspect_session(struct daemon *d,
 	}
 	if (e || pkt->rst || pkt->fin || (!pkt->syn && pkt->payload_len == 0))
 		return e;
+	/* Data on a connection past ESTABLISHED that we do not track: a
+	 * retransmission after the RST or FINs that ended its session
+	 * (suite-soak saw a server's 227 resent after the client's RST).
+	 * Picked up, it would be a session with no end but the conntrack's. */
+	if (!pkt->syn && qp->closing) {
+		d->stats.packets_closing_untracked++;
+		return NULL;
+	}
 	e = inspect_session_add(d, qp->conntrack_id, now);
 	if (!e) {
 		bool full = errno == ENOSPC;
@@ -461,6 +469,14 @@ static void inspect_session_end(struct daemon *d, struct session_entry *e,
 	session_table_remove(d->sessions, e);
 }
 
+/* Said once per daemon: the kernel queues data connections to us. */
+static void inspect_data_connection_note(struct daemon *d)
+{
+	if (d->stats.packets_data_connection != 1)
+		return;
+	log_msg(LOG_NOTICE, "this kernel gives data connections their control connection's helper, so their packets are queued to ftpgated too: passed unread, counted in packets_data_connection_total (they cost a round trip through ftpgated each; Debian's 6.1.176 does this, 6.1.192 and 6.12 do not: update the kernel)");
+}
+
 void inspect_packet(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
@@ -484,6 +500,13 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
 		d->stats.packets_unparsed++;
+		goto verdict;
+	}
+	/* A data connection that inherited its master's helper (kernel
+	 * facts: queue.h): its bytes are a file, never FTP commands. */
+	if (qp->expected) {
+		d->stats.packets_data_connection++;
+		inspect_data_connection_note(d);
 		goto verdict;
 	}
 	e = inspect_session(d, qp, &pkt, now);

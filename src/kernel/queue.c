@@ -332,13 +332,19 @@ static void parse_conntrack(const struct nlattr *ct_attr,
 			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)
 {
+	struct ctnl_ct ct;
+
 	if (ct_attr == NULL ||
 	    ctnl_parse_ct_attrs(mnl_attr_get_payload(ct_attr),
-				mnl_attr_get_payload_len(ct_attr), family,
-				&pkt->orig, &pkt->l4proto, &pkt->conntrack_id) < 0) {
+				mnl_attr_get_payload_len(ct_attr), family, &ct) < 0) {
 		memset(&pkt->orig, 0, sizeof(pkt->orig));
 		return;
 	}
+	pkt->orig = ct.orig;
+	pkt->l4proto = ct.proto;
+	pkt->conntrack_id = ct.id;
+	pkt->expected = ct.expected;
+	pkt->closing = ct.closing;
 	if (info_attr == NULL ||
 	    mnl_attr_validate(info_attr, MNL_TYPE_U32) < 0)
 		return;

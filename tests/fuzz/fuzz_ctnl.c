@@ -86,15 +86,13 @@ static void fuzz_ct_attrs(const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	size_t off = sizeof(*nfg);
-	struct flow t;
-	uint32_t id;
-	uint8_t proto;
+	struct ctnl_ct c;
 
 	fuzz_parsing = 1;
 	if (ctnl_parse_ct_attrs((const char *)nfg + off,
 				mnl_nlmsg_get_payload_len(nlh) - off,
-				nfg->nfgen_family, &t, &proto, &id) == 0)
-		fuzz_check_tuple(&t);
+				nfg->nfgen_family, &c) == 0)
+		fuzz_check_tuple(&c.orig);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -316,6 +316,8 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	qp.orig = fake_control(h);
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;
+	qp.expected = h->ct_expected;
+	qp.closing = h->ct_closing;
 	inspect_packet(&qp, &h->d);
 }
 

@@ -11,6 +11,7 @@
 
 #include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
@@ -105,12 +106,11 @@ static void test_conntrack(void)
  * (ctnetlink_glue_build), IPv6 here. */
 static void test_queued_conntrack(void)
 {
-	struct flow orig = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21), t;
+	struct flow orig = tuple("2001:db8:1::2", 41000, "2001:db8:2::2", 21);
 	struct nf_conntrack *ct = nfct_new();
 	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET6);
 	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-	uint32_t id = 1;
-	uint8_t proto = 0;
+	struct ctnl_ct c;
 
 	if (ct == NULL)
 		abort();
@@ -120,14 +120,63 @@ static void test_queued_conntrack(void)
 	nfct_destroy(ct);
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(31337));
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
-				      mnl_nlmsg_get_payload_len(nlh) - off,
-				      AF_INET6, &t, &proto, &id), 0);
-	CHECK(flow_equal(&t, &orig));
-	CHECK_INT(proto, IPPROTO_TCP);
-	CHECK_INT(id, 31337);
+				      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET6, &c), 0);
+	CHECK(flow_equal(&c.orig, &orig));
+	CHECK_INT(c.proto, IPPROTO_TCP);
+	CHECK_INT(c.id, 31337);
+	/* no status and no TCP state sent: neither expected nor closing */
+	CHECK(!c.expected && !c.closing);
 	/* without the original tuple: no conntrack */
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
-				      0, AF_INET6, &t, &proto, &id), -EINVAL);
+				      0, AF_INET6, &c), -EINVAL);
+}
+
+/* ctnl_queued_ct: a queued packet's NFQA_CT with the status and TCP state
+ * given, built by the library; ctnl_parse_ct_attrs' answer in *c. */
+static int ctnl_queued_ct(uint32_t status, int tcp_state, struct ctnl_ct *c)
+{
+	struct flow orig = tuple("198.51.100.2", 41000, "203.0.113.2", 40001);
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+
+	if (ct == NULL)
+		abort();
+	ctnl_flow_to_ct(&orig, ct);
+	nfct_set_attr_u32(ct, ATTR_STATUS, status);
+	if (tcp_state >= 0)
+		nfct_set_attr_u8(ct, ATTR_TCP_STATE, (uint8_t)tcp_state);
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	return ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+				   mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, c);
+}
+
+/* What the daemon needs of a queued packet's conntrack besides its tuple:
+ * whether an expectation admitted it (a data connection), and whether it
+ * is closing (past ESTABLISHED). */
+static void test_queued_status(void)
+{
+	static const struct { uint32_t status; int state; bool expected, closing; } cases[] = {
+		{ IPS_CONFIRMED | IPS_SEEN_REPLY, TCP_CONNTRACK_ESTABLISHED, false, false },
+		{ IPS_CONFIRMED | IPS_EXPECTED, TCP_CONNTRACK_SYN_SENT, true, false },
+		{ IPS_EXPECTED, -1, true, false },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_SYN_RECV, false, false },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_FIN_WAIT, false, true },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_CLOSE_WAIT, false, true },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_LAST_ACK, false, true },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_TIME_WAIT, false, true },
+		{ IPS_CONFIRMED, TCP_CONNTRACK_CLOSE, false, true },
+	};
+	struct ctnl_ct c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(ctnl_queued_ct(cases[i].status, cases[i].state, &c), 0);
+		CHECK(c.expected == cases[i].expected);
+		CHECK(c.closing == cases[i].closing);
+	}
 }
 
 /* Hand-made: what no library builds. */
@@ -279,6 +328,7 @@ int main(void)
 {
 	test_conntrack();
 	test_queued_conntrack();
+	test_queued_status();
 	test_malformed();
 	test_abi_breakage_exits();
 	test_expectation();

@@ -265,6 +265,56 @@ static void test_destroy_event_ends(void)
 	harness_fini(&h);
 }
 
+/* Some kernels (Debian's 6.1.176) give a data connection its master's
+ * helper, so its packets are queued too: passed, never read as FTP (an
+ * upload of "PORT ..." lines must not act), no session, no audit. */
+static void test_data_connection_passed(void)
+{
+	struct harness h;
+	char upload[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	h.server_port = 40001;
+	h.ct_expected = true;
+	harness_handshake(&h);
+	snprintf(upload, sizeof(upload), "PORT %s,200,10\r\n", comma(V4_CLIENT));
+	harness_send(&h, C, upload);
+	harness_send(&h, S, "220 looks like a greeting\r\n");
+	CHECK(!harness_tracked(&h));
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "session-started"), 0);
+	CHECK_INT(h.d.stats.packets_data_connection, 5);
+	CHECK_INT(h.k.verdicts, 5);
+	harness_fini(&h);
+}
+
+/* After an exact RST ended the session, the server resends data (its
+ * 227, which crossed the RST). The conntrack says the connection is
+ * closing: the packet passes and nothing is picked up mid-stream. Were
+ * the kernel to say ESTABLISHED, it would be picked up as before. */
+static void test_closing_not_picked_up(void)
+{
+	int closing;
+
+	for (closing = 1; closing >= 0; closing--) {
+		struct harness h;
+		uint32_t c, s;
+
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		harness_login(&h);
+		c = h.next_seq[HARNESS_CLIENT], s = h.next_seq[HARNESS_SERVER];
+		harness_segment(&h, HARNESS_CLIENT, TCP_BUILD_RST, c, 0, NULL, 0, 2);
+		CHECK(!harness_tracked(&h));
+		h.ct_closing = closing;
+		harness_segment(&h, HARNESS_SERVER, TCP_BUILD_ACK | TCP_BUILD_PSH, s - 8, c,
+				"200 ok\r\n", 8, 3);
+		CHECK(harness_tracked(&h) == !closing);
+		CHECK_INT(harness_audit_count(&h, "picked-up-mid-stream"), closing ? 0 : 1);
+		CHECK_INT(h.d.stats.packets_closing_untracked, closing ? 1 : 0);
+		harness_fini(&h);
+	}
+}
+
 /* A DESTROY of another conntrack that happens to have been given the
  * same ID later (tuple differs) leaves the session alone. */
 static void test_destroy_other_tuple(void)
@@ -477,6 +527,8 @@ int main(void)
 	test_destroy_event_ends();
 	test_destroy_other_tuple();
 	test_destroy_stale_event();
+	test_data_connection_passed();
+	test_closing_not_picked_up();
 	test_half_open_evicted();
 	test_established_not_evicted();
 	test_forged_direction();
