@@ -146,6 +146,20 @@ check "pyftpdlib: ftplib IPv4 PASV LIST/RETR/STOR" lab_ftp_session ftplib "$LAB_
 check "pyftpdlib: curl IPv6 EPSV LIST/RETR/STOR" lab_ftp_session curl "$LAB_SERVER6" epsv
 check "pyftpdlib: lftp IPv4 PASV LIST/RETR/STOR" lab_ftp_session lftp "$LAB_SERVER4" pasv
 
+# Kernel facts (include/queue.h, `expected`): Debian's 6.1.176 gives a data
+# connection its control connection's helper, so its packets are queued
+# to ftpgated as well (6.1.192 and 6.12.118 do not). They must pass unread:
+# tracked as a control session, an upload was a "line before the greeting".
+data_untracked() {
+	local bad sock
+	bad=$(grep '"event":"session-started"' "$FTPGATE_LOG" | grep -v '"server_port":21,')
+	[ -z "$bad" ] || { echo "data connections tracked as control sessions: $(echo "$bad" | head -n 3)"; return 1; }
+	sock=$(sed -n 's/^control-socket *= *//p' "$FTPGATE_CONF")
+	echo "this kernel queued $("$FTPGATE_BUILD_DIR/ftpgatectl" --socket "${sock:-/run/ftpgate/ftpgated.sock}" metrics |
+		awk '$1 == "ftpgate_packets_data_connection_total" { print $2 }') packets of data connections to ftpgated"
+}
+check "the transfers' data connections: never tracked as control sessions (audit session-started only for port 21)" data_untracked
+
 # --- crafted replies ------------------------------------------------------------
 ftpgate_fake_start "${FAKE_ARGS[@]}" || finish
 
