@@ -13,7 +13,9 @@
  *   PORT       p1 and p2 get leading zeros (never h1-h4: a client or server
  *              that joins the address text and hands it to inet_aton reads
  *              "010" as octal 8; the port bytes are read as integers);
- *   EPRT       the port gets leading zeros.
+ *   EPRT       the port gets leading zeros; never the address (an IPv4
+ *              one would read as octal; pyftpdlib compares an IPv6 one as
+ *              text with its peer and refuses "0000::1").
  * Otherwise the rest of the line is kept and only the numbers change (the
  * form nf_nat_ftp writes), and the result says its length changed.
  *

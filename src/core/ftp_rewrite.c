@@ -80,71 +80,73 @@ static unsigned rewrite_digits(unsigned v)
 /* ---- the number fields ------------------------------------------------- */
 
 /* Each writes the new numbers into f (FTP_REWRITE_FIELD_MAX bytes) with
- * `pad` leading zeros where the kind allows them (commands only), sets
- * *capacity to how many zeros it could take, and returns the length. */
+ * exactly `pad` more bytes than their shortest form, where the kind has a
+ * way to (commands only), sets *len and returns true; false when it has
+ * no form of that length. */
 
-static size_t rewrite_field_227(const struct rewrite_target *t, size_t pad,
-				char *f, size_t *capacity)
+static bool rewrite_field_227(const struct rewrite_target *t, size_t pad,
+			      char *f, size_t *len)
 {
 	const uint8_t *b = (const uint8_t *)&t->addr->v4;
 
-	(void)pad;
-	*capacity = 0;
-	return (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%u,%u,%u,%u,%u,%u",
+	*len = (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%u,%u,%u,%u,%u,%u",
 				b[0], b[1], b[2], b[3], t->port >> 8,
 				t->port & 0xff);
+	return pad == 0;
 }
 
-static size_t rewrite_field_229(const struct rewrite_target *t, size_t pad,
-				char *f, size_t *capacity)
+static bool rewrite_field_229(const struct rewrite_target *t, size_t pad,
+			      char *f, size_t *len)
 {
-	(void)pad;
-	*capacity = 0;
-	return (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%u", t->port);
+	*len = (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%u", t->port);
+	return pad == 0;
 }
 
 /* PORT: leading zeros go to p1 first, then p2, at most 3 digits each. */
-static size_t rewrite_field_port(const struct rewrite_target *t, size_t pad,
-				 char *f, size_t *capacity)
+static bool rewrite_field_port(const struct rewrite_target *t, size_t pad,
+			       char *f, size_t *len)
 {
 	const uint8_t *b = (const uint8_t *)&t->addr->v4;
 	unsigned p1 = t->port >> 8, p2 = t->port & 0xff;
-	int w1 = (int)rewrite_digits(p1), w2 = (int)rewrite_digits(p2);
-	size_t room1 = 3 - (size_t)w1, z1;
+	size_t w1 = rewrite_digits(p1), w2 = rewrite_digits(p2);
+	size_t z1 = pad < 3 - w1 ? pad : 3 - w1;
 
-	*capacity = room1 + (3 - (size_t)w2);
-	if (pad > *capacity)
-		pad = *capacity;
-	z1 = pad < room1 ? pad : room1;
-	w1 += (int)z1;
-	w2 += (int)(pad - z1);
-	return (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX,
+	if (pad - z1 > 3 - w2)
+		return false;
+	*len = (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX,
 				"%u,%u,%u,%u,%0*u,%0*u", b[0], b[1], b[2],
-				b[3], w1, p1, w2, p2);
+				b[3], (int)(w1 + z1), p1, (int)(w2 + pad - z1),
+				p2);
+	return true;
 }
 
-/* EPRT: the whole argument, its delimiter kept; zeros go to the port. */
-static size_t rewrite_field_eprt(const struct rewrite_target *t, size_t pad,
-				 char *f, size_t *capacity)
+/* EPRT: the whole argument, its delimiter kept, leading zeros on the
+ * port only (at most 5 digits). The address is always inet_ntop's form:
+ * an IPv4 address with zeros is refused by inet_pton and read as octal by
+ * inet_aton, and pyftpdlib compares an IPv6 one as text with the control
+ * connection's peer ("0000::1" is a "foreign address" to it; measured,
+ * doc/nat.md). */
+static bool rewrite_field_eprt(const struct rewrite_target *t, size_t pad,
+			       char *f, size_t *len)
 {
 	char text[INET6_ADDRSTRLEN];
 	const struct inet_addr *a = t->addr;
-	int w = (int)rewrite_digits(t->port);
+	size_t w = rewrite_digits(t->port);
 	char d = t->eprt_delim;
 
-	*capacity = 5 - (size_t)w;
-	if (pad > *capacity)
-		pad = *capacity;
+	if (pad > 5 - w)
+		return false;
 	inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->v4
 						  : (const void *)&a->v6,
 		  text, sizeof(text));
-	return (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%c%c%c%s%c%0*u%c",
+	*len = (size_t)snprintf(f, FTP_REWRITE_FIELD_MAX, "%c%c%c%s%c%0*u%c",
 				d, a->family == AF_INET ? '1' : '2', d, text,
-				d, w + (int)pad, t->port, d);
+				d, (int)(w + pad), t->port, d);
+	return true;
 }
 
-typedef size_t (*rewrite_field_fn)(const struct rewrite_target *t,
-				   size_t pad, char *f, size_t *capacity);
+typedef bool (*rewrite_field_fn)(const struct rewrite_target *t, size_t pad,
+				 char *f, size_t *len);
 
 /* ---- finding the field ------------------------------------------------- */
 
@@ -325,26 +327,40 @@ static void rewrite_head(struct rewrite_out *o, const char *head, size_t have,
 	rewrite_spaces(o, want - n);
 }
 
-/* The head length and field padding that keep the line's length, or false
- * when the grammar has no room for the difference. */
-static bool rewrite_same_length(const struct rewrite_cut *c, size_t field_len,
-				size_t capacity, size_t *head_len, size_t *pad)
+/* The free head's new length when the field's new length leaves room for
+ * it, keeping the line's length; false when it does not. */
+static bool rewrite_head_fits(const struct rewrite_cut *c, size_t field_len,
+			      size_t *head_len)
 {
 	size_t old_field = c->field_end - c->field_start;
 	size_t head = c->head_end - c->head_start;
 
-	*head_len = head;
-	*pad = 0;
-	if (c->free_head) {
-		if (field_len > old_field + head)
-			return false;
-		*head_len = head + old_field - field_len;
-		return true;
-	}
-	if (field_len > old_field || old_field - field_len > capacity)
+	if (!c->free_head || field_len > old_field + head)
 		return false;
-	*pad = old_field - field_len;
+	*head_len = head + old_field - field_len;
 	return true;
+}
+
+/* The field, same length when the grammar allows (a free head absorbs the
+ * difference, or the field pads itself), else in its shortest form. */
+static bool rewrite_field(enum ftp_rewrite_kind kind,
+			  const struct rewrite_target *t,
+			  const struct rewrite_cut *c, char *field,
+			  size_t *field_len, size_t *head_len)
+{
+	size_t old_field = c->field_end - c->field_start;
+
+	*head_len = c->head_end - c->head_start;
+	rewrite_kinds[kind].field(t, 0, field, field_len);
+	if (c->free_head)
+		return rewrite_head_fits(c, *field_len, head_len);
+	if (*field_len > old_field)
+		return false;
+	if (*field_len == old_field ||
+	    rewrite_kinds[kind].field(t, old_field - *field_len, field, field_len))
+		return true;
+	rewrite_kinds[kind].field(t, 0, field, field_len);
+	return false;
 }
 
 static int rewrite_assemble(enum ftp_rewrite_kind kind, const char *line,
@@ -353,12 +369,9 @@ static int rewrite_assemble(enum ftp_rewrite_kind kind, const char *line,
 			    struct rewrite_out *o, bool *same)
 {
 	char field[FTP_REWRITE_FIELD_MAX];
-	size_t capacity, field_len, head_len, pad;
+	size_t field_len, head_len;
 
-	field_len = rewrite_kinds[kind].field(t, 0, field, &capacity);
-	*same = rewrite_same_length(c, field_len, capacity, &head_len, &pad);
-	if (*same && pad > 0)
-		field_len = rewrite_kinds[kind].field(t, pad, field, &capacity);
+	*same = rewrite_field(kind, t, c, field, &field_len, &head_len);
 	rewrite_put(o, line, c->head_start);
 	if (c->free_head)
 		rewrite_head(o, line + c->head_start, c->head_end - c->head_start,

@@ -168,14 +168,24 @@ def run_client(name, cmd, port):
         pass
 
 
+# form name -> (command, role): "written" (ftp_rewrite writes this form:
+# the server must follow it), "info" (not written: only reported),
+# "control" (another port: the listener on 1025 must see nothing)
 SERVER_FORMS = {
-    "PORT-plain": "PORT 127,0,0,1,4,1",
-    "PORT-zero-p1": "PORT 127,0,0,1,004,1",
-    "PORT-zero-both": "PORT 127,0,0,1,004,001",
-    "EPRT-plain": "EPRT |1|127.0.0.1|1025|",
-    "EPRT-zero": "EPRT |1|127.0.0.1|01025|",
-    # control: another port; the listener on 1025 must see nothing
-    "PORT-control": "PORT 127,0,0,1,4,2",
+    "PORT-plain": ("PORT 127,0,0,1,4,1", "written"),
+    "PORT-zero-p1": ("PORT 127,0,0,1,004,1", "written"),
+    "PORT-zero-both": ("PORT 127,0,0,1,004,001", "written"),
+    "EPRT-plain": ("EPRT |1|127.0.0.1|1025|", "written"),
+    "EPRT-zero": ("EPRT |1|127.0.0.1|01025|", "written"),
+    "PORT-control": ("PORT 127,0,0,1,4,2", "control"),
+}
+SERVER_FORMS6 = {
+    "EPRT6-plain": ("EPRT |2|::1|1025|", "written"),
+    "EPRT6-zero-port": ("EPRT |2|::1|01025|", "written"),
+    "EPRT6-zero-groups": ("EPRT |2|0000:0000::0001|1025|", "info"),
+    "EPRT6-no-compress": ("EPRT |2|0:0:0:0:0:0:0:1|1025|", "info"),
+    "EPRT6-short-run": ("EPRT |2|::0:0:0:0:0:0:1|1025|", "info"),
+    "EPRT6-control": ("EPRT |2|::1|1026|", "control"),
 }
 
 VSFTPD_CONF = """listen=YES
@@ -208,17 +218,27 @@ def start_servers(base, work):
     conf = os.path.join(work, "vsftpd.conf")
     with open(conf, "w") as f:
         f.write(VSFTPD_CONF.format(port=base, root=root, empty=empty))
+    conf6 = os.path.join(work, "vsftpd6.conf")
+    with open(conf6, "w") as f:
+        f.write(VSFTPD_CONF.format(port=base + 2, root=root, empty=empty)
+                .replace("listen=YES", "listen=NO\nlisten_ipv6=YES")
+                .replace("listen_address=127.0.0.1", "listen_address6=::1"))
     procs = [subprocess.Popen(["/usr/sbin/vsftpd", conf]),
+             subprocess.Popen(["/usr/sbin/vsftpd", conf6]),
              subprocess.Popen(["/usr/bin/python3", "-m", "pyftpdlib", "-i",
                                "127.0.0.1", "-p", str(base + 1), "-d", root],
+                              stderr=subprocess.DEVNULL),
+             subprocess.Popen(["/usr/bin/python3", "-m", "pyftpdlib", "-i",
+                               "::1", "-p", str(base + 3), "-d", root],
                               stderr=subprocess.DEVNULL)]
-    return procs, {"vsftpd": base, "pyftpdlib": base + 1}
+    return procs, {"vsftpd": ("127.0.0.1", base), "pyftpdlib": ("127.0.0.1", base + 1),
+                   "vsftpd-v6": ("::1", base + 2), "pyftpdlib-v6": ("::1", base + 3)}
 
 
-def server_try(port, command, data):
-    """Send COMMAND then LIST; True when the server connects to DATA."""
+def server_try(host, port, command, data):
+    """Send COMMAND then LIST; say whether the server connected to DATA."""
     data.settimeout(5)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+    with socket.create_connection((host, port), timeout=5) as c:
         f = c.makefile("rb")
 
         def ask(line):
@@ -237,7 +257,7 @@ def server_try(port, command, data):
         try:
             d, peer = data.accept()
             d.close()
-            return "connected to 127.0.0.1:1025"
+            return "connected to port 1025"
         except socket.timeout:
             return "no data connection"
 
@@ -247,24 +267,28 @@ def servers(base):
     import tempfile
     work = tempfile.mkdtemp(prefix="text-forms-")
     procs, ports = start_servers(base, work)
-    data = socket.socket()
-    data.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    data.bind(("127.0.0.1", 1025))
-    data.listen(4)
+    listeners = {}
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        listeners[host] = socket.socket(fam)
+        listeners[host].setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listeners[host].bind((host, 1025))
+        listeners[host].listen(4)
     bad = 0
     try:
         time.sleep(1)
-        for server, port in ports.items():
-            for form, command in SERVER_FORMS.items():
-                got = server_try(port, command, data)
-                print(f"{form:15} {server:10} -> {got}")
-                bad += got.startswith("connected") == form.endswith("control")
+        for server, (host, port) in ports.items():
+            forms = SERVER_FORMS6 if ":" in host else SERVER_FORMS
+            for form, (command, role) in forms.items():
+                got = server_try(host, port, command, listeners[host])
+                print(f"{form:18} {server:12} -> {got}")
+                if role != "info":
+                    bad += got.startswith("connected") == (role == "control")
     finally:
         for p in procs:
             p.terminate()
             p.wait()
         shutil.rmtree(work)
-    print(f"text-forms: PORT/EPRT forms: {'all followed' if not bad else f'{bad} server/form pairs BAD'}")
+    print(f"text-forms: PORT/EPRT forms ftp_rewrite writes: {'all followed' if not bad else f'{bad} server/form pairs BAD'}")
     return 1 if bad else 0
 
 

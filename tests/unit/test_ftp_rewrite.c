@@ -143,6 +143,20 @@ static const struct rewrite_case cases[] = {
 	  "EPRT |2|2001:db8::1|40000|", false },
 	{ FTP_REWRITE_EPRT, "EPRT |2|fd00::1:222|40000|", "2001:db8::1", 1025,
 	  0, 0, "EPRT |2|2001:db8::1|01025|", true },
+	/* IPv6: the address is never padded (pyftpdlib compares it as text
+	 * with its peer): what the port cannot absorb is a resize */
+	{ FTP_REWRITE_EPRT, "EPRT |2|2001:db8:1::2222|40000|", "2001:db8:2::1",
+	  40000, 0, 0, "EPRT |2|2001:db8:2::1|40000|", false },
+	{ FTP_REWRITE_EPRT, "EPRT |2|2001:db8:1::2|40000|", "2001:db8:2::1",
+	  1025, 0, 0, "EPRT |2|2001:db8:2::1|01025|", true },
+	{ FTP_REWRITE_EPRT,
+	  "EPRT |2|0000:0000:0000:0000:0000:ffff:192.168.100.200|40000|",
+	  "2001:db8::1", 40000, 0, 0, "EPRT |2|2001:db8::1|40000|", false },
+	{ FTP_REWRITE_EPRT,
+	  "EPRT |2|fd00:0001:0002:0003:0004:0005:0006:0007:|40000|",
+	  "2001:db8::1", 40000, 0, -EINVAL, NULL, false },
+	{ FTP_REWRITE_EPRT, "EPRT |2|2001:db8:1::2|40000|", "2001:db8:2::100",
+	  40000, 0, 0, "EPRT |2|2001:db8:2::100|40000|", false },
 	{ FTP_REWRITE_EPRT, "EPRT |1|10.0.0.2|40000|", "2001:db8::1", 40000, 0,
 	  -EAFNOSUPPORT, NULL, false },
 	{ FTP_REWRITE_EPRT, "EPRT |1|10.0.0.2|40000", "198.51.100.1", 40000, 0,
@@ -258,6 +272,44 @@ static void sweep_227(void)
 			}
 }
 
+/* EPRT over IPv6: new addresses and ports against old address texts of
+ * many lengths. Every rewrite parses back to the new endpoint and says
+ * truly whether it kept the length; both outcomes occur. */
+static void sweep_eprt6(void)
+{
+	unsigned same = 0, resized = 0;
+	static const char *const addrs[] = {
+		"2001:db8::1", "::", "::1", "2001:db8:2::100",
+		"1:2:3:4:5:6:7:8", "fd00::", "2001:db8:0:0:1::1",
+	};
+	size_t i, pad;
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+		for (pad = 0; pad <= 39; pad++) {
+			struct rewrite_case t = { FTP_REWRITE_EPRT, NULL, addrs[i],
+						  (uint16_t)(pad % 2 ? 40000 : 1025),
+						  0, 0, NULL, false };
+			char line[128], out[BOUND];
+			struct ftp_rewrite res;
+			struct inet_addr a;
+			int n;
+
+			/* an old address of 2..41 characters: "f:" padded
+			 * with zeros ("f:0...0:" forms are all valid) */
+			n = snprintf(line, sizeof(line), "EPRT |2|%.*s::1|40000|",
+				     (int)pad, "f000:0000:0000:0000:0000:0000:0000");
+			inet_addr_parse(t.addr, &a);
+			t.line = line;
+			if (ftp_rewrite_line(t.kind, line, (size_t)n, &a, t.port,
+					     out, sizeof(out), &res) != 0)
+				continue;	/* the old text itself did not parse */
+			CHECK_INT(res.same_length, res.len == (size_t)n);
+			check_parses_back(&t, out, res.len, &a);
+			res.same_length ? same++ : resized++;
+		}
+	CHECK(same > 0 && resized > 5);
+}
+
 static void misuse(void)
 {
 	struct ftp_rewrite res;
@@ -286,6 +338,7 @@ int main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	sweep_227();
+	sweep_eprt6();
 	misuse();
 	return check_report("ftp_rewrite");
 }
