@@ -64,11 +64,29 @@ int ftp_reply_code_parse(const char *line, size_t len, int *code, bool *last);
 int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
 		     uint16_t *port, const char **reason);
 
+/* Where something lies in the text a parser was given. */
+struct ftp_span {
+	size_t offset;
+	size_t len;
+};
+
+/* pasv_reply_parse, and on success *group (when not NULL) gets where the
+ * six numbers are in text: from the first digit of h1 to the last digit
+ * of p2 (the parentheses, when present, lie just outside). */
+int pasv_reply_locate(const char *text, size_t len, struct inet_addr *addr,
+		      uint16_t *port, struct ftp_span *group,
+		      const char **reason);
+
 /* 229 text: "(<d><d><d>port<d>)" with the same delimiter d in 33-126, empty
  * protocol and address fields, port 1-65535. Returns 0 and the port, or
  * -EINVAL with a reason. */
 int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 		     const char **reason);
+
+/* epsv_reply_parse, and on success *digits (when not NULL) gets where the
+ * port's digits are in text. */
+int epsv_reply_locate(const char *text, size_t len, uint16_t *port,
+		      struct ftp_span *digits, const char **reason);
 
 /* PORT argument (RFC 959 4.1.2): exactly "h1,h2,h3,h4,p1,p2", six decimal
  * numbers 0-255 and nothing else. Returns 0 and an AF_INET address and a

@@ -269,11 +269,12 @@ static bool ftp_number(const char *text, size_t len, size_t *i,
  * exactly one group: six numbers 0-255 joined by bare commas, no digits
  * anywhere else in the text, no sign or stray separator glued to the
  * group, and parentheses either on both sides or on neither. */
-int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
-		     uint16_t *port, const char **reason)
+int pasv_reply_locate(const char *text, size_t len, struct inet_addr *addr,
+		      uint16_t *port, struct ftp_span *group,
+		      const char **reason)
 {
 	unsigned long v[6];
-	size_t first, i, k;
+	size_t first, i, k, end;
 	bool open_paren;
 	struct inet_addr a;
 	uint16_t p;
@@ -315,6 +316,7 @@ int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
 			return -EINVAL;
 		}
 	}
+	end = i;
 	if (i < len && text[i] == ',') {
 		/* "1,2,3,4,5,6,7": more than six numbers. (A digit right
 		 * after the sixth number cannot happen: ftp_number took all
@@ -346,7 +348,17 @@ int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
 	}
 	*addr = a;
 	*port = p;
+	if (group != NULL) {
+		group->offset = first;
+		group->len = end - first;
+	}
 	return 0;
+}
+
+int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
+		     uint16_t *port, const char **reason)
+{
+	return pasv_reply_locate(text, len, addr, port, NULL, reason);
 }
 
 /* RFC 2428 3: "(<d><d><d><tcp-port><d>)". The server may not name an
@@ -355,11 +367,11 @@ int pasv_reply_parse(const char *text, size_t len, struct inet_addr *addr,
  * refused as the delimiter: with a digit delimiter the port boundaries are
  * ambiguous. Text after the group is allowed (a "." is common) but not a
  * second group. */
-int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
-		     const char **reason)
+int epsv_reply_locate(const char *text, size_t len, uint16_t *port,
+		      struct ftp_span *digits, const char **reason)
 {
 	unsigned long v;
-	size_t i, open;
+	size_t i, open, start, end;
 	unsigned char d;
 
 	ftp_set_reason(reason, NULL);
@@ -393,6 +405,7 @@ int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 		return -EINVAL;
 	}
 	i += 3;
+	start = i;
 	if (!ftp_number(text, len, &i, 5, 65535, &v)) {
 		ftp_set_reason(reason, "229 port not 1-65535");
 		return -EINVAL;
@@ -401,6 +414,7 @@ int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 		ftp_set_reason(reason, "229 port is zero");
 		return -EINVAL;
 	}
+	end = i;
 	if (i >= len || (unsigned char)text[i] != d) {
 		ftp_set_reason(reason, "229 delimiter mismatch");
 		return -EINVAL;
@@ -417,7 +431,17 @@ int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
 		}
 	}
 	*port = (uint16_t)v;
+	if (digits != NULL) {
+		digits->offset = start;
+		digits->len = end - start;
+	}
 	return 0;
+}
+
+int epsv_reply_parse(const char *text, size_t len, uint16_t *port,
+		     const char **reason)
+{
+	return epsv_reply_locate(text, len, port, NULL, reason);
 }
 
 /* RFC 959 4.1.2 gives the PORT argument as host-port = h1,h2,h3,h4,p1,p2

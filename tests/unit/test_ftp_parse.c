@@ -827,6 +827,42 @@ static void test_reply_code(void)
 	CHECK_INT(ftp_reply_code_parse("200 ", 4, NULL, &last), -EINVAL);
 }
 
+/* The spans ftp_rewrite replaces: exactly the numbers, set only on
+ * success. */
+static void test_locate(void)
+{
+	struct ftp_span g = { 77, 77 };
+	struct inet_addr a;
+	uint16_t p;
+	const char *t;
+
+	t = "Entering Passive Mode (10,0,0,2,156,64).";
+	CHECK_INT(pasv_reply_locate(t, strlen(t), &a, &p, &g, NULL), 0);
+	CHECK_INT(g.offset, 23);
+	CHECK_INT(g.len, 15);
+	CHECK(memcmp(t + g.offset, "10,0,0,2,156,64", 15) == 0);
+	t = "10,0,0,2,4,1";
+	CHECK_INT(pasv_reply_locate(t, strlen(t), &a, &p, &g, NULL), 0);
+	CHECK_INT(g.offset, 0);
+	CHECK_INT(g.len, 12);
+	g.offset = g.len = 77;
+	t = "Entering Passive Mode (10,0,0,2,156).";
+	CHECK_INT(pasv_reply_locate(t, strlen(t), &a, &p, &g, NULL), -EINVAL);
+	CHECK_INT(g.offset, 77);
+	CHECK_INT(g.len, 77);
+
+	t = "Entering Extended Passive Mode (|||6446|)";
+	CHECK_INT(epsv_reply_locate(t, strlen(t), &p, &g, NULL), 0);
+	CHECK_INT(g.offset, 35);
+	CHECK_INT(g.len, 4);
+	CHECK(memcmp(t + g.offset, "6446", 4) == 0);
+	g.offset = g.len = 77;
+	t = "Entering Extended Passive Mode (|||6446!)";
+	CHECK_INT(epsv_reply_locate(t, strlen(t), &p, &g, NULL), -EINVAL);
+	CHECK_INT(g.offset, 77);
+	CHECK_INT(g.len, 77);
+}
+
 int main(void)
 {
 	test_commands();
@@ -838,5 +874,6 @@ int main(void)
 	test_embedded();
 	test_embedded_linear();
 	test_reply_code();
+	test_locate();
 	return check_report("ftp_parse");
 }
