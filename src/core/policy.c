@@ -23,6 +23,10 @@ void policy_init_defaults(struct policy *p)
 	p->active_client_range.high = 65535;
 	p->active_source_port = POLICY_SOURCE_PORT_ANY;
 	p->strict = true;
+	p->tls = POLICY_TLS_OPAQUE;
+	p->max_grants_per_client = 4;
+	p->grant_lifetime_s = 86400;
+	p->grant_max_ports = 1000;
 	p->servers = NULL;
 	p->server_count = 0;
 }
@@ -128,6 +132,23 @@ bool policy_strict(const struct policy *p, const struct inet_addr *server)
 		return true;
 	return policy_switch(srv ? srv->strict : POLICY_SWITCH_INHERIT,
 			     p->strict);
+}
+
+enum policy_tls policy_tls(const struct policy *p, const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+
+	if (p == NULL)
+		return POLICY_TLS_OPAQUE;
+	if (srv != NULL && srv->tls != POLICY_TLS_INHERIT)
+		return srv->tls;
+	return p->tls == POLICY_TLS_CLIENT_RANGE ? POLICY_TLS_CLIENT_RANGE
+						 : POLICY_TLS_OPAQUE;
+}
+
+const char *policy_tls_name(enum policy_tls t)
+{
+	return t == POLICY_TLS_CLIENT_RANGE ? "client-range" : "opaque";
 }
 
 uint16_t policy_active_source_port(const struct policy *p,
