@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "ctl.h"
 #include "grant.h"
+#include "report.h"
 #include "session.h"
 
 static struct inet_addr addr(const char *s)
@@ -260,8 +262,43 @@ static void test_session_tls(void)
 	session_free(&s);
 }
 
+/* ftpgatectl grants: the request, the table and the JSON. */
+static void test_report(void)
+{
+	struct grant g = grant_of("198.51.100.2", "203.0.113.2", 77, 61000);
+	struct ctl_request req;
+	struct strbuf b;
+	const char *why = NULL;
+
+	CHECK_INT(ctl_request_parse("grants --json\n", 14, &req, &why), 0);
+	CHECK_INT(req.command, CTL_GRANTS);
+	CHECK(req.json);
+	g.id = 3;
+	g.client_port = 45001;
+	g.server_port = 21;
+	g.opened_ms = 1000;
+	g.data_connections = 2;
+	strbuf_init(&b, 1 << 16);
+	report_grants(&g, 1, true, 1000, 0, &b);
+	CHECK(strstr(strbuf_str(&b), "\"count\":1,\"grants\":[{\"grant_id\":3,\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"ports\":\"40000-40099\"") != NULL);
+	CHECK(strstr(strbuf_str(&b), "\"lifetime_ends\":\"1970-01-01T00:01:00.000Z\",\"data_connections\":2,\"control\":{\"client\":\"198.51.100.2\",\"client_port\":45001") != NULL);
+	strbuf_free(&b);
+	strbuf_init(&b, 1 << 16);
+	report_grants(&g, 1, false, 1000, 0, &b);
+	CHECK(strstr(strbuf_str(&b), "CLIENT") != NULL);
+	CHECK(strstr(strbuf_str(&b), "40000-40099") != NULL);
+	CHECK(strstr(strbuf_str(&b), "198.51.100.2:45001 (conntrack 77)") != NULL);
+	CHECK(strstr(strbuf_str(&b), "1 grant: each admits") != NULL);
+	strbuf_free(&b);
+	strbuf_init(&b, 1 << 16);
+	report_grants(NULL, 0, false, 0, 0, &b);
+	CHECK(strncmp(strbuf_str(&b), "no grants", 9) == 0);
+	strbuf_free(&b);
+}
+
 int main(void)
 {
+	test_report();
 	test_decide();
 	test_table();
 	test_elem();
