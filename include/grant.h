@@ -104,8 +104,6 @@ unsigned grant_table_client_count(const struct grant_table *t,
 /* Records sharing g's element (same client, server and range), g
  * included when it is in the table. */
 unsigned grant_table_same_elem(const struct grant_table *t, const struct grant *g);
-/* The latest expiry among the records sharing g's element. */
-uint64_t grant_table_elem_expiry(const struct grant_table *t, const struct grant *g);
 /* The record with the earliest expiry at or before now_ms, or NULL. */
 struct grant *grant_table_expired(struct grant_table *t, uint64_t now_ms);
 /* A record whose client address is in `addr` (a data connection's

@@ -181,17 +181,6 @@ unsigned grant_table_same_elem(const struct grant_table *t, const struct grant *
 	return n;
 }
 
-uint64_t grant_table_elem_expiry(const struct grant_table *t, const struct grant *g)
-{
-	uint64_t latest = g->expiry_ms;
-	size_t i;
-
-	for (i = 0; i < t->count; i++)
-		if (grant_same_elem(&t->g[i], g) && t->g[i].expiry_ms > latest)
-			latest = t->g[i].expiry_ms;
-	return latest;
-}
-
 struct grant *grant_table_expired(struct grant_table *t, uint64_t now_ms)
 {
 	struct grant *first = NULL;

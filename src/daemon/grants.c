@@ -62,37 +62,27 @@ static void grants_put(struct audit_line *l, const struct grant *g)
 	audit_put_control(&l->json, &c);
 }
 
-/* Stage the element of g (timeout: the latest expiry of the records
- * sharing it) as deleted-then-added: one transaction, so packets see the
- * old element or the new one, and a later expiry replaces an earlier
- * timeout. with_delete: the element may be there already. */
-static int grants_stage_put(struct daemon *d, const struct grant *g,
-			    bool with_delete, uint64_t now_ms)
+/* Stage adding g's element with a timeout of what is left of g's
+ * lifetime. An element already there (another control connection of the
+ * same client to the same server) is kept as it is, timeout included
+ * (nftables' create without excl): should it time out while a later
+ * record still lives, the once-a-second check puts it back with that
+ * record's remaining lifetime (grants_check_family). */
+static int grants_stage_put(struct daemon *d, const struct grant *g, uint64_t now_ms)
 {
 	struct nftset_ref ref = grants_ref(d, g->client.family);
-	uint64_t expiry = grant_table_elem_expiry(d->grants.table, g);
 	struct nftelem e;
 
-	if (grant_elem(g, expiry > now_ms ? expiry - now_ms : 1000, &e) < 0)
+	if (grant_elem(g, g->expiry_ms > now_ms ? g->expiry_ms - now_ms : 1000, &e) < 0)
 		return -EINVAL;
-	if (with_delete) {
-		struct nftelem k = e;
-
-		k.timeout_ms = 0;
-		/* "delete" of a missing element fails the whole batch: add
-		 * it first (kept if there), then delete, then add anew */
-		if (nftset_add(d->sets.nft, &ref, &k, 1) < 0 ||
-		    nftset_delete(d->sets.nft, &ref, &k, 1) < 0)
-			return -ENOMEM;
-	}
 	return nftset_add(d->sets.nft, &ref, &e, 1);
 }
 
-static int grants_put_elem(struct daemon *d, const struct grant *g, bool with_delete,
+static int grants_put_elem(struct daemon *d, const struct grant *g,
 			   uint64_t now_ms, char *err, size_t errlen)
 {
 	nftset_begin(d->sets.nft);
-	if (grants_stage_put(d, g, with_delete, now_ms) < 0) {
+	if (grants_stage_put(d, g, now_ms) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -146,8 +136,7 @@ static enum grant_reason grants_open(struct daemon *d, struct session_entry *e,
 	if (rec == NULL)
 		return GRANT_REFUSE_TABLE_FULL;
 	gs->last_shared = grant_table_same_elem(gs->table, rec) > 1;
-	if (grants_put_elem(d, rec, gs->last_shared, now_ms, gs->last_err,
-			    sizeof(gs->last_err)) < 0) {
+	if (grants_put_elem(d, rec, now_ms, gs->last_err, sizeof(gs->last_err)) < 0) {
 		grant_table_remove(gs->table, rec);
 		return GRANT_REFUSE_KERNEL;
 	}

@@ -45,6 +45,8 @@ struct nr_ports {
 /* What one rule does, as far as doctor cares. */
 struct nr_rule_facts {
 	bool accept, drop, helper_match, tcp_possible, new_possible, has_ports;
+	bool grant_match;		/* a lookup in ftpgate's grant sets:
+					   ftpgated decides what it admits */
 	const char *jump, *helper_set;
 	struct nr_ports ports;		/* the ports it admits when has_ports */
 };
@@ -475,6 +477,17 @@ static void nr_match_l4proto(struct nr_rule_facts *f, bool negated, json_t *righ
 		f->tcp_possible = false;
 }
 
+/* "@ftpgate_grants_ipv4" / "@ftpgate_grants_ipv6": ftpgate's per-client
+ * grants of encrypted sessions (doc/protocol.md), which ftpgated fills
+ * only under tls = client-range; like a pinhole, not an open range. */
+static bool nr_grant_set(json_t *right)
+{
+	const char *name = json_is_string(right) ? json_string_value(right) : "";
+
+	return strcmp(name, "@ftpgate_grants_ipv4") == 0 ||
+	       strcmp(name, "@ftpgate_grants_ipv6") == 0;
+}
+
 static void nr_match(struct nr_ctx *c, json_t *rule, json_t *m,
 		     struct nr_rule_facts *f)
 {
@@ -484,7 +497,9 @@ static void nr_match(struct nr_ctx *c, json_t *rule, json_t *m,
 	bool negated = strcmp(nr_str(m, "op"), "!=") == 0;
 	const char *proto = nr_str(payload, "protocol"), *field = nr_str(payload, "field");
 
-	if (ct != NULL) {
+	if (!negated && nr_grant_set(right)) {
+		f->grant_match = true;
+	} else if (ct != NULL) {
 		nr_match_ct(f, nr_str(ct, "key"), negated, right);
 	} else if (meta != NULL && strcmp(nr_str(meta, "key"), "l4proto") == 0) {
 		nr_match_l4proto(f, negated, right);
@@ -555,7 +570,8 @@ static bool nr_rule_decides(const struct nr_ctx *c, const struct nr_rule_facts *
 {
 	struct nr_ports any = { .r = { { 0, 65535 } }, .n = 1 };
 
-	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible || f->helper_match)
+	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible ||
+	    f->helper_match || f->grant_match)
 		return false;
 	return nr_ports_overlap(c, f->has_ports ? &f->ports : &any, overlap);
 }
