@@ -42,6 +42,9 @@ def main():
         step = args.pop(0)
         if step == "login":
             ftp.connect(host, 21, source_address=source)
+            # ftplib binds data connections to source_address too: the
+            # chosen port is for the control connection only
+            ftp.source_address = None
             ftp.auth()
             ftp.login()
             ftp.prot_p()

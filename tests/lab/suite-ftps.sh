@@ -32,6 +32,10 @@ HOLD_PID= IMPLICIT_PID=
 HOLD_PORT=45001		# the held control connection's source port
 
 check() { ftpgate_check "$@"; }
+# progress TEXT: a line on the console at once (a check's own output goes
+# to its check.out and is shown only when it fails)
+exec 3>&1
+progress() { echo "  ... $(date +%T) $*" >&3; }
 
 finish() {
 	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
@@ -253,6 +257,9 @@ check "the data connections were admitted by the grant rule and counted from con
 implicit_session() {
 	local m
 	vsftpd_implicit || return 1
+	# as an administrator enabling implicit FTPS: the site admits the
+	# control port, ftpgate's table attaches its helper there
+	lab_ns gateway nft insert rule inet site forward tcp dport 990 ct state new accept || return 1
 	lab_ns gateway nft add element inet ftpgate ftp_control_ports '{ 990 }' || return 1
 	m=$(mark)
 	ftps_session curl "$LAB_SERVER4" implicit || return 1
@@ -323,10 +330,13 @@ check "the ruleset loaded again (grants dropped): ftpgated puts the grant back w
 restart() {
 	local m st=0
 	m=$(mark)
+	progress "restart: stopping ftpgated"
 	ftpgate_stop 5 || return 1
+	progress "restart: stopped in ${FTPGATE_STOP_SECONDS}s"
 	audit event "$AUDIT" "$m" grant-closed reason=daemon-stopped control.client_port=$HOLD_PORT || st=1
 	grant_absent "$GRANT4" || st=1
 	ftpgate_start || return 1
+	progress "restart: started; the held session lists"
 	touch "$W/hold-go1"
 	ftpgate_wait_file "$W/hold-listed1" 60 || { cat "$W/hold.out"; return 1; }
 	grep -q "hello.txt" "$W/hold-list1" || { echo "LIST after the restart: $(cat "$W/hold-list1")"; st=1; }
@@ -340,6 +350,7 @@ closed() {
 	local m st=0
 	m=$(mark)
 	touch "$W/hold-go2"
+	progress "closed: the held session quits"
 	wait "$HOLD_PID" || { echo "held client: $(tail -n 3 "$W/hold.out")"; st=1; }
 	HOLD_PID=
 	ftpgate_retry 15 audit event "$AUDIT" "$m" grant-closed control.client_port=$HOLD_PORT || st=1
