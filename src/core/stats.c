@@ -201,9 +201,9 @@ void stats_foreach(const struct stats *s,
 		it.help = NULL;
 	}
 	it.name = "grants_refused_total";
-	it.help = "Encrypted control connections refused a grant, by reason (tls-opaque: the server is set to opaque).";
+	it.help = "Encrypted control connections of servers with tls = client-range refused a grant, by reason.";
 	it.label = "reason";
-	for (i = GRANT_ALLOW + 1; i < GRANT_REASON_COUNT; i++) {
+	for (i = GRANT_OPAQUE + 1; i < GRANT_REASON_COUNT; i++) {
 		it.label_value = grant_reason_name((enum grant_reason)i);
 		it.value = (int64_t)s->grants_refused[i];
 		fn(&it, data);
