@@ -106,8 +106,10 @@ unsigned grant_table_client_count(const struct grant_table *t,
 unsigned grant_table_same_elem(const struct grant_table *t, const struct grant *g);
 /* The record with the earliest expiry at or before now_ms, or NULL. */
 struct grant *grant_table_expired(struct grant_table *t, uint64_t now_ms);
-/* A record whose client address is in `addr` (a data connection's
- * source), server is `server` and range holds `port`, or NULL. */
+/* The newest record whose client is `client` (a data connection's
+ * source), server is `server` and range holds `port`, or NULL. Records
+ * sharing an element cannot tell whose a data connection is: the newest
+ * control connection is the likeliest. */
 struct grant *grant_table_match(struct grant_table *t, const struct inet_addr *client,
 				const struct inet_addr *server, uint16_t port);
 

@@ -196,6 +196,7 @@ struct grant *grant_table_expired(struct grant_table *t, uint64_t now_ms)
 struct grant *grant_table_match(struct grant_table *t, const struct inet_addr *client,
 				const struct inet_addr *server, uint16_t port)
 {
+	struct grant *best = NULL;
 	size_t i;
 
 	for (i = 0; i < t->count; i++) {
@@ -203,10 +204,11 @@ struct grant *grant_table_match(struct grant_table *t, const struct inet_addr *c
 
 		if (inet_addr_equal(&g->client, client) &&
 		    inet_addr_equal(&g->server, server) &&
-		    port >= g->range.low && port <= g->range.high)
-			return g;
+		    port >= g->range.low && port <= g->range.high &&
+		    (best == NULL || g->id > best->id))
+			best = g;
 	}
-	return NULL;
+	return best;
 }
 
 int grant_elem(const struct grant *g, uint64_t timeout_ms, struct nftelem *out)

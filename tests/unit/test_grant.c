@@ -124,7 +124,8 @@ static void test_table(void)
 	CHECK(grant_table_find_session(t, 12) == rb);
 	CHECK(grant_table_find_session(t, 99) == NULL);
 	/* data connections: the client, to the server, into the range */
-	CHECK(grant_table_match(t, &c3, &s2, 40050) != NULL);
+	CHECK(grant_table_match(t, &c3, &s2, 40050) == rc);
+	CHECK(grant_table_match(t, &c2, &s2, 40050) == rb);	/* the newer */
 	CHECK(grant_table_match(t, &c3, &s2, 40100) == NULL);
 	CHECK(grant_table_match(t, &c3, &s2, 39999) == NULL);
 	CHECK(grant_table_match(t, &c3, &s9, 40050) == NULL);
