@@ -187,13 +187,13 @@ ftps_session() {
 }
 
 # ftps_fails HOST: curl's FTPS LIST does not get through (its data
-# connection is dropped) and leaves no grant for the lab client.
+# connection is dropped) and leaves no grant of the lab client to HOST.
 ftps_fails() {
 	if lab_ns client curl -sS -k --ssl-reqd --max-time 8 "ftp://$1/pub/" > /dev/null 2>&1; then
 		echo "an FTPS LIST to $1 got through"
 		return 1
 	fi
-	grant_absent "$LAB_CLIENT4 . "
+	grant_absent "$LAB_CLIENT4 . $1 . "
 }
 
 lab_topology_up || exit 1
@@ -364,11 +364,13 @@ closed() {
 check "this client after its control connection closed: grant gone, dropped, no expectation" closed
 
 # --- refusals ------------------------------------------------------------------
+# refused REASON [HOST]: an FTPS LIST of the lab client to HOST (default
+# the lab server) fails, refused a grant for REASON.
 refused() {
-	local reason=$1 m st=0; shift
+	local reason=$1 host=${2:-$LAB_SERVER4} m st=0
 	m=$(mark)
-	ftps_fails "$LAB_SERVER4" || st=1
-	audit event "$AUDIT" "$m" grant-refused reason="$reason" client="$LAB_CLIENT4" || st=1
+	ftps_fails "$host" || st=1
+	audit event "$AUDIT" "$m" grant-refused reason="$reason" client="$LAB_CLIENT4" server="$host" || st=1
 	audit no-event "$AUDIT" "$m" grant-opened client="$LAB_CLIENT4" || st=1
 	ftpgate_stat_at_least "^ftpgate_grants_refused_total\\{reason=\"$reason\"\\} " 1 || st=1
 	return $st
@@ -382,12 +384,15 @@ capped() {
 	conf "max-grants-per-client = 1" && ftpgate_reload || return 1
 	start_hold 45002 || return 1
 	ftpgate_retry 10 grant_present "$GRANT4" || st=1
-	refused client-grant-cap || st=1
+	# another server (vsftpd answers on 192.0.2.7 too): the held grant
+	# to 203.0.113.2 would admit a second session to the same server
+	# anyway, being the same client . server . range
+	refused client-grant-cap "$LAB_THIRD_PARTY4" || st=1
 	touch "$W/hold-go1" "$W/hold-go2"
 	wait "$HOLD_PID"; HOLD_PID=
 	return $st
 }
-check "max-grants-per-client 1 with one held session: the second refused (client-grant-cap)" capped
+check "max-grants-per-client 1 with one held session: a session to another server refused (client-grant-cap)" capped
 
 # --- opaque: as before ---------------------------------------------------------
 opaque() {
