@@ -32,6 +32,7 @@ enum ctl_command {
 	CTL_STATS,
 	CTL_PORTS,
 	CTL_METRICS,
+	CTL_GRANTS,			/* per-client grants (tls = client-range) */
 	CTL_COMMAND_COUNT
 };
 

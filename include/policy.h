@@ -29,6 +29,17 @@ enum policy_source_port {
 	POLICY_SOURCE_PORT_20,		/* exactly port 20 (RFC 959 L-1) */
 };
 
+/* What ftpgate does with a control connection that turns encrypted (AUTH
+ * TLS answered 234, or implicit FTPS): it cannot read the 227 any more. */
+enum policy_tls {
+	POLICY_TLS_INHERIT = 0,		/* per server: the global setting */
+	POLICY_TLS_OPAQUE,		/* open nothing (default) */
+	POLICY_TLS_CLIENT_RANGE,	/* grant that client that server's
+					   passive range while the control
+					   connection lives (doc/protocol.md
+					   "Encrypted control connections") */
+};
+
 /* Settings for one FTP server address; anything not set falls back to the
  * global defaults in struct policy. */
 struct policy_server {
@@ -41,6 +52,7 @@ struct policy_server {
 	struct policy_port_range active_client_range;	/* low == 0: global */
 	enum policy_source_port active_source_port;
 	enum policy_switch strict;
+	enum policy_tls tls;
 };
 
 /* The global settings; their defaults are ftpgate.conf's
@@ -56,6 +68,11 @@ struct policy {
 	struct policy_port_range active_client_range;
 	enum policy_source_port active_source_port;
 	bool strict;
+	enum policy_tls tls;
+	unsigned max_grants_per_client;
+	unsigned grant_lifetime_s;			/* ceiling */
+	unsigned grant_max_ports;			/* largest range
+							   granted */
 	struct policy_server *servers;			/* owned, may be NULL */
 	size_t server_count;
 };
@@ -121,6 +138,11 @@ bool policy_strict(const struct policy *p, const struct inet_addr *server);
 /* Source port of an active-mode data connection: 20, or 0 for any. */
 uint16_t policy_active_source_port(const struct policy *p,
 				   const struct inet_addr *server);
+
+/* The effective tls setting of a server (never POLICY_TLS_INHERIT). */
+enum policy_tls policy_tls(const struct policy *p, const struct inet_addr *server);
+/* "opaque" or "client-range". */
+const char *policy_tls_name(enum policy_tls t);
 
 const char *policy_reason_name(enum policy_reason r);	/* "third-party-address" */
 const char *policy_reason_text(enum policy_reason r);	/* a sentence for logs */

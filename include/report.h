@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "audit.h"
+#include "grant.h"
 #include "pinhole.h"
 #include "pressure.h"
 #include "strbuf.h"
@@ -34,6 +35,10 @@ struct report_session_row {
 void report_pinholes(const struct report_pinhole_row *rows, unsigned n,
 		     bool json, uint64_t now_ms, int64_t wall_ms,
 		     struct strbuf *out);
+/* `ftpgatectl grants`: the daemon's live grants (the kernel's elements
+ * are kept in line with them once a second). */
+void report_grants(const struct grant *rows, unsigned n, bool json,
+		   uint64_t now_ms, int64_t wall_ms, struct strbuf *out);
 void report_sessions(const struct report_session_row *rows, unsigned n,
 		     bool json, struct strbuf *out);
 void report_ports(const struct pressure_report *rows, unsigned n, bool json,

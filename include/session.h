@@ -28,8 +28,10 @@ enum session_action_kind {
 	SESSION_ACTION_STREAM_LOST,	/* buffer bound hit: stream untracked */
 	SESSION_ACTION_PINHOLE_REMOVE,	/* delete this expectation: its
 					   purpose is over (see cause) */
-	SESSION_ACTION_ENCRYPTED,	/* AUTH answered 234: the control
-					   channel is TLS from here on */
+	SESSION_ACTION_ENCRYPTED,	/* the control channel is TLS from
+					   here on: AUTH answered 234, or
+					   the client's first bytes are TLS
+					   (tls_start says which) */
 	SESSION_ACTION_DATA_TROUBLE,	/* the server answered 421, 425 or
 					   426: data connections are in
 					   trouble (reply_code, reply, and
@@ -79,6 +81,18 @@ enum session_remove_cause {
 
 #define SESSION_TEXT_MAX 128
 
+/* How a control connection turned encrypted (SESSION_ACTION_ENCRYPTED). */
+enum session_tls_start {
+	SESSION_TLS_AUTH = 0,		/* AUTH TLS/SSL answered 234 */
+	SESSION_TLS_IMPLICIT,		/* the client's first bytes after its
+					   SYN are a TLS ClientHello
+					   (implicit FTPS, port 990) */
+	SESSION_TLS_PICKED_UP,		/* picked up mid-stream, and the
+					   client's first bytes seen are a
+					   TLS record (a restart of ftpgated
+					   under an encrypted session) */
+};
+
 struct session_action {
 	enum session_action_kind kind;
 	enum policy_reason reason;	/* for PINHOLE_REFUSED */
@@ -102,6 +116,7 @@ struct session_action {
 					   (bytes) skipped */
 	uint32_t record_id;		/* PINHOLE_OPEN: the session's record
 					   of it (session_pinhole_failed) */
+	enum session_tls_start tls_start; /* ENCRYPTED */
 };
 
 /* What one packet makes the session say. Actions that only report a
@@ -182,8 +197,9 @@ struct session {
 					   be acted on */
 	bool epsv_all;			/* EPSV ALL accepted (RFC 2428) */
 	bool lost;			/* gave up tracking (bounds) */
-	bool encrypted;			/* AUTH answered 234: TLS, opaque;
-					   nothing is parsed any more */
+	bool encrypted;			/* AUTH answered 234, or the client
+					   spoke TLS first: opaque, nothing
+					   is parsed any more */
 	/* pinholes opened and not known gone, oldest first: owned, grown
 	 * on demand up to SESSION_PINHOLES_MAX (a session rarely holds more
 	 * than one: each PASV supersedes the one before) */
@@ -248,6 +264,14 @@ void session_stream_unseen(struct session *s, enum session_direction dir);
  * already (a later action of the packet removed it). */
 void session_pinhole_failed(struct session *s,
 			    const struct session_action *open);
+
+/* Whether bytes p[0..n) start a TLS record (RFC 8446 5.1: content type
+ * 20-23, legacy version 3.x, a length of at most 2^14 + 2048); with
+ * hello, a handshake record carrying a ClientHello. Needs 6 bytes. */
+bool session_tls_record(const uint8_t *p, size_t n, bool hello);
+
+/* "auth-tls", "implicit-tls", "tls-picked-up" (audit schema). */
+const char *session_tls_start_name(enum session_tls_start t);
 
 /* Stable names of line rules and removal causes ("bare-cr",
  * "superseded"); "unknown" for a value out of range. */

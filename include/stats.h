@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "grant.h"
 #include "json.h"
 #include "pinhole.h"
 #include "policy.h"
@@ -90,6 +91,15 @@ struct stats {
 	uint64_t nft_sets_managed;	/* gauge: 1 unless nft-table = none */
 	uint64_t nft_sets_out_of_sync;	/* gauge: 1 while the kernel's sets
 					   do not hold the configured servers */
+	/* per-client grants for encrypted sessions (grants.c) */
+	uint64_t grants_opened;
+	uint64_t grants_closed[GRANT_CLOSE_COUNT];
+	uint64_t grants_refused[GRANT_REASON_COUNT];	/* by reason */
+	uint64_t grants_restored;	/* re-added after a ruleset reload */
+	uint64_t grant_data_connections; /* new connections seen in a grant */
+	uint64_t grants_live;		/* gauge */
+	uint64_t grants_out_of_sync;	/* gauge: 1 while a grant set cannot
+					   be read or restored */
 	/* gauges, set by the daemon before rendering */
 	uint64_t sessions_tracked;
 	uint64_t pinholes_recorded;

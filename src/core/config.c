@@ -40,6 +40,10 @@ enum config_key {
 	CONFIG_KEY_PRESSURE_WINDOW,
 	CONFIG_KEY_TIME_WAIT,
 	CONFIG_KEY_NFT_TABLE,
+	CONFIG_KEY_TLS,
+	CONFIG_KEY_MAX_CLIENT_GRANTS,
+	CONFIG_KEY_GRANT_LIFETIME,
+	CONFIG_KEY_GRANT_MAX_PORTS,
 	CONFIG_KEY_COUNT
 };
 
@@ -107,6 +111,14 @@ static const struct config_key_info {
 	[CONFIG_KEY_TIME_WAIT] = { "time-wait-seconds", CONFIG_GLOBAL, 1, 3600, NULL, "120", NULL },
 	[CONFIG_KEY_NFT_TABLE] = { "nft-table", CONFIG_GLOBAL, 0, 0,
 				   "`inet NAME` or `none`", "inet ftpgate", NULL },
+	[CONFIG_KEY_TLS] = { "tls", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+			     "`opaque` or `client-range`", "opaque", NULL },
+	[CONFIG_KEY_MAX_CLIENT_GRANTS] = { "max-grants-per-client", CONFIG_GLOBAL, 1, 1024, NULL, "4", NULL },
+	/* the grant's nft element timeout: the backstop should ftpgated
+	 * miss the end of its control connection (doc/config.md) */
+	[CONFIG_KEY_GRANT_LIFETIME] = { "grant-lifetime-seconds", CONFIG_GLOBAL, 60, 604800, NULL,
+					"86400", NULL },
+	[CONFIG_KEY_GRANT_MAX_PORTS] = { "grant-max-ports", CONFIG_GLOBAL, 1, 64512, NULL, "1000", NULL },
 };
 
 _Static_assert(CONFIG_SOCKET_MAX == 108,
@@ -347,6 +359,22 @@ static int config_active_setting(struct config_parser *cp, int k,
 		else
 			p->active_client_range = r;
 		return 0;
+	case CONFIG_KEY_TLS: {
+		enum policy_tls t;
+
+		if (strcmp(value, "opaque") == 0)
+			t = POLICY_TLS_OPAQUE;
+		else if (strcmp(value, "client-range") == 0)
+			t = POLICY_TLS_CLIENT_RANGE;
+		else
+			return config_error(cp, "bad value '%s' for tls; write tls = opaque or tls = client-range",
+					    value);
+		if (srv != NULL)
+			srv->tls = t;
+		else
+			p->tls = t;
+		return 0;
+	}
 	case CONFIG_KEY_ACTIVE_SOURCE_PORT: {
 		enum policy_source_port sp;
 
@@ -545,6 +573,9 @@ static int config_setting(struct config_parser *cp, char *s)
 	case CONFIG_KEY_MAX_CLIENT_PINHOLES: c->policy.max_pinholes_per_client = (unsigned)v; break;
 	case CONFIG_KEY_PRESSURE_WINDOW: c->pressure_window_s = (unsigned)v; break;
 	case CONFIG_KEY_TIME_WAIT:	c->time_wait_s = (unsigned)v; break;
+	case CONFIG_KEY_MAX_CLIENT_GRANTS: c->policy.max_grants_per_client = (unsigned)v; break;
+	case CONFIG_KEY_GRANT_LIFETIME:	c->policy.grant_lifetime_s = (unsigned)v; break;
+	case CONFIG_KEY_GRANT_MAX_PORTS: c->policy.grant_max_ports = (unsigned)v; break;
 	default:			break;
 	}
 	return 0;

@@ -27,6 +27,7 @@ static const char *const ctl_names[CTL_COMMAND_COUNT] = {
 	[CTL_STATS] = "stats",
 	[CTL_PORTS] = "ports",
 	[CTL_METRICS] = "metrics",
+	[CTL_GRANTS] = "grants",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -85,7 +86,7 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *out,
 				if (ctl_word_is(w, n, ctl_names[c]))
 					break;
 			if (c == CTL_COMMAND_COUNT) {
-				*why = "unknown command (known: ping, pinholes, sessions, stats, ports, metrics)";
+				*why = "unknown command (known: ping, pinholes, grants, sessions, stats, ports, metrics)";
 				return -EINVAL;
 			}
 			out->command = (enum ctl_command)c;

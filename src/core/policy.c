@@ -123,6 +123,23 @@ bool policy_strict(const struct policy *p, const struct inet_addr *server)
 			     p->strict);
 }
 
+enum policy_tls policy_tls(const struct policy *p, const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+
+	if (p == NULL)
+		return POLICY_TLS_OPAQUE;
+	if (srv != NULL && srv->tls != POLICY_TLS_INHERIT)
+		return srv->tls;
+	return p->tls == POLICY_TLS_CLIENT_RANGE ? POLICY_TLS_CLIENT_RANGE
+						 : POLICY_TLS_OPAQUE;
+}
+
+const char *policy_tls_name(enum policy_tls t)
+{
+	return t == POLICY_TLS_CLIENT_RANGE ? "client-range" : "opaque";
+}
+
 uint16_t policy_active_source_port(const struct policy *p,
 				   const struct inet_addr *server)
 {

@@ -226,6 +226,95 @@ void report_pinholes(const struct report_pinhole_row *rows, unsigned n,
 		      n, n == 1 ? "" : "s");
 }
 
+static void report_grant_cells(const struct grant *g, uint64_t now_ms,
+			       char cells[][REPORT_CELL])
+{
+	char range[16];
+
+	snprintf(cells[0], REPORT_CELL, "%llu", (unsigned long long)g->id);
+	inet_addr_format(&g->client, cells[1], REPORT_CELL);
+	inet_addr_format(&g->server, cells[2], REPORT_CELL);
+	snprintf(range, sizeof(range), "%u-%u", g->range.low, g->range.high);
+	snprintf(cells[3], REPORT_CELL, "%s", range);
+	report_duration(now_ms > g->opened_ms ? now_ms - g->opened_ms : 0, cells[4], REPORT_CELL);
+	report_duration(g->expiry_ms > now_ms ? g->expiry_ms - now_ms : 0, cells[5], REPORT_CELL);
+	snprintf(cells[6], REPORT_CELL, "%llu", (unsigned long long)g->data_connections);
+	flow_endpoint_format(&g->client, g->client_port, cells[7], REPORT_CELL);
+	snprintf(cells[7] + strlen(cells[7]), REPORT_CELL - strlen(cells[7]), " (conntrack %u)",
+		 g->conntrack_id);
+}
+
+static void report_grant_json(struct json *j, const struct grant *g,
+			      uint64_t now_ms, int64_t wall_ms)
+{
+	struct audit_control c = {
+		.client = g->client, .server = g->server,
+		.client_port = g->client_port, .server_port = g->server_port,
+		.conntrack_id = g->conntrack_id,
+	};
+	char range[16], t[40];
+
+	json_object_begin(j);
+	json_kv_uint(j, "grant_id", g->id);
+	audit_put_address(j, "client", &g->client);
+	audit_put_address(j, "server", &g->server);
+	snprintf(range, sizeof(range), "%u-%u", g->range.low, g->range.high);
+	json_kv_str(j, "ports", range);
+	audit_format_time(g->opened_wall_ms, t, sizeof(t));
+	json_kv_str(j, "opened", t);
+	audit_format_time(wall_ms + (int64_t)(g->expiry_ms > now_ms ? g->expiry_ms - now_ms : 0),
+			  t, sizeof(t));
+	json_kv_str(j, "lifetime_ends", t);
+	json_kv_uint(j, "data_connections", g->data_connections);
+	audit_put_control(j, &c);
+	json_object_end(j);
+}
+
+void report_grants(const struct grant *rows, unsigned n, bool json,
+		   uint64_t now_ms, int64_t wall_ms, struct strbuf *out)
+{
+	static const char *const head[8] = {
+		"ID", "CLIENT", "SERVER", "PORTS", "AGE", "LIFETIME LEFT",
+		"DATA CONNS", "CONTROL CONNECTION",
+	};
+	static const bool right[8] = { true, false, false, false, true, true, true, false };
+	char cells[REPORT_COLS_MAX][REPORT_CELL];
+	struct report_table t;
+	unsigned i;
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, out);
+		json_object_begin(&j);
+		json_kv_uint(&j, "count", n);
+		json_key(&j, "grants");
+		json_array_begin(&j);
+		for (i = 0; i < n; i++)
+			report_grant_json(&j, &rows[i], now_ms, wall_ms);
+		json_array_end(&j);
+		json_object_end(&j);
+		strbuf_putc(out, '\n');
+		return;
+	}
+	if (n == 0) {
+		strbuf_puts(out, "no grants (tls = client-range admits a client of an encrypted control connection to its server's passive range)\n");
+		return;
+	}
+	report_table_init(&t, head, right, 8);
+	for (i = 0; i < n; i++) {
+		report_grant_cells(&rows[i], now_ms, cells);
+		report_widen(&t, cells);
+	}
+	report_head(out, &t);
+	for (i = 0; i < n; i++) {
+		report_grant_cells(&rows[i], now_ms, cells);
+		report_line(out, &t, cells);
+	}
+	strbuf_printf(out, "%u grant%s: each admits new connections from CLIENT to SERVER's PORTS while its control connection lives\n",
+		      n, n == 1 ? "" : "s");
+}
+
 static void report_session_cells(const struct report_session_row *r,
 				 char cells[][REPORT_CELL])
 {

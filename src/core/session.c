@@ -974,6 +974,52 @@ static void session_resync(struct session *s, enum session_direction dir,
 	session_str(a->detail, detail);
 }
 
+bool session_tls_record(const uint8_t *p, size_t n, bool hello)
+{
+	unsigned len;
+
+	if (p == NULL || n < 6 || p[0] < 20 || p[0] > 23 || p[1] != 3 || p[2] > 4)
+		return false;
+	len = (unsigned)p[3] << 8 | p[4];
+	if (len == 0 || len > 16384 + 2048)
+		return false;
+	return !hello || (p[0] == 22 && p[5] == 1);
+}
+
+const char *session_tls_start_name(enum session_tls_start t)
+{
+	switch (t) {
+	case SESSION_TLS_AUTH:		return "auth-tls";
+	case SESSION_TLS_IMPLICIT:	return "implicit-tls";
+	case SESSION_TLS_PICKED_UP:	return "tls-picked-up";
+	}
+	return "unknown";
+}
+
+/* The client's first data bytes: TLS instead of FTP commands means
+ * implicit FTPS (the stream was seen from its SYN: a ClientHello), or an
+ * encrypted session picked up mid-stream (any TLS record). FTP commands
+ * are text and never start with a byte below 0x20. */
+static void session_tls_first(struct session *s, enum session_direction dir,
+			      const struct packet_info *pkt,
+			      struct session_actions *out)
+{
+	const struct stream *st = &s->stream[SESSION_DIR_ORIGINAL];
+	struct session_action *a;
+	bool seen_from_syn = st->synchronized;
+
+	if (dir != SESSION_DIR_ORIGINAL || pkt->syn || pkt->payload_len == 0 ||
+	    st->data_seen ||
+	    !session_tls_record(pkt->payload, pkt->payload_len, seen_from_syn))
+		return;
+	s->encrypted = true;
+	a = session_action_new(out, SESSION_ACTION_ENCRYPTED, SESSION_DIR_ORIGINAL);
+	if (a == NULL)
+		return;
+	a->tls_start = seen_from_syn ? SESSION_TLS_IMPLICIT : SESSION_TLS_PICKED_UP;
+	session_str(a->detail, SESSION_ENCRYPTED_TEXT);
+}
+
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out)
@@ -1016,6 +1062,8 @@ void session_packet(struct session *s, const struct policy *p,
 		}
 	}
 
+	if (!s->lost && !s->encrypted)
+		session_tls_first(s, dir, pkt, out);
 	if (!s->lost && !s->encrypted) {
 		/* Linux's urgent byte (RFC 6093: the one before the pointer) */
 		if (pkt->urg && !pkt->syn)

@@ -67,6 +67,14 @@ static const struct stats_scalar stats_sets[] = {
 	STATS_G(nft_sets_out_of_sync, "nft_sets_out_of_sync", "1 while the ruleset's protected-servers sets do not hold exactly the configured servers (a set missing, or an update refused): unannounced connections to those passive ports are then not dropped by ftpgate's rules."),
 };
 
+static const struct stats_scalar stats_grants[] = {
+	STATS_C(grants_opened, "grants_opened_total", "Grants opened (tls = client-range): a client admitted to a server's passive range while its encrypted control connection lives."),
+	STATS_C(grants_restored, "grants_restored_total", "Grant elements put back into the ruleset's grant sets after they went missing (the ruleset was loaded again)."),
+	STATS_C(grant_data_connections, "grant_data_connections_total", "New connections from a granted client into its server's granted range, seen in conntrack events."),
+	STATS_G(grants_live, "grants", "Grants live now."),
+	STATS_G(grants_out_of_sync, "grants_out_of_sync", "1 while a grant set cannot be read or its lost elements cannot be put back (the ruleset has no grant sets): FTPS data connections under tls = client-range are then dropped."),
+};
+
 static const char *const stats_sets_problem_names[STATS_SETS_PROBLEM_COUNT] = {
 	"missing", "emptied", "changed", "update-failed",
 };
@@ -182,6 +190,27 @@ void stats_foreach(const struct stats *s,
 	}
 	stats_scalars(s, stats_sets, sizeof(stats_sets) / sizeof(stats_sets[0]),
 		      fn, data);
+
+	stats_scalars(s, stats_grants, sizeof(stats_grants) / sizeof(stats_grants[0]),
+		      fn, data);
+	it.name = "grants_closed_total";
+	it.help = "Grants that ended, by reason: session-ended (its control connection ended), lifetime (grant-lifetime-seconds), reload, daemon-stopped.";
+	it.label = "reason";
+	for (i = 0; i < GRANT_CLOSE_COUNT; i++) {
+		it.label_value = grant_close_name((enum grant_close)i);
+		it.value = (int64_t)s->grants_closed[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
+	it.name = "grants_refused_total";
+	it.help = "Encrypted control connections of servers with tls = client-range refused a grant, by reason.";
+	it.label = "reason";
+	for (i = GRANT_OPAQUE + 1; i < GRANT_REASON_COUNT; i++) {
+		it.label_value = grant_reason_name((enum grant_reason)i);
+		it.value = (int64_t)s->grants_refused[i];
+		fn(&it, data);
+		it.help = NULL;
+	}
 
 	stats_scalars(s, stats_tail, sizeof(stats_tail) / sizeof(stats_tail[0]),
 		      fn, data);

@@ -42,6 +42,7 @@ void answer_refresh_stats(struct daemon *d)
 	d->stats.audit_events = d->audit.written;
 	d->stats.audit_write_errors = d->audit.write_errors;
 	d->stats.audit_events_lost = d->audit.lost;
+	d->stats.grants_live = grant_table_count(d->grants.table);
 	if (d->ctl != NULL) {
 		const struct ctl_counters *c = ctl_counters(d->ctl);
 
@@ -431,6 +432,24 @@ static int answer_ping(struct daemon *d, bool json, struct strbuf *body)
 	return 0;
 }
 
+/* ---- grants ------------------------------------------------------------ */
+
+static int answer_grants(struct daemon *d, bool json, struct strbuf *body)
+{
+	size_t n = grant_table_count(d->grants.table), i;
+	struct grant *rows = calloc(n ? n : 1, sizeof(*rows));
+
+	if (rows == NULL) {
+		strbuf_puts(body, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		rows[i] = *grant_table_at(d->grants.table, i);
+	report_grants(rows, (unsigned)n, json, daemon_now_ms(), audit_wall_ms(), body);
+	free(rows);
+	return 0;
+}
+
 int answer_request(const struct ctl_request *req, struct strbuf *body,
 		   void *daemon)
 {
@@ -459,6 +478,8 @@ int answer_request(const struct ctl_request *req, struct strbuf *body,
 		return answer_ports(d, req->json, body);
 	case CTL_METRICS:
 		return answer_metrics(d, body);
+	case CTL_GRANTS:
+		return answer_grants(d, req->json, body);
 	case CTL_COMMAND_COUNT:
 		break;
 	}

@@ -16,6 +16,7 @@
 #include "ctnl.h"
 #include "events.h"
 #include "expect.h"
+#include "grant.h"
 #include "kernel_ops.h"
 #include "pinhole.h"
 #include "pressure.h"
@@ -45,6 +46,40 @@ struct daemon_sets {
 	uint64_t checked_ms;
 	int said[SETS_FAMILIES];	/* enum stats_sets_problem last logged,
 					   -1: in sync said (or nothing yet) */
+};
+
+/* The per-client grants of encrypted sessions (grants.c). */
+struct daemon_grants {
+	struct grant_table *table;	/* NULL: not started (host tests) */
+	struct nftelem *have, *want;	/* listing and comparing buffers */
+	uint64_t checked_ms;
+	bool said[SETS_FAMILIES];	/* a set's trouble was logged */
+	/* the decision of the ENCRYPTED action of the packet being
+	 * handled, from the kernel phase to the reporting phase */
+	enum grant_reason last_reason;
+	struct grant last;
+	bool last_shared;
+	char last_err[DAEMON_ERR_MAX];
+};
+
+struct daemon;
+struct ctnl_msg;
+
+/* What the packet path (inspect.c, trail.c) asks of grants.c; NULL in
+ * the host tests of the packet path (no grants there). */
+struct grant_hooks {
+	/* kernel phase of SESSION_ACTION_ENCRYPTED: decide and add the
+	 * element, before the verdict */
+	void (*encrypted)(struct daemon *d, struct session_entry *e,
+			  const struct session_action *a);
+	/* reporting phase of the same action: count, log, audit */
+	void (*report)(struct daemon *d, struct session_entry *e,
+		       const struct session_action *a);
+	/* every end of a tracked session (trail_session_ended) */
+	void (*session_ended)(struct daemon *d, struct session_entry *e,
+			      const char *reason, uint64_t now_ms);
+	/* a conntrack NEW event of an ordinary connection */
+	void (*connection_new)(struct daemon *d, const struct ctnl_msg *m);
 };
 
 struct daemon {
@@ -87,6 +122,8 @@ struct daemon {
 	uint64_t metrics_written_ms;
 	bool metrics_failing;
 	struct daemon_sets sets;
+	struct daemon_grants grants;
+	const struct grant_hooks *grant_hooks;	/* NULL: none */
 };
 
 static inline uint64_t daemon_now_ms(void)
@@ -175,6 +212,21 @@ void sets_reload(struct daemon *d);
  * changed, say a missing one once. */
 void sets_tick(struct daemon *d, uint64_t now_ms);
 void sets_close(struct daemon *d);
+
+/* ---- grants.c --------------------------------------------------------- */
+
+extern const struct grant_hooks grants_hooks;
+/* After sets_start: the registry, the hooks, and the grants an earlier
+ * ftpgated left in the ruleset removed. */
+void grants_start(struct daemon *d);
+/* After sets_reload: end the grants the new settings would not give. */
+void grants_reload(struct daemon *d);
+/* Once a second: end grants past grant-lifetime-seconds; put back the
+ * elements the kernel lost, remove those nobody holds. */
+void grants_tick(struct daemon *d, uint64_t now_ms);
+/* Shutdown: end every grant (daemon-stopped), elements removed. */
+void grants_stop(struct daemon *d);
+void grants_free(struct daemon *d);
 
 /* ---- answer.c --------------------------------------------------------- */
 

@@ -152,6 +152,7 @@ static void daemon_reload(struct daemon *d)
 		}
 	}
 	sets_reload(d);
+	grants_reload(d);
 	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
 		d->config_path, session_table_count(d->sessions));
 	trail_config_reloaded(d, true, NULL);
@@ -190,6 +191,7 @@ static void daemon_gc(struct daemon *d, uint64_t now)
 		log_msg(LOG_DEBUG, "forgot %u idle control connections", removed);
 	trail_tick(d, now);
 	sets_tick(d, now);
+	grants_tick(d, now);
 	answer_metrics_tick(d, now);
 }
 
@@ -269,6 +271,7 @@ static void daemon_shutdown(struct daemon *d)
 		(unsigned long)stats_refused_total(&d->stats),
 		d->stats.pinholes_failed, d->stats.pinholes_removed,
 		d->stats.sessions_encrypted);
+	grants_stop(d);
 	trail_daemon_stopped(d);
 }
 
@@ -479,6 +482,7 @@ int main(int argc, char **argv)
 		goto out_disable;
 	}
 	sets_start(&d);
+	grants_start(&d);
 	adopted = trail_adopt(&d);
 	trail_daemon_started(&d, adopted);
 	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
@@ -498,6 +502,7 @@ int main(int argc, char **argv)
 out_disable:
 	cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err));
 out:
+	grants_free(&d);
 	sets_close(&d);
 	ctl_close(d.ctl);
 	events_close(d.events);

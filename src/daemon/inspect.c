@@ -172,6 +172,8 @@ static void inspect_actions_kernel(struct daemon *d, struct session_entry *e,
 			inspect_pinhole_install(d, e, a, &outcome[i]);
 		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
 			inspect_pinhole_remove(d, e, a, &outcome[i]);
+		else if (a->kind == SESSION_ACTION_ENCRYPTED && d->grant_hooks)
+			d->grant_hooks->encrypted(d, e, a);
 	}
 }
 
@@ -243,9 +245,16 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 			break;
 		case SESSION_ACTION_ENCRYPTED:
 			d->stats.sessions_encrypted++;
-			log_msg(LOG_NOTICE, "%s (\"%s\" answered \"%s\"; control %s -> %s, conntrack %u)",
-				SESSION_ENCRYPTED_TEXT, a->command, a->reply,
-				control_client, control_server, e->conntrack_id);
+			if (a->tls_start == SESSION_TLS_AUTH)
+				log_msg(LOG_NOTICE, "%s (\"%s\" answered \"%s\"; control %s -> %s, conntrack %u)",
+					SESSION_ENCRYPTED_TEXT, a->command, a->reply,
+					control_client, control_server, e->conntrack_id);
+			else
+				log_msg(LOG_NOTICE, "%s (%s: the client's first bytes are TLS; control %s -> %s, conntrack %u)",
+					SESSION_ENCRYPTED_TEXT, session_tls_start_name(a->tls_start),
+					control_client, control_server, e->conntrack_id);
+			if (d->grant_hooks)
+				d->grant_hooks->report(d, e, a);
 			break;
 		case SESSION_ACTION_STREAM_LOST:
 			d->stats.streams_lost++;

@@ -218,6 +218,8 @@ void trail_session_ended(struct daemon *d, struct session_entry *e,
 	struct audit_line l;
 
 	d->stats.sessions_ended++;
+	if (d->grant_hooks)
+		d->grant_hooks->session_ended(d, e, reason, now_ms);
 	trail_control(e, &c);
 	audit_fmt_session_ended(&l, audit_wall_ms(), &c, reason,
 				now_ms > e->started_ms ? now_ms - e->started_ms : 0,
@@ -444,7 +446,7 @@ void trail_action(struct daemon *d, struct session_entry *e,
 		break;
 	case SESSION_ACTION_ENCRYPTED:
 		audit_fmt_session(&l, audit_wall_ms(), "session-encrypted", &c,
-				  "auth-tls", a->detail);
+				  session_tls_start_name(a->tls_start), a->detail);
 		trail_write(d, &l);
 		break;
 	case SESSION_ACTION_STREAM_RESYNC:
@@ -542,8 +544,12 @@ void trail_kernel_event(const struct ctnl_msg *m, void *data)
 		trail_conntrack_destroyed(d, m, now);
 		return;
 	}
-	if (!m->has_master)
-		return;		/* an ordinary new connection */
+	if (!m->has_master) {
+		/* an ordinary new connection: a grant's, perhaps */
+		if (m->kind == CTNL_CT_NEW && d->grant_hooks)
+			d->grant_hooks->connection_new(d, m);
+		return;
+	}
 	tuple = m->tuple;
 	master = m->master;
 	if (m->kind == CTNL_EXP_DELETE) {

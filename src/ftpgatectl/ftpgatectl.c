@@ -37,6 +37,8 @@ static void ftpgatectl_usage(FILE *out)
 		"commands:\n"
 		"  pinholes   open pinholes: the kernel's expectations of helper ftpgate,\n"
 		"             with the command and reply that opened each\n"
+		"  grants     per-client grants of encrypted control connections\n"
+		"             (tls = client-range): client, server, passive range\n"
 		"  sessions   control connections ftpgated tracks\n"
 		"  stats      counters (packets, replies, pinholes by outcome, refusals\n"
 		"             by reason, parse errors, queue drops, audit log losses)\n"
@@ -227,7 +229,7 @@ int main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "ftpgatectl: %s\n", optind == argc ?
-			"which command? (pinholes, sessions, stats, ports, metrics, ping, doctor)" :
+			"which command? (pinholes, grants, sessions, stats, ports, metrics, ping, doctor)" :
 			"one command at a time");
 		ftpgatectl_usage(stderr);
 		return FTPGATECTL_USAGE;

@@ -45,6 +45,8 @@ struct nftrules_ports {
 /* What one rule does, as far as doctor cares. */
 struct nftrules_rule_facts {
 	bool accept, drop, helper_match, tcp_possible, new_possible, has_ports;
+	bool grant_match;		/* a lookup in ftpgate's grant sets:
+					   ftpgated decides what it admits */
 	const char *jump, *helper_set;
 	struct nftrules_ports ports;		/* the ports it admits when has_ports */
 };
@@ -475,6 +477,17 @@ static void nftrules_match_l4proto(struct nftrules_rule_facts *f, bool negated, 
 		f->tcp_possible = false;
 }
 
+/* "@ftpgate_grants_ipv4" / "@ftpgate_grants_ipv6": ftpgate's per-client
+ * grants of encrypted sessions (doc/protocol.md), which ftpgated fills
+ * only under tls = client-range; like a pinhole, not an open range. */
+static bool nftrules_grant_set(json_t *right)
+{
+	const char *name = json_is_string(right) ? json_string_value(right) : "";
+
+	return strcmp(name, "@ftpgate_grants_ipv4") == 0 ||
+	       strcmp(name, "@ftpgate_grants_ipv6") == 0;
+}
+
 static void nftrules_match(struct nftrules_ctx *c, json_t *rule, json_t *m,
 			   struct nftrules_rule_facts *f)
 {
@@ -484,7 +497,9 @@ static void nftrules_match(struct nftrules_ctx *c, json_t *rule, json_t *m,
 	bool negated = strcmp(nftrules_str(m, "op"), "!=") == 0;
 	const char *proto = nftrules_str(payload, "protocol"), *field = nftrules_str(payload, "field");
 
-	if (ct != NULL) {
+	if (!negated && nftrules_grant_set(right)) {
+		f->grant_match = true;
+	} else if (ct != NULL) {
 		nftrules_match_ct(f, nftrules_str(ct, "key"), negated, right);
 	} else if (meta != NULL && strcmp(nftrules_str(meta, "key"), "l4proto") == 0) {
 		nftrules_match_l4proto(f, negated, right);
@@ -555,7 +570,8 @@ static bool nftrules_rule_decides(const struct nftrules_ctx *c, const struct nft
 {
 	struct nftrules_ports any = { .r = { { 0, 65535 } }, .n = 1 };
 
-	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible || f->helper_match)
+	if (!(f->accept || f->drop) || !f->tcp_possible || !f->new_possible ||
+	    f->helper_match || f->grant_match)
 		return false;
 	return nftrules_ports_overlap(c, f->has_ports ? &f->ports : &any, overlap);
 }

@@ -644,6 +644,45 @@ static void test_nft_table_key(void)
 	expect_error_at("[server 192.0.2.1]\nnft-table = inet x\n", 2, "global setting");
 }
 
+/* tls, max-grants-per-client, grant-lifetime-seconds, grant-max-ports
+ * (issue 15). */
+static void test_grant_keys(void)
+{
+	struct config c;
+	char err[512];
+	struct inet_addr a = addr("192.0.2.10"), b = addr("192.0.2.20");
+
+	config_init_defaults(&c);
+	CHECK_INT(c.policy.tls, POLICY_TLS_OPAQUE);
+	CHECK_INT(c.policy.max_grants_per_client, 4);
+	CHECK_INT(c.policy.grant_lifetime_s, 86400);
+	CHECK_INT(c.policy.grant_max_ports, 1000);
+	CHECK_INT(load_text("max-grants-per-client = 2\n"
+			    "grant-lifetime-seconds = 600\n"
+			    "grant-max-ports = 200\n"
+			    "[server 192.0.2.10]\n"
+			    "passive-ports = 40000-40099\n"
+			    "tls = client-range\n"
+			    "[server 192.0.2.20]\n", &c, err, sizeof(err)), 0);
+	CHECK_INT(c.policy.max_grants_per_client, 2);
+	CHECK_INT(c.policy.grant_lifetime_s, 600);
+	CHECK_INT(c.policy.grant_max_ports, 200);
+	CHECK_INT(policy_tls(&c.policy, &a), POLICY_TLS_CLIENT_RANGE);
+	CHECK_INT(policy_tls(&c.policy, &b), POLICY_TLS_OPAQUE);
+	CHECK_INT(load_text("tls = client-range\n[server 192.0.2.20]\ntls = opaque\n",
+			    &c, err, sizeof(err)), 0);
+	CHECK_INT(policy_tls(&c.policy, &a), POLICY_TLS_CLIENT_RANGE);
+	CHECK_INT(policy_tls(&c.policy, &b), POLICY_TLS_OPAQUE);
+	CHECK_STR(policy_tls_name(POLICY_TLS_CLIENT_RANGE), "client-range");
+	config_free(&c);
+	expect_error_at("tls = on\n", 1, "bad value 'on' for tls; write tls = opaque or tls = client-range");
+	expect_error_at("[server 10.0.0.1]\ntls = Client-Range\n", 2, "bad value 'Client-Range' for tls");
+	expect_error_at("[server 10.0.0.1]\nmax-grants-per-client = 3\n", 2, "'max-grants-per-client' is a global setting");
+	expect_error_at("grant-lifetime-seconds = 59\n", 1, "bad value '59' for grant-lifetime-seconds; use a whole number from 60 to 604800");
+	expect_error_at("grant-max-ports = 0\n", 1, "bad value '0' for grant-max-ports");
+	expect_error_at("max-grants-per-client = 1025\n", 1, "from 1 to 1024");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -655,6 +694,7 @@ int main(void)
 	test_audit_keys();
 	test_queue_keys();
 	test_nft_table_key();
+	test_grant_keys();
 	if (tmp_path[0] != '\0')
 		unlink(tmp_path);
 	return check_report("config");

@@ -170,6 +170,34 @@ static void test_admit_forms(void)
 	CHECK_STR(s.closed_by, "the drop policy of chain inet x fw2");
 }
 
+/* ftpgate's grant rule (rules/ftpgate.nft: ct state new ip saddr . ip
+ * daddr . tcp dport @ftpgate_grants_ipv4 accept) admits only what
+ * ftpgated put in the set: it does not open the range; the drop after it
+ * closes it. A lookup in another set still admits. */
+static void test_grant_rule(void)
+{
+	const char *concat = "{\"concat\":[{\"payload\":{\"protocol\":\"ip\",\"field\":\"saddr\"}},"
+		"{\"payload\":{\"protocol\":\"ip\",\"field\":\"daddr\"}},"
+		"{\"payload\":{\"protocol\":\"tcp\",\"field\":\"dport\"}}]}";
+	char text[2048];
+
+	snprintf(text, sizeof(text), "{\"nftables\":["
+		CHAIN("fw", "forward", "0", "filter") ","
+		RULE("fw", "1", "{\"match\":{\"op\":\"in\",\"left\":{\"ct\":{\"key\":\"state\"}},\"right\":\"new\"}},"
+			"{\"match\":{\"op\":\"==\",\"left\":%s,\"right\":\"@ftpgate_grants_ipv4\"}},{\"counter\":null},{\"accept\":null}") ","
+		RULE("fw", "2", "{\"drop\":null}") "]}", concat);
+	CHECK_INT(read_text(text), 0);
+	CHECK_INT(s.admit_count, 0);
+	CHECK(s.passive_closed);
+	CHECK_STR(s.closed_by, "rule inet x fw handle 2");
+	snprintf(text, sizeof(text), "{\"nftables\":["
+		CHAIN("fw", "forward", "0", "filter") ","
+		RULE("fw", "1", "{\"match\":{\"op\":\"==\",\"left\":%s,\"right\":\"@mine\"}},{\"accept\":null}") ","
+		RULE("fw", "2", "{\"drop\":null}") "]}", concat);
+	CHECK_INT(read_text(text), 0);
+	CHECK_INT(s.admit_count, 1);
+}
+
 static void test_refused(void)
 {
 	CHECK_INT(read_text("not json"), -EINVAL);
@@ -182,6 +210,7 @@ int main(int argc, char **argv)
 {
 	fixtures = argc > 1 ? argv[1] : "tests/unit/nft";
 	test_shipped_ruleset();
+	test_grant_rule();
 	test_admin_forward();
 	test_reached_and_named();
 	test_admit_forms();
