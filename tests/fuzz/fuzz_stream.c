@@ -295,7 +295,15 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 		case SESSION_ACTION_ENCRYPTED:
 			encrypted++;
 			FUZZ_ASSERT(s->encrypted);
-			FUZZ_ASSERT(a->reply_code == 234);
+			/* AUTH answered 234; or the client spoke TLS first
+			 * (implicit FTPS, or a pickup): no reply acted on */
+			if (a->tls_start == SESSION_TLS_AUTH)
+				FUZZ_ASSERT(a->reply_code == 234);
+			else
+				FUZZ_ASSERT((a->tls_start == SESSION_TLS_IMPLICIT ||
+					     a->tls_start == SESSION_TLS_PICKED_UP) &&
+					    a->reply_code == 0 &&
+					    a->direction == SESSION_DIR_ORIGINAL);
 			break;
 		default:
 			abort();
