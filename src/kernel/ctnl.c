@@ -115,6 +115,40 @@ void ctnl_flow_to_ct(const struct flow *f, struct nf_conntrack *ct)
 	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(f->dport));
 }
 
+/* Conntrack attributes the library would read past: a helper or
+ * security context name without its NUL (libnetfilter_conntrack 1.0.9
+ * copies CTA_HELP_NAME with snprintf and CTA_SECCTX_NAME with strdup;
+ * found by tests/fuzz/fuzz_ctnl.c). The kernel sends neither
+ * (nla_put_string). Both names are attribute 1 of their nest. */
+static int ctnl_ct_name_cb(const struct nlattr *attr, void *data)
+{
+	bool *bad = data;
+
+	if (mnl_attr_get_type(attr) == CTA_HELP_NAME &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		*bad = true;
+	return MNL_CB_OK;
+}
+
+static int ctnl_ct_string_cb(const struct nlattr *attr, void *data)
+{
+	bool *bad = data;
+
+	if ((mnl_attr_get_type(attr) == CTA_HELP || mnl_attr_get_type(attr) == CTA_SECCTX) &&
+	    mnl_attr_parse_nested(attr, ctnl_ct_name_cb, bad) < 0)
+		*bad = true;
+	return MNL_CB_OK;
+}
+
+/* Whether the conntrack attributes in payload[0..len) are ones the
+ * library can take. */
+static bool ctnl_ct_strings_ok(const void *payload, size_t len)
+{
+	bool bad = false;
+
+	return mnl_attr_parse_payload(payload, len, ctnl_ct_string_cb, &bad) >= 0 && !bad;
+}
+
 static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
 	struct nf_conntrack *ct = nfct_new();
@@ -122,7 +156,9 @@ static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 
 	if (ct == NULL)
 		return -ENOMEM;
-	if (nfct_nlmsg_parse(nlh, ct) < 0 ||
+	if (!ctnl_ct_strings_ok((const char *)mnl_nlmsg_get_payload(nlh) + sizeof(struct nfgenmsg),
+				mnl_nlmsg_get_payload_len(nlh) - sizeof(struct nfgenmsg)) ||
+	    nfct_nlmsg_parse(nlh, ct) < 0 ||
 	    ctnl_tuple_get(ct, &ctnl_orig, &m->tuple, &m->proto) < 0)
 		goto out;
 	m->has_master = nfct_attr_is_set(ct, ATTR_MASTER_L3PROTO) > 0;
@@ -169,7 +205,8 @@ int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 	if (ct == NULL)
 		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
+	if (ctnl_ct_strings_ok(payload, len) &&
+	    nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
 	    ctnl_tuple_get(ct, &ctnl_orig, &out->orig, &out->proto) == 0) {
 		out->id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
 		out->expected = nfct_attr_is_set(ct, ATTR_STATUS) > 0 &&

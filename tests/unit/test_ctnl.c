@@ -179,6 +179,41 @@ static void test_queued_status(void)
 	}
 }
 
+/* A helper or security context name without its NUL: the library would
+ * read past it (fuzz_ctnl found it on a queued packet's NFQA_CT), so the
+ * conntrack is refused, as an event and as NFQA_CT alike; with the NUL it
+ * is read. */
+static void test_ct_name_without_nul(void)
+{
+	static const int nests[] = { CTA_HELP, CTA_SECCTX };
+	struct flow orig = tuple("198.51.100.2", 41000, "203.0.113.2", 21);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	struct ctnl_ct c;
+	struct ctnl_msg m;
+	int i, nul;
+
+	for (i = 0; i < 2; i++)
+		for (nul = 0; nul <= 1; nul++) {
+			struct nf_conntrack *ct = nfct_new();
+			struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+			struct nlattr *n;
+
+			if (ct == NULL)
+				abort();
+			ctnl_flow_to_ct(&orig, ct);
+			if (nfct_nlmsg_build(nlh, ct) < 0)
+				abort();
+			nfct_destroy(ct);
+			n = mnl_attr_nest_start(nlh, nests[i]);
+			mnl_attr_put(nlh, 1, nul ? 8 : 7, "ftpgate");	/* CTA_*_NAME */
+			mnl_attr_nest_end(nlh, n);
+			CHECK_INT(ctnl_parse(nlh, &m), nul ? 0 : -EINVAL);
+			CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+						      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, &c),
+				  nul ? 0 : -EINVAL);
+		}
+}
+
 /* Hand-made: what no library builds. */
 static void test_malformed(void)
 {
@@ -330,6 +365,7 @@ int main(void)
 	test_queued_conntrack();
 	test_queued_status();
 	test_malformed();
+	test_ct_name_without_nul();
 	test_abi_breakage_exits();
 	test_expectation();
 	return check_report("ctnl");
