@@ -45,6 +45,7 @@ finish() {
 	lab_ftp_stop
 	if [ "$lab_failed" != 0 ] || [ -n "${FTPGATE_LAB_VERBOSE:-}" ]; then
 		echo "--- vsftpd log (last 20 lines):"; tail -n 20 "$LAB_WORK/vsftpd.log" 2>/dev/null | sed 's/^/  /'
+		echo "--- pure-ftpd output:"; tail -n 20 "$W/pure-ftpd.out" 2>/dev/null | sed 's/^/  /'
 		echo "--- ftpgated log (last 40 lines):"; tail -n 40 "$FTPGATE_LOG" | sed 's/^/  /'
 	fi
 	lab_topology_down
@@ -407,5 +408,37 @@ opaque() {
 	return $st
 }
 check "tls = opaque (the default): the FTPS transfer fails as before, the audit says why, no grant" opaque
+
+# --- a second server: pure-ftpd ------------------------------------------------
+# pure-ftpd conflicts with vsftpd as a package: install-deps unpacks it
+# into the lab cache. It replaces vsftpd on 203.0.113.2 port 21, TLS
+# required (-Y 2), the same certificate and passive range, anonymous
+# only; its anonymous root is the ftp user's home, so the lab's FTP root
+# is bound there in its own mount namespace (ip netns exec makes one).
+PUREFTPD=${FTPGATE_LAB_CACHE:-$LAB_DIR/../../.cache/lab}/pure-ftpd/usr/sbin/pure-ftpd
+port21_free() { ! lab_ns server ss -Hltn "sport = :21" | grep -q LISTEN || { echo "port 21 still in use"; return 1; }; }
+pureftpd_tls() {
+	local home
+	[ -x "$PUREFTPD" ] || { echo "$PUREFTPD is missing; run tests/lab/install-deps (it unpacks pure-ftpd there)"; return 1; }
+	home=$(getent passwd ftp | cut -d: -f6)
+	[ -d "$home" ] || { echo "the ftp user's home '$home' is not a directory"; return 1; }
+	conf && ftpgate_reload || return 1
+	lab_ftp_stop
+	ftpgate_retry 10 port21_free || return 1
+	ip netns exec server sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$LAB_FTP_ROOT" "$home" \
+		"$PUREFTPD" -S "$LAB_SERVER4,21" -p "$LAB_PASV_LOW:$LAB_PASV_HIGH" -Y 2 -2 "$W/tls.pem,$W/tls.key" \
+		-e -A -H > "$W/pure-ftpd.out" 2>&1 &
+	echo $! > "$LAB_WORK/ftp-server.pid"
+	lab_wait_port server 21 || return 1
+	# TLS required: a plain FTP LIST does not get through
+	if lab_ns client curl -sS --max-time 8 "ftp://$LAB_SERVER4/pub/" > /dev/null 2>&1; then
+		echo "a plain FTP LIST to pure-ftpd got through"; return 1
+	fi
+}
+check "pure-ftpd -Y 2 (TLS required, the same certificate) replaces vsftpd; plain FTP does not get through" pureftpd_tls
+check "client-range: curl --ssl-reqd to pure-ftpd IPv4 LIST/RETR/STOR, grants closed with their sessions" \
+	ftps_session curl "$LAB_SERVER4"
+check "client-range: ftplib FTP_TLS to pure-ftpd IPv4 LIST/RETR/STOR, grant closed with its session" \
+	ftps_session ftplib "$LAB_SERVER4"
 
 finish
