@@ -127,93 +127,83 @@ static void stats_scalars(const struct stats *s,
 	}
 }
 
+/* A labelled counter family: one uint64_t array in struct stats, exported
+ * from index first to count - 1, each element named by label_value(i). */
+struct stats_family {
+	const char *name;
+	const char *help;
+	const char *label;
+	size_t offset;
+	int first, count;
+	const char *(*label_value)(int i);
+};
+
+static const char *stats_close_label(int i) { return pinhole_close_name((enum pinhole_close)i); }
+static const char *stats_refused_label(int i) { return policy_reason_name((enum policy_reason)i); }
+static const char *stats_rule_label(int i) { return session_line_rule_name((enum session_line_rule)i); }
+static const char *stats_trouble_label(int i) { return stats_trouble_names[i]; }
+static const char *stats_sets_label(int i) { return stats_sets_problem_names[i]; }
+static const char *stats_grant_close_label(int i) { return grant_close_name((enum grant_close)i); }
+static const char *stats_grant_refused_label(int i) { return grant_reason_name((enum grant_reason)i); }
+
+#define STATS_F(field, name, help, label, first, count, fn) \
+	{ name, help, label, offsetof(struct stats, field), first, count, fn }
+
+static const struct stats_family stats_families[] = {
+	STATS_F(pinholes_closed, "pinholes_closed_total", "Pinholes that ended, by outcome: used by a data connection, expired unused, or removed (see doc/audit.md).",
+		"outcome", 0, PINHOLE_CLOSE_COUNT, stats_close_label),
+	STATS_F(refused, "pinholes_refused_total", "Announcements refused a pinhole, by reason.",
+		"reason", POLICY_ALLOW + 1, POLICY_REASON_COUNT, stats_refused_label),
+	STATS_F(lines_rejected_rule, "lines_rejected_total", "Control lines not acted on, by rule (see doc/protocol.md).",
+		"rule", 0, SESSION_RULE_COUNT, stats_rule_label),
+	STATS_F(data_trouble, "data_trouble_replies_total", "Server replies signalling data-connection trouble, by code.",
+		"code", 0, STATS_TROUBLE_COUNT, stats_trouble_label),
+	STATS_F(nft_sets_problems, "nft_sets_problems_total", "Times the ruleset's protected-servers sets disagreed with the configuration, by problem: missing (no such table or set), emptied (the ruleset was loaded again; refilled), changed (other elements; restored), update-failed.",
+		"problem", 0, STATS_SETS_PROBLEM_COUNT, stats_sets_label),
+};
+
+static const struct stats_family stats_grant_families[] = {
+	STATS_F(grants_closed, "grants_closed_total", "Grants that ended, by reason: session-ended (its control connection ended), lifetime (grant-lifetime-seconds), reload, daemon-stopped.",
+		"reason", 0, GRANT_CLOSE_COUNT, stats_grant_close_label),
+	STATS_F(grants_refused, "grants_refused_total", "Encrypted control connections of servers with tls = client-range refused a grant, by reason.",
+		"reason", GRANT_OPAQUE + 1, GRANT_REASON_COUNT, stats_grant_refused_label),
+};
+
+/* Calls fn once per element of each family in list; the help text goes
+ * with the first element only, as the exposition format wants. */
+static void stats_labelled(const struct stats *s,
+			   const struct stats_family *list, size_t n,
+			   void (*fn)(const struct stats_item *, void *),
+			   void *data)
+{
+	for (size_t f = 0; f < n; f++) {
+		const uint64_t *v = (const uint64_t *)(const void *)((const char *)s + list[f].offset);
+		struct stats_item it = {
+			.name = list[f].name, .help = list[f].help,
+			.type = STATS_COUNTER, .label = list[f].label,
+		};
+
+		for (int i = list[f].first; i < list[f].count; i++) {
+			it.label_value = list[f].label_value(i);
+			it.value = (int64_t)v[i];
+			fn(&it, data);
+			it.help = NULL;
+		}
+	}
+}
+
+#define STATS_N(a) (sizeof(a) / sizeof((a)[0]))
+
 void stats_foreach(const struct stats *s,
 		   void (*fn)(const struct stats_item *item, void *data),
 		   void *data)
 {
-	struct stats_item it;
-	int i;
-
-	stats_scalars(s, stats_head, sizeof(stats_head) / sizeof(stats_head[0]),
-		      fn, data);
-
-	memset(&it, 0, sizeof(it));
-	it.type = STATS_COUNTER;
-	it.name = "pinholes_closed_total";
-	it.help = "Pinholes that ended, by outcome: used by a data connection, expired unused, or removed (see doc/audit.md).";
-	it.label = "outcome";
-	for (i = 0; i < PINHOLE_CLOSE_COUNT; i++) {
-		it.label_value = pinhole_close_name((enum pinhole_close)i);
-		it.value = (int64_t)s->pinholes_closed[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-
-	it.name = "pinholes_refused_total";
-	it.help = "Announcements refused a pinhole, by reason.";
-	it.label = "reason";
-	for (i = POLICY_ALLOW + 1; i < POLICY_REASON_COUNT; i++) {
-		it.label_value = policy_reason_name((enum policy_reason)i);
-		it.value = (int64_t)s->refused[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-
-	it.name = "lines_rejected_total";
-	it.help = "Control lines not acted on, by rule (see doc/protocol.md).";
-	it.label = "rule";
-	for (i = 0; i < SESSION_RULE_COUNT; i++) {
-		it.label_value = session_line_rule_name((enum session_line_rule)i);
-		it.value = (int64_t)s->lines_rejected_rule[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-
-	it.name = "data_trouble_replies_total";
-	it.help = "Server replies signalling data-connection trouble, by code.";
-	it.label = "code";
-	for (i = 0; i < STATS_TROUBLE_COUNT; i++) {
-		it.label_value = stats_trouble_names[i];
-		it.value = (int64_t)s->data_trouble[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-
-	it.name = "nft_sets_problems_total";
-	it.help = "Times the ruleset's protected-servers sets disagreed with the configuration, by problem: missing (no such table or set), emptied (the ruleset was loaded again; refilled), changed (other elements; restored), update-failed.";
-	it.label = "problem";
-	for (i = 0; i < STATS_SETS_PROBLEM_COUNT; i++) {
-		it.label_value = stats_sets_problem_names[i];
-		it.value = (int64_t)s->nft_sets_problems[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-	stats_scalars(s, stats_sets, sizeof(stats_sets) / sizeof(stats_sets[0]),
-		      fn, data);
-
-	stats_scalars(s, stats_grants, sizeof(stats_grants) / sizeof(stats_grants[0]),
-		      fn, data);
-	it.name = "grants_closed_total";
-	it.help = "Grants that ended, by reason: session-ended (its control connection ended), lifetime (grant-lifetime-seconds), reload, daemon-stopped.";
-	it.label = "reason";
-	for (i = 0; i < GRANT_CLOSE_COUNT; i++) {
-		it.label_value = grant_close_name((enum grant_close)i);
-		it.value = (int64_t)s->grants_closed[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-	it.name = "grants_refused_total";
-	it.help = "Encrypted control connections of servers with tls = client-range refused a grant, by reason.";
-	it.label = "reason";
-	for (i = GRANT_OPAQUE + 1; i < GRANT_REASON_COUNT; i++) {
-		it.label_value = grant_reason_name((enum grant_reason)i);
-		it.value = (int64_t)s->grants_refused[i];
-		fn(&it, data);
-		it.help = NULL;
-	}
-
-	stats_scalars(s, stats_tail, sizeof(stats_tail) / sizeof(stats_tail[0]),
-		      fn, data);
+	stats_scalars(s, stats_head, STATS_N(stats_head), fn, data);
+	stats_labelled(s, stats_families, STATS_N(stats_families), fn, data);
+	stats_scalars(s, stats_sets, STATS_N(stats_sets), fn, data);
+	stats_scalars(s, stats_grants, STATS_N(stats_grants), fn, data);
+	stats_labelled(s, stats_grant_families, STATS_N(stats_grant_families), fn, data);
+	stats_scalars(s, stats_tail, STATS_N(stats_tail), fn, data);
 }
 
 static void stats_text_item(const struct stats_item *it, void *data)
