@@ -90,6 +90,68 @@ static void report_table_init(struct report_table *t, const char *const *head,
 	}
 }
 
+/* One listing (ftpgatectl pinholes, grants, sessions): its columns, its
+ * rows and how a row becomes cells or a JSON object. */
+struct report_list {
+	const char *const *head;
+	const bool *right;
+	unsigned ncols;
+	const void *rows;
+	size_t row_size;
+	unsigned n;
+	uint64_t now_ms;
+	int64_t wall_ms;
+	void (*cells)(const void *row, uint64_t now_ms, char cells[][REPORT_CELL]);
+	void (*json)(struct json *j, const void *row, uint64_t now_ms, int64_t wall_ms);
+};
+
+static const void *report_list_row(const struct report_list *l, unsigned i)
+{
+	return (const char *)l->rows + (size_t)i * l->row_size;
+}
+
+/* The rows as a table: a header line, then a line per row, each column as
+ * wide as its widest cell. */
+static void report_list_text(const struct report_list *l, struct strbuf *out)
+{
+	char cells[REPORT_COLS_MAX][REPORT_CELL];
+	struct report_table t;
+	unsigned i;
+
+	report_table_init(&t, l->head, l->right, l->ncols);
+	for (i = 0; i < l->n; i++) {
+		l->cells(report_list_row(l, i), l->now_ms, cells);
+		report_widen(&t, cells);
+	}
+	report_head(out, &t);
+	for (i = 0; i < l->n; i++) {
+		l->cells(report_list_row(l, i), l->now_ms, cells);
+		report_line(out, &t, cells);
+	}
+}
+
+/* The rows as one JSON object: {["source": source,] "count": n, key: [...]}
+ * and a newline. */
+static void report_list_json(const struct report_list *l, const char *source,
+			     const char *key, struct strbuf *out)
+{
+	struct json j;
+	unsigned i;
+
+	json_init(&j, out);
+	json_object_begin(&j);
+	if (source != NULL)
+		json_kv_str(&j, "source", source);
+	json_kv_uint(&j, "count", l->n);
+	json_key(&j, key);
+	json_array_begin(&j);
+	for (i = 0; i < l->n; i++)
+		l->json(&j, report_list_row(l, i), l->now_ms, l->wall_ms);
+	json_array_end(&j);
+	json_object_end(&j);
+	strbuf_putc(out, '\n');
+}
+
 static void report_json_endpoint(struct json *j, const char *addr_key,
 				 const char *port_key,
 				 const struct inet_addr *a, uint16_t port)
@@ -98,9 +160,10 @@ static void report_json_endpoint(struct json *j, const char *addr_key,
 	json_kv_uint_or_null(j, port_key, port);
 }
 
-static void report_pinhole_json(struct json *j, const struct report_pinhole_row *r,
+static void report_pinhole_json(struct json *j, const void *row,
 				uint64_t now_ms, int64_t wall_ms)
 {
+	const struct report_pinhole_row *r = row;
 	const struct pinhole *p = r->known;
 	struct audit_control c = {
 		.client = r->master.src, .server = r->master.dst,
@@ -149,9 +212,10 @@ static void report_pinhole_json(struct json *j, const struct report_pinhole_row 
 	json_object_end(j);
 }
 
-static void report_pinhole_cells(const struct report_pinhole_row *r,
-				 uint64_t now_ms, char cells[][REPORT_CELL])
+static void report_pinhole_cells(const void *row, uint64_t now_ms,
+				 char cells[][REPORT_CELL])
 {
+	const struct report_pinhole_row *r = row;
 	const struct pinhole *p = r->known;
 	char ctl[64], ctl2[64];
 
@@ -188,47 +252,28 @@ void report_pinholes(const struct report_pinhole_row *rows, unsigned n,
 		"COMMAND / REPLY",
 	};
 	static const bool right[7] = { true, false, false, true, true, false, false };
-	char cells[REPORT_COLS_MAX][REPORT_CELL];
-	struct report_table t;
-	unsigned i;
+	const struct report_list l = {
+		head, right, 7, rows, sizeof(*rows), n, now_ms, wall_ms,
+		report_pinhole_cells, report_pinhole_json,
+	};
 
 	if (json) {
-		struct json j;
-
-		json_init(&j, out);
-		json_object_begin(&j);
-		json_kv_str(&j, "source", "kernel expectation table, helper ftpgate");
-		json_kv_uint(&j, "count", n);
-		json_key(&j, "pinholes");
-		json_array_begin(&j);
-		for (i = 0; i < n; i++)
-			report_pinhole_json(&j, &rows[i], now_ms, wall_ms);
-		json_array_end(&j);
-		json_object_end(&j);
-		strbuf_putc(out, '\n');
+		report_list_json(&l, "kernel expectation table, helper ftpgate", "pinholes", out);
 		return;
 	}
 	if (n == 0) {
 		strbuf_puts(out, "no pinholes open (kernel expectation table, helper ftpgate)\n");
 		return;
 	}
-	report_table_init(&t, head, right, 7);
-	for (i = 0; i < n; i++) {
-		report_pinhole_cells(&rows[i], now_ms, cells);
-		report_widen(&t, cells);
-	}
-	report_head(out, &t);
-	for (i = 0; i < n; i++) {
-		report_pinhole_cells(&rows[i], now_ms, cells);
-		report_line(out, &t, cells);
-	}
+	report_list_text(&l, out);
 	strbuf_printf(out, "%u pinhole%s open (kernel expectation table, helper ftpgate)\n",
 		      n, n == 1 ? "" : "s");
 }
 
-static void report_grant_cells(const struct grant *g, uint64_t now_ms,
+static void report_grant_cells(const void *row, uint64_t now_ms,
 			       char cells[][REPORT_CELL])
 {
+	const struct grant *g = row;
 	char range[16];
 
 	snprintf(cells[0], REPORT_CELL, "%llu", (unsigned long long)g->id);
@@ -244,9 +289,10 @@ static void report_grant_cells(const struct grant *g, uint64_t now_ms,
 		 g->conntrack_id);
 }
 
-static void report_grant_json(struct json *j, const struct grant *g,
+static void report_grant_json(struct json *j, const void *row,
 			      uint64_t now_ms, int64_t wall_ms)
 {
+	const struct grant *g = row;
 	struct audit_control c = {
 		.client = g->client, .server = g->server,
 		.client_port = g->client_port, .server_port = g->server_port,
@@ -278,46 +324,53 @@ void report_grants(const struct grant *rows, unsigned n, bool json,
 		"DATA CONNS", "CONTROL CONNECTION",
 	};
 	static const bool right[8] = { true, false, false, false, true, true, true, false };
-	char cells[REPORT_COLS_MAX][REPORT_CELL];
-	struct report_table t;
-	unsigned i;
+	const struct report_list l = {
+		head, right, 8, rows, sizeof(*rows), n, now_ms, wall_ms,
+		report_grant_cells, report_grant_json,
+	};
 
 	if (json) {
-		struct json j;
-
-		json_init(&j, out);
-		json_object_begin(&j);
-		json_kv_uint(&j, "count", n);
-		json_key(&j, "grants");
-		json_array_begin(&j);
-		for (i = 0; i < n; i++)
-			report_grant_json(&j, &rows[i], now_ms, wall_ms);
-		json_array_end(&j);
-		json_object_end(&j);
-		strbuf_putc(out, '\n');
+		report_list_json(&l, NULL, "grants", out);
 		return;
 	}
 	if (n == 0) {
 		strbuf_puts(out, "no grants (tls = client-range admits a client of an encrypted control connection to its server's passive range)\n");
 		return;
 	}
-	report_table_init(&t, head, right, 8);
-	for (i = 0; i < n; i++) {
-		report_grant_cells(&rows[i], now_ms, cells);
-		report_widen(&t, cells);
-	}
-	report_head(out, &t);
-	for (i = 0; i < n; i++) {
-		report_grant_cells(&rows[i], now_ms, cells);
-		report_line(out, &t, cells);
-	}
+	report_list_text(&l, out);
 	strbuf_printf(out, "%u grant%s: each admits new connections from CLIENT to SERVER's PORTS while its control connection lives\n",
 		      n, n == 1 ? "" : "s");
 }
 
-static void report_session_cells(const struct report_session_row *r,
+static void report_session_json(struct json *j, const void *row,
+				uint64_t now_ms, int64_t wall_ms)
+{
+	const struct report_session_row *r = row;
+
+	(void)now_ms;
+	(void)wall_ms;
+	json_object_begin(j);
+	audit_put_family(j, r->control.server.family);
+	audit_put_address(j, "client", &r->control.client);
+	audit_put_address(j, "server", &r->control.server);
+	audit_put_control(j, &r->control);
+	json_kv_double(j, "age_s", (double)r->age_ms / 1000.0);
+	json_kv_double(j, "idle_s", (double)r->idle_ms / 1000.0);
+	json_kv_bool(j, "tracking", !r->lost);
+	json_kv_uint(j, "commands_pending", r->pending);
+	json_kv_uint(j, "pinholes_open", r->pinholes_open);
+	json_kv_uint(j, "pinholes_opened", r->pinholes_opened);
+	json_kv_uint(j, "pinholes_refused", r->pinholes_refused);
+	json_kv_uint(j, "packets", r->packets);
+	json_object_end(j);
+}
+
+static void report_session_cells(const void *row, uint64_t now_ms,
 				 char cells[][REPORT_CELL])
 {
+	const struct report_session_row *r = row;
+
+	(void)now_ms;
 	snprintf(cells[0], REPORT_CELL, "%u", r->control.conntrack_id);
 	flow_endpoint_format(&r->control.client, r->control.client_port, cells[1], REPORT_CELL);
 	flow_endpoint_format(&r->control.server, r->control.server_port, cells[2], REPORT_CELL);
@@ -341,55 +394,20 @@ void report_sessions(const struct report_session_row *rows, unsigned n,
 	static const bool right[10] = {
 		true, false, false, true, true, true, true, true, true, false,
 	};
-	char cells[REPORT_COLS_MAX][REPORT_CELL];
-	struct report_table t;
-	unsigned i;
+	const struct report_list l = {
+		head, right, 10, rows, sizeof(*rows), n, 0, 0,
+		report_session_cells, report_session_json,
+	};
 
 	if (json) {
-		struct json j;
-
-		json_init(&j, out);
-		json_object_begin(&j);
-		json_kv_uint(&j, "count", n);
-		json_key(&j, "sessions");
-		json_array_begin(&j);
-		for (i = 0; i < n; i++) {
-			const struct report_session_row *r = &rows[i];
-
-			json_object_begin(&j);
-			audit_put_family(&j, r->control.server.family);
-			audit_put_address(&j, "client", &r->control.client);
-			audit_put_address(&j, "server", &r->control.server);
-			audit_put_control(&j, &r->control);
-			json_kv_double(&j, "age_s", (double)r->age_ms / 1000.0);
-			json_kv_double(&j, "idle_s", (double)r->idle_ms / 1000.0);
-			json_kv_bool(&j, "tracking", !r->lost);
-			json_kv_uint(&j, "commands_pending", r->pending);
-			json_kv_uint(&j, "pinholes_open", r->pinholes_open);
-			json_kv_uint(&j, "pinholes_opened", r->pinholes_opened);
-			json_kv_uint(&j, "pinholes_refused", r->pinholes_refused);
-			json_kv_uint(&j, "packets", r->packets);
-			json_object_end(&j);
-		}
-		json_array_end(&j);
-		json_object_end(&j);
-		strbuf_putc(out, '\n');
+		report_list_json(&l, NULL, "sessions", out);
 		return;
 	}
 	if (n == 0) {
 		strbuf_puts(out, "no control connections tracked\n");
 		return;
 	}
-	report_table_init(&t, head, right, 10);
-	for (i = 0; i < n; i++) {
-		report_session_cells(&rows[i], cells);
-		report_widen(&t, cells);
-	}
-	report_head(out, &t);
-	for (i = 0; i < n; i++) {
-		report_session_cells(&rows[i], cells);
-		report_line(out, &t, cells);
-	}
+	report_list_text(&l, out);
 	strbuf_printf(out, "%u control connection%s tracked\n", n, n == 1 ? "" : "s");
 }
 
