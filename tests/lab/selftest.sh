@@ -22,5 +22,8 @@ check "hung guest is killed and reported" 124 "did not finish within 15s" \
 	-- --timeout 15 -- sleep 600
 check "guest exit status comes back" 7 "guest command exited 7" \
 	-- -- bash -c 'exit 7'
+# (FTPGATE_LAB_RDINIT: lab-run's kernel runs that instead of /init.)
+FTPGATE_LAB_RDINIT=/nonexistent check "kernel dying before /init: booted 3 times, then reported" 2 \
+	"died before /init ran, 3 boots in a row" -- --timeout 120 -- true
 echo "lab selftest: $passed passed, $failed failed"
 [ "$failed" = 0 ]
