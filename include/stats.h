@@ -56,6 +56,8 @@ struct stats {
 					   master's helper): passed */
 	uint64_t packets_closing_untracked; /* data on a closing connection
 					   not tracked: not picked up */
+	uint64_t syn_twins;		/* a SYN resent while the first one
+					   was queued: no second session */
 	uint64_t resets_ignored;	/* RST not at the next sequence */
 	uint64_t packets_wrong_interface; /* on the other direction's
 					   interface: not read */

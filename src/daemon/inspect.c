@@ -323,6 +323,33 @@ static bool inspect_pickup_greeted(const struct daemon *d,
 	       now - d->start_ms < DAEMON_PICKUP_TRUST_MS;
 }
 
+/* Whether this client SYN is a resend of the SYN that started a half-open
+ * session of the same connection under another conntrack ID.
+ * Kernel facts: the helper runs at conntrack confirmation, so while the
+ * first SYN waits in the queue its conntrack is unconfirmed, and a resent
+ * SYN (the client's 1 s retransmission on a slow gateway) finds none and
+ * gets a twin. TCP does not resolve the clash: at its verdict the kernel
+ * drops the twin's SYN and frees the twin unconfirmed, with no DESTROY
+ * event. A session made for it would never end (suite-soak under load:
+ * sessions_started 2009 for 2008 connections, one session left). The same
+ * initial sequence number tells a resend from a new connection reusing
+ * the ports. */
+static bool inspect_syn_twin(struct daemon *d, const struct queue_packet *qp,
+			     const struct packet_info *pkt)
+{
+	struct session_entry *o;
+	const struct stream *st;
+
+	if (!pkt->syn || qp->reply_direction)
+		return false;
+	o = session_table_find_control(d->sessions, &qp->orig.src, qp->orig.sport,
+				       &qp->orig.dst, qp->orig.dport, NULL);
+	if (o == NULL || !o->half_open)
+		return false;
+	st = &o->session.stream[SESSION_DIR_ORIGINAL];
+	return st->synchronized && st->next_seq == pkt->seq + 1;
+}
+
 /* Find the session of this packet's control connection, creating it for a
  * packet that can start one (a SYN, or data after a restart). */
 static struct session_entry *inspect_session(struct daemon *d,
@@ -350,6 +377,10 @@ static struct session_entry *inspect_session(struct daemon *d,
 	 * Picked up, it would be a session with no end but the conntrack's. */
 	if (!pkt->syn && qp->closing) {
 		d->stats.packets_closing_untracked++;
+		return NULL;
+	}
+	if (inspect_syn_twin(d, qp, pkt)) {
+		d->stats.syn_twins++;
 		return NULL;
 	}
 	e = inspect_session_add(d, qp->conntrack_id, now);

@@ -363,6 +363,30 @@ static void syn_from(struct harness *h, uint32_t id, uint16_t port)
 	harness_segment(h, C, TCP_BUILD_SYN, 1000, 0, NULL, 0, h->ifindex[C]);
 }
 
+/* The client resends its SYN while the first one is still queued: the
+ * kernel gives the resend a twin conntrack (ID 2) that it never confirms
+ * or reports destroyed. No session for the twin; a SYN with another
+ * initial sequence number on the same ports is a new connection. */
+static void test_syn_twin(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	syn_from(&h, 1, 40001);
+	syn_from(&h, 2, 40001);
+	CHECK(session_table_find(h.d.sessions, 1) != NULL);
+	CHECK(session_table_find(h.d.sessions, 2) == NULL);
+	CHECK_INT(h.d.stats.syn_twins, 1);
+	CHECK_INT(h.d.stats.sessions_started, 1);
+	CHECK_INT(harness_audit_count(&h, "session-started"), 1);
+	h.conntrack_id = 3;
+	harness_segment(&h, C, TCP_BUILD_SYN, 77000, 0, NULL, 0, h.ifindex[C]);
+	CHECK(session_table_find(h.d.sessions, 3) != NULL);
+	CHECK_INT(h.d.stats.syn_twins, 1);
+	CHECK_INT(h.d.stats.sessions_started, 2);
+	harness_fini(&h);
+}
+
 /* max-sessions 2: two SYN-only sessions; a third SYN evicts the oldest
  * half-open one instead of going untracked. */
 static void test_half_open_evicted(void)
@@ -530,6 +554,7 @@ int main(void)
 	test_data_connection_passed();
 	test_closing_not_picked_up();
 	test_half_open_evicted();
+	test_syn_twin();
 	test_established_not_evicted();
 	test_forged_direction();
 	test_forged_direction_acked();
