@@ -109,5 +109,10 @@ unsigned harness_installs(const struct harness *h);
 bool harness_tracked(struct harness *h);
 /* How many audit lines so far contain `needle`. */
 unsigned harness_audit_count(const struct harness *h, const char *needle);
+/* The last audit line of `event` ("pinhole-opened") without its newline,
+ * every timestamp in it ("2026-12-05T01:02:03.456Z") written as "TIME",
+ * into buf; "" when there is none. Returns buf. */
+const char *harness_audit_last(const struct harness *h, const char *event,
+			       char *buf, size_t len);
 
 #endif
