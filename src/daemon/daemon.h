@@ -141,6 +141,48 @@ static inline uint64_t daemon_now_ms(void)
  * before the verdict, send the verdict, then log and audit it. */
 void inspect_packet(const struct queue_packet *qp, void *daemon);
 
+/* An installed pinhole between its recording (before the packet's
+ * verdict) and its audit line (after it). */
+struct trail_opened {
+	struct pinhole pinhole;		/* as recorded (a copy) */
+	uint64_t now_ms;		/* when it was recorded */
+	bool recorded;			/* false: registry full, not tracked */
+	bool refreshed;			/* the same pinhole announced again */
+};
+
+/* What the kernel step of one action did, for its reporting phase;
+ * written only by the steps that have one (PINHOLE_OPEN, PINHOLE_REMOVE). */
+struct inspect_outcome {
+	int ret;			/* expect_install / expect_remove */
+	uint32_t timeout_s;		/* PINHOLE_OPEN: the timeout asked */
+	char err[DAEMON_ERR_MAX];	/* the kernel's complaint, if any */
+	struct trail_opened opened;	/* PINHOLE_OPEN, installed */
+};
+
+/* Kernel steps of the action table (action.c), before the verdict.
+ * PINHOLE_OPEN: the per-client cap (at it, a becomes a PINHOLE_REFUSED
+ * for POLICY_REFUSE_CLIENT_CAP and o is not written), else install the
+ * expectation and record the pinhole. PINHOLE_REMOVE: remove it, marked
+ * in the registry as ours to remove before any kernel event about it is
+ * read. */
+void inspect_pinhole_open(struct daemon *d, struct session_entry *e,
+			  struct session_action *a, struct inspect_outcome *o);
+void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
+			    struct session_action *a, struct inspect_outcome *o);
+
+/* ---- action.c --------------------------------------------------------- */
+
+/* Kernel phase of one action (its kind's kernel step, if it has one). */
+void action_kernel(struct daemon *d, struct session_entry *e,
+		   struct session_action *a, struct inspect_outcome *o);
+/* Reporting phase of one action: its kind's counters, log line and audit
+ * line, in that order. o: what action_kernel wrote for it. */
+void action_report(struct daemon *d, struct session_entry *e,
+		   const struct session_action *a,
+		   const struct inspect_outcome *o);
+/* The kernel's complaint in o, or strerror of its error. */
+const char *action_error(const struct inspect_outcome *o);
+
 /* ---- trail.c ---------------------------------------------------------- */
 
 /* Open the audit log named by the configuration (foreground: stdout by
@@ -164,15 +206,6 @@ void trail_session_ended(struct daemon *d, struct session_entry *e,
 void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
 			     const char *reason);
 
-/* An installed pinhole between its recording (before the packet's
- * verdict) and its audit line (after it). */
-struct trail_opened {
-	struct pinhole pinhole;		/* as recorded (a copy) */
-	uint64_t now_ms;		/* when it was recorded */
-	bool recorded;			/* false: registry full, not tracked */
-	bool refreshed;			/* the same pinhole announced again */
-};
-
 /* Session actions, after the daemon carried them out. The pinhole
  * registry is updated before the verdict (trail_pinhole_record,
  * trail_pinhole_removing); the audit lines are written after it. */
@@ -184,8 +217,8 @@ void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
 			  const struct session_action *a, const char *error);
 void trail_pinhole_removing(struct daemon *d, struct session_entry *e,
 			    const struct session_action *a);
-void trail_action(struct daemon *d, struct session_entry *e,
-		  const struct session_action *a);
+/* The control connection of e, as audit lines name it. */
+void trail_control(const struct session_entry *e, struct audit_control *c);
 
 /* Kernel events (events_receive callback) and their loss. */
 void trail_kernel_event(const struct ctnl_msg *m, void *daemon);

@@ -143,7 +143,7 @@ void trail_write(struct daemon *d, struct audit_line *l)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void trail_control(const struct session_entry *e, struct audit_control *c)
+void trail_control(const struct session_entry *e, struct audit_control *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->client = e->session.client;
@@ -390,84 +390,6 @@ void trail_pinhole_removing(struct daemon *d, struct session_entry *e,
 	p->removing = true;
 	snprintf(p->remove_cause, sizeof(p->remove_cause), "%s",
 		 session_remove_cause_name(a->cause));
-}
-
-static void trail_refused(struct daemon *d, struct session_entry *e,
-			  const struct session_action *a)
-{
-	struct audit_control c;
-	struct audit_line l;
-
-	e->pinholes_refused++;
-	/* The server allocated the port whatever we thought of it. */
-	if (!a->active && a->port != 0 && a->address.family != 0)
-		pressure_announce(&d->pressure, &e->session.server, a->port,
-				  daemon_now_ms());
-	trail_control(e, &c);
-	audit_fmt_pinhole_refused(&l, audit_wall_ms(), &c, a->reason, a->active,
-				  &a->address, a->port, a->command, a->reply,
-				  a->reply_code, a->detail);
-	trail_write(d, &l);
-}
-
-void trail_action(struct daemon *d, struct session_entry *e,
-		  const struct session_action *a)
-{
-	struct audit_control c;
-	struct audit_line l;
-	int t;
-
-	trail_control(e, &c);
-	switch (a->kind) {
-	case SESSION_ACTION_PINHOLE_REFUSED:
-		trail_refused(d, e, a);
-		break;
-	case SESSION_ACTION_LINE_REJECTED:
-		if ((unsigned)a->rule < SESSION_RULE_COUNT)
-			d->stats.lines_rejected_rule[a->rule]++;
-		audit_begin(&l, "line-rejected", audit_wall_ms());
-		json_kv_str(&l.json, "rule", session_line_rule_name(a->rule));
-		json_kv_bool(&l.json, "attack", session_line_rule_is_attack(a->rule));
-		json_kv_str(&l.json, "from", a->direction == SESSION_DIR_ORIGINAL ?
-						    "client" : "server");
-		audit_put_address(&l.json, "client", &c.client);
-		audit_put_address(&l.json, "server", &c.server);
-		audit_put_control(&l.json, &c);
-		json_kv_str(&l.json, "line", a->direction == SESSION_DIR_ORIGINAL ?
-						    a->command : a->reply);
-		json_kv_str(&l.json, "detail", a->detail);
-		audit_end(&l);
-		trail_write(d, &l);
-		break;
-	case SESSION_ACTION_STREAM_LOST:
-		audit_fmt_session(&l, audit_wall_ms(), "session-lost", &c,
-				  "bounds", a->detail);
-		trail_write(d, &l);
-		break;
-	case SESSION_ACTION_ENCRYPTED:
-		audit_fmt_session(&l, audit_wall_ms(), "session-encrypted", &c,
-				  session_tls_start_name(a->tls_start), a->detail);
-		trail_write(d, &l);
-		break;
-	case SESSION_ACTION_STREAM_RESYNC:
-		audit_fmt_stream_resync(&l, audit_wall_ms(), &c,
-					a->direction == SESSION_DIR_ORIGINAL,
-					a->skipped, a->detail);
-		trail_write(d, &l);
-		break;
-	case SESSION_ACTION_DATA_TROUBLE:
-		t = stats_trouble_index(a->reply_code);
-		if (t >= 0)
-			d->stats.data_trouble[t]++;
-		pressure_trouble(&d->pressure, &e->session.server, a->reply_code,
-				 a->reply, daemon_now_ms());
-		audit_fmt_data_trouble(&l, audit_wall_ms(), &c, a->reply_code,
-				       a->reply, a->command);
-		trail_write(d, &l);
-		break;
-	default:
-		break;		/* opened, failed and removed: see above */
-	}
 }
 
 /* ---- kernel events -------------------------------------------------- */

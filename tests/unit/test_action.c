@@ -112,6 +112,30 @@ static void test_open_failed(void)
 	harness_fini(&h);
 }
 
+/* PINHOLE_OPEN at the per-client cap becomes PINHOLE_REFUSED in its
+ * kernel step: no install, and it is counted, logged and audited as a
+ * refusal. */
+static void test_open_client_capped(void)
+{
+	struct harness h;
+
+	struct flow expect, master;
+	bool is_new;
+
+	start(&h, "max-pinholes-per-client = 1\n");
+	/* the client's pinhole on another control connection */
+	expect = (struct flow){ h.client, h.server, 0, 50005 };
+	master = (struct flow){ h.client, h.server, 40000, 21 };
+	CHECK(pinhole_add(h.d.pinholes, &expect, &master, &is_new) != NULL);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, PASV_REPLY);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(h.d.stats.refused[POLICY_REFUSE_CLIENT_CAP], 1);
+	CHECK_LOG("notice: pinhole refused (client-pinhole-cap): The client address already has max-pinholes-per-client pinholes open over all its control connections.; announced 203.0.113.2:50000 in \"227 Entering Passive Mode (203,0,113,2,195,80)\": 1 pinholes open (" CONTROL ", conntrack 1000)");
+	CHECK_AUDIT(&h, "pinhole-refused", "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-refused\",\"reason\":\"client-pinhole-cap\",\"reason_text\":\"The client address already has max-pinholes-per-client pinholes open over all its control connections.\",\"mode\":\"passive\",\"family\":\"ipv4\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"announced\":\"203.0.113.2\",\"port\":50000," AUDIT_CONTROL ",\"command\":\"PASV\",\"reply\":\"227 Entering Passive Mode (203,0,113,2,195,80)\",\"reply_code\":227,\"detail\":\"1 pinholes open\"}");
+	harness_fini(&h);
+}
+
 /* PINHOLE_REMOVE of a pinhole already used (-ENOENT), and one the kernel
  * would not remove. */
 static void test_remove_gone_and_refused(void)
@@ -234,6 +258,7 @@ int main(void)
 	test_open_and_remove();
 	test_open_active();
 	test_open_failed();
+	test_open_client_capped();
 	test_remove_gone_and_refused();
 	test_refused();
 	test_line_rejected();
