@@ -70,9 +70,9 @@ static void action_open_log(const struct action_report *r)
 static void action_open_audit(const struct action_report *r)
 {
 	if (r->o->ret < 0)
-		trail_pinhole_failed(r->d, r->e, r->a, action_error(r->o));
+		auditlog_pinhole_failed(r->d, r->e, r->a, action_error(r->o));
 	else
-		trail_pinhole_opened(r->d, &r->o->opened);
+		auditlog_pinhole_opened(r->d, &r->o->opened);
 }
 
 /* ---- PINHOLE_REMOVE --------------------------------------------------- */
@@ -143,11 +143,11 @@ static void action_refused_audit(const struct action_report *r)
 	struct audit_control c;
 	struct audit_line l;
 
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_fmt_pinhole_refused(&l, audit_wall_ms(), &c, a->reason, a->active,
 				  &a->address, a->port, a->command, a->reply,
 				  a->reply_code, a->detail);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- LINE_REJECTED ---------------------------------------------------- */
@@ -182,7 +182,7 @@ static void action_line_audit(const struct action_report *r)
 	struct audit_control c;
 	struct audit_line l;
 
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_begin(&l, "line-rejected", audit_wall_ms());
 	json_kv_str(&l.json, "rule", session_line_rule_name(a->rule));
 	json_kv_bool(&l.json, "attack", session_line_rule_is_attack(a->rule));
@@ -194,7 +194,7 @@ static void action_line_audit(const struct action_report *r)
 					    a->command : a->reply);
 	json_kv_str(&l.json, "detail", a->detail);
 	audit_end(&l);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- STREAM_LOST ------------------------------------------------------ */
@@ -216,10 +216,10 @@ static void action_lost_audit(const struct action_report *r)
 	struct audit_control c;
 	struct audit_line l;
 
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_fmt_session(&l, audit_wall_ms(), "session-lost", &c, "bounds",
 			  r->a->detail);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- ENCRYPTED -------------------------------------------------------- */
@@ -262,10 +262,10 @@ static void action_encrypted_audit(const struct action_report *r)
 
 	if (r->d->grant_hooks)
 		r->d->grant_hooks->report(r->d, r->e, r->a);
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_fmt_session(&l, audit_wall_ms(), "session-encrypted", &c,
 			  session_tls_start_name(r->a->tls_start), r->a->detail);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- STREAM_RESYNC ---------------------------------------------------- */
@@ -287,11 +287,11 @@ static void action_resync_audit(const struct action_report *r)
 	struct audit_control c;
 	struct audit_line l;
 
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_fmt_stream_resync(&l, audit_wall_ms(), &c,
 				r->a->direction == SESSION_DIR_ORIGINAL,
 				r->a->skipped, r->a->detail);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- DATA_TROUBLE ----------------------------------------------------- */
@@ -318,10 +318,10 @@ static void action_trouble_audit(const struct action_report *r)
 	struct audit_control c;
 	struct audit_line l;
 
-	trail_control(r->e, &c);
+	auditlog_control(r->e, &c);
 	audit_fmt_data_trouble(&l, audit_wall_ms(), &c, r->a->reply_code,
 			       r->a->reply, r->a->command);
-	trail_write(r->d, &l);
+	auditlog_write(r->d, &l);
 }
 
 /* ---- the table -------------------------------------------------------- */
@@ -336,7 +336,7 @@ static const struct action_kind action_kinds[] = {
 	[SESSION_ACTION_STREAM_LOST] = { NULL,
 		action_lost_count, action_lost_log, action_lost_audit },
 	/* no audit line: the pinhole-removed event comes from the kernel's
-	 * (pinholes learnt from kernel events, trail.c) */
+	 * (learnt from kernel events, pinholes.c) */
 	[SESSION_ACTION_PINHOLE_REMOVE] = { inspect_pinhole_remove,
 		action_remove_count, action_remove_log, NULL },
 	[SESSION_ACTION_ENCRYPTED] = { action_encrypted_kernel,

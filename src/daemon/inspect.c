@@ -39,7 +39,7 @@ static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
 	if (o->ret < 0)
 		session_pinhole_failed(&e->session, a);
 	else
-		trail_pinhole_record(d, e, a, r.timeout_s, &o->opened);
+		pinholes_record(d, e, a, r.timeout_s, &o->opened);
 }
 
 /* Kernel phase: a pinhole whose purpose is over (superseded, transfer
@@ -54,14 +54,14 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 	o->err[0] = '\0';
 	o->ret = d->kernel->expect_remove(d, &r, o->err, sizeof(o->err));
 	if (o->ret == 0)
-		trail_pinhole_removing(d, e, a);
+		pinholes_removing(d, e, a);
 }
 
 /* The per-client cap, which no single session can see: count the
  * client's live pinholes in the registry and turn an approved
  * announcement into a refusal when the client is at the cap. Only at the
  * cap is the kernel's news read first, so that pinholes already used do
- * not count; below it the install reads it anyway (trail_pinhole_record). */
+ * not count; below it the install reads it anyway (pinholes_record). */
 static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 				  struct session_action *a)
 {
@@ -71,7 +71,7 @@ static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
-	trail_drain_events(d);
+	pinholes_drain_events(d);
 	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
@@ -165,7 +165,7 @@ static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
 		return NULL;
 	}
 	d->stats.sessions_evicted++;
-	trail_session_ended(d, old, "evicted-half-open", now);
+	auditlog_session_ended(d, old, "evicted-half-open", now);
 	session_table_remove(d->sessions, old);
 	if (now - d->last_evict_warning_ms >= 10000 || !d->last_evict_warning_ms) {
 		d->last_evict_warning_ms = now;
@@ -200,7 +200,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 
 	/* conntrack IDs are reused once a conntrack is gone */
 	if (e && !inspect_session_matches(&e->session, qp)) {
-		trail_session_ended(d, e, "replaced", now);
+		auditlog_session_ended(d, e, "replaced", now);
 		session_table_remove(d->sessions, e);
 		e = NULL;
 	}
@@ -226,7 +226,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 		if (!pkt->syn || qp->reply_direction)
 			return NULL;
 		d->stats.sessions_untracked++;
-		trail_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
+		auditlog_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
 		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
 			d->last_full_warning_ms = now;
 			log_msg(LOG_WARNING, "not tracking a new control connection: %s (%u tracked, max-sessions %u); its traffic passes without pinholes; raise max-sessions",
@@ -243,7 +243,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 	if (e->midstream)
 		session_picked_up(&e->session,
 				  inspect_pickup_greeted(d, &e->session, now));
-	trail_session_started(d, e, pkt->syn);
+	auditlog_session_started(d, e, pkt->syn);
 	return e;
 }
 
@@ -332,9 +332,9 @@ static void inspect_session_end(struct daemon *d, struct session_entry *e,
 	if (pkt->fin)
 		e->fin_seen[dir] = true;
 	if (e->ct_destroyed)
-		trail_session_ended(d, e, "conntrack-destroyed", now);
+		auditlog_session_ended(d, e, "conntrack-destroyed", now);
 	else if (pkt->rst || (e->fin_seen[0] && e->fin_seen[1]))
-		trail_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
+		auditlog_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
 	else
 		return;
 	session_table_remove(d->sessions, e);

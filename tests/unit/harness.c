@@ -380,7 +380,7 @@ void harness_conntrack_destroy(struct harness *h)
 	m.id = h->conntrack_id;
 	fake_event(k, &m);
 	k->master_gone = true;
-	trail_drain_events(&h->d);
+	pinholes_drain_events(&h->d);
 }
 
 /* ---- questions ------------------------------------------------------- */

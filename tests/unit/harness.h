@@ -1,4 +1,5 @@
-/* harness: the daemon's real packet path (inspect_packet, trail) on the
+/* harness: the daemon's real packet path (inspect_packet, action,
+ * auditlog, pinholes) on the
  * host, in front of a fake kernel (kernel_ops) that records which
  * expectations would be installed and removed, answers lookups from what
  * it holds, and delivers the conntrack events a test queues. One control
