@@ -49,12 +49,12 @@ static void action_open_log(const struct action_report *r)
 
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
-	if (a->expect_source_port)
-		flow_endpoint_format(&a->expect_source, a->expect_source_port,
+	if (a->data.sport)
+		flow_endpoint_format(&a->data.src, a->data.sport,
 				     source, sizeof(source));
 	else
-		inet_addr_format(&a->expect_source, source, sizeof(source));
-	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
+		inet_addr_format(&a->data.src, source, sizeof(source));
+	flow_endpoint_format(&a->data.dst, a->data.dport, data, sizeof(data));
 	if (r->o->ret < 0) {
 		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
 			source, data, r->control_client, r->control_server,
@@ -90,7 +90,7 @@ static void action_remove_log(const struct action_report *r)
 	const char *cause = session_remove_cause_name(a->cause);
 	char data[FLOW_ENDPOINT_STRLEN];
 
-	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
+	flow_endpoint_format(&a->data.dst, a->data.dport, data, sizeof(data));
 	if (r->o->ret == -ENOENT)
 		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
 			data, cause, r->e->conntrack_id);
@@ -113,9 +113,9 @@ static void action_refused_count(const struct action_report *r)
 		r->d->stats.refused[a->reason]++;
 	r->e->pinholes_refused++;
 	/* The server allocated the port whatever we thought of it. */
-	if (!a->active && a->port != 0 && a->address.family != 0)
-		pressure_announce(&r->d->pressure, &r->e->session.server, a->port,
-				  daemon_now_ms());
+	if (!a->active && a->data.dport != 0 && a->data.dst.family != 0)
+		pressure_announce(&r->d->pressure, &r->e->session.server,
+				  a->data.dport, daemon_now_ms());
 }
 
 static void action_refused_log(const struct action_report *r)
@@ -123,8 +123,8 @@ static void action_refused_log(const struct action_report *r)
 	const struct session_action *a = r->a;
 	char data[FLOW_ENDPOINT_STRLEN];
 
-	if (a->address.family)
-		flow_endpoint_format(&a->address, a->port, data, sizeof(data));
+	if (a->data.dst.family)
+		flow_endpoint_format(&a->data.dst, a->data.dport, data, sizeof(data));
 	else
 		snprintf(data, sizeof(data), "-");
 	/* active mode: the client announced in its command, and the
@@ -145,8 +145,8 @@ static void action_refused_audit(const struct action_report *r)
 
 	auditlog_control(r->e, &c);
 	audit_fmt_pinhole_refused(&l, audit_wall_ms(), &c, a->reason, a->active,
-				  &a->address, a->port, a->command, a->reply,
-				  a->reply_code, a->detail);
+				  &a->data.dst, a->data.dport, a->command,
+				  a->reply, a->reply_code, a->detail);
 	auditlog_write(r->d, &l);
 }
 

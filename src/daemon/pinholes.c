@@ -98,7 +98,8 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 	o->now_ms = now;
 	e->pinholes_opened++;
 	if (!a->active)
-		pressure_announce(&d->pressure, &e->session.server, a->port, now);
+		pressure_announce(&d->pressure, &e->session.server,
+				  a->data.dport, now);
 	session_action_flow(a, &expect);
 	session_control_flow(&e->session, &master);
 	pinholes_drain_events(d);
@@ -173,7 +174,7 @@ void pinholes_removing(struct daemon *d, struct session_entry *e,
 
 /* A data connection of one of our sessions that no recorded pinhole
  * explains (registry full, events lost): still audited as used. */
-static void pinholes_unrecorded_use(struct daemon *d, const struct flow *conn,
+static void pinholes_unrecorded_use(struct daemon *d, const struct flow *data,
 				    const struct flow *master, uint32_t id,
 				    uint64_t now_ms)
 {
@@ -189,7 +190,7 @@ static void pinholes_unrecorded_use(struct daemon *d, const struct flow *conn,
 	if (e == NULL)
 		return;		/* another helper's, or not a session of ours */
 	memset(&tmp, 0, sizeof(tmp));
-	tmp.expect = *conn;
+	tmp.expect = *data;
 	tmp.expect.sport = 0;
 	tmp.master = *master;
 	tmp.conntrack_id = e->conntrack_id;
@@ -197,7 +198,7 @@ static void pinholes_unrecorded_use(struct daemon *d, const struct flow *conn,
 	tmp.state = PINHOLE_GONE;
 	d->stats.pinholes_closed[PINHOLE_CLOSE_USED]++;
 	audit_fmt_pinhole_closed(&l, audit_wall_ms(), now_ms, &tmp,
-				 PINHOLE_CLOSE_USED, conn, id);
+				 PINHOLE_CLOSE_USED, data, id);
 	auditlog_write(d, &l);
 }
 
