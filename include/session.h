@@ -43,6 +43,9 @@ enum session_action_kind {
 					   tracking goes on from the next
 					   line; outstanding commands are
 					   forgotten */
+	SESSION_ACTION_KIND_COUNT	/* not a kind: how many there are
+					   (the daemon's table, action.c,
+					   has an entry for each) */
 };
 
 /* Why a line was not acted on (SESSION_ACTION_LINE_REJECTED). The names

@@ -348,6 +348,8 @@ static const struct action_kind action_kinds[] = {
 };
 
 #define ACTION_KINDS (sizeof(action_kinds) / sizeof(action_kinds[0]))
+_Static_assert(ACTION_KINDS == SESSION_ACTION_KIND_COUNT,
+	       "every session action kind has its entry in action_kinds[]");
 
 static const struct action_kind *action_kind_of(enum session_action_kind k)
 {
