@@ -2,7 +2,26 @@
  * address (the address family is theirs) and port. The one type for a
  * control connection, a data connection and an expectation's tuple (whose
  * source port 0 means any), carried, compared and printed the same way
- * everywhere. Pure. */
+ * everywhere. Pure.
+ *
+ * One name per endpoint, everywhere in src/ and include/:
+ *  - A connection is a struct flow in its original direction, named for
+ *    what it is: `control` (the FTP control connection, client -> server;
+ *    `master` where the kernel's expectation names it so), `data` (a data
+ *    connection, or what a pinhole admits: data.src[:data.sport], port 0
+ *    = any, to the announced data.dst:data.dport), `expect` (that same
+ *    data flow as an expectation's tuple in the kernel), `tuple` / `orig`
+ *    (a conntrack's original tuple as the kernel reports it).
+ *  - Inside a flow the endpoints are src:sport and dst:dport.
+ *  - An endpoint held outside a flow is an address named for its role
+ *    and a port named <role>_port: client / client_port, server /
+ *    server_port, announced / announced_port (what a PORT or EPRT argument
+ *    names). "address", "destination", "dst"/"dport" apart from a flow
+ *    and "orig_dst" are not used.
+ *  - Text: flow_endpoint_format for one endpoint, flow_format for a flow,
+ *    inet_addr_format for an address alone; there is no other formatter.
+ *    The names in the formats (audit JSON keys "source", "destination",
+ *    "port"; ftpgatectl columns) are part of those formats and stay. */
 #ifndef FTPGATE_FLOW_H
 #define FTPGATE_FLOW_H
 

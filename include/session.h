@@ -43,6 +43,9 @@ enum session_action_kind {
 					   tracking goes on from the next
 					   line; outstanding commands are
 					   forgotten */
+	SESSION_ACTION_KIND_COUNT	/* not a kind: how many there are
+					   (the daemon's table, action.c,
+					   has an entry for each) */
 };
 
 /* Why a line was not acted on (SESSION_ACTION_LINE_REJECTED). The names
@@ -101,13 +104,12 @@ struct session_action {
 	enum session_direction direction;
 	bool active;			/* PINHOLE_*: PORT/EPRT (the server
 					   connects to the client) */
-	struct inet_addr address;	/* announced data address */
-	uint16_t port;			/* announced data port */
-	/* PINHOLE_OPEN and PINHOLE_REMOVE: the data connection comes from
-	 * here (source port 0 = any) and goes to address:port. Passive
-	 * mode: the client; active mode: the server. */
-	struct inet_addr expect_source;
-	uint16_t expect_source_port;
+	/* PINHOLE_*: the data connection. data.dst:data.dport is the
+	 * announced endpoint (PINHOLE_REFUSED: family 0 when none parsed);
+	 * for PINHOLE_OPEN and PINHOLE_REMOVE it comes from
+	 * data.src[:data.sport] (port 0 = any): the client in passive mode,
+	 * the server in active mode. */
+	struct flow data;
 	int reply_code;			/* the reply acted on, 0 if none */
 	char command[SESSION_TEXT_MAX];	/* the command that asked; printable */
 	char reply[SESSION_TEXT_MAX];	/* the reply line; printable */
@@ -164,17 +166,15 @@ struct session_command {
 	char text[SESSION_TEXT_MAX];	/* printable, passwords hidden */
 	/* PORT/EPRT: the endpoint its argument names; family 0 when the
 	 * argument did not parse, and why says why (static string) */
-	struct inet_addr address;
-	uint16_t port;
+	struct inet_addr announced;
+	uint16_t announced_port;
 	const char *why;
 };
 
 /* A pinhole the session opened and does not know gone. */
 struct session_pinhole {
-	struct inet_addr source;	/* data connection from (port 0: any) */
-	uint16_t source_port;
-	struct inet_addr destination;	/* to destination:port */
-	uint16_t port;
+	struct flow data;		/* the data connection it admits
+					   (source port 0: any) */
 	bool active;			/* PORT/EPRT */
 	uint64_t expiry_ms;
 	uint32_t id;			/* unique in the session, never 0 */
@@ -289,8 +289,7 @@ size_t session_memory(const struct session *s);
 /* The control connection, original direction: client -> server. */
 void session_control_flow(const struct session *s, struct flow *f);
 
-/* The data connection action a opens or removes: expect_source[:port]
- * (port 0: any) -> address:port. */
+/* The data connection action a opens or removes: a->data. */
 void session_action_flow(const struct session_action *a, struct flow *f);
 
 #endif

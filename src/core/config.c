@@ -96,7 +96,7 @@ static const struct config_key_info {
 					    "`any` or `20`", "any", NULL },
 	[CONFIG_KEY_STRICT] = { "strict", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
 				"`on` or `off`", "on", NULL },
-	/* "": decided when the daemon starts (trail.c) */
+	/* "": decided when the daemon starts (auditlog.c) */
 	[CONFIG_KEY_AUDIT_LOG] = { "audit-log", CONFIG_GLOBAL, 0, 0,
 				   "a path, `stdout` or `none`", NULL,
 				   "stdout with `--foreground`, else `" CONFIG_DEFAULT_AUDIT_LOG "`" },

@@ -340,10 +340,7 @@ static void session_remove_all(struct session *s, enum session_remove_cause caus
 		}
 		a->cause = cause;
 		a->active = ph->active;
-		a->address = ph->destination;
-		a->port = ph->port;
-		a->expect_source = ph->source;
-		a->expect_source_port = ph->source_port;
+		a->data = ph->data;
 		a->reply_code = reply_code;
 		session_str(a->command, command);
 		session_str(a->detail, session_remove_text(cause));
@@ -412,13 +409,13 @@ static void session_command(struct session *s, const struct policy *p,
 	/* The argument is judged now, while the line is at hand; the
 	 * decision waits for the server's reply. */
 	if (fc.verb == FTP_COMMAND_PORT &&
-	    port_argument_parse(fc.argument, fc.argument_len, &cmd.address,
-				&cmd.port, &cmd.why) < 0)
-		memset(&cmd.address, 0, sizeof(cmd.address));
+	    port_argument_parse(fc.argument, fc.argument_len, &cmd.announced,
+				&cmd.announced_port, &cmd.why) < 0)
+		memset(&cmd.announced, 0, sizeof(cmd.announced));
 	if (fc.verb == FTP_COMMAND_EPRT &&
-	    eprt_argument_parse(fc.argument, fc.argument_len, &cmd.address,
-				&cmd.port, &cmd.why) < 0)
-		memset(&cmd.address, 0, sizeof(cmd.address));
+	    eprt_argument_parse(fc.argument, fc.argument_len, &cmd.announced,
+				&cmd.announced_port, &cmd.why) < 0)
+		memset(&cmd.announced, 0, sizeof(cmd.announced));
 	session_push(s, &cmd);
 }
 
@@ -440,10 +437,7 @@ static void session_open(struct session *s, const struct policy *p,
 		return;
 	ph = &s->pinhole[s->pinhole_count++];
 	memset(ph, 0, sizeof(*ph));
-	ph->source = act->expect_source;
-	ph->source_port = act->expect_source_port;
-	ph->destination = act->address;
-	ph->port = act->port;
+	ph->data = act->data;
 	ph->active = act->active;
 	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
 	/* ids wrap after 2^32 opens, long after any record is gone */
@@ -516,14 +510,14 @@ static void session_passive_reply(struct session *s, const struct policy *p,
 	session_text(act.reply, line, len);
 
 	if (code == 227) {
-		r = pasv_reply_parse(text, text_len, &act.address, &act.port,
-				     &why);
+		r = pasv_reply_parse(text, text_len, &act.data.dst,
+				     &act.data.dport, &why);
 	} else {
 		/* RFC 2428: the data connection goes to the address the
 		 * control connection is connected to. */
-		r = epsv_reply_parse(text, text_len, &act.port, &why);
+		r = epsv_reply_parse(text, text_len, &act.data.dport, &why);
 		if (r == 0)
-			act.address = s->server;
+			act.data.dst = s->server;
 	}
 
 	if (!asked || cmd->verb != want) {
@@ -543,19 +537,19 @@ static void session_passive_reply(struct session *s, const struct policy *p,
 	if (s->epsv_all && code == 227) {
 		act.reason = POLICY_REFUSE_EPSV_ALL;
 	} else if (r < 0 || tainted) {
-		memset(&act.address, 0, sizeof(act.address));
-		act.port = 0;
+		memset(&act.data.dst, 0, sizeof(act.data.dst));
+		act.data.dport = 0;
 		act.reason = POLICY_REFUSE_MALFORMED;
 		session_str(act.detail, tainted ? "reply line rejected" : why);
 	} else {
 		/* A policy refusal needs no detail: the reason says it. */
-		act.reason = policy_check_passive(p, &s->server, &act.address,
-						  act.port,
+		act.reason = policy_check_passive(p, &s->server, &act.data.dst,
+						  act.data.dport,
 						  session_pinholes_live(s, now_ms));
 		session_allow(s, &act);
 		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
-			act.expect_source = s->client;
-			act.expect_source_port = 0;
+			act.data.src = s->client;
+			act.data.sport = 0;
 		}
 	}
 	session_open(s, p, &act, now_ms, out);
@@ -580,19 +574,20 @@ static void session_active_reply(struct session *s, const struct policy *p,
 	act.direction = SESSION_DIR_REPLY;
 	act.active = true;
 	act.reply_code = code;
-	act.address = cmd->address;
-	act.port = cmd->port;
+	act.data.dst = cmd->announced;
+	act.data.dport = cmd->announced_port;
 	memcpy(act.command, cmd->text, sizeof(act.command));
 	session_text(act.reply, line, len);
 
 	if (s->epsv_all) {
 		act.reason = POLICY_REFUSE_EPSV_ALL;
-	} else if (cmd->address.family == 0) {
+	} else if (cmd->announced.family == 0) {
 		act.reason = POLICY_REFUSE_MALFORMED_COMMAND;
 		session_str(act.detail, cmd->why);
 	} else {
 		act.reason = policy_check_active(p, &s->server, &s->client,
-						 &cmd->address, cmd->port,
+						 &cmd->announced,
+						 cmd->announced_port,
 						 session_pinholes_live(s, now_ms));
 		if (act.reason == POLICY_ALLOW && (code != 200 || tainted)) {
 			act.reason = POLICY_REFUSE_NOT_ACCEPTED;
@@ -601,8 +596,8 @@ static void session_active_reply(struct session *s, const struct policy *p,
 		}
 		session_allow(s, &act);
 		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
-			act.expect_source = s->server;
-			act.expect_source_port =
+			act.data.src = s->server;
+			act.data.sport =
 				policy_active_source_port(p, &s->server);
 		}
 	}
@@ -1174,6 +1169,5 @@ void session_control_flow(const struct session *s, struct flow *f)
 
 void session_action_flow(const struct session_action *a, struct flow *f)
 {
-	*f = (struct flow){ a->expect_source, a->address, a->expect_source_port,
-			    a->port };
+	*f = a->data;
 }

@@ -119,7 +119,7 @@ static int answer_pinholes(struct daemon *d, bool json, struct strbuf *body)
 	int rc;
 
 	/* settle what the kernel already told us before joining */
-	trail_drain_events(d);
+	pinholes_drain_events(d);
 	rc = expect_list(d->expect, CONFIG_HELPER_NAME, answer_pinhole_cb, &a);
 	if (rc < 0 || a.overflow) {
 		strbuf_printf(body, "cannot list the kernel's expectations: %s",
@@ -344,7 +344,7 @@ static int answer_ports(struct daemon *d, bool json, struct strbuf *body)
 	unsigned n;
 	int rc;
 
-	trail_drain_events(d);
+	pinholes_drain_events(d);
 	rc = answer_pressure(d, true, &rep, &n);
 	if (rc == -ENOMEM) {
 		strbuf_puts(body, "out of memory");

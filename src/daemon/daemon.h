@@ -1,8 +1,9 @@
 /* daemon.h: the state of ftpgated, shared by its files: ftpgated.c (start,
  * event loop, reload, shutdown), inspect.c (one queued packet: session,
- * pinholes, verdict), trail.c (the audit trail: what became of every
- * session and pinhole) and answer.c (answers to ftpgatectl). Private to
- * the daemon executable. */
+ * pinholes, verdict), action.c (each session action kind: kernel step,
+ * counters, log and audit lines), auditlog.c (the audit log), pinholes.c
+ * (what became of every pinhole, from the kernel's events) and answer.c
+ * (answers to ftpgatectl). Private to the daemon executable. */
 #ifndef FTPGATE_DAEMON_H
 #define FTPGATE_DAEMON_H
 
@@ -65,8 +66,9 @@ struct daemon_grants {
 struct daemon;
 struct ctnl_msg;
 
-/* What the packet path (inspect.c, trail.c) asks of grants.c; NULL in
- * the host tests of the packet path (no grants there). */
+/* What the packet path (inspect.c, action.c, auditlog.c, pinholes.c)
+ * asks of grants.c; NULL in the host tests of the packet path (no grants
+ * there). */
 struct grant_hooks {
 	/* kernel phase of SESSION_ACTION_ENCRYPTED: decide and add the
 	 * element, before the verdict */
@@ -75,7 +77,7 @@ struct grant_hooks {
 	/* reporting phase of the same action: count, log, audit */
 	void (*report)(struct daemon *d, struct session_entry *e,
 		       const struct session_action *a);
-	/* every end of a tracked session (trail_session_ended) */
+	/* every end of a tracked session (auditlog_session_ended) */
 	void (*session_ended)(struct daemon *d, struct session_entry *e,
 			      const char *reason, uint64_t now_ms);
 	/* a conntrack NEW event of an ordinary connection */
@@ -87,7 +89,7 @@ struct daemon {
 	const char *config_path;
 	bool config_required;		/* named on the command line */
 	bool foreground;
-	/* every kernel call of inspect.c and trail.c goes through here
+	/* every kernel call of the packet path goes through here
 	 * (kernel_ops_netlink; a fake in the host tests) */
 	const struct kernel_ops *kernel;
 	struct queue *queue;
@@ -99,7 +101,7 @@ struct daemon {
 	uint64_t last_full_warning_ms;
 	uint64_t last_evict_warning_ms;	/* half-open eviction (inspect.c) */
 	/* the session whose packet is being handled: a DESTROY event read
-	 * meanwhile only marks it (trail.c), inspect.c ends it after */
+	 * meanwhile only marks it (pinholes.c), inspect.c ends it after */
 	struct session_entry *inspecting;
 	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
 	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
@@ -107,7 +109,7 @@ struct daemon {
 	uint64_t queue_overrun_warned_ms;
 	struct stats stats;
 	uint64_t start_ms;
-	/* audit trail (trail.c) */
+	/* audit log (auditlog.c) */
 	struct audit_log audit;
 	char audit_path[CONFIG_PATH_MAX];	/* resolved: file or "stdout" */
 	uint64_t audit_complained_ms;	/* last loud complaint */
@@ -141,63 +143,108 @@ static inline uint64_t daemon_now_ms(void)
  * before the verdict, send the verdict, then log and audit it. */
 void inspect_packet(const struct queue_packet *qp, void *daemon);
 
-/* ---- trail.c ---------------------------------------------------------- */
-
-/* Open the audit log named by the configuration (foreground: stdout by
- * default). 0, or negative errno (logged). */
-int trail_open(struct daemon *d);
-/* SIGHUP: reopen (rotation) or switch to a changed path. */
-void trail_reopen(struct daemon *d);
-void trail_close(struct daemon *d);
-/* Whether the kernel sends conntrack events at all (sysctl); warns if not. */
-void trail_check_events(struct daemon *d);
-/* Write one event; failures are counted and said loudly in the log. */
-void trail_write(struct daemon *d, struct audit_line *l);
-
-void trail_daemon_started(struct daemon *d, unsigned adopted);
-void trail_daemon_stopped(struct daemon *d);
-void trail_config_reloaded(struct daemon *d, bool ok, const char *error);
-
-void trail_session_started(struct daemon *d, struct session_entry *e, bool syn);
-void trail_session_ended(struct daemon *d, struct session_entry *e,
-			 const char *reason, uint64_t now_ms);
-void trail_session_untracked(struct daemon *d, const struct queue_packet *qp,
-			     const char *reason);
-
 /* An installed pinhole between its recording (before the packet's
  * verdict) and its audit line (after it). */
-struct trail_opened {
+struct pinholes_opened {
 	struct pinhole pinhole;		/* as recorded (a copy) */
 	uint64_t now_ms;		/* when it was recorded */
 	bool recorded;			/* false: registry full, not tracked */
 	bool refreshed;			/* the same pinhole announced again */
 };
 
-/* Session actions, after the daemon carried them out. The pinhole
- * registry is updated before the verdict (trail_pinhole_record,
- * trail_pinhole_removing); the audit lines are written after it. */
-void trail_pinhole_record(struct daemon *d, struct session_entry *e,
-			  const struct session_action *a, uint32_t timeout_s,
-			  struct trail_opened *o);
-void trail_pinhole_opened(struct daemon *d, const struct trail_opened *o);
-void trail_pinhole_failed(struct daemon *d, struct session_entry *e,
-			  const struct session_action *a, const char *error);
-void trail_pinhole_removing(struct daemon *d, struct session_entry *e,
-			    const struct session_action *a);
-void trail_action(struct daemon *d, struct session_entry *e,
-		  const struct session_action *a);
+/* What the kernel step of one action did, for its reporting phase;
+ * written only by the steps that have one (PINHOLE_OPEN, PINHOLE_REMOVE). */
+struct inspect_outcome {
+	int ret;			/* expect_install / expect_remove */
+	uint32_t timeout_s;		/* PINHOLE_OPEN: the timeout asked */
+	char err[DAEMON_ERR_MAX];	/* the kernel's complaint, if any */
+	struct pinholes_opened opened;	/* PINHOLE_OPEN, installed */
+};
 
-/* Kernel events (events_receive callback) and their loss. */
-void trail_kernel_event(const struct ctnl_msg *m, void *daemon);
-void trail_events_lost(struct daemon *d, const char *source, uint64_t count);
-/* Read and handle every waiting kernel event (bounded). */
-void trail_drain_events(struct daemon *d);
+/* Kernel steps of the action table (action.c), before the verdict.
+ * PINHOLE_OPEN: the per-client cap (at it, a becomes a PINHOLE_REFUSED
+ * for POLICY_REFUSE_CLIENT_CAP and o is not written), else install the
+ * expectation and record the pinhole. PINHOLE_REMOVE: remove it, marked
+ * in the registry as ours to remove before any kernel event about it is
+ * read. */
+void inspect_pinhole_open(struct daemon *d, struct session_entry *e,
+			  struct session_action *a, struct inspect_outcome *o);
+void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
+			    struct session_action *a, struct inspect_outcome *o);
+
+/* ---- action.c --------------------------------------------------------- */
+
+/* Kernel phase of one action (its kind's kernel step, if it has one). */
+void action_kernel(struct daemon *d, struct session_entry *e,
+		   struct session_action *a, struct inspect_outcome *o);
+/* Reporting phase of one action: its kind's counters, log line and audit
+ * line, in that order. o: what action_kernel wrote for it. */
+void action_report(struct daemon *d, struct session_entry *e,
+		   const struct session_action *a,
+		   const struct inspect_outcome *o);
+/* The kernel's complaint in o, or strerror of its error. */
+const char *action_error(const struct inspect_outcome *o);
+
+/* ---- auditlog.c ------------------------------------------------------- */
+
+/* Open the audit log named by the configuration (foreground: stdout by
+ * default). 0, or negative errno (logged). */
+int auditlog_open(struct daemon *d);
+/* SIGHUP: reopen (rotation) or switch to a changed path. */
+void auditlog_reopen(struct daemon *d);
+void auditlog_close(struct daemon *d);
+/* Write one event; failures are counted and said loudly in the log. */
+void auditlog_write(struct daemon *d, struct audit_line *l);
+/* The control connection of e, as audit lines name it. */
+void auditlog_control(const struct session_entry *e, struct audit_control *c);
+
+void auditlog_daemon_started(struct daemon *d, unsigned adopted);
+void auditlog_daemon_stopped(struct daemon *d);
+void auditlog_config_reloaded(struct daemon *d, bool ok, const char *error);
+
+/* A session's start and end are counted and audited; its end also ends
+ * its grants (grant_hooks->session_ended). */
+void auditlog_session_started(struct daemon *d, struct session_entry *e, bool syn);
+void auditlog_session_ended(struct daemon *d, struct session_entry *e,
+			    const char *reason, uint64_t now_ms);
+void auditlog_session_untracked(struct daemon *d, const struct queue_packet *qp,
+				const char *reason);
+
+/* The audit lines of a pinhole installed (pinholes_record made o; also
+ * warns when the registry was full) or one the kernel refused. */
+void auditlog_pinhole_opened(struct daemon *d, const struct pinholes_opened *o);
+void auditlog_pinhole_failed(struct daemon *d, struct session_entry *e,
+			     const struct session_action *a, const char *error);
+/* events-lost: source "conntrack-events" or "queue", count so far. */
+void auditlog_events_lost(struct daemon *d, const char *source, uint64_t count);
+
+/* ---- pinholes.c ------------------------------------------------------- */
+
+/* Whether the kernel sends conntrack events at all (sysctl); warns if not. */
+void pinholes_check_events(struct daemon *d);
+
+/* Before the verdict, the registry's record of a session action the
+ * kernel carried out: an installed pinhole (o keeps what its audit line
+ * will say), a pinhole ftpgated is removing. */
+void pinholes_record(struct daemon *d, struct session_entry *e,
+		     const struct session_action *a, uint32_t timeout_s,
+		     struct pinholes_opened *o);
+void pinholes_removing(struct daemon *d, struct session_entry *e,
+		       const struct session_action *a);
+
+/* Kernel events (events_receive callback): pinholes used or gone, and
+ * control connections whose conntrack was destroyed (their session
+ * ends). */
+void pinholes_kernel_event(const struct ctnl_msg *m, void *daemon);
+/* Read and handle every waiting kernel event (bounded); a loss (ENOBUFS)
+ * makes the pinholes open now uncertain, and is audited. */
+void pinholes_drain_events(struct daemon *d);
 
 /* Decide what became of pinholes whose time has come (once a second). */
-void trail_tick(struct daemon *d, uint64_t now_ms);
+void pinholes_tick(struct daemon *d, uint64_t now_ms);
 /* Record the expectations of our helper the kernel already holds (a
  * restart). Returns how many. */
-unsigned trail_adopt(struct daemon *d);
+unsigned pinholes_adopt(struct daemon *d);
 
 /* ---- sets.c ----------------------------------------------------------- */
 

@@ -110,8 +110,8 @@ static void daemon_reload(struct daemon *d)
 	if (daemon_config_load(d, &fresh) < 0) {
 		config_free(&fresh);
 		log_msg(LOG_ERR, "reload failed; still running on the previous configuration");
-		trail_reopen(d);	/* log rotation still works */
-		trail_config_reloaded(d, false, "the file has an error (see the daemon's log); the previous configuration stays");
+		auditlog_reopen(d);	/* log rotation still works */
+		auditlog_config_reloaded(d, false, "the file has an error (see the daemon's log); the previous configuration stays");
 		return;
 	}
 	if (fresh.queue_number != d->config.queue_number) {
@@ -136,8 +136,8 @@ static void daemon_reload(struct daemon *d)
 	config_free(&d->config);
 	d->config = fresh;
 	session_table_set_max(d->sessions, d->config.max_sessions);
-	trail_reopen(d);
-	trail_check_events(d);
+	auditlog_reopen(d);
+	pinholes_check_events(d);
 	pressure_configure(&d->pressure, d->config.pressure_window_s, d->config.time_wait_s);
 	d->metrics_written_ms = 0;
 	now = daemon_helper_params(&d->config);
@@ -155,7 +155,7 @@ static void daemon_reload(struct daemon *d)
 	grants_reload(d);
 	log_msg(LOG_NOTICE, "configuration reloaded from %s (%u sessions kept)",
 		d->config_path, session_table_count(d->sessions));
-	trail_config_reloaded(d, true, NULL);
+	auditlog_config_reloaded(d, true, NULL);
 }
 
 static void daemon_signal(struct daemon *d)
@@ -174,7 +174,7 @@ static void daemon_idle_cb(struct session_entry *e, void *data)
 {
 	struct daemon *d = data;
 
-	trail_session_ended(d, e, "idle", d->last_gc_ms);
+	auditlog_session_ended(d, e, "idle", d->last_gc_ms);
 }
 
 static void daemon_gc(struct daemon *d, uint64_t now)
@@ -189,7 +189,7 @@ static void daemon_gc(struct daemon *d, uint64_t now)
 					    daemon_idle_cb, d);
 	if (removed)
 		log_msg(LOG_DEBUG, "forgot %u idle control connections", removed);
-	trail_tick(d, now);
+	pinholes_tick(d, now);
 	sets_tick(d, now);
 	grants_tick(d, now);
 	answer_metrics_tick(d, now);
@@ -212,7 +212,7 @@ static void daemon_queue_overrun(struct daemon *d)
 	log_msg(LOG_WARNING, "queue %u: ftpgated's receive buffer (queue-receive-buffer-bytes = %u) was full, so the kernel let packets pass uninspected; raise queue-receive-buffer-bytes (a restart applies it) or find what slows ftpgated down; queue_overruns_total is now %lu",
 		d->config.queue_number, d->config.queue_rcvbuf_bytes,
 		queue_overruns(d->queue));
-	trail_events_lost(d, "queue", queue_overruns(d->queue));
+	auditlog_events_lost(d, "queue", queue_overruns(d->queue));
 }
 
 static int daemon_run(struct daemon *d)
@@ -239,7 +239,7 @@ static int daemon_run(struct daemon *d)
 		/* Kernel events before packets: what became of earlier
 		 * pinholes is settled before new ones are recorded. */
 		if (fds[2].revents & POLLIN)
-			trail_drain_events(d);
+			pinholes_drain_events(d);
 		if (fds[0].revents & POLLIN) {
 			ret = queue_receive(d->queue, inspect_packet, d);
 			if (ret == -ENOBUFS)
@@ -272,7 +272,7 @@ static void daemon_shutdown(struct daemon *d)
 		d->stats.pinholes_failed, d->stats.pinholes_removed,
 		d->stats.sessions_encrypted);
 	grants_stop(d);
-	trail_daemon_stopped(d);
+	auditlog_daemon_stopped(d);
 }
 
 /* The control socket's group: a name or a number; "" is our own. */
@@ -442,7 +442,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
 		goto out;
 	}
-	trail_check_events(&d);
+	pinholes_check_events(&d);
 
 	qparams = (struct queue_params){
 		.number = d.config.queue_number,
@@ -472,7 +472,7 @@ int main(int argc, char **argv)
 	d.foreground = foreground;
 	d.start_ms = daemon_now_ms();
 	d.stats.start_time_s = (uint64_t)(audit_wall_ms() / 1000);
-	trail_open(&d);
+	auditlog_open(&d);
 	if (daemon_observe(&d, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "start-up failed: %s", err);
 		goto out_disable;
@@ -483,8 +483,8 @@ int main(int argc, char **argv)
 	}
 	sets_start(&d);
 	grants_start(&d);
-	adopted = trail_adopt(&d);
-	trail_daemon_started(&d, adopted);
+	adopted = pinholes_adopt(&d);
+	auditlog_daemon_started(&d, adopted);
 	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
 		CONFIG_HELPER_NAME, d.config.queue_number, d.config.policy.expect_timeout_s,
 		d.config.policy.max_pinholes_per_session, d.audit_path,
@@ -509,7 +509,7 @@ out:
 	ctnl_close(d.ctnl);
 	pinhole_table_destroy(d.pinholes);
 	pressure_free(&d.pressure);
-	trail_close(&d);
+	auditlog_close(&d);
 	if (d.signal_fd >= 0)
 		close(d.signal_fd);
 	session_table_destroy(d.sessions);

@@ -8,7 +8,7 @@
  * the ruleset accepts new connections matching it. The element is deleted
  * when the last control connection sharing it ends (FIN, RST, conntrack
  * DESTROY, idle, eviction: every path that ends a session calls
- * grants_session_ended through trail_session_ended), when its lifetime
+ * grants_session_ended through auditlog_session_ended), when its lifetime
  * passes, on a reload that no longer allows it, and when ftpgated stops.
  * Once a second the sets are compared with the registry: an element the
  * kernel lost (the ruleset was loaded again) is put back with its
@@ -179,7 +179,7 @@ static void grants_report(struct daemon *d, struct session_entry *e,
 				  text, sizeof(text));
 		json_kv_str(&l.json, "expires", text);
 		audit_end(&l);
-		trail_write(d, &l);
+		auditlog_write(d, &l);
 		return;
 	}
 	if ((unsigned)r < GRANT_REASON_COUNT)
@@ -203,7 +203,7 @@ static void grants_report(struct daemon *d, struct session_entry *e,
 	json_kv_str(&l.json, "tls", session_tls_start_name(a->tls_start));
 	json_kv_str(&l.json, "detail", gs->last_err[0] ? gs->last_err : grant_reason_text(r));
 	audit_end(&l);
-	trail_write(d, &l);
+	auditlog_write(d, &l);
 }
 
 /* ---- closing ---------------------------------------------------------- */
@@ -237,7 +237,7 @@ static void grants_close(struct daemon *d, struct grant *g, enum grant_close how
 	json_kv_uint(&l.json, "duration_ms", now_ms - copy.opened_ms);
 	json_kv_bool(&l.json, "removed_from_ruleset", ret == 0);
 	audit_end(&l);
-	trail_write(d, &l);
+	auditlog_write(d, &l);
 }
 
 static void grants_session_ended(struct daemon *d, struct session_entry *e,

@@ -14,14 +14,6 @@
 #include "log.h"
 #include "packet.h"
 
-/* What the kernel phase did with one action, for the reporting phase. */
-struct inspect_outcome {
-	int ret;			/* expect_install / expect_remove */
-	uint32_t timeout_s;		/* PINHOLE_OPEN: the timeout asked */
-	char err[DAEMON_ERR_MAX];	/* the kernel's complaint, if any */
-	struct trail_opened opened;	/* PINHOLE_OPEN, installed */
-};
-
 static void inspect_expect_request(const struct session_entry *e,
 				   const struct session_action *a,
 				   struct expect_request *r)
@@ -47,51 +39,14 @@ static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
 	if (o->ret < 0)
 		session_pinhole_failed(&e->session, a);
 	else
-		trail_pinhole_record(d, e, a, r.timeout_s, &o->opened);
-}
-
-/* Reporting phase: say what became of it. */
-static void inspect_pinhole_report(struct daemon *d, struct session_entry *e,
-				   const struct session_action *a,
-				   const struct inspect_outcome *o)
-{
-	const struct session *s = &e->session;
-	char client[64], data[64], control_client[64], control_server[64];
-
-	/* the data connection's source: the client (passive mode) or the
-	 * server (active mode), with its port when the policy fixes it */
-	if (a->expect_source_port)
-		flow_endpoint_format(&a->expect_source, a->expect_source_port,
-				        client, sizeof(client));
-	else
-		inet_addr_format(&a->expect_source, client, sizeof(client));
-	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
-	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
-	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
-
-	if (o->ret < 0) {
-		const char *why = o->err[0] ? o->err : strerror(-o->ret);
-
-		d->stats.pinholes_failed++;
-		log_msg(LOG_WARNING, "pinhole not installed: %s -> %s (control %s -> %s): %s",
-			client, data, control_client, control_server, why);
-		trail_pinhole_failed(d, e, a, why);
-		return;
-	}
-	d->stats.pinholes_opened++;
-	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
-		client, data, a->active ? " (active mode)" : "", o->timeout_s,
-		a->reply_code, a->command, control_client, control_server,
-		e->conntrack_id);
-	trail_pinhole_opened(d, &o->opened);
+		pinholes_record(d, e, a, r.timeout_s, &o->opened);
 }
 
 /* Kernel phase: a pinhole whose purpose is over (superseded, transfer
  * done, ABOR, ...). Marked as ours to remove before any later kernel
  * event about it is read. */
-static void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
-				   const struct session_action *a,
-				   struct inspect_outcome *o)
+void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
+			    struct session_action *a, struct inspect_outcome *o)
 {
 	struct expect_request r;
 
@@ -99,41 +54,14 @@ static void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 	o->err[0] = '\0';
 	o->ret = d->kernel->expect_remove(d, &r, o->err, sizeof(o->err));
 	if (o->ret == 0)
-		trail_pinhole_removing(d, e, a);
-}
-
-/* Reporting phase of a removal. -ENOENT is the usual case: its data
- * connection used it already. */
-static void inspect_pinhole_removed_report(struct daemon *d, struct session_entry *e,
-					   const struct session_action *a,
-					   const struct inspect_outcome *o)
-{
-	char data[64];
-
-	flow_endpoint_format(&a->address, a->port, data, sizeof(data));
-	if (o->ret == -ENOENT) {
-		log_msg(LOG_DEBUG, "pinhole to %s already gone (%s; conntrack %u)",
-			data, session_remove_cause_name(a->cause), e->conntrack_id);
-		return;
-	}
-	if (o->ret < 0) {
-		log_msg(LOG_WARNING, "pinhole to %s not removed (%s): %s",
-			data, session_remove_cause_name(a->cause),
-			o->err[0] ? o->err : strerror(-o->ret));
-		return;
-	}
-	d->stats.pinholes_removed++;
-	log_msg(LOG_NOTICE, "pinhole removed (%s): -> %s tcp%s: %s (\"%s\"; conntrack %u)",
-		session_remove_cause_name(a->cause), data,
-		a->active ? " (active mode)" : "", a->detail, a->command,
-		e->conntrack_id);
+		pinholes_removing(d, e, a);
 }
 
 /* The per-client cap, which no single session can see: count the
  * client's live pinholes in the registry and turn an approved
  * announcement into a refusal when the client is at the cap. Only at the
  * cap is the kernel's news read first, so that pinholes already used do
- * not count; below it the install reads it anyway (trail_pinhole_record). */
+ * not count; below it the install reads it anyway (pinholes_record). */
 static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 				  struct session_action *a)
 {
@@ -143,7 +71,7 @@ static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
-	trail_drain_events(d);
+	pinholes_drain_events(d);
 	n = pinhole_client_open_count(d->pinholes, client);
 	if (policy_check_client(&d->config.policy, n) == POLICY_ALLOW)
 		return false;
@@ -154,27 +82,26 @@ static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 	return true;
 }
 
+void inspect_pinhole_open(struct daemon *d, struct session_entry *e,
+			  struct session_action *a, struct inspect_outcome *o)
+{
+	if (!inspect_client_capped(d, e, a))
+		inspect_pinhole_install(d, e, a, o);
+}
+
 /* Kernel phase, before the verdict: every expectation the packet's
  * actions install or remove, in order, and the pinhole registry's record
- * of them. Nothing of this packet is logged or audited here (only the
- * outcome of earlier pinholes whose kernel events are read on the way). */
+ * of them (action.c has each kind's step). Nothing of this packet is
+ * logged or audited here (only the outcome of earlier pinholes whose
+ * kernel events are read on the way). */
 static void inspect_actions_kernel(struct daemon *d, struct session_entry *e,
 				   struct session_actions *actions,
 				   struct inspect_outcome *outcome)
 {
 	unsigned i;
 
-	for (i = 0; i < actions->count; i++) {
-		struct session_action *a = &actions->item[i];
-
-		if (a->kind == SESSION_ACTION_PINHOLE_OPEN &&
-		    !inspect_client_capped(d, e, a))
-			inspect_pinhole_install(d, e, a, &outcome[i]);
-		else if (a->kind == SESSION_ACTION_PINHOLE_REMOVE)
-			inspect_pinhole_remove(d, e, a, &outcome[i]);
-		else if (a->kind == SESSION_ACTION_ENCRYPTED && d->grant_hooks)
-			d->grant_hooks->encrypted(d, e, a);
-	}
+	for (i = 0; i < actions->count; i++)
+		action_kernel(d, e, &actions->item[i], &outcome[i]);
 }
 
 /* What the session could not hand out: line reports past its per-packet
@@ -198,84 +125,19 @@ static void inspect_actions_unreported(struct daemon *d,
 }
 
 /* Reporting phase, after the verdict: counters, log lines and audit
- * events of every action, in order. */
+ * events of every action, in order (action.c). */
 static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 				   const struct session_actions *actions,
 				   const struct inspect_outcome *outcome)
 {
 	const struct session *s = &e->session;
-	char control_client[64], control_server[64], data[64];
+	char control_client[64], control_server[64];
 	unsigned i;
 
 	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
 	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
-	for (i = 0; i < actions->count; i++) {
-		const struct session_action *a = &actions->item[i];
-
-		switch (a->kind) {
-		case SESSION_ACTION_PINHOLE_OPEN:
-			inspect_pinhole_report(d, e, a, &outcome[i]);
-			break;
-		case SESSION_ACTION_PINHOLE_REFUSED:
-			if (a->reason < POLICY_REASON_COUNT)
-				d->stats.refused[a->reason]++;
-			if (a->address.family)
-				flow_endpoint_format(&a->address, a->port, data, sizeof(data));
-			else
-				snprintf(data, sizeof(data), "-");
-			/* active mode: the client announced in its command,
-			 * and the server's reply decided */
-			log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s%s%s (control %s -> %s, conntrack %u)",
-				policy_reason_name(a->reason), policy_reason_text(a->reason),
-				data, a->active ? a->command : a->reply,
-				a->active ? ", reply " : "", a->active ? a->reply : "",
-				a->detail[0] ? ": " : "", a->detail,
-				control_client, control_server, e->conntrack_id);
-			break;
-		case SESSION_ACTION_LINE_REJECTED:
-			log_msg(session_line_rule_is_attack(a->rule) ? LOG_WARNING : LOG_INFO,
-				"line rejected from %s (%s%s): %s (control %s -> %s)",
-				a->direction == SESSION_DIR_ORIGINAL ? "client" : "server",
-				session_line_rule_name(a->rule),
-				session_line_rule_is_attack(a->rule) ? ", possible attack" : "",
-				a->detail, control_client, control_server);
-			break;
-		case SESSION_ACTION_PINHOLE_REMOVE:
-			inspect_pinhole_removed_report(d, e, a, &outcome[i]);
-			break;
-		case SESSION_ACTION_ENCRYPTED:
-			d->stats.sessions_encrypted++;
-			if (a->tls_start == SESSION_TLS_AUTH)
-				log_msg(LOG_NOTICE, "%s (\"%s\" answered \"%s\"; control %s -> %s, conntrack %u)",
-					SESSION_ENCRYPTED_TEXT, a->command, a->reply,
-					control_client, control_server, e->conntrack_id);
-			else
-				log_msg(LOG_NOTICE, "%s (%s: the client's first bytes are TLS; control %s -> %s, conntrack %u)",
-					SESSION_ENCRYPTED_TEXT, session_tls_start_name(a->tls_start),
-					control_client, control_server, e->conntrack_id);
-			if (d->grant_hooks)
-				d->grant_hooks->report(d, e, a);
-			break;
-		case SESSION_ACTION_STREAM_LOST:
-			d->stats.streams_lost++;
-			log_msg(LOG_WARNING, "stopped tracking control connection %s -> %s: %s; its traffic still passes but it gets no pinholes",
-				control_client, control_server,
-				a->detail[0] ? a->detail : "buffer bound reached");
-			break;
-		case SESSION_ACTION_STREAM_RESYNC:
-			d->stats.streams_resynchronized++;
-			log_msg(LOG_WARNING, "control connection %s -> %s (conntrack %u): %s; outstanding commands forgotten, announcements in the skipped bytes get no pinhole; packets passed uninspected because ftpgated was too slow or down (see queue_overruns_total; a full queue, queue-max-packets, is counted nowhere)",
-				control_client, control_server, e->conntrack_id, a->detail);
-			break;
-		case SESSION_ACTION_DATA_TROUBLE:
-			log_msg(LOG_NOTICE, "server reports data-connection trouble: \"%s\" to \"%s\" (control %s -> %s, conntrack %u)",
-				a->reply, a->command[0] ? a->command : "-",
-				control_client, control_server, e->conntrack_id);
-			break;
-		}
-		/* the audit log's record of it */
-		trail_action(d, e, a);
-	}
+	for (i = 0; i < actions->count; i++)
+		action_report(d, e, &actions->item[i], &outcome[i]);
 	inspect_actions_unreported(d, actions, control_client, control_server);
 }
 
@@ -303,7 +165,7 @@ static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
 		return NULL;
 	}
 	d->stats.sessions_evicted++;
-	trail_session_ended(d, old, "evicted-half-open", now);
+	auditlog_session_ended(d, old, "evicted-half-open", now);
 	session_table_remove(d->sessions, old);
 	if (now - d->last_evict_warning_ms >= 10000 || !d->last_evict_warning_ms) {
 		d->last_evict_warning_ms = now;
@@ -365,7 +227,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 
 	/* conntrack IDs are reused once a conntrack is gone */
 	if (e && !inspect_session_matches(&e->session, qp)) {
-		trail_session_ended(d, e, "replaced", now);
+		auditlog_session_ended(d, e, "replaced", now);
 		session_table_remove(d->sessions, e);
 		e = NULL;
 	}
@@ -395,7 +257,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 		if (!pkt->syn || qp->reply_direction)
 			return NULL;
 		d->stats.sessions_untracked++;
-		trail_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
+		auditlog_session_untracked(d, qp, full ? "session-table-full" : "out-of-memory");
 		if (now - d->last_full_warning_ms >= 10000 || !d->last_full_warning_ms) {
 			d->last_full_warning_ms = now;
 			log_msg(LOG_WARNING, "not tracking a new control connection: %s (%u tracked, max-sessions %u); its traffic passes without pinholes; raise max-sessions",
@@ -412,7 +274,7 @@ static struct session_entry *inspect_session(struct daemon *d,
 	if (e->midstream)
 		session_picked_up(&e->session,
 				  inspect_pickup_greeted(d, &e->session, now));
-	trail_session_started(d, e, pkt->syn);
+	auditlog_session_started(d, e, pkt->syn);
 	return e;
 }
 
@@ -501,9 +363,9 @@ static void inspect_session_end(struct daemon *d, struct session_entry *e,
 	if (pkt->fin)
 		e->fin_seen[dir] = true;
 	if (e->ct_destroyed)
-		trail_session_ended(d, e, "conntrack-destroyed", now);
+		auditlog_session_ended(d, e, "conntrack-destroyed", now);
 	else if (pkt->rst || (e->fin_seen[0] && e->fin_seen[1]))
-		trail_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
+		auditlog_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
 	else
 		return;
 	session_table_remove(d->sessions, e);

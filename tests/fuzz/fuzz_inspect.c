@@ -1,5 +1,5 @@
 /* libFuzzer target: whole packet sequences of one control connection
- * through the daemon's real packet path (inspect_packet, trail) in front
+ * through the daemon's real packet path (inspect_packet, action, auditlog, pinholes) in front
  * of the fake kernel of tests/unit/harness.c, with an oracle on every
  * pinhole it would open.
  *
@@ -15,7 +15,7 @@
  *          advancing); bit 7 a kernel event instead of a packet: offset
  *          bit 0 clear: the conntrack is destroyed (expectations and
  *          conntrack DESTROY events; later packets belong to a new
- *          conntrack of the same tuple), set: a second passes (trail_tick)
+ *          conntrack of the same tuple), set: a second passes (pinholes_tick)
  *
  * Oracle (any broken promise aborts, so the fuzzer keeps the input):
  *  - every installed expectation belongs to the control connection, and
@@ -178,7 +178,7 @@ static bool fuzz_none_left(const struct harness *h)
 static void fuzz_event(struct harness *h, uint8_t what)
 {
 	if (what & 1) {
-		trail_tick(&h->d, daemon_now_ms() + 1000);
+		pinholes_tick(&h->d, daemon_now_ms() + 1000);
 		return;
 	}
 	harness_conntrack_destroy(h);

@@ -241,15 +241,15 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 			 * or the client itself (active), no privileged
 			 * port */
 			FUZZ_ASSERT(a->reason == POLICY_ALLOW);
-			FUZZ_ASSERT(a->port >= 1024);
+			FUZZ_ASSERT(a->data.dport >= 1024);
 			if (a->active) {
 				FUZZ_ASSERT(p->active_mode);
-				FUZZ_ASSERT(inet_addr_equal(&a->address, &s->client));
-				FUZZ_ASSERT(inet_addr_equal(&a->expect_source, &s->server));
+				FUZZ_ASSERT(inet_addr_equal(&a->data.dst, &s->client));
+				FUZZ_ASSERT(inet_addr_equal(&a->data.src, &s->server));
 				FUZZ_ASSERT(a->reply_code == 200);
 			} else {
-				FUZZ_ASSERT(inet_addr_equal(&a->address, &s->server));
-				FUZZ_ASSERT(inet_addr_equal(&a->expect_source, &s->client));
+				FUZZ_ASSERT(inet_addr_equal(&a->data.dst, &s->server));
+				FUZZ_ASSERT(inet_addr_equal(&a->data.src, &s->client));
 				FUZZ_ASSERT(a->reply_code == 227 ||
 					    a->reply_code == 229);
 			}
@@ -267,8 +267,8 @@ static void fuzz_actions(const struct session *s, const struct policy *p,
 			break;
 		case SESSION_ACTION_PINHOLE_REMOVE:
 			FUZZ_ASSERT(a->cause < SESSION_REMOVE_COUNT);
-			FUZZ_ASSERT(a->port >= 1024);
-			FUZZ_ASSERT(a->address.family == s->server.family);
+			FUZZ_ASSERT(a->data.dport >= 1024);
+			FUZZ_ASSERT(a->data.dst.family == s->server.family);
 			break;
 		case SESSION_ACTION_LINE_REJECTED:
 			FUZZ_ASSERT(a->detail[0] != '\0');

@@ -1,4 +1,5 @@
-/* harness: the daemon's real packet path (inspect_packet, trail) on the
+/* harness: the daemon's real packet path (inspect_packet, action,
+ * auditlog, pinholes) on the
  * host, in front of a fake kernel (kernel_ops) that records which
  * expectations would be installed and removed, answers lookups from what
  * it holds, and delivers the conntrack events a test queues. One control
@@ -109,5 +110,10 @@ unsigned harness_installs(const struct harness *h);
 bool harness_tracked(struct harness *h);
 /* How many audit lines so far contain `needle`. */
 unsigned harness_audit_count(const struct harness *h, const char *needle);
+/* The last audit line of `event` ("pinhole-opened") without its newline,
+ * every timestamp in it ("2026-12-05T01:02:03.456Z") written as "TIME",
+ * into buf; "" when there is none. Returns buf. */
+const char *harness_audit_last(const struct harness *h, const char *event,
+			       char *buf, size_t len);
 
 #endif

@@ -1,4 +1,4 @@
-/* The packet path (inspect_packet, trail) on crafted IPv4 and IPv6
+/* The packet path (inspect_packet, pinholes) on crafted IPv4 and IPv6
  * segments, through the fake kernel of harness.c: which expectations
  * would be installed and removed. One scenario per rule of
  * doc/protocol.md that needs both directions and the session's life:
@@ -259,7 +259,7 @@ static void test_destroy_event_ends(void)
 	/* its pinhole went with the master: once its grace is over, it is
 	 * audited as closed with the control connection */
 	CHECK_INT(harness_pinholes(&h), 0);
-	trail_tick(&h.d, daemon_now_ms() + 5000);
+	pinholes_tick(&h.d, daemon_now_ms() + 5000);
 	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-removed\""), 1);
 	CHECK_INT(harness_audit_count(&h, "\"outcome\":\"session-ended\""), 1);
 	harness_fini(&h);
@@ -350,7 +350,7 @@ static void test_destroy_stale_event(void)
 	m.tuple.sport = h.client_port;
 	m.tuple.dport = h.server_port;
 	m.proto = IPPROTO_TCP;
-	trail_kernel_event(&m, &h.d);
+	pinholes_kernel_event(&m, &h.d);
 	CHECK(harness_tracked(&h));
 	CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 0);
 	harness_fini(&h);

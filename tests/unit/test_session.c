@@ -130,16 +130,16 @@ static void test_pasv(void)
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(a->reason, POLICY_ALLOW);
 	CHECK_INT(a->direction, REPL);
-	CHECK_INT(a->address.family, AF_INET);
-	CHECK_STR(addr_str(&a->address), "192.0.2.10");
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dst.family, AF_INET);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.10");
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_INT(a->reply_code, 227);
 	CHECK_STR(a->command, "PASV");
 	CHECK_STR(a->reply, "227 Entering Passive Mode (192,0,2,10,195,80)");
 	CHECK_STR(a->detail, "");
 	/* the data connection may come only from the control client */
-	CHECK(inet_addr_equal(&a->expect_source, &c.client));
-	CHECK_INT(a->expect_source_port, 0);
+	CHECK(inet_addr_equal(&a->data.src, &c.client));
+	CHECK_INT(a->data.sport, 0);
 	CHECK_INT(c.out.dropped, 0);
 	CHECK_INT(c.s.pending_count, 0);
 	CHECK_INT(c.s.pinhole_count, 1);
@@ -151,10 +151,10 @@ static void test_pasv(void)
 	CHECK_INT(feed(&c, REPL, "226 Transfer complete\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
-	CHECK_STR(addr_str(&a->address), "192.0.2.10");
-	CHECK_INT(a->port, 50000);
-	CHECK(inet_addr_equal(&a->expect_source, &c.client));
-	CHECK_INT(a->expect_source_port, 0);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.10");
+	CHECK_INT(a->data.dport, 50000);
+	CHECK(inet_addr_equal(&a->data.src, &c.client));
+	CHECK_INT(a->data.sport, 0);
 	CHECK_STR(a->command, "RETR file");
 	CHECK_INT(a->reply_code, 226);
 	CHECK_INT(c.s.pending_count, 0);
@@ -172,9 +172,9 @@ static void test_epsv_ipv6(void)
 	CHECK_INT(feed(&c, REPL,
 		       "229 Entering Extended Passive Mode (|||50001|)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->address.family, AF_INET6);
-	CHECK_STR(addr_str(&a->address), "2001:db8::10");
-	CHECK_INT(a->port, 50001);
+	CHECK_INT(a->data.dst.family, AF_INET6);
+	CHECK_STR(addr_str(&a->data.dst), "2001:db8::10");
+	CHECK_INT(a->data.dport, 50001);
 	CHECK_INT(a->reply_code, 229);
 	CHECK_STR(a->command, "EPSV");
 	CHECK_STR(a->reply, "229 Entering Extended Passive Mode (|||50001|)");
@@ -184,9 +184,9 @@ static void test_epsv_ipv6(void)
 	CHECK_INT(feed(&c, REPL, "229 Ok (!!!50002!)\r\n"), 2);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
-	CHECK_INT(a->port, 50001);
+	CHECK_INT(a->data.dport, 50001);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[1].port, 50002);
+	CHECK_INT(c.out.item[1].data.dport, 50002);
 	CHECK_STR(c.out.item[1].command, "epsv 2");
 	CHECK_INT(c.s.pinhole_count, 1);
 
@@ -223,8 +223,8 @@ static void test_unsolicited(void)
 	CHECK_STR(a->command, "");
 	CHECK_STR(a->detail, "no command outstanding");
 	/* what was announced is still reported for the log */
-	CHECK_STR(addr_str(&a->address), "192.0.2.10");
-	CHECK_INT(a->port, 50000);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.10");
+	CHECK_INT(a->data.dport, 50000);
 
 	/* a 227 answering LIST */
 	CHECK_INT(feed(&c, ORIG, "LIST\r\n"), 0);
@@ -306,16 +306,16 @@ static void test_pipelined(void)
 	CHECK_INT(feed(&c, REPL, "200 Type set to I\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	/* RETR a done: its pinhole goes */
 	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_STR(a->command, "RETR a");
 	CHECK_INT(feed(&c, REPL,
 		       "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50001);
+	CHECK_INT(a->data.dport, 50001);
 	CHECK_INT(c.s.pending_count, 1);
 	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_TRANSFER);
 	CHECK_STR(c.s.pending[0].text, "RETR b");
@@ -324,7 +324,7 @@ static void test_pipelined(void)
 	 * unsolicited, and then the PASV's own answer is a 200 */
 	CHECK_INT(feed(&c, REPL, "150 x\r\n226 y\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
-	CHECK_INT(a->port, 50001);
+	CHECK_INT(a->data.dport, 50001);
 	CHECK_INT(feed(&c, ORIG, "NOOP\r\nPASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_UNSOLICITED);
@@ -396,7 +396,7 @@ static void test_pending_shift(void)
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,13,62\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
 	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[0].port, 13 * 256 + 62);
+	CHECK_INT(c.out.item[0].data.dport, 13 * 256 + 62);
 	conn_close(&c);
 }
 
@@ -442,8 +442,8 @@ static void test_multiline(void)
 	CHECK_INT(c.s.pending_count, 1);
 	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,82)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_STR(addr_str(&a->address), "192.0.2.10");
-	CHECK_INT(a->port, 50002);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.10");
+	CHECK_INT(a->data.dport, 50002);
 	CHECK_STR(a->reply, "227 (192,0,2,10,195,82)");
 	CHECK_INT(c.s.multiline_code, 0);
 	CHECK_INT(c.s.pending_count, 0);
@@ -455,12 +455,12 @@ static void test_multiline(void)
 				 "227 Done\r\n"), 2);
 	/* the server gave up its earlier listener all the same */
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
-	CHECK_INT(a->port, 50002);
+	CHECK_INT(a->data.dport, 50002);
 	a = &c.out.item[1];
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
 	CHECK_STR(a->detail, "no address in 227 reply");
-	CHECK_INT(a->port, 0);
+	CHECK_INT(a->data.dport, 0);
 	conn_close(&c);
 }
 
@@ -479,7 +479,7 @@ static void test_split_reply(void)
 	CHECK_INT(feed(&c, REPL, "sive Mode (192,0,2,"), 0);
 	CHECK_INT(feed(&c, REPL, "10,195,80)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_STR(a->reply, "227 Entering Passive Mode (192,0,2,10,195,80)");
 	conn_close(&c);
 }
@@ -495,7 +495,7 @@ static void test_two_replies_one_segment(void)
 	CHECK_INT(feed(&c, REPL, "200 Switching to Binary mode.\r\n"
 		       "227 Entering Passive Mode (192,0,2,10,195,80).\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_STR(a->command, "PASV");
 	conn_close(&c);
 }
@@ -517,7 +517,7 @@ static void test_out_of_order_reply(void)
 	CHECK_INT(c.s.stream[REPL].held_count, 1);
 	CHECK_INT(send_at(&c, REPL, base, false, pasv_reply, 20), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	c.next[REPL] += (uint32_t)strlen(pasv_reply);
 	/* a retransmission of the whole reply changes nothing */
 	CHECK_INT(send_at(&c, REPL, base, false, pasv_reply,
@@ -543,8 +543,8 @@ static void test_policy_refusals(void)
 		       "227 Entering Passive Mode (198,51,100,7,195,80)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
-	CHECK_STR(addr_str(&a->address), "198.51.100.7");
-	CHECK_INT(a->port, 50000);
+	CHECK_STR(addr_str(&a->data.dst), "198.51.100.7");
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_STR(a->detail, "");
 	/* port 22 */
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
@@ -552,7 +552,7 @@ static void test_policy_refusals(void)
 		       "227 Entering Passive Mode (192,0,2,10,0,22)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_PRIVILEGED_PORT);
-	CHECK_INT(a->port, 22);
+	CHECK_INT(a->data.dport, 22);
 	CHECK_INT(c.s.pinhole_count, 0);
 
 	/* a per-server entry: range 50000-50100, announce 198.51.100.7 */
@@ -571,13 +571,13 @@ static void test_policy_refusals(void)
 		       "227 Entering Passive Mode (192,0,2,10,234,96)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_PORT_RANGE);
-	CHECK_INT(a->port, 60000);
+	CHECK_INT(a->data.dport, 60000);
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL,
 		       "227 Entering Passive Mode (198,51,100,7,195,130)\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_STR(addr_str(&a->address), "198.51.100.7");
-	CHECK_INT(a->port, 50050);
+	CHECK_STR(addr_str(&a->data.dst), "198.51.100.7");
+	CHECK_INT(a->data.dport, 50050);
 	CHECK_INT(c.s.pinhole_count, 1);
 	conn_close(&c);
 }
@@ -661,7 +661,7 @@ static void test_malformed(void)
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
 	CHECK_STR(a->detail, "227 number not 0-255");
-	CHECK_INT(a->address.family, 0);
+	CHECK_INT(a->data.dst.family, 0);
 	CHECK_INT(feed(&c, ORIG, "EPSV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "229 Ok (|||0|)\r\n"), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED);
@@ -763,7 +763,7 @@ static void test_long_reply(void)
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_STR(a->command, "PASV");
 	conn_close(&c);
 
@@ -875,7 +875,7 @@ static void test_urgent(void)
 	CHECK_INT(c.s.pending[1].verb, FTP_COMMAND_PORT);
 	CHECK_INT(feed(&c, REPL, "226 ABOR ok\r\n200 PORT ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 156 * 256 + 65);
+	CHECK_INT(a->data.dport, 156 * 256 + 65);
 	/* an urgent line end (ftplib's abort() sends "ABOR\r\n" urgent):
 	 * the receiver may read two lines as one; nothing more is acted
 	 * on, not even the lines that came with it */
@@ -934,7 +934,7 @@ static void test_actions_removal_kept(void)
 			continue;
 		removes++;
 		CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
-		CHECK_INT(a->port, 50000);
+		CHECK_INT(a->data.dport, 50000);
 	}
 	CHECK_INT(removes, 1);
 	CHECK_INT(c.out.lines_rejected, 16);
@@ -957,21 +957,21 @@ static void test_pinhole_failed_first(void)
 				 "227 Entering Passive Mode (192,0,2,10,195,81)\r\n"),
 		  3);
 	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[0].port, 50000);
+	CHECK_INT(c.out.item[0].data.dport, 50000);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[2].port, 50001);
+	CHECK_INT(c.out.item[2].data.dport, 50001);
 	CHECK(c.out.item[0].record_id != c.out.item[2].record_id);
 	/* the daemon, in order: the first install fails, the removal finds
 	 * nothing, the second install works */
 	session_pinhole_failed(&c.s, &c.out.item[0]);
 	CHECK_INT(c.s.pinhole_count, 1);
-	CHECK_INT(c.s.pinhole[0].port, 50001);
+	CHECK_INT(c.s.pinhole[0].data.dport, 50001);
 	/* the transfer ends: the second pinhole is removed */
 	CHECK_INT(feed(&c, REPL, "150 Opening\r\n226 Done\r\n"), 1);
 	for (k = 0; k < c.out.count; k++)
 		if (c.out.item[k].kind == SESSION_ACTION_PINHOLE_REMOVE &&
-		    c.out.item[k].port == 50001)
+		    c.out.item[k].data.dport == 50001)
 			removes++;
 	CHECK_INT(removes, 1);
 	CHECK_INT(c.s.pinhole_count, 0);
@@ -1089,7 +1089,7 @@ static void test_midstream(void)
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	/* picked up mid-stream: the greeting is long gone */
 	CHECK(c.s.greeted);
 	/* RST: the control connection is gone, its pinholes with it */
@@ -1104,7 +1104,7 @@ static void test_midstream(void)
 		CHECK_INT(c.out.count, 1);
 		CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 		CHECK_INT(a->cause, SESSION_REMOVE_CONTROL_CLOSED);
-		CHECK_INT(a->port, 50000);
+		CHECK_INT(a->data.dport, 50000);
 		CHECK_INT(c.s.pinhole_count, 0);
 		session_packet(&c.s, &c.pol, ORIG, &pkt, c.now, &c.out);
 		CHECK_INT(c.out.count, 1);
@@ -1146,18 +1146,18 @@ static void test_port(void)
 	/* nothing happens until the server accepts the command */
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
 	CHECK_INT(c.s.pending[0].verb, FTP_COMMAND_PORT);
-	CHECK_STR(addr_str(&c.s.pending[0].address), "10.0.0.1");
-	CHECK_INT(c.s.pending[0].port, 40000);
+	CHECK_STR(addr_str(&c.s.pending[0].announced), "10.0.0.1");
+	CHECK_INT(c.s.pending[0].announced_port, 40000);
 	CHECK_INT(feed(&c, REPL, "200 PORT command successful\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK(a->active);
 	CHECK_INT(a->reason, POLICY_ALLOW);
 	CHECK_INT(a->direction, REPL);
 	/* server (any port) -> client:announced port */
-	CHECK(inet_addr_equal(&a->expect_source, &c.server));
-	CHECK_INT(a->expect_source_port, 0);
-	CHECK_STR(addr_str(&a->address), "10.0.0.1");
-	CHECK_INT(a->port, 40000);
+	CHECK(inet_addr_equal(&a->data.src, &c.server));
+	CHECK_INT(a->data.sport, 0);
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.1");
+	CHECK_INT(a->data.dport, 40000);
 	CHECK_INT(a->reply_code, 200);
 	CHECK_STR(a->command, "PORT 10,0,0,1,156,64");
 	CHECK_STR(a->reply, "200 PORT command successful");
@@ -1169,33 +1169,33 @@ static void test_port(void)
 	CHECK_INT(feed(&c, REPL, "226 Directory send OK.\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK(a->active);
-	CHECK(inet_addr_equal(&a->expect_source, &c.server));
-	CHECK_STR(addr_str(&a->address), "10.0.0.1");
-	CHECK_INT(a->port, 40000);
+	CHECK(inet_addr_equal(&a->data.src, &c.server));
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.1");
+	CHECK_INT(a->data.dport, 40000);
 
 	/* source port 20 where the policy says so */
 	c.pol.active_source_port = POLICY_SOURCE_PORT_20;
 	CHECK_INT(feed(&c, ORIG, "port 10,0,0,1,156,65\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->expect_source_port, 20);
-	CHECK_INT(a->port, 40001);
-	CHECK_INT(c.s.pinhole[0].source_port, 20);
+	CHECK_INT(a->data.sport, 20);
+	CHECK_INT(a->data.dport, 40001);
+	CHECK_INT(c.s.pinhole[0].data.sport, 20);
 	/* a newer PORT supersedes it: removed with the same source port */
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,66\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
-	CHECK_INT(a->expect_source_port, 20);
-	CHECK_INT(a->port, 40001);
+	CHECK_INT(a->data.sport, 20);
+	CHECK_INT(a->data.dport, 40001);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[1].port, 40002);
+	CHECK_INT(c.out.item[1].data.dport, 40002);
 	/* and PASV supersedes an active one */
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, pasv_reply), 2);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
 	CHECK(a->active);
-	CHECK_INT(a->port, 40002);
+	CHECK_INT(a->data.dport, 40002);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK(!c.out.item[1].active);
 	CHECK_INT(c.s.pinhole_count, 1);
@@ -1212,14 +1212,14 @@ static void test_eprt(void)
 	CHECK_INT(feed(&c, REPL, "200 EPRT command successful.\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK(a->active);
-	CHECK(inet_addr_equal(&a->expect_source, &c.server));
-	CHECK_STR(addr_str(&a->address), "2001:db8::1");
-	CHECK_INT(a->port, 50123);
+	CHECK(inet_addr_equal(&a->data.src, &c.server));
+	CHECK_STR(addr_str(&a->data.dst), "2001:db8::1");
+	CHECK_INT(a->data.dport, 50123);
 	/* another spelling of the client's address is the client */
 	CHECK_INT(feed(&c, ORIG, "EPRT !2!2001:DB8:0::1!50124!\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[1].port, 50124);
+	CHECK_INT(c.out.item[1].data.dport, 50124);
 	/* an IPv4 EPRT on an IPv6 control connection */
 	CHECK_INT(feed(&c, ORIG, "EPRT |1|10.0.0.1|50125|\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 2);
@@ -1233,7 +1233,7 @@ static void test_eprt(void)
 	CHECK_INT(feed(&c, ORIG, "EPRT |1|10.0.0.1|50126|\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50126);
+	CHECK_INT(a->data.dport, 50126);
 	conn_close(&c);
 }
 
@@ -1250,8 +1250,8 @@ static void test_active_refusals(void)
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_ACTIVE_DISABLED);
 	CHECK(a->active);
-	CHECK_STR(addr_str(&a->address), "10.0.0.1");
-	CHECK_INT(a->port, 40000);
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.1");
+	CHECK_INT(a->data.dport, 40000);
 	CHECK_STR(a->command, "PORT 10,0,0,1,156,64");
 	CHECK_INT(c.s.pinhole_count, 0);
 	conn_close(&c);
@@ -1262,7 +1262,7 @@ static void test_active_refusals(void)
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
 	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
-	CHECK_STR(addr_str(&a->address), "10.0.0.2");
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.2");
 	/* the server itself is not the client either */
 	CHECK_INT(feed(&c, ORIG, "PORT 192,0,2,10,156,64\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
@@ -1271,7 +1271,7 @@ static void test_active_refusals(void)
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,0,22\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->reason, POLICY_REFUSE_PRIVILEGED_PORT);
-	CHECK_INT(a->port, 22);
+	CHECK_INT(a->data.dport, 22);
 	/* outside active-client-ports */
 	c.pol.active_client_range.low = 50000;
 	c.pol.active_client_range.high = 50999;
@@ -1281,7 +1281,7 @@ static void test_active_refusals(void)
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,80\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	/* the server refuses it: no pinhole, and the one before stays */
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,81\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "500 Illegal PORT command.\r\n"), 1);
@@ -1300,7 +1300,7 @@ static void test_active_refusals(void)
 	a = &c.out.item[1];
 	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED_COMMAND);
 	CHECK_STR(a->detail, "PORT argument not six comma-separated numbers");
-	CHECK_INT(a->address.family, 0);
+	CHECK_INT(a->data.dst.family, 0);
 	CHECK_INT(feed(&c, ORIG, "EPRT |3|10.0.0.1|50000|\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	a = &c.out.item[0];
@@ -1333,7 +1333,7 @@ static void test_active_refusals(void)
 	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
 	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(a->expect_source_port, 20);
+	CHECK_INT(a->data.sport, 20);
 	conn_close(&c);
 }
 
@@ -1397,12 +1397,12 @@ static void test_lifecycle(void)
 	CHECK_INT(feed(&c, REPL, "227 (192,0,2,10,195,81)\r\n"
 				 "227 (192,0,2,10,195,82)\r\n"), 4);
 	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_REMOVE);
-	CHECK_INT(c.out.item[0].port, 50000);
+	CHECK_INT(c.out.item[0].data.dport, 50000);
 	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_REMOVE);
-	CHECK_INT(c.out.item[2].port, 50001);
+	CHECK_INT(c.out.item[2].data.dport, 50001);
 	CHECK_INT(c.out.item[3].kind, SESSION_ACTION_PINHOLE_OPEN);
-	CHECK_INT(c.out.item[3].port, 50002);
+	CHECK_INT(c.out.item[3].data.dport, 50002);
 	CHECK_INT(c.s.pinhole_count, 1);
 	/* a refused PASV still supersedes: the server moved on */
 	CHECK_INT(feed(&c, ORIG, "PASV\r\n"), 0);
@@ -1796,7 +1796,7 @@ static void test_resync_reply(void)
 	CHECK_INT(feed(&c, REPL, pasv_reply), 1);
 	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
 	CHECK_STR(a->command, "PASV");
-	CHECK_INT(a->port, 50000);
+	CHECK_INT(a->data.dport, 50000);
 	CHECK_INT(c.s.pinhole_count, 1);
 	/* the hole is not reported twice */
 	CHECK_INT(ack_all(&c, ORIG), 0);
