@@ -21,6 +21,12 @@ struct queue_packet {
 	bool reply_direction;		/* conntrack_info >= IP_CT_IS_REPLY */
 	/* original-direction tuple of the conntrack (client -> server) */
 	struct flow orig;
+	/* reply-direction tuple (real server -> client as the server sees
+	 * it: the NATed view, doc/nat.md section 1); has_reply false when
+	 * the kernel did not send it */
+	bool has_reply;
+	struct flow reply;
+	uint32_t ct_status;		/* CTA_STATUS (IPS_*), 0 if not sent */
 	uint8_t l4proto;
 	/* The conntrack is a data connection an expectation admitted
 	 * (IPS_EXPECTED). Kernel facts: Debian's 6.1.176 gives such a

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -319,7 +320,7 @@ static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
 static bool inspect_pickup_greeted(const struct daemon *d,
 				   const struct session *s, uint64_t now)
 {
-	return !policy_strict(&d->config.policy, &s->server) ||
+	return !policy_strict(&d->config.policy, &s->real_server) ||
 	       now - d->start_ms < DAEMON_PICKUP_TRUST_MS;
 }
 
@@ -375,6 +376,8 @@ static struct session_entry *inspect_session(struct daemon *d,
 	}
 	session_init(&e->session, &qp->orig.src, qp->orig.sport, &qp->orig.dst,
 		     qp->orig.dport, &limits);
+	if (qp->has_reply && (qp->ct_status & IPS_NAT_MASK))
+		session_set_nat(&e->session, &qp->reply);
 	session_table_index(d->sessions, e);
 	e->started_ms = now;
 	e->midstream = !pkt->syn;

@@ -341,6 +341,9 @@ static void parse_conntrack(const struct nlattr *ct_attr,
 		return;
 	}
 	pkt->orig = ct.orig;
+	pkt->has_reply = ct.has_reply;
+	pkt->reply = ct.reply;
+	pkt->ct_status = ct.status;
 	pkt->l4proto = ct.proto;
 	pkt->conntrack_id = ct.id;
 	pkt->expected = ct.expected;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_conntrack_common.h>
 #include "harness.h"
 #include "tcp_build.h"
 
@@ -314,11 +315,25 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	qp.reply_direction = from == HARNESS_SERVER;
 	qp.conntrack_info = qp.reply_direction ? 3 : 0;	/* IP_CT_IS_REPLY */
 	qp.orig = fake_control(h);
+	if (h->nat) {
+		qp.has_reply = true;
+		qp.reply = h->reply;
+		qp.ct_status = IPS_CONFIRMED | IPS_DST_NAT | IPS_SRC_NAT;
+	}
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;
 	qp.expected = h->ct_expected;
 	qp.closing = h->ct_closing;
 	inspect_packet(&qp, &h->d);
+}
+
+void harness_nat(struct harness *h, const char *real_server,
+		 const char *nat_client, uint16_t nat_client_port)
+{
+	h->nat = true;
+	h->reply = (struct flow){ tcp_build_addr(real_server),
+				  tcp_build_addr(nat_client), h->server_port,
+				  nat_client_port };
 }
 
 void harness_handshake(struct harness *h)

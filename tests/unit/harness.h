@@ -58,6 +58,11 @@ struct harness {
 	/* what the kernel says of the conntrack with every packet
 	 * (queue_packet): admitted by an expectation; past ESTABLISHED */
 	bool ct_expected, ct_closing;
+	/* harness_nat: the conntrack is NATed, with this reply tuple (real
+	 * server -> client as the server sees it); segments still carry the
+	 * addresses of client and server (the packet as queued, after NAT) */
+	bool nat;
+	struct flow reply;
 	char audit_path[64];		/* the audit log, a temporary file */
 };
 
@@ -84,6 +89,13 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 		     uint32_t ifindex);
 /* SYN, SYN-ACK, ACK; the sequence numbers start at 1000 and 5000. */
 void harness_handshake(struct harness *h);
+/* The gateway translates this control connection (before its first
+ * packet): `server` given to harness_init is the address the client
+ * dialled, `real_server` ("203.0.113.2") the server behind the DNAT, and
+ * the server sees the client as nat_client:nat_client_port (the client's
+ * own address and port when only DNAT is in place). */
+void harness_nat(struct harness *h, const char *real_server,
+		 const char *nat_client, uint16_t nat_client_port);
 /* text (e.g. "PASV\r\n") from `from`, in order, ACK set, acknowledging
  * everything the other side sent; advances next_seq. */
 void harness_send(struct harness *h, int from, const char *text);

@@ -153,6 +153,44 @@ static int ctnl_queued_ct(uint32_t status, int tcp_state, struct ctnl_ct *c)
 				   mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, c);
 }
 
+/* A DNATed and masqueraded control connection (doc/nat.md "Names used
+ * here"): the reply tuple names the real server and the client as the
+ * server sees it, and the status says the conntrack is NATed. */
+static void test_queued_nat(void)
+{
+	struct flow orig = tuple("198.51.100.2", 41000, "198.51.100.1", 21);
+	struct flow reply = tuple("203.0.113.2", 21, "203.0.113.1", 61000);
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	struct ctnl_ct c;
+
+	if (ct == NULL)
+		abort();
+	ctnl_flow_to_ct(&orig, ct);
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply.src.v4);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply.dst.v4);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply.sport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply.dport));
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_CONFIRMED | IPS_SRC_NAT | IPS_DST_NAT);
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+				      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, &c), 0);
+	CHECK(flow_equal(&c.orig, &orig));
+	CHECK(c.has_reply);
+	CHECK(flow_equal(&c.reply, &reply));
+	CHECK_INT(c.status & IPS_NAT_MASK, IPS_SRC_NAT | IPS_DST_NAT);
+	CHECK(!c.expected);
+	/* no reply tuple sent (test_queued_status' messages): not invented */
+	CHECK_INT(ctnl_queued_ct(IPS_CONFIRMED, -1, &c), 0);
+	CHECK(!c.has_reply);
+	CHECK_INT(c.status, IPS_CONFIRMED);
+}
+
 /* What the daemon needs of a queued packet's conntrack besides its tuple:
  * whether an expectation admitted it (a data connection), and whether it
  * is closing (past ESTABLISHED). */
@@ -364,6 +402,7 @@ int main(void)
 	test_conntrack();
 	test_queued_conntrack();
 	test_queued_status();
+	test_queued_nat();
 	test_malformed();
 	test_ct_name_without_nul();
 	test_abi_breakage_exits();

@@ -512,11 +512,117 @@ static void test_identical_retransmission(void)
 	harness_fini(&h);
 }
 
+/* ---- NAT (doc/nat.md, issue 13) ------------------------------------- */
+
+/* The lab's names: the client dials the gateway's P, DNATed to the server
+ * s; the client is not masqueraded. */
+#define NAT_PUBLIC "198.51.100.1"
+#define NAT_REAL "203.0.113.2"
+
+static void nat_harness(struct harness *h, const char *config)
+{
+	harness_init(h, V4_CLIENT, NAT_PUBLIC, config, STARTED_LONG_AGO);
+	harness_nat(h, NAT_REAL, V4_CLIENT, h->client_port);
+	harness_login(h);
+	harness_send(h, C, "PASV\r\n");
+}
+
+/* A DNAT-published server's 227 names its real address: judged against
+ * the real server (the conntrack's reply source), it is its own address,
+ * not a third party's; the pinhole is for the address the client dialled.
+ * Without the reply tuple (before issue 13) it was refused as
+ * third-party. */
+static void test_nat_dnat_227(void)
+{
+	struct harness h;
+	char reply[128];
+
+	nat_harness(&h, NULL);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(NAT_REAL));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK(!harness_pinhole(&h, NAT_REAL, 50000));
+	CHECK_INT(harness_pinholes(&h), 1);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 0);
+	harness_fini(&h);
+}
+
+/* A real third party under NAT is still refused: no pinhole at all. */
+static void test_nat_third_party(void)
+{
+	struct harness h;
+	char reply[128];
+
+	nat_harness(&h, NULL);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma("192.0.2.7"));
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	harness_fini(&h);
+}
+
+/* The real server's [server] section applies (its passive range), not
+ * the global one and not one named after the dialled address. */
+static void test_nat_server_section(void)
+{
+	struct harness h;
+
+	nat_harness(&h, "[server " NAT_REAL "]\npassive-ports = 40000-40010\n");
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,113,2,156,64)\r\n");
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 40000));
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,113,2,195,80)\r\n");
+	CHECK(!harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK_INT(harness_audit_count(&h, "port-out-of-range"), 1);
+	harness_fini(&h);
+}
+
+/* A server that already announces the published address (vsftpd
+ * pasv_address): allowed only when its section lists it in
+ * announce-address, as without NAT. */
+static void test_nat_announce_address(void)
+{
+	struct harness h;
+	char reply[128];
+
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(NAT_PUBLIC));
+	nat_harness(&h, NULL);
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	harness_fini(&h);
+	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = " NAT_PUBLIC "\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	harness_fini(&h);
+}
+
+/* A 229 names no address: the pinhole is for the dialled address. */
+static void test_nat_229(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, NULL, STARTED_LONG_AGO);
+	harness_nat(&h, NAT_REAL, V4_CLIENT, h.client_port);
+	harness_login(&h);
+	harness_send(&h, C, "EPSV\r\n");
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50001|)\r\n");
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50001));
+	CHECK_INT(harness_pinholes(&h), 1);
+	harness_fini(&h);
+}
+
 int main(void)
 {
 	test_passive_baseline();
 	test_epsv_ipv6_baseline();
 	test_active_baseline();
+	test_nat_dnat_227();
+	test_nat_third_party();
+	test_nat_server_section();
+	test_nat_announce_address();
+	test_nat_229();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
