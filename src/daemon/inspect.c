@@ -31,6 +31,12 @@ static void inspect_expect_request(const struct session_entry *e,
 	session_control_flow(&e->session, &r->master);
 	session_action_flow(a, &r->expect);
 	r->helper_name = CONFIG_HELPER_NAME;
+	if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->nat) {
+		r->nat = true;
+		r->nat_dir = a->nat_dir == SESSION_DIR_REPLY ? 1 : 0;
+		r->nat_address = a->nat_address;
+		r->nat_port = a->nat_port;
+	}
 }
 
 /* Kernel phase: install the pinhole and record it. */
@@ -58,6 +64,7 @@ static void inspect_pinhole_report(struct daemon *d, struct session_entry *e,
 {
 	const struct session *s = &e->session;
 	char client[64], data[64], control_client[64], control_server[64];
+	char lands[64], nat[80];
 
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
@@ -80,8 +87,13 @@ static void inspect_pinhole_report(struct daemon *d, struct session_entry *e,
 		return;
 	}
 	d->stats.pinholes_opened++;
-	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
-		client, data, a->active ? " (active mode)" : "", o->timeout_s,
+	nat[0] = '\0';
+	if (a->nat) {
+		flow_endpoint_format(&a->nat_address, a->nat_port, lands, sizeof(lands));
+		snprintf(nat, sizeof(nat), ", NAT to %s", lands);
+	}
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+		client, data, a->active ? " (active mode)" : "", nat, o->timeout_s,
 		a->reply_code, a->command, control_client, control_server,
 		e->conntrack_id);
 	trail_pinhole_opened(d, &o->opened);

@@ -400,7 +400,8 @@ void harness_conntrack_destroy(struct harness *h)
 
 /* ---- questions ------------------------------------------------------- */
 
-bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
+const struct expect_request *harness_expect(const struct harness *h,
+					    const char *addr, uint16_t port)
 {
 	struct inet_addr a = tcp_build_addr(addr);
 	unsigned i;
@@ -410,9 +411,14 @@ bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
 
 		if (x->live && x->r.expect.dport == port &&
 		    inet_addr_equal(&x->r.expect.dst, &a))
-			return true;
+			return &x->r;
 	}
-	return false;
+	return NULL;
+}
+
+bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
+{
+	return harness_expect(h, addr, port) != NULL;
 }
 
 unsigned harness_pinholes(const struct harness *h)

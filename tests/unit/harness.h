@@ -115,6 +115,10 @@ void harness_conntrack_destroy(struct harness *h);
  * to addr:port ("203.0.113.2"); and how many it holds. */
 bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port);
 unsigned harness_pinholes(const struct harness *h);
+/* The live expectation for a data connection to addr:port, as the packet
+ * path asked for it (its NAT part included), or NULL. */
+const struct expect_request *harness_expect(const struct harness *h,
+					    const char *addr, uint16_t port);
 /* How many installs the packet path asked for so far. */
 unsigned harness_installs(const struct harness *h);
 /* Whether the daemon tracks the control connection now. */

@@ -519,6 +519,18 @@ static void test_identical_retransmission(void)
 #define NAT_PUBLIC "198.51.100.1"
 #define NAT_REAL "203.0.113.2"
 
+/* The expectation to addr:port carries the NAT of a passive (dir 0) or
+ * active (dir 1) pinhole landing on lands:port. */
+static bool nat_expect(const struct harness *h, const char *addr,
+		       uint16_t port, uint8_t dir, const char *lands)
+{
+	const struct expect_request *r = harness_expect(h, addr, port);
+	struct inet_addr l = tcp_build_addr(lands);
+
+	return r != NULL && r->nat && r->nat_dir == dir && r->nat_port == port &&
+	       inet_addr_equal(&r->nat_address, &l);
+}
+
 static void nat_harness(struct harness *h, const char *config)
 {
 	harness_init(h, V4_CLIENT, NAT_PUBLIC, config, STARTED_LONG_AGO);
@@ -544,6 +556,10 @@ static void test_nat_dnat_227(void)
 	CHECK(!harness_pinhole(&h, NAT_REAL, 50000));
 	CHECK_INT(harness_pinholes(&h), 1);
 	CHECK_INT(harness_audit_count(&h, "third-party-address"), 0);
+	/* the client's connection to P:50000 is DNATed to s:50000 */
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	CHECK(inet_addr_equal(&harness_expect(&h, NAT_PUBLIC, 50000)->expect.src,
+			      &h.client));
 	harness_fini(&h);
 }
 
@@ -594,7 +610,14 @@ static void test_nat_announce_address(void)
 	harness_fini(&h);
 	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = " NAT_PUBLIC "\n");
 	harness_send(&h, S, reply);
-	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	harness_fini(&h);
+	/* another listed address: a plain pinhole, as without NAT */
+	snprintf(reply, sizeof(reply), PASV_REAL, comma("203.0.113.9"));
+	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = 203.0.113.9\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, "203.0.113.9", 50000));
+	CHECK(!harness_expect(&h, "203.0.113.9", 50000)->nat);
 	harness_fini(&h);
 }
 
@@ -608,8 +631,47 @@ static void test_nat_229(void)
 	harness_login(&h);
 	harness_send(&h, C, "EPSV\r\n");
 	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50001|)\r\n");
-	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50001));
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50001, 0, NAT_REAL));
 	CHECK_INT(harness_pinholes(&h), 1);
+	harness_fini(&h);
+}
+
+/* Active mode to a DNAT-published server (client not masqueraded): the
+ * server's data connection comes from its real address and is translated
+ * like the control connection (doc/nat.md 2.1). */
+static void test_nat_active_dnat(void)
+{
+	struct harness h;
+	const struct expect_request *r;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, ACTIVE, STARTED_LONG_AGO);
+	harness_nat(&h, NAT_REAL, V4_CLIENT, h.client_port);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(nat_expect(&h, V4_CLIENT, 50001, 1, V4_CLIENT));
+	r = harness_expect(&h, V4_CLIENT, 50001);
+	CHECK(r != NULL && inet_addr_equal(&r->expect.src, &h.reply.src));
+	harness_fini(&h);
+}
+
+/* Without NAT nothing changes: plain expectations. */
+static void test_nat_none(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_expect(&h, V4_SERVER, 50000)->nat);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK(!harness_expect(&h, V4_CLIENT, 50001)->nat);
 	harness_fini(&h);
 }
 
@@ -623,6 +685,8 @@ int main(void)
 	test_nat_server_section();
 	test_nat_announce_address();
 	test_nat_229();
+	test_nat_active_dnat();
+	test_nat_none();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
