@@ -82,6 +82,24 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
  * one verdict. */
 int queue_accept(struct queue *q, uint32_t packet_id);
 
+/* Release a packet with new contents data[0..len) (network header
+ * onwards; NFQA_PAYLOAD). The kernel takes it as is (CHECKSUM_NONE): the
+ * checksums must be right (queue_tcp_mangle). No NFQA_CT is sent, so the
+ * kernel adjusts no sequence numbers: the caller changes no length. */
+int queue_accept_payload(struct queue *q, uint32_t packet_id,
+			 const uint8_t *data, size_t len);
+
+/* The IPv4 or IPv6 TCP packet data[0..len) with its TCP payload bytes
+ * [off, off + old_len) replaced by rep[0..rep_len), written to out (room
+ * for out_max bytes) with the IP and TCP checksums recomputed and the IP
+ * length updated (libnetfilter_queue's pktbuff: nfq_tcp_mangle_ipv4 /
+ * _ipv6). 0 and *out_len, -EINVAL when the packet is not TCP over IPv4 or
+ * IPv6 (no extension headers) or the span lies outside its payload,
+ * -EMSGSIZE when the result does not fit out_max or 65535, -ENOMEM. */
+int queue_tcp_mangle(const uint8_t *data, size_t len, size_t off,
+		     size_t old_len, const char *rep, size_t rep_len,
+		     uint8_t *out, size_t out_max, size_t *out_len);
+
 unsigned long queue_overruns(const struct queue *q);
 /* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */
 unsigned long queue_verdict_errors(const struct queue *q);

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "packet.h"
+#include "ftp_rewrite.h"
 
 /* What the kernel phase did with one action, for the reporting phase. */
 struct inspect_outcome {
@@ -501,6 +502,76 @@ static void inspect_data_connection_note(struct daemon *d)
 	log_msg(LOG_NOTICE, "this kernel gives data connections their control connection's helper, so their packets are queued to ftpgated too: passed unread, counted in packets_data_connection_total (they cost a round trip through ftpgated each; Debian's 6.1.176 does this, 6.1.192 and 6.12 do not: update the kernel)");
 }
 
+/* Whether the payload's first byte of this in-order segment of `dir`
+ * starts a line (read before the session takes the segment). */
+static bool inspect_line_start(const struct session *s,
+			       enum session_direction dir,
+			       const struct packet_info *pkt)
+{
+	const struct stream *st = &s->stream[dir];
+
+	return st->synchronized && pkt->seq == st->next_seq &&
+	       st->line_len == 0 && !st->discarding && !st->cut;
+}
+
+/* A 227 announcing a DNAT-published server's own address, whose pinhole
+ * is installed: rewrite it in this packet to name the address the client
+ * dialled (doc/nat.md 2.1, 3), same length only. 1 when the packet was
+ * released rewritten; 0 when it must be released unchanged (said why in
+ * the log: never a corrupted stream). */
+static int inspect_rewrite(struct daemon *d, struct session_entry *e,
+			   const struct queue_packet *qp,
+			   const struct packet_info *pkt, bool line_start,
+			   const struct session_action *a)
+{
+	char out[512], named[64], to[64];
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	int rc;
+
+	rc = ftp_rewrite_find_227(pkt->payload, pkt->payload_len, line_start,
+				  &a->nat_address, a->port, &a->address, out,
+				  sizeof(out), &span, &res);
+	flow_endpoint_format(&a->nat_address, a->port, named, sizeof(named));
+	flow_endpoint_format(&a->address, a->port, to, sizeof(to));
+	if (rc == 0 && res.same_length &&
+	    (rc = d->kernel->verdict_rewrite(d, qp, span.offset, out, res.len)) == 0) {
+		log_msg(LOG_INFO, "227 rewritten from %s to %s (same length; conntrack %u)",
+			named, to, e->conntrack_id);
+		return 1;
+	}
+	if (rc == 0)
+		log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): naming %s needs a longer line than the reply has room for, and changing its length needs sequence adjustment, which ftpgated does not do yet; clients that ignore the 227's address (curl, python ftplib by default) still connect; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
+			named, e->conntrack_id, to, to);
+	else
+		log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s",
+			named, e->conntrack_id,
+			rc == -ENOENT ? "the line is not whole in one segment" :
+			rc < 0 && res.reason == NULL ? strerror(-rc) : res.reason, to);
+	return 0;
+}
+
+/* The packet's verdict: rewritten when an installed pinhole asks for it
+ * (at most one line per packet is rewritten), else unchanged. */
+static int inspect_verdict(struct daemon *d, struct session_entry *e,
+			   const struct queue_packet *qp,
+			   const struct packet_info *pkt, bool line_start,
+			   const struct session_actions *actions,
+			   const struct inspect_outcome *outcome)
+{
+	unsigned i;
+
+	for (i = 0; e != NULL && i < actions->count; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
+		    outcome[i].ret == 0 &&
+		    inspect_rewrite(d, e, qp, pkt, line_start, a) == 1)
+			return 0;
+	}
+	return d->kernel->verdict_accept(d, qp->packet_id);
+}
+
 void inspect_packet(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
@@ -516,6 +587,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	struct session_entry *e = NULL;
 	enum session_direction dir = SESSION_DIR_ORIGINAL;
 	uint64_t now = daemon_now_ms();
+	bool line_start = false;
 
 	actions.count = actions.dropped = actions.reports = 0;
 	actions.overflow = actions.lines_rejected = 0;
@@ -549,6 +621,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	d->inspecting = e;
 	e->session.last_seen_ms = now;
 	e->packets++;
+	line_start = inspect_line_start(&e->session, dir, &pkt);
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
 	d->stats.commands_forgotten += actions.commands_forgotten;
@@ -557,7 +630,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (d->kernel->verdict_accept(d, qp->packet_id) < 0)
+	if (inspect_verdict(d, e, qp, &pkt, line_start, &actions, outcome) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;

@@ -6,6 +6,7 @@
 
 #include <linux/netfilter/nf_conntrack_common.h>
 #include "harness.h"
+#include "packet.h"
 #include "tcp_build.h"
 
 #define HARNESS_ISN_CLIENT 1000
@@ -72,6 +73,24 @@ static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
 {
 	(void)packet_id;
 	harness_of(d)->k.verdicts++;
+	return 0;
+}
+
+/* The packet's TCP payload with the span replaced, recorded. */
+static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
+				size_t off, const char *rep, size_t len)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct packet_info pkt;
+
+	if (packet_parse(qp->data, qp->len, &pkt) < 0 ||
+	    off + len > pkt.payload_len || pkt.payload_len > sizeof(k->rewritten))
+		return -EINVAL;
+	memcpy(k->rewritten, pkt.payload, pkt.payload_len);
+	memcpy(k->rewritten + off, rep, len);
+	k->rewritten_len = pkt.payload_len;
+	k->rewrites++;
+	k->verdicts++;
 	return 0;
 }
 
@@ -197,6 +216,7 @@ static unsigned long fake_events_overruns(struct daemon *d)
 
 static const struct kernel_ops fake_kernel_ops = {
 	.verdict_accept = fake_verdict_accept,
+	.verdict_rewrite = fake_verdict_rewrite,
 	.expect_install = fake_expect_install,
 	.expect_remove = fake_expect_remove,
 	.expect_lookup = fake_expect_lookup,

@@ -38,7 +38,11 @@ struct fake_kernel {
 	unsigned op_count;		/* stops growing at FAKE_OPS_MAX */
 	struct ctnl_msg event[FAKE_EVENTS_MAX];
 	unsigned event_count;		/* queued, not yet received */
-	unsigned verdicts;
+	unsigned verdicts;		/* of any kind */
+	unsigned rewrites;		/* verdicts with a new payload */
+	/* the TCP payload of the last rewritten packet, as released */
+	char rewritten[2048];
+	size_t rewritten_len;
 	uint32_t next_id;
 	bool master_gone;		/* harness_conntrack_destroy ran */
 };

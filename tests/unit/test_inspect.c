@@ -558,6 +558,12 @@ static void test_nat_dnat_227(void)
 	CHECK_INT(harness_audit_count(&h, "third-party-address"), 0);
 	/* the client's connection to P:50000 is DNATed to s:50000 */
 	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	/* and the 227 reaches the client naming P, as long as before */
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(reply) &&
+	      memcmp(h.k.rewritten, "227 Entering Passive Mode(198,51,100,1,195,80)\r\n",
+		     h.k.rewritten_len) == 0);
+	CHECK(h.k.verdicts == h.packet_id);
 	CHECK(inet_addr_equal(&harness_expect(&h, NAT_PUBLIC, 50000)->expect.src,
 			      &h.client));
 	harness_fini(&h);
@@ -575,6 +581,7 @@ static void test_nat_third_party(void)
 	CHECK_INT(harness_pinholes(&h), 0);
 	CHECK_INT(harness_installs(&h), 0);
 	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	CHECK_INT(h.k.rewrites, 0);
 	harness_fini(&h);
 }
 
@@ -611,6 +618,7 @@ static void test_nat_announce_address(void)
 	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = " NAT_PUBLIC "\n");
 	harness_send(&h, S, reply);
 	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	CHECK_INT(h.k.rewrites, 0);	/* it names P already */
 	harness_fini(&h);
 	/* another listed address: a plain pinhole, as without NAT */
 	snprintf(reply, sizeof(reply), PASV_REAL, comma("203.0.113.9"));
@@ -633,6 +641,7 @@ static void test_nat_229(void)
 	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50001|)\r\n");
 	CHECK(nat_expect(&h, NAT_PUBLIC, 50001, 0, NAT_REAL));
 	CHECK_INT(harness_pinholes(&h), 1);
+	CHECK_INT(h.k.rewrites, 0);	/* a 229 names no address */
 	harness_fini(&h);
 }
 
@@ -672,6 +681,47 @@ static void test_nat_none(void)
 	harness_send(&h, S, "200 PORT command successful\r\n");
 	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
 	CHECK(!harness_expect(&h, V4_CLIENT, 50001)->nat);
+	CHECK_INT(h.k.rewrites, 0);
+	harness_fini(&h);
+}
+
+/* A 227 split over two segments: the first may be gone already, so it is
+ * not rewritten (passed unchanged, logged); the pinhole still opens (a
+ * client that ignores the 227's address uses it). */
+static void test_nat_227_split(void)
+{
+	struct harness h;
+
+	nat_harness(&h, NULL);
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,");
+	harness_send(&h, S, "113,2,195,80)\r\n");
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* Fifty PASV/227 in one control session: every 227 rewritten, each
+ * pinhole superseding the one before. */
+static void test_nat_227_many(void)
+{
+	struct harness h;
+	char reply[128], want[128];
+	int i, ok = 0;
+
+	nat_harness(&h, NULL);
+	for (i = 0; i < 50; i++) {
+		if (i > 0)
+			harness_send(&h, C, "PASV\r\n");
+		snprintf(reply, sizeof(reply), "227 Entering Passive Mode (203,0,113,2,195,%d).\r\n", i);
+		snprintf(want, sizeof(want), "227 Entering Passive Mode(198,51,100,1,195,%d).\r\n", i);
+		harness_send(&h, S, reply);
+		ok += h.k.rewrites == (unsigned)i + 1 && h.k.rewritten_len == strlen(want) &&
+		      memcmp(h.k.rewritten, want, strlen(want)) == 0 &&
+		      nat_expect(&h, NAT_PUBLIC, (uint16_t)(195 * 256 + i), 0, NAT_REAL);
+	}
+	CHECK_INT(ok, 50);
+	CHECK_INT(harness_pinholes(&h), 1);
 	harness_fini(&h);
 }
 
@@ -687,6 +737,8 @@ int main(void)
 	test_nat_229();
 	test_nat_active_dnat();
 	test_nat_none();
+	test_nat_227_split();
+	test_nat_227_many();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
