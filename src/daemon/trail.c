@@ -294,7 +294,7 @@ void trail_pinhole_record(struct daemon *d, struct session_entry *e,
 	o->now_ms = now;
 	e->pinholes_opened++;
 	if (!a->active)
-		pressure_announce(&d->pressure, &e->session.server, a->port, now);
+		pressure_announce(&d->pressure, &e->session.real_server, a->port, now);
 	session_action_flow(a, &expect);
 	session_control_flow(&e->session, &master);
 	trail_drain_events(d);
@@ -401,7 +401,7 @@ static void trail_refused(struct daemon *d, struct session_entry *e,
 	e->pinholes_refused++;
 	/* The server allocated the port whatever we thought of it. */
 	if (!a->active && a->port != 0 && a->address.family != 0)
-		pressure_announce(&d->pressure, &e->session.server, a->port,
+		pressure_announce(&d->pressure, &e->session.real_server, a->port,
 				  daemon_now_ms());
 	trail_control(e, &c);
 	audit_fmt_pinhole_refused(&l, audit_wall_ms(), &c, a->reason, a->active,
@@ -459,7 +459,7 @@ void trail_action(struct daemon *d, struct session_entry *e,
 		t = stats_trouble_index(a->reply_code);
 		if (t >= 0)
 			d->stats.data_trouble[t]++;
-		pressure_trouble(&d->pressure, &e->session.server, a->reply_code,
+		pressure_trouble(&d->pressure, &e->session.real_server, a->reply_code,
 				 a->reply, daemon_now_ms());
 		audit_fmt_data_trouble(&l, audit_wall_ms(), &c, a->reply_code,
 				       a->reply, a->command);
