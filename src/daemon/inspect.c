@@ -7,6 +7,7 @@
  * path. Part of the daemon (daemon.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -514,12 +515,57 @@ static bool inspect_line_start(const struct session *s,
 	       st->line_len == 0 && !st->discarding && !st->cut;
 }
 
+/* Remember the rewrite of the line at payload offset off of this packet
+ * (len bytes each way), for its retransmissions. Lines longer than the
+ * memo are not remembered (a 227 is far shorter). */
+static void inspect_rewrite_remember(struct session_entry *e,
+				     enum session_direction dir,
+				     const struct packet_info *pkt, size_t off,
+				     const char *rep, size_t len)
+{
+	struct session_rewrite_memo *m = e->rewrite_memo;
+
+	if (len > SESSION_REWRITE_MEMO_MAX)
+		return;
+	if (m == NULL && (m = e->rewrite_memo = malloc(sizeof(*m))) == NULL)
+		return;
+	m->seq = pkt->seq + (uint32_t)off;
+	m->len = (uint16_t)len;
+	m->direction = (uint8_t)dir;
+	memcpy(m->old, pkt->payload + off, len);
+	memcpy(m->rep, rep, len);
+}
+
+/* A retransmitted segment holding the line last rewritten, still with
+ * its old bytes: rewritten the same way (1), else 0. The session does not
+ * read retransmitted bytes again, so nothing else would. */
+static int inspect_rewrite_again(struct daemon *d, struct session_entry *e,
+				 enum session_direction dir,
+				 const struct queue_packet *qp,
+				 const struct packet_info *pkt)
+{
+	const struct session_rewrite_memo *m = e->rewrite_memo;
+	uint32_t off;
+
+	if (m == NULL || m->direction != dir || pkt->syn || pkt->rst)
+		return 0;
+	off = m->seq - pkt->seq;
+	if (off >= pkt->payload_len || pkt->payload_len - off < m->len ||
+	    memcmp(pkt->payload + off, m->old, m->len) != 0 ||
+	    d->kernel->verdict_rewrite(d, qp, off, m->rep, m->len) != 0)
+		return 0;
+	log_msg(LOG_INFO, "retransmitted segment rewritten again like the first (conntrack %u, sequence number %u)",
+		e->conntrack_id, m->seq);
+	return 1;
+}
+
 /* A 227 announcing a DNAT-published server's own address, whose pinhole
  * is installed: rewrite it in this packet to name the address the client
  * dialled (doc/nat.md 2.1, 3), same length only. 1 when the packet was
  * released rewritten; 0 when it must be released unchanged (said why in
  * the log: never a corrupted stream). */
 static int inspect_rewrite(struct daemon *d, struct session_entry *e,
+			   enum session_direction dir,
 			   const struct queue_packet *qp,
 			   const struct packet_info *pkt, bool line_start,
 			   const struct session_action *a)
@@ -538,6 +584,7 @@ static int inspect_rewrite(struct daemon *d, struct session_entry *e,
 	    (rc = d->kernel->verdict_rewrite(d, qp, span.offset, out, res.len)) == 0) {
 		log_msg(LOG_INFO, "227 rewritten from %s to %s (same length; conntrack %u)",
 			named, to, e->conntrack_id);
+		inspect_rewrite_remember(e, dir, pkt, span.offset, out, res.len);
 		return 1;
 	}
 	if (rc == 0)
@@ -552,8 +599,10 @@ static int inspect_rewrite(struct daemon *d, struct session_entry *e,
 }
 
 /* The packet's verdict: rewritten when an installed pinhole asks for it
- * (at most one line per packet is rewritten), else unchanged. */
+ * (at most one line per packet is rewritten) or when it retransmits the
+ * line last rewritten, else unchanged. */
 static int inspect_verdict(struct daemon *d, struct session_entry *e,
+			   enum session_direction dir,
 			   const struct queue_packet *qp,
 			   const struct packet_info *pkt, bool line_start,
 			   const struct session_actions *actions,
@@ -566,9 +615,11 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 
 		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
 		    outcome[i].ret == 0 &&
-		    inspect_rewrite(d, e, qp, pkt, line_start, a) == 1)
+		    inspect_rewrite(d, e, dir, qp, pkt, line_start, a) == 1)
 			return 0;
 	}
+	if (e != NULL && inspect_rewrite_again(d, e, dir, qp, pkt) == 1)
+		return 0;
 	return d->kernel->verdict_accept(d, qp->packet_id);
 }
 
@@ -630,7 +681,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (inspect_verdict(d, e, qp, &pkt, line_start, &actions, outcome) < 0)
+	if (inspect_verdict(d, e, dir, qp, &pkt, line_start, &actions, outcome) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;

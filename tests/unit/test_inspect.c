@@ -701,6 +701,39 @@ static void test_nat_227_split(void)
 	harness_fini(&h);
 }
 
+/* A retransmission of the segment that held a rewritten 227 is rewritten
+ * the same way (the session does not read those bytes again); so is one
+ * that carries the line with more after it. Other segments are not. */
+static void test_nat_227_retransmitted(void)
+{
+	static const char want[] = "227 Entering Passive Mode(198,51,100,1,195,80).\r\n";
+	const char *reply = "227 Entering Passive Mode (203,0,113,2,195,80).\r\n";
+	struct harness h;
+	char more[160];
+	uint32_t seq;
+
+	nat_harness(&h, NULL);
+	seq = h.next_seq[S];
+	harness_send(&h, S, reply);
+	CHECK_INT(h.k.rewrites, 1);
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, seq, h.next_seq[C],
+			reply, strlen(reply), h.ifindex[S]);
+	CHECK_INT(h.k.rewrites, 2);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	snprintf(more, sizeof(more), "%s150 ok\r\n", reply);
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, seq, h.next_seq[C],
+			more, strlen(more), h.ifindex[S]);
+	CHECK_INT(h.k.rewrites, 3);
+	CHECK(memcmp(h.k.rewritten, want, strlen(want)) == 0 &&
+	      memcmp(h.k.rewritten + strlen(want), "150 ok\r\n", 8) == 0);
+	/* a later segment that does not hold the line: unchanged */
+	harness_send(&h, S, "150 ok\r\n");
+	CHECK_INT(h.k.rewrites, 3);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 /* Fifty PASV/227 in one control session: every 227 rewritten, each
  * pinhole superseding the one before. */
 static void test_nat_227_many(void)
@@ -739,6 +772,7 @@ int main(void)
 	test_nat_none();
 	test_nat_227_split();
 	test_nat_227_many();
+	test_nat_227_retransmitted();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
