@@ -47,6 +47,12 @@ int ctnl_parse(const struct nlmsghdr *nlh, struct ctnl_msg *out);
 /* The conntrack a queued packet belongs to, as NFQA_CT describes it. */
 struct ctnl_ct {
 	struct flow orig;		/* original tuple */
+	bool has_reply;			/* CTA_TUPLE_REPLY was sent and read */
+	struct flow reply;		/* reply tuple (the NATed view: its
+					   source is the real server, its
+					   destination the client as the
+					   server sees it) */
+	uint32_t status;		/* CTA_STATUS (IPS_*), 0 when not sent */
 	uint8_t proto;			/* its layer 4 protocol */
 	uint32_t id;			/* CTA_ID, 0 when not sent */
 	bool expected;			/* IPS_EXPECTED: a data connection an
@@ -58,7 +64,8 @@ struct ctnl_ct {
 
 /* Read the attributes of a queued packet's NFQA_CT (payload, len), in the
  * family of the packet message's nfgenmsg, into *out (expected and
- * closing false when the kernel sent no status or TCP state). 0, -EINVAL
+ * closing false, status 0, when the kernel sent no status or TCP state;
+ * has_reply false when it sent no reply tuple or a bad one). 0, -EINVAL
  * (no or a bad original tuple) or -ENOMEM. */
 int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 			struct ctnl_ct *out);

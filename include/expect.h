@@ -4,8 +4,10 @@
 #ifndef FTPGATE_EXPECT_H
 #define FTPGATE_EXPECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
 #include "ctnl.h"
 
 struct expect_handle;
@@ -19,7 +21,28 @@ struct expect_request {
 	struct flow expect;
 	uint32_t timeout_s;
 	const char *helper_name;
+	/* A NATed master (doc/nat.md section 2): the data connection is
+	 * translated like its master by nf_nat's "nat-follow-master"
+	 * (CTA_EXPECT_NAT, CTA_EXPECT_FN), landing on nat_address:nat_port
+	 * (the kernel takes the port; the address it takes from the
+	 * master's tuple). nat_dir: the master direction the data
+	 * connection's initiator plays, 0 ORIGINAL (passive), 1 REPLY
+	 * (active). Only read on install. */
+	bool nat;
+	uint8_t nat_dir;
+	struct inet_addr nat_address;
+	uint16_t nat_port;
 };
+
+#define EXPECT_NAT_FN "nat-follow-master"	/* registered by nf_nat */
+
+/* Fill nlh, an nfnetlink request of CTNETLINK_EXP started in a buffer of
+ * at least 1024 bytes, with r's expectation as every request sends it:
+ * tuple, mask, master (when r names one), timeout, helper name and, when
+ * r->nat, CTA_EXPECT_NAT (direction, tuple whose source is
+ * nat_address:nat_port) and CTA_EXPECT_FN EXPECT_NAT_FN. 0, -ENOMEM, or
+ * -EINVAL when the library cannot build it. Public for the unit tests. */
+int expect_build(struct nlmsghdr *nlh, const struct expect_request *r);
 
 int expect_open(struct expect_handle **h, char *err, size_t errlen);
 void expect_close(struct expect_handle *h);
@@ -32,7 +55,8 @@ void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
 
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
- * one, -EOPNOTSUPP: master has no helper, -EAGAIN: an existing one for the
+ * one, -EOPNOTSUPP: master has no helper, -EINVAL with r->nat: nf_nat is not loaded (its
+ * nat-follow-master is unknown; err says "modprobe nf_nat"), -EAGAIN: an existing one for the
  * same tuple was used or expired each of the two times it was looked at,
  * ...) with a message in err.
  * The same expectation asked for again by the same master (a repeated

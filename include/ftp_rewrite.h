@@ -66,6 +66,26 @@ int ftp_rewrite_line(enum ftp_rewrite_kind kind, const char *line, size_t len,
 		     const struct inet_addr *addr, uint16_t port,
 		     char *out, size_t max_len, struct ftp_rewrite *res);
 
+/* Where a rewrite goes in one TCP segment's payload. */
+struct ftp_rewrite_span {
+	size_t offset;		/* the line's first byte in the payload */
+	size_t old_len;		/* its length without CRLF */
+};
+
+/* Find in one segment's payload (len bytes, from the network) the first
+ * complete 227 line that names `named`:port, and rewrite it to name
+ * `to`:port (ftp_rewrite_line, same length preferred) into out. Complete:
+ * it starts at the payload's first byte (only when line_start says a line
+ * starts there) or right after a '\n', and its
+ * '\n' is in the payload too (a line split over segments cannot be
+ * rewritten here: the earlier part may be gone already). One pass over
+ * the payload. Returns 0 with *span and *res, -ENOENT when the payload
+ * holds no such complete line, or ftp_rewrite_line's error (res->reason). */
+int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
+			 const struct inet_addr *named, uint16_t port,
+			 const struct inet_addr *to, char *out, size_t max_len,
+			 struct ftp_rewrite_span *span, struct ftp_rewrite *res);
+
 /* The kind's name as logs print it: "227", "229", "PORT", "EPRT", or "?"
  * for a value outside the enum. */
 const char *ftp_rewrite_kind_name(enum ftp_rewrite_kind kind);

@@ -1,5 +1,5 @@
-/* kernel_ops: the seam between the packet path (inspect.c, trail.c) and
- * the kernel. Every kernel call those two files make goes through a table
+/* kernel_ops: the seam between the packet path (inspect.c, action.c,
+ * pinholes.c) and the kernel. Every kernel call those files make goes through a table
  * of these functions: the daemon uses kernel_ops_netlink (kernel_netlink.c:
  * NFQUEUE verdicts, ctnetlink expectations, lookups and events, exactly the
  * calls it always made); the host tests and the fuzz target use a fake that
@@ -15,6 +15,7 @@
 #include "expect.h"
 
 struct daemon;
+struct queue_packet;
 
 /* Each entry has the contract of the function it stands for (expect.h,
  * conntrack.h, events.h, queue.h); d is the daemon whose kernel handles
@@ -22,6 +23,13 @@ struct daemon;
 struct kernel_ops {
 	/* queue_accept: release the queued packet unchanged. */
 	int (*verdict_accept)(struct daemon *d, uint32_t packet_id);
+	/* queue_tcp_mangle + queue_accept_payload: release the queued packet
+	 * with its TCP payload bytes [off, off + len) replaced by rep, as
+	 * long (no sequence adjustment is asked for). 0, or negative errno
+	 * and the packet not released (the caller then accepts it
+	 * unchanged). */
+	int (*verdict_rewrite)(struct daemon *d, const struct queue_packet *qp,
+			       size_t off, const char *rep, size_t len);
 	/* expect_install / expect_remove / expect_lookup / expect_list */
 	int (*expect_install)(struct daemon *d, const struct expect_request *r,
 			      char *err, size_t errlen);

@@ -21,6 +21,12 @@ struct queue_packet {
 	bool reply_direction;		/* conntrack_info >= IP_CT_IS_REPLY */
 	/* original-direction tuple of the conntrack (client -> server) */
 	struct flow orig;
+	/* reply-direction tuple (real server -> client as the server sees
+	 * it: the NATed view, doc/nat.md section 1); has_reply false when
+	 * the kernel did not send it */
+	bool has_reply;
+	struct flow reply;
+	uint32_t ct_status;		/* CTA_STATUS (IPS_*), 0 if not sent */
 	uint8_t l4proto;
 	/* The conntrack is a data connection an expectation admitted
 	 * (IPS_EXPECTED). Kernel facts: Debian's 6.1.176 gives such a
@@ -75,6 +81,24 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 /* Release a packet unchanged. Every packet handed to cb must get exactly
  * one verdict. */
 int queue_accept(struct queue *q, uint32_t packet_id);
+
+/* Release a packet with new contents data[0..len) (network header
+ * onwards; NFQA_PAYLOAD). The kernel takes it as is (CHECKSUM_NONE): the
+ * checksums must be right (queue_tcp_mangle). No NFQA_CT is sent, so the
+ * kernel adjusts no sequence numbers: the caller changes no length. */
+int queue_accept_payload(struct queue *q, uint32_t packet_id,
+			 const uint8_t *data, size_t len);
+
+/* The IPv4 or IPv6 TCP packet data[0..len) with its TCP payload bytes
+ * [off, off + old_len) replaced by rep[0..rep_len), written to out (room
+ * for out_max bytes) with the IP and TCP checksums recomputed and the IP
+ * length updated (libnetfilter_queue's pktbuff: nfq_tcp_mangle_ipv4 /
+ * _ipv6). 0 and *out_len, -EINVAL when the packet is not TCP over IPv4 or
+ * IPv6 (no extension headers) or the span lies outside its payload,
+ * -EMSGSIZE when the result does not fit out_max or 65535, -ENOMEM. */
+int queue_tcp_mangle(const uint8_t *data, size_t len, size_t off,
+		     size_t old_len, const char *rep, size_t rep_len,
+		     uint8_t *out, size_t out_max, size_t *out_len);
 
 unsigned long queue_overruns(const struct queue *q);
 /* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */

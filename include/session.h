@@ -119,6 +119,21 @@ struct session_action {
 	uint32_t record_id;		/* PINHOLE_OPEN: the session's record
 					   of it (session_pinhole_failed) */
 	enum session_tls_start tls_start; /* ENCRYPTED */
+	/* PINHOLE_OPEN on a NATed control connection (session_set_nat,
+	 * doc/nat.md section 2): the expectation carries a NAT, so the data
+	 * connection, which arrives at address:port, is translated like its
+	 * control connection and lands on nat_address:nat_port (the real
+	 * server's listener, passive; the real client's, active). nat_dir
+	 * is the master direction the data connection's initiator plays
+	 * (ORIGINAL: passive, REPLY: active). */
+	bool nat;
+	enum session_direction nat_dir;
+	struct inet_addr nat_address;
+	uint16_t nat_port;
+	/* PINHOLE_OPEN: the line that announced it names nat_address, which
+	 * the client cannot reach; it must reach the client naming
+	 * address:port instead (a DNAT-published server's 227). */
+	bool rewrite;
 };
 
 /* What one packet makes the session say. Actions that only report a
@@ -183,6 +198,13 @@ struct session_pinhole {
 struct session {
 	struct inet_addr client, server;
 	uint16_t client_port, server_port;
+	/* The conntrack's reply tuple (session_set_nat): the real server
+	 * (its source) and the client as the server sees it (its
+	 * destination). Equal to server and client unless the gateway
+	 * translates them; policy judges real_server. */
+	bool nat;
+	struct inet_addr real_server, nat_client;
+	uint16_t real_server_port, nat_client_port;
 	struct stream stream[2];	/* by enum session_direction */
 	/* outstanding commands in order, oldest first */
 	struct session_command pending[SESSION_PENDING_MAX];
@@ -223,6 +245,15 @@ void session_init(struct session *s, const struct inet_addr *client,
 		  uint16_t client_port, const struct inet_addr *server,
 		  uint16_t server_port, const struct session_limits *lim);
 void session_free(struct session *s);
+
+/* The control connection is NATed (its conntrack has IPS_SRC_NAT or
+ * IPS_DST_NAT): `reply` is its reply tuple, from the real server to the
+ * client as the server sees it. From then on policy judges announcements
+ * against the real server (its [server] section, its own address for a
+ * 227), and pinholes carry the NAT (session_action nat*, doc/nat.md
+ * section 2). Call before the first session_packet; ignored when reply's
+ * family differs from the control connection's. */
+void session_set_nat(struct session *s, const struct flow *reply);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.

@@ -8,6 +8,19 @@
 #include <stdint.h>
 #include "session.h"
 
+/* The last line rewritten in a packet of a connection (inspect.c), so
+ * that a retransmission of its segment is rewritten byte for byte the
+ * same way (same-length rewrites only). Allocated on the first rewrite,
+ * freed with the entry. */
+#define SESSION_REWRITE_MEMO_MAX 128
+struct session_rewrite_memo {
+	uint32_t seq;			/* the line's first byte */
+	uint16_t len;			/* old and new length */
+	uint8_t direction;		/* enum session_direction */
+	char old[SESSION_REWRITE_MEMO_MAX];
+	char rep[SESSION_REWRITE_MEMO_MAX];
+};
+
 struct session_entry {
 	uint32_t conntrack_id;
 	bool fin_seen[2];		/* by enum session_direction */
@@ -27,6 +40,7 @@ struct session_entry {
 	bool half_open;			/* no data seen yet (in the table's
 					   half-open list) */
 	struct session session;
+	struct session_rewrite_memo *rewrite_memo;	/* owned, or NULL */
 	struct session_entry *next;	/* hash chain by conntrack ID */
 	struct session_entry *half_prev, *half_next;	/* half-open list */
 	struct session_entry *control_next; /* hash chain by control

@@ -417,3 +417,52 @@ const char *ftp_rewrite_kind_name(enum ftp_rewrite_kind kind)
 		return "?";
 	return rewrite_kinds[kind].name;
 }
+
+/* Whether line[0, len) (CR stripped) is a 227 naming named:port. */
+static bool rewrite_names(const char *line, size_t len,
+			  const struct inet_addr *named, uint16_t port)
+{
+	struct ftp_reply_line r;
+	struct inet_addr a;
+	const char *why;
+	uint16_t p;
+
+	return len >= 4 && memcmp(line, "227 ", 4) == 0 &&
+	       ftp_reply_line_parse(line, len, &r, &why) == 0 &&
+	       pasv_reply_parse(r.text, r.text_len, &a, &p, &why) == 0 &&
+	       p == port && inet_addr_equal(&a, named);
+}
+
+int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
+			 const struct inet_addr *named, uint16_t port,
+			 const struct inet_addr *to, char *out, size_t max_len,
+			 struct ftp_rewrite_span *span, struct ftp_rewrite *res)
+{
+	const char *text = (const char *)payload;
+	const char *first = memchr(text, '\n', len);
+	size_t start = 0;
+
+	res->reason = "no complete 227 line naming that endpoint in the segment";
+	if (!line_start)
+		start = first != NULL ? (size_t)(first - text) + 1 : len;
+	while (start < len) {
+		const char *nl = memchr(text + start, '\n', len - start);
+		size_t end, line_len;
+
+		if (nl == NULL)
+			break;
+		end = (size_t)(nl - text);
+		line_len = end - start;
+		if (line_len > 0 && text[end - 1] == '\r')
+			line_len--;
+		if (rewrite_names(text + start, line_len, named, port)) {
+			span->offset = start;
+			span->old_len = line_len;
+			return ftp_rewrite_line(FTP_REWRITE_227, text + start,
+						line_len, to, port, out,
+						max_len, res);
+		}
+		start = end + 1;
+	}
+	return -ENOENT;
+}

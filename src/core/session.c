@@ -83,8 +83,24 @@ void session_init(struct session *s, const struct inet_addr *client,
 		s->server = *server;
 	s->client_port = client_port;
 	s->server_port = server_port;
+	s->real_server = s->server;
+	s->real_server_port = server_port;
+	s->nat_client = s->client;
+	s->nat_client_port = client_port;
 	stream_init(&s->stream[SESSION_DIR_ORIGINAL], buffer_max, line_max);
 	stream_init(&s->stream[SESSION_DIR_REPLY], buffer_max, line_max);
+}
+
+void session_set_nat(struct session *s, const struct flow *reply)
+{
+	if (reply->src.family != s->server.family ||
+	    reply->dst.family != s->client.family)
+		return;
+	s->nat = true;
+	s->real_server = reply->src;
+	s->real_server_port = reply->sport;
+	s->nat_client = reply->dst;
+	s->nat_client_port = reply->dport;
 }
 
 void session_free(struct session *s)
@@ -377,7 +393,7 @@ static void session_command(struct session *s, const struct policy *p,
 		session_push_other(s, line, len);
 		return;
 	}
-	if (!s->greeted && policy_strict(p, &s->server)) {
+	if (!s->greeted && policy_strict(p, &s->real_server)) {
 		session_reject(SESSION_DIR_ORIGINAL, line, len,
 			       SESSION_RULE_BEFORE_GREETING,
 			       "command before the server's greeting: not acted on",
@@ -392,7 +408,7 @@ static void session_command(struct session *s, const struct policy *p,
 		session_push_other(s, line, len);
 		return;
 	}
-	if (policy_strict(p, &s->server) &&
+	if (policy_strict(p, &s->real_server) &&
 	    ftp_embedded_data_verb(line, len, &at, &verb)) {
 		snprintf(what, sizeof(what),
 			 "%s at byte %zu inside a command line: not a command (NAT slipstreaming?)",
@@ -488,6 +504,47 @@ static void session_allow(struct session *s, struct session_action *act)
 	act->kind = SESSION_ACTION_PINHOLE_OPEN;
 }
 
+/* An approved passive pinhole on a NATed control connection (doc/nat.md
+ * 2.1, 2.2): the data connection arrives at the address the client
+ * dialled (server) and is translated to the real server's listener. A
+ * 227 naming the real server is rewritten to name the dialled address; a
+ * 229, or a 227 already naming the dialled address (vsftpd pasv_address,
+ * listed in announce-address), is not. Another listed address: a plain
+ * pinhole, as without NAT (how it is translated is not known here). */
+static void session_passive_nat(const struct session *s,
+				struct session_action *a)
+{
+	if (!s->nat)
+		return;
+	if (inet_addr_equal(&a->data.dst, &s->real_server)) {
+		a->rewrite = !inet_addr_equal(&s->real_server, &s->server);
+		a->data.dst = s->server;
+	} else if (!inet_addr_equal(&a->data.dst, &s->server)) {
+		return;
+	}
+	a->nat = true;
+	a->nat_dir = SESSION_DIR_ORIGINAL;
+	a->nat_address = s->real_server;
+	a->nat_port = a->data.dport;
+}
+
+/* An approved active pinhole on a NATed control connection whose client
+ * is not translated (DNAT alone, doc/nat.md 2.1): the server's data
+ * connection to the client is translated like the control connection, so
+ * it seems to come from the address the client dialled. A masqueraded
+ * client's PORT names an address the server cannot reach: rewriting it
+ * is not built yet, so that pinhole stays plain (as before NAT support). */
+static void session_active_nat(const struct session *s,
+			       struct session_action *a)
+{
+	if (!s->nat || !inet_addr_equal(&s->client, &s->nat_client))
+		return;
+	a->nat = true;
+	a->nat_dir = SESSION_DIR_REPLY;
+	a->nat_address = a->data.dst;
+	a->nat_port = a->data.dport;
+}
+
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */
 static void session_passive_reply(struct session *s, const struct policy *p,
 				  int code, const char *text, size_t text_len,
@@ -543,13 +600,16 @@ static void session_passive_reply(struct session *s, const struct policy *p,
 		session_str(act.detail, tainted ? "reply line rejected" : why);
 	} else {
 		/* A policy refusal needs no detail: the reason says it. */
-		act.reason = policy_check_passive(p, &s->server, &act.data.dst,
+		/* A 229 names no address: the server it came from. */
+		act.reason = policy_check_passive(p, &s->real_server,
+						  code == 229 ? &s->real_server : &act.data.dst,
 						  act.data.dport,
 						  session_pinholes_live(s, now_ms));
 		session_allow(s, &act);
 		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
 			act.data.src = s->client;
 			act.data.sport = 0;
+			session_passive_nat(s, &act);
 		}
 	}
 	session_open(s, p, &act, now_ms, out);
@@ -585,7 +645,7 @@ static void session_active_reply(struct session *s, const struct policy *p,
 		act.reason = POLICY_REFUSE_MALFORMED_COMMAND;
 		session_str(act.detail, cmd->why);
 	} else {
-		act.reason = policy_check_active(p, &s->server, &s->client,
+		act.reason = policy_check_active(p, &s->real_server, &s->client,
 						 &cmd->announced,
 						 cmd->announced_port,
 						 session_pinholes_live(s, now_ms));
@@ -596,9 +656,10 @@ static void session_active_reply(struct session *s, const struct policy *p,
 		}
 		session_allow(s, &act);
 		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
-			act.data.src = s->server;
+			act.data.src = s->real_server;
 			act.data.sport =
-				policy_active_source_port(p, &s->server);
+				policy_active_source_port(p, &s->real_server);
+			session_active_nat(s, &act);
 		}
 	}
 	session_open(s, p, &act, now_ms, out);
@@ -705,7 +766,7 @@ static void session_greeting(struct session *s, const struct policy *p,
 	}
 	if (code == 421)
 		return;		/* "service not available": it closes */
-	if (policy_strict(p, &s->server)) {
+	if (policy_strict(p, &s->real_server)) {
 		session_reject(SESSION_DIR_REPLY, line, len,
 			       SESSION_RULE_BEFORE_GREETING,
 			       "reply before the server's 220 greeting: not acted on",
@@ -747,7 +808,7 @@ static void session_reply_line(struct session *s, const struct policy *p,
 			       uint64_t now_ms, struct session_actions *out)
 {
 	struct ftp_reply_line rl;
-	bool strict = policy_strict(p, &s->server);
+	bool strict = policy_strict(p, &s->real_server);
 	bool last = false;
 	const char *why = NULL, *text;
 	size_t text_len;
@@ -802,11 +863,11 @@ static void session_reply(struct session *s, const struct policy *p,
 
 	/* Strict: a reply line with NUL or a bare CR may read differently
 	 * to the client than to us; it never opens anything. */
-	if (policy_strict(p, &s->server) && memchr(line, '\0', len)) {
+	if (policy_strict(p, &s->real_server) && memchr(line, '\0', len)) {
 		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
 			       "NUL byte in reply", NULL, out);
 		tainted = true;
-	} else if (policy_strict(p, &s->server) && memchr(line, '\r', len)) {
+	} else if (policy_strict(p, &s->real_server) && memchr(line, '\r', len)) {
 		session_reject(SESSION_DIR_REPLY, line, len,
 			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
 			       out);

@@ -181,6 +181,7 @@ static void session_table_release(struct session_table *t, struct session_entry 
 	session_table_half_unlink(t, e);
 	t->count--;
 	session_free(&e->session);
+	free(e->rewrite_memo);
 	free(e);
 }
 

@@ -46,6 +46,7 @@ static void action_open_log(const struct action_report *r)
 {
 	const struct session_action *a = r->a;
 	char source[FLOW_ENDPOINT_STRLEN], data[FLOW_ENDPOINT_STRLEN];
+	char lands[FLOW_ENDPOINT_STRLEN], nat[FLOW_ENDPOINT_STRLEN + 16];
 
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
@@ -61,8 +62,13 @@ static void action_open_log(const struct action_report *r)
 			action_error(r->o));
 		return;
 	}
-	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
-		source, data, a->active ? " (active mode)" : "", r->o->timeout_s,
+	nat[0] = '\0';
+	if (a->nat) {
+		flow_endpoint_format(&a->nat_address, a->nat_port, lands, sizeof(lands));
+		snprintf(nat, sizeof(nat), ", NAT to %s", lands);
+	}
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+		source, data, a->active ? " (active mode)" : "", nat, r->o->timeout_s,
 		a->reply_code, a->command, r->control_client, r->control_server,
 		r->e->conntrack_id);
 }
@@ -114,7 +120,7 @@ static void action_refused_count(const struct action_report *r)
 	r->e->pinholes_refused++;
 	/* The server allocated the port whatever we thought of it. */
 	if (!a->active && a->data.dport != 0 && a->data.dst.family != 0)
-		pressure_announce(&r->d->pressure, &r->e->session.server,
+		pressure_announce(&r->d->pressure, &r->e->session.real_server,
 				  a->data.dport, daemon_now_ms());
 }
 
@@ -302,7 +308,7 @@ static void action_trouble_count(const struct action_report *r)
 
 	if (t >= 0)
 		r->d->stats.data_trouble[t]++;
-	pressure_trouble(&r->d->pressure, &r->e->session.server,
+	pressure_trouble(&r->d->pressure, &r->e->session.real_server,
 			 r->a->reply_code, r->a->reply, daemon_now_ms());
 }
 

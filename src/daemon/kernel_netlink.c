@@ -9,6 +9,18 @@ static int kernel_netlink_verdict_accept(struct daemon *d, uint32_t packet_id)
 	return queue_accept(d->queue, packet_id);
 }
 
+static int kernel_netlink_verdict_rewrite(struct daemon *d,
+					  const struct queue_packet *qp,
+					  size_t off, const char *rep, size_t len)
+{
+	static uint8_t out[65535];
+	size_t out_len;
+	int rc = queue_tcp_mangle(qp->data, qp->len, off, len, rep, len, out,
+				  sizeof(out), &out_len);
+
+	return rc < 0 ? rc : queue_accept_payload(d->queue, qp->packet_id, out, out_len);
+}
+
 static int kernel_netlink_expect_install(struct daemon *d,
 					 const struct expect_request *r,
 					 char *err, size_t errlen)
@@ -55,6 +67,7 @@ static unsigned long kernel_netlink_events_overruns(struct daemon *d)
 
 const struct kernel_ops kernel_ops_netlink = {
 	.verdict_accept = kernel_netlink_verdict_accept,
+	.verdict_rewrite = kernel_netlink_verdict_rewrite,
 	.expect_install = kernel_netlink_expect_install,
 	.expect_remove = kernel_netlink_expect_remove,
 	.expect_lookup = kernel_netlink_expect_lookup,

@@ -98,7 +98,7 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 	o->now_ms = now;
 	e->pinholes_opened++;
 	if (!a->active)
-		pressure_announce(&d->pressure, &e->session.server,
+		pressure_announce(&d->pressure, &e->session.real_server,
 				  a->data.dport, now);
 	session_action_flow(a, &expect);
 	session_control_flow(&e->session, &master);

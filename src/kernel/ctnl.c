@@ -55,6 +55,12 @@ static const struct ctnl_tuple_attrs ctnl_orig = {
 	ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST,
 };
 
+static const struct ctnl_tuple_attrs ctnl_reply = {
+	ATTR_REPL_L3PROTO, ATTR_REPL_L4PROTO, ATTR_REPL_IPV4_SRC,
+	ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_SRC, ATTR_REPL_IPV6_DST,
+	ATTR_REPL_PORT_SRC, ATTR_REPL_PORT_DST,
+};
+
 static const struct ctnl_tuple_attrs ctnl_master = {
 	ATTR_MASTER_L3PROTO, ATTR_MASTER_L4PROTO, ATTR_MASTER_IPV4_SRC,
 	ATTR_MASTER_IPV4_DST, ATTR_MASTER_IPV6_SRC, ATTR_MASTER_IPV6_DST,
@@ -209,8 +215,11 @@ int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 	    nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
 	    ctnl_tuple_get(ct, &ctnl_orig, &out->orig, &out->proto) == 0) {
 		out->id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
-		out->expected = nfct_attr_is_set(ct, ATTR_STATUS) > 0 &&
-				(nfct_get_attr_u32(ct, ATTR_STATUS) & IPS_EXPECTED);
+		out->status = nfct_attr_is_set(ct, ATTR_STATUS) > 0 ?
+			      nfct_get_attr_u32(ct, ATTR_STATUS) : 0;
+		out->expected = out->status & IPS_EXPECTED;
+		out->has_reply = ctnl_tuple_get(ct, &ctnl_reply, &out->reply, NULL) == 0 &&
+				 out->reply.src.family == out->orig.src.family;
 		out->closing = out->proto == IPPROTO_TCP && nfct_attr_is_set(ct, ATTR_TCP_STATE) > 0 &&
 			       ctnl_tcp_closing(nfct_get_attr_u8(ct, ATTR_TCP_STATE));
 		rc = 0;

@@ -170,11 +170,55 @@ static void exp_set_tuple(struct nf_expect *exp, enum nf_expect_attr a,
 	nfexp_set_attr(exp, a, ct);	/* copies ct */
 }
 
+/* The NAT part (doc/nat.md section 2), written here with libmnl:
+ * libnetfilter_conntrack 1.0.9 (Debian 12) keeps ATTR_EXP_NAT_TUPLE,
+ * ATTR_EXP_NAT_DIR and ATTR_EXP_FN but its nfexp_nlmsg_build() does not
+ * put them in the message (tests/unit/test_ctnl.c reads the message back
+ * with libmnl alone). Kernel facts (sources read, named in doc/nat.md):
+ * ctnetlink_parse_expect_nat() takes CTA_EXPECT_NAT_DIR (be32) into
+ * exp->dir and the NAT tuple's source into exp->saved_addr/saved_proto;
+ * nf_nat_follow_master() then SNATs the data connection to
+ * master->tuplehash[!dir].dst and DNATs it to master->tuplehash[!dir].src
+ * port saved_proto. ctnetlink_alloc_expect() answers -EINVAL when
+ * CTA_EXPECT_FN names a function nobody registered (nf_nat registers
+ * "nat-follow-master" when it loads). The NAT tuple's destination is not
+ * read; the expected one is sent, as a tuple must have both. */
+static void exp_put_addr(struct nlmsghdr *nlh, uint16_t type,
+			 const struct inet_addr *a)
+{
+	if (a->family == AF_INET6)
+		mnl_attr_put(nlh, type, sizeof(a->v6), &a->v6);
+	else
+		mnl_attr_put(nlh, type, sizeof(a->v4), &a->v4);
+}
+
+static void exp_put_nat(struct nlmsghdr *nlh, const struct expect_request *r)
+{
+	bool v6 = r->expect.dst.family == AF_INET6;
+	struct nlattr *nat, *tuple, *nest;
+
+	nat = mnl_attr_nest_start(nlh, CTA_EXPECT_NAT);
+	mnl_attr_put_u32(nlh, CTA_EXPECT_NAT_DIR, htonl(r->nat_dir));
+	tuple = mnl_attr_nest_start(nlh, CTA_EXPECT_NAT_TUPLE);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	exp_put_addr(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, &r->nat_address);
+	exp_put_addr(nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, &r->expect.dst);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, IPPROTO_TCP);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(r->nat_port));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(r->expect.dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+	mnl_attr_nest_end(nlh, nat);
+	mnl_attr_put_strz(nlh, CTA_EXPECT_FN, EXPECT_NAT_FN);
+}
+
 /* Every expectation this daemon sends (create, update, get, delete) is
  * built here: the data connection source[:port] -> destination:port with
- * its mask, its master (when r names one), timeout and helper. NAT
- * attributes (ATTR_EXP_NAT_DIR, ATTR_EXP_NAT_TUPLE, ATTR_EXP_FN) belong
- * here too. NULL when out of memory. */
+ * its mask, its master (when r names one), timeout and helper (the NAT
+ * part is added to the message by expect_build). NULL when out of
+ * memory. */
 static struct nf_expect *expect_object(const struct expect_request *r)
 {
 	struct nf_expect *exp = nfexp_new();
@@ -200,6 +244,22 @@ static struct nf_expect *expect_object(const struct expect_request *r)
 	return exp;
 }
 
+int expect_build(struct nlmsghdr *nlh, const struct expect_request *r)
+{
+	struct nf_expect *exp = expect_object(r);
+	int rc;
+
+	if (exp == NULL)
+		return -ENOMEM;
+	rc = nfexp_nlmsg_build(nlh, exp);
+	nfexp_destroy(exp);
+	if (rc < 0)
+		return -EINVAL;
+	if (r->nat)
+		exp_put_nat(nlh, r);
+	return 0;
+}
+
 /* Send IPCTNL_MSG_<type> for r's expectation (with CTA_EXPECT_ID when id
  * is not NULL: the library has no such attribute) and read the answer. */
 static int expect_talk(struct expect_handle *h, const struct expect_request *r,
@@ -207,18 +267,14 @@ static int expect_talk(struct expect_handle *h, const struct expect_request *r,
 		       nlrequest_cb cb, void *data)
 {
 	char buf[1024] __attribute__((aligned(8)));
-	struct nf_expect *exp = expect_object(r);
 	struct nlmsghdr *nlh;
 	int rc;
 
-	if (exp == NULL)
-		return -ENOMEM;
 	nlh = nlrequest_nfnl_put(buf, NFNL_SUBSYS_CTNETLINK_EXP << 8 | type,
 				 flags, (uint8_t)r->expect.src.family);
-	rc = nfexp_nlmsg_build(nlh, exp);
-	nfexp_destroy(exp);
+	rc = expect_build(nlh, r);
 	if (rc < 0)
-		return -EINVAL;
+		return rc;
 	if (id != NULL)
 		mnl_attr_put_u32(nlh, CTA_EXPECT_ID, htonl(*id));
 	return nlrequest_talk(&h->req, nlh, cb, data);
@@ -317,12 +373,16 @@ static int check_request(const struct expect_request *r, char *err,
 
 /* Why the kernel refused: the errors an install and a removal share, then
  * each one's own, with the kernel's extended-ack text when it sent one. */
-static void explain(struct expect_handle *h, int rc, bool removing,
+static void explain(struct expect_handle *h, int rc, bool removing, bool nat,
 		    const char *tuple, char *err, size_t errlen)
 {
 	const char *why;
 
-	if (rc == -EPERM)
+	if (nat && !removing && rc == -EINVAL)
+		why = "the kernel does not know the expectation function "
+		      EXPECT_NAT_FN ", needed for a NATed control connection: "
+		      "nf_nat is not loaded (modprobe nf_nat)";
+	else if (rc == -EPERM)
 		why = "permission denied (ftpgated needs CAP_NET_ADMIN)";
 	else if (rc == -ETIMEDOUT)
 		why = "no answer from the kernel";
@@ -400,7 +460,7 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 			rc = 0;
 	}
 	if (rc < 0)
-		explain(h, rc, false, tuple, err, errlen);
+		explain(h, rc, false, r->nat, tuple, err, errlen);
 	return rc;
 }
 
@@ -429,7 +489,7 @@ int expect_remove(struct expect_handle *h, const struct expect_request *r,
 		rc = expect_talk(h, r, IPCTNL_MSG_EXP_DELETE, NLM_F_ACK,
 				 id != 0 ? &id : NULL, NULL, NULL);
 	if (rc < 0)
-		explain(h, rc, true, tuple, err, errlen);
+		explain(h, rc, true, false, tuple, err, errlen);
 	return rc < 0 ? rc : 0;
 }
 

@@ -70,6 +70,13 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <libnetfilter_queue/pktbuff.h>
+#include <libnetfilter_queue/libnetfilter_queue_ipv4.h>
+#include <libnetfilter_queue/libnetfilter_queue_ipv6.h>
+#include <libnetfilter_queue/libnetfilter_queue_tcp.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
 
 #define QUEUE_RCVBUF_MIN	4096
 /* One packet message: payload <= 0xffff plus metadata and conntrack
@@ -341,6 +348,9 @@ static void parse_conntrack(const struct nlattr *ct_attr,
 		return;
 	}
 	pkt->orig = ct.orig;
+	pkt->has_reply = ct.has_reply;
+	pkt->reply = ct.reply;
+	pkt->ct_status = ct.status;
 	pkt->l4proto = ct.proto;
 	pkt->conntrack_id = ct.id;
 	pkt->expected = ct.expected;
@@ -498,6 +508,85 @@ int queue_accept(struct queue *q, uint32_t packet_id)
 	if (q == NULL)
 		return -EINVAL;
 	return send_verdict(q, packet_id, NF_ACCEPT);
+}
+
+int queue_accept_payload(struct queue *q, uint32_t packet_id,
+			 const uint8_t *data, size_t len)
+{
+	char *buf;
+	struct nlmsghdr *nlh;
+	int rc = 0;
+
+	if (q == NULL || len > 65535)
+		return -EINVAL;
+	buf = malloc(MNL_SOCKET_BUFFER_SIZE + len);
+	if (buf == NULL)
+		return -ENOMEM;
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
+	nfq_nlmsg_verdict_put(nlh, (int)packet_id, NF_ACCEPT);
+	nfq_nlmsg_verdict_put_pkt(nlh, data, (uint32_t)len);
+	while (mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* The TCP header's place in pb, set for the pktbuff TCP functions: 0, or
+ * -EINVAL when pb is not TCP over IPv4 or IPv6 without extension headers. */
+static int queue_transport_set(struct pkt_buff *pb, int family)
+{
+	if (family == AF_INET) {
+		struct iphdr *ip = nfq_ip_get_hdr(pb);
+
+		if (ip == NULL || ip->protocol != IPPROTO_TCP ||
+		    nfq_ip_set_transport_header(pb, ip) < 0)
+			return -EINVAL;
+		return 0;
+	}
+	{
+		struct ip6_hdr *ip6 = nfq_ip6_get_hdr(pb);
+
+		if (ip6 == NULL || ip6->ip6_nxt != IPPROTO_TCP ||
+		    nfq_ip6_set_transport_header(pb, ip6, IPPROTO_TCP) < 0)
+			return -EINVAL;
+		return 0;
+	}
+}
+
+int queue_tcp_mangle(const uint8_t *data, size_t len, size_t off,
+		     size_t old_len, const char *rep, size_t rep_len,
+		     uint8_t *out, size_t out_max, size_t *out_len)
+{
+	int family = len > 0 && (data[0] >> 4) == 6 ? AF_INET6 : AF_INET;
+	size_t extra = rep_len > old_len ? rep_len - old_len : 0;
+	struct pkt_buff *pb;
+	struct tcphdr *th;
+	int rc = -EINVAL;
+
+	if (len + extra > 65535 || len + extra > out_max)
+		return -EMSGSIZE;
+	pb = pktb_alloc(family, (void *)data, len, extra);
+	if (pb == NULL)
+		return -ENOMEM;
+	if (queue_transport_set(pb, family) == 0 &&
+	    (th = nfq_tcp_get_hdr(pb)) != NULL &&
+	    (size_t)((uint8_t *)th - pktb_data(pb)) + (size_t)th->doff * 4 +
+		    off + old_len <= pktb_len(pb) &&
+	    (family == AF_INET ?
+		     nfq_tcp_mangle_ipv4(pb, (unsigned)off, (unsigned)old_len, rep,
+					 (unsigned)rep_len) :
+		     nfq_tcp_mangle_ipv6(pb, (unsigned)off, (unsigned)old_len, rep,
+					 (unsigned)rep_len)) == 1) {
+		*out_len = pktb_len(pb);
+		memcpy(out, pktb_data(pb), *out_len);
+		rc = 0;
+	}
+	pktb_free(pb);
+	return rc;
 }
 
 unsigned long queue_overruns(const struct queue *q)

@@ -61,6 +61,30 @@ static void fuzz_target(const uint8_t *data, struct inet_addr *a,
 	*max = (data[3] & 0x80) ? (size_t)(data[3] & 0x7e) : 512;
 }
 
+/* ftp_rewrite_find_227 on the line bytes taken as one segment: a find is
+ * a whole line of the segment (its '\n' inside it) that names a:port. */
+static void fuzz_find(const uint8_t *data, size_t size,
+		      const struct inet_addr *a, uint16_t port)
+{
+	const uint8_t *seg = data + FUZZ_HEADER;
+	size_t len = size - FUZZ_HEADER;
+	struct inet_addr to = { .family = AF_INET }, named;
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	uint16_t named_port = 0;
+	char out[512];
+
+	if (ftp_rewrite_find_227(seg, len, data[0] & 0x80, a, port, &to, out,
+				 sizeof(out), &span, &res) != 0)
+		return;
+	FUZZ_ASSERT(span.offset + span.old_len < len);
+	FUZZ_ASSERT(span.offset == 0 || seg[span.offset - 1] == '\n');
+	FUZZ_ASSERT(memchr(seg + span.offset, '\n', span.old_len) == NULL);
+	FUZZ_ASSERT(fuzz_names(FTP_REWRITE_227, (const char *)seg + span.offset,
+			       span.old_len, &named, &named_port) == 0);
+	FUZZ_ASSERT(named_port == port && inet_addr_equal(&named, a));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	enum ftp_rewrite_kind kind;
@@ -99,5 +123,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(fuzz_names(kind, line, len, &old, &old_port) != 0);
 	}
 	free(out);
+	fuzz_find(data, size, &a, port);
 	return 0;
 }

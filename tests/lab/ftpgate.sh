@@ -36,15 +36,16 @@ ftpgate_lab_extras() {
 	ip -n gateway route add "$LAB_THIRD_PARTY4/32" via "$LAB_SERVER4"
 }
 
-# ftpgate_rules: the site table (default drop, like a real gateway) and the
+# ftpgate_rules [SITE]: the site table (default drop, like a real gateway;
+# rules/site-gateway.nft unless SITE names another file) and the
 # shipped ftpgate table. The helper must be registered first, so retry for
 # a few seconds while the daemon comes up; then wait until the daemon has
 # filled the table's sets with its configured servers (it checks once a
 # second), so that the passive ranges are closed before any check runs.
 ftpgate_rules() {
-	local i out
+	local i out site=${1:-$LAB_DIR/rules/site-gateway.nft}
 	lab_ns gateway nft flush ruleset
-	lab_ns gateway nft -f "$LAB_DIR/rules/site-gateway.nft" || return 1
+	lab_ns gateway nft -f "$site" || return 1
 	for i in $(seq 50); do
 		out=$(lab_ns gateway nft -f "$FTPGATE_RULES" 2>&1) && { ftpgate_sets_filled; return; }
 		ftpgate_alive || break

@@ -1,6 +1,9 @@
 """python3 ftplib client for the lab: LIST, RETR and STOR over passive mode.
 
-usage: ftplib-client.py HOST pasv|epsv TIMEOUT RETR_TO STOR_FROM STOR_AS
+usage: ftplib-client.py HOST pasv|pasv-trust|epsv TIMEOUT RETR_TO STOR_FROM STOR_AS
+pasv ignores the address a 227 names (ftplib's default: it connects to the
+control connection's peer); pasv-trust connects to the address the 227
+names (trust_server_pasv_ipv4_address), as a client behind no NAT would.
 Prints the LIST output; exits non-zero on any error.
 """
 import ftplib
@@ -16,6 +19,8 @@ def main():
     # ftplib sends EPSV for IPv6 and PASV for IPv4 unless told otherwise.
     if mode == "epsv":
         ftp.af = 0  # not AF_INET: makepasv uses EPSV
+    if mode == "pasv-trust":
+        ftp.trust_server_pasv_ipv4_address = True
     lines = []
     ftp.retrlines("LIST pub", lines.append)
     print("\n".join(lines))

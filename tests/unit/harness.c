@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_conntrack_common.h>
 #include "harness.h"
+#include "packet.h"
 #include "tcp_build.h"
 
 #define HARNESS_ISN_CLIENT 1000
@@ -71,6 +73,24 @@ static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
 {
 	(void)packet_id;
 	harness_of(d)->k.verdicts++;
+	return 0;
+}
+
+/* The packet's TCP payload with the span replaced, recorded. */
+static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
+				size_t off, const char *rep, size_t len)
+{
+	struct fake_kernel *k = &harness_of(d)->k;
+	struct packet_info pkt;
+
+	if (packet_parse(qp->data, qp->len, &pkt) < 0 ||
+	    off + len > pkt.payload_len || pkt.payload_len > sizeof(k->rewritten))
+		return -EINVAL;
+	memcpy(k->rewritten, pkt.payload, pkt.payload_len);
+	memcpy(k->rewritten + off, rep, len);
+	k->rewritten_len = pkt.payload_len;
+	k->rewrites++;
+	k->verdicts++;
 	return 0;
 }
 
@@ -196,6 +216,7 @@ static unsigned long fake_events_overruns(struct daemon *d)
 
 static const struct kernel_ops fake_kernel_ops = {
 	.verdict_accept = fake_verdict_accept,
+	.verdict_rewrite = fake_verdict_rewrite,
 	.expect_install = fake_expect_install,
 	.expect_remove = fake_expect_remove,
 	.expect_lookup = fake_expect_lookup,
@@ -314,11 +335,25 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	qp.reply_direction = from == HARNESS_SERVER;
 	qp.conntrack_info = qp.reply_direction ? 3 : 0;	/* IP_CT_IS_REPLY */
 	qp.orig = fake_control(h);
+	if (h->nat) {
+		qp.has_reply = true;
+		qp.reply = h->reply;
+		qp.ct_status = IPS_CONFIRMED | IPS_DST_NAT | IPS_SRC_NAT;
+	}
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;
 	qp.expected = h->ct_expected;
 	qp.closing = h->ct_closing;
 	inspect_packet(&qp, &h->d);
+}
+
+void harness_nat(struct harness *h, const char *real_server,
+		 const char *nat_client, uint16_t nat_client_port)
+{
+	h->nat = true;
+	h->reply = (struct flow){ tcp_build_addr(real_server),
+				  tcp_build_addr(nat_client), h->server_port,
+				  nat_client_port };
 }
 
 void harness_handshake(struct harness *h)
@@ -385,7 +420,8 @@ void harness_conntrack_destroy(struct harness *h)
 
 /* ---- questions ------------------------------------------------------- */
 
-bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
+const struct expect_request *harness_expect(const struct harness *h,
+					    const char *addr, uint16_t port)
 {
 	struct inet_addr a = tcp_build_addr(addr);
 	unsigned i;
@@ -395,9 +431,14 @@ bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
 
 		if (x->live && x->r.expect.dport == port &&
 		    inet_addr_equal(&x->r.expect.dst, &a))
-			return true;
+			return &x->r;
 	}
-	return false;
+	return NULL;
+}
+
+bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port)
+{
+	return harness_expect(h, addr, port) != NULL;
 }
 
 unsigned harness_pinholes(const struct harness *h)

@@ -39,7 +39,11 @@ struct fake_kernel {
 	unsigned op_count;		/* stops growing at FAKE_OPS_MAX */
 	struct ctnl_msg event[FAKE_EVENTS_MAX];
 	unsigned event_count;		/* queued, not yet received */
-	unsigned verdicts;
+	unsigned verdicts;		/* of any kind */
+	unsigned rewrites;		/* verdicts with a new payload */
+	/* the TCP payload of the last rewritten packet, as released */
+	char rewritten[2048];
+	size_t rewritten_len;
 	uint32_t next_id;
 	bool master_gone;		/* harness_conntrack_destroy ran */
 };
@@ -59,6 +63,11 @@ struct harness {
 	/* what the kernel says of the conntrack with every packet
 	 * (queue_packet): admitted by an expectation; past ESTABLISHED */
 	bool ct_expected, ct_closing;
+	/* harness_nat: the conntrack is NATed, with this reply tuple (real
+	 * server -> client as the server sees it); segments still carry the
+	 * addresses of client and server (the packet as queued, after NAT) */
+	bool nat;
+	struct flow reply;
 	char audit_path[64];		/* the audit log, a temporary file */
 };
 
@@ -85,6 +94,13 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 		     uint32_t ifindex);
 /* SYN, SYN-ACK, ACK; the sequence numbers start at 1000 and 5000. */
 void harness_handshake(struct harness *h);
+/* The gateway translates this control connection (before its first
+ * packet): `server` given to harness_init is the address the client
+ * dialled, `real_server` ("203.0.113.2") the server behind the DNAT, and
+ * the server sees the client as nat_client:nat_client_port (the client's
+ * own address and port when only DNAT is in place). */
+void harness_nat(struct harness *h, const char *real_server,
+		 const char *nat_client, uint16_t nat_client_port);
 /* text (e.g. "PASV\r\n") from `from`, in order, ACK set, acknowledging
  * everything the other side sent; advances next_seq. */
 void harness_send(struct harness *h, int from, const char *text);
@@ -104,6 +120,10 @@ void harness_conntrack_destroy(struct harness *h);
  * to addr:port ("203.0.113.2"); and how many it holds. */
 bool harness_pinhole(const struct harness *h, const char *addr, uint16_t port);
 unsigned harness_pinholes(const struct harness *h);
+/* The live expectation for a data connection to addr:port, as the packet
+ * path asked for it (its NAT part included), or NULL. */
+const struct expect_request *harness_expect(const struct harness *h,
+					    const char *addr, uint16_t port);
 /* How many installs the packet path asked for so far. */
 unsigned harness_installs(const struct harness *h);
 /* Whether the daemon tracks the control connection now. */

@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "ctnl.h"
+#include "expect.h"
 #include "nlrequest.h"
 
 static char buf[4096] __attribute__((aligned(8)));
@@ -151,6 +152,44 @@ static int ctnl_queued_ct(uint32_t status, int tcp_state, struct ctnl_ct *c)
 	nfct_destroy(ct);
 	return ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
 				   mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, c);
+}
+
+/* A DNATed and masqueraded control connection (doc/nat.md "Names used
+ * here"): the reply tuple names the real server and the client as the
+ * server sees it, and the status says the conntrack is NATed. */
+static void test_queued_nat(void)
+{
+	struct flow orig = tuple("198.51.100.2", 41000, "198.51.100.1", 21);
+	struct flow reply = tuple("203.0.113.2", 21, "203.0.113.1", 61000);
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	struct ctnl_ct c;
+
+	if (ct == NULL)
+		abort();
+	ctnl_flow_to_ct(&orig, ct);
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply.src.v4);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply.dst.v4);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply.sport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply.dport));
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_CONFIRMED | IPS_SRC_NAT | IPS_DST_NAT);
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+				      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, &c), 0);
+	CHECK(flow_equal(&c.orig, &orig));
+	CHECK(c.has_reply);
+	CHECK(flow_equal(&c.reply, &reply));
+	CHECK_INT(c.status & IPS_NAT_MASK, IPS_SRC_NAT | IPS_DST_NAT);
+	CHECK(!c.expected);
+	/* no reply tuple sent (test_queued_status' messages): not invented */
+	CHECK_INT(ctnl_queued_ct(IPS_CONFIRMED, -1, &c), 0);
+	CHECK(!c.has_reply);
+	CHECK_INT(c.status, IPS_CONFIRMED);
 }
 
 /* What the daemon needs of a queued packet's conntrack besides its tuple:
@@ -359,11 +398,105 @@ static void test_expectation(void)
 	CHECK_INT(ctnl_parse(nlh, &m), 0);
 }
 
+/* ---- expectations with NAT (expect_build) ---------------------------- */
+
+/* What one attribute of an expectation message holds, read with libmnl
+ * alone (not with the library that built it). */
+struct exp_seen {
+	const struct nlattr *nat, *fn;
+};
+
+static int exp_seen_cb(const struct nlattr *attr, void *data)
+{
+	struct exp_seen *x = data;
+
+	if (mnl_attr_get_type(attr) == CTA_EXPECT_NAT)
+		x->nat = attr;
+	if (mnl_attr_get_type(attr) == CTA_EXPECT_FN)
+		x->fn = attr;
+	return MNL_CB_OK;
+}
+
+static int nest_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	tb[mnl_attr_get_type(attr) & 15] = attr;
+	return MNL_CB_OK;
+}
+
+/* The nest's attribute `type` (types below 16), or NULL. */
+static const struct nlattr *nest_get(const struct nlattr *nest, int type)
+{
+	const struct nlattr *tb[16] = { 0 };
+
+	if (nest == NULL || mnl_attr_parse_nested(nest, nest_cb, tb) < 0)
+		return NULL;
+	return tb[type];
+}
+
+/* A passive pinhole of a DNATed master (doc/nat.md 2.1): the request
+ * carries CTA_EXPECT_NAT (direction ORIGINAL, tuple source = the real
+ * server's listener) and CTA_EXPECT_FN "nat-follow-master"; a plain
+ * request carries neither. */
+static void test_expect_nat_build(void)
+{
+	struct expect_request r = {
+		.master = tuple("198.51.100.2", 41000, "198.51.100.1", 21),
+		.expect = tuple("198.51.100.2", 0, "198.51.100.1", 50000),
+		.timeout_s = 30, .helper_name = "ftpgate",
+		.nat = true, .nat_dir = 0, .nat_port = 50000,
+	};
+	const struct nlattr *t, *ip, *proto, *dir;
+	struct struct_in { struct in_addr a; } real;
+	struct exp_seen x = { NULL, NULL };
+	struct nlmsghdr *nlh;
+
+	inet_pton(AF_INET, "203.0.113.2", &real.a);
+	r.nat_address = tuple("203.0.113.2", 0, "203.0.113.2", 0).src;
+	nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, AF_INET);
+	CHECK_INT(expect_build(nlh, &r), 0);
+	CHECK(mnl_attr_parse(nlh, sizeof(struct nfgenmsg), exp_seen_cb, &x) >= 0);
+	CHECK(x.fn != NULL && mnl_attr_validate(x.fn, MNL_TYPE_NUL_STRING) == 0 &&
+	      strcmp(mnl_attr_get_str(x.fn), "nat-follow-master") == 0);
+	dir = nest_get(x.nat, CTA_EXPECT_NAT_DIR);
+	CHECK(dir != NULL && mnl_attr_get_payload_len(dir) == 4 &&
+	      ntohl(mnl_attr_get_u32(dir)) == 0);
+	t = nest_get(x.nat, CTA_EXPECT_NAT_TUPLE);
+	ip = nest_get(t, CTA_TUPLE_IP);
+	proto = nest_get(t, CTA_TUPLE_PROTO);
+	CHECK(nest_get(ip, CTA_IP_V4_SRC) != NULL &&
+	      memcmp(mnl_attr_get_payload(nest_get(ip, CTA_IP_V4_SRC)), &real.a, 4) == 0);
+	CHECK(nest_get(proto, CTA_PROTO_SRC_PORT) != NULL &&
+	      ntohs(mnl_attr_get_u16(nest_get(proto, CTA_PROTO_SRC_PORT))) == 50000);
+	CHECK(nest_get(proto, CTA_PROTO_NUM) != NULL &&
+	      mnl_attr_get_u8(nest_get(proto, CTA_PROTO_NUM)) == IPPROTO_TCP);
+
+	/* active mode's direction is REPLY */
+	r.nat_dir = 1;
+	x.nat = x.fn = NULL;
+	nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, AF_INET);
+	CHECK_INT(expect_build(nlh, &r), 0);
+	CHECK(mnl_attr_parse(nlh, sizeof(struct nfgenmsg), exp_seen_cb, &x) >= 0);
+	dir = nest_get(x.nat, CTA_EXPECT_NAT_DIR);
+	CHECK(dir != NULL && ntohl(mnl_attr_get_u32(dir)) == 1);
+
+	/* no NAT: neither attribute (the request as before issue 13) */
+	r.nat = false;
+	x.nat = x.fn = NULL;
+	nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, AF_INET);
+	CHECK_INT(expect_build(nlh, &r), 0);
+	CHECK(mnl_attr_parse(nlh, sizeof(struct nfgenmsg), exp_seen_cb, &x) >= 0);
+	CHECK(x.nat == NULL && x.fn == NULL);
+}
+
 int main(void)
 {
 	test_conntrack();
 	test_queued_conntrack();
 	test_queued_status();
+	test_queued_nat();
+	test_expect_nat_build();
 	test_malformed();
 	test_ct_name_without_nul();
 	test_abi_breakage_exits();

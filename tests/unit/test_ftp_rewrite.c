@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
 #include "check.h"
 #include "ftp_parse.h"
@@ -331,6 +332,51 @@ static void misuse(void)
 	CHECK_STR(ftp_rewrite_kind_name((enum ftp_rewrite_kind)9), "?");
 }
 
+static struct inet_addr v4(const char *text)
+{
+	struct inet_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	if (inet_pton(AF_INET, text, &a.v4) != 1)
+		abort();
+	return a;
+}
+
+/* ftp_rewrite_find_227: the 227 naming the endpoint, among other lines of
+ * one segment; only complete lines; a first line only when a line starts
+ * there. */
+static void find_227(void)
+{
+	struct inet_addr s = v4("203.0.113.2"), p = v4("198.51.100.1");
+	const char *seg = "150-x\r\n227 Entering Passive Mode (203,0,113,2,195,80).\r\n";
+	const char *decoy = "227 Entering Passive Mode (203,0,113,2,195,80).\r\n227 Entering Passive Mode (203,0,113,2,195,80).\r\n";
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	char out[BOUND];
+
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &s, 50000,
+				       &p, out, sizeof(out), &span, &res), 0);
+	CHECK_INT(span.offset, 7);
+	CHECK_INT(span.old_len, strlen(seg) - 9);
+	CHECK(res.same_length && res.len == span.old_len);
+	CHECK(memcmp(out, "227 Entering Passive Mode(198,51,100,1,195,80).", res.len) == 0);
+	/* another port, another address: not this line */
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &s, 50001,
+				       &p, out, sizeof(out), &span, &res), -ENOENT);
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &p, 50000,
+				       &p, out, sizeof(out), &span, &res), -ENOENT);
+	/* without its line end: not complete */
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg) - 1, true, &s, 50000,
+				       &p, out, sizeof(out), &span, &res), -ENOENT);
+	/* the payload starts inside a line: its first "line" is skipped */
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)decoy, strlen(decoy), false, &s, 50000,
+				       &p, out, sizeof(out), &span, &res), 0);
+	CHECK_INT(span.offset, strlen(decoy) / 2);
+	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)decoy, strlen(decoy) / 2, false, &s,
+				       50000, &p, out, sizeof(out), &span, &res), -ENOENT);
+}
+
 int main(void)
 {
 	size_t i;
@@ -340,5 +386,6 @@ int main(void)
 	sweep_227();
 	sweep_eprt6();
 	misuse();
+	find_227();
 	return check_report("ftp_rewrite");
 }

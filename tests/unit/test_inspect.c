@@ -536,11 +536,267 @@ static void test_identical_retransmission(void)
 	harness_fini(&h);
 }
 
+/* ---- NAT (doc/nat.md, issue 13) ------------------------------------- */
+
+/* The lab's names: the client dials the gateway's P, DNATed to the server
+ * s; the client is not masqueraded. */
+#define NAT_PUBLIC "198.51.100.1"
+#define NAT_REAL "203.0.113.2"
+
+/* The expectation to addr:port carries the NAT of a passive (dir 0) or
+ * active (dir 1) pinhole landing on lands:port. */
+static bool nat_expect(const struct harness *h, const char *addr,
+		       uint16_t port, uint8_t dir, const char *lands)
+{
+	const struct expect_request *r = harness_expect(h, addr, port);
+	struct inet_addr l = tcp_build_addr(lands);
+
+	return r != NULL && r->nat && r->nat_dir == dir && r->nat_port == port &&
+	       inet_addr_equal(&r->nat_address, &l);
+}
+
+static void nat_harness(struct harness *h, const char *config)
+{
+	harness_init(h, V4_CLIENT, NAT_PUBLIC, config, STARTED_LONG_AGO);
+	harness_nat(h, NAT_REAL, V4_CLIENT, h->client_port);
+	harness_login(h);
+	harness_send(h, C, "PASV\r\n");
+}
+
+/* A DNAT-published server's 227 names its real address: judged against
+ * the real server (the conntrack's reply source), it is its own address,
+ * not a third party's; the pinhole is for the address the client dialled.
+ * Without the reply tuple (before issue 13) it was refused as
+ * third-party. */
+static void test_nat_dnat_227(void)
+{
+	struct harness h;
+	char reply[128];
+
+	nat_harness(&h, NULL);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(NAT_REAL));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK(!harness_pinhole(&h, NAT_REAL, 50000));
+	CHECK_INT(harness_pinholes(&h), 1);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 0);
+	/* the client's connection to P:50000 is DNATed to s:50000 */
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	/* and the 227 reaches the client naming P, as long as before */
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(reply) &&
+	      memcmp(h.k.rewritten, "227 Entering Passive Mode(198,51,100,1,195,80)\r\n",
+		     h.k.rewritten_len) == 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	CHECK(inet_addr_equal(&harness_expect(&h, NAT_PUBLIC, 50000)->expect.src,
+			      &h.client));
+	harness_fini(&h);
+}
+
+/* A real third party under NAT is still refused: no pinhole at all. */
+static void test_nat_third_party(void)
+{
+	struct harness h;
+	char reply[128];
+
+	nat_harness(&h, NULL);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma("192.0.2.7"));
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	CHECK_INT(h.k.rewrites, 0);
+	harness_fini(&h);
+}
+
+/* The real server's [server] section applies (its passive range), not
+ * the global one and not one named after the dialled address. */
+static void test_nat_server_section(void)
+{
+	struct harness h;
+
+	nat_harness(&h, "[server " NAT_REAL "]\npassive-ports = 40000-40010\n");
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,113,2,156,64)\r\n");
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 40000));
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,113,2,195,80)\r\n");
+	CHECK(!harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK_INT(harness_audit_count(&h, "port-out-of-range"), 1);
+	harness_fini(&h);
+}
+
+/* A server that already announces the published address (vsftpd
+ * pasv_address): allowed only when its section lists it in
+ * announce-address, as without NAT. */
+static void test_nat_announce_address(void)
+{
+	struct harness h;
+	char reply[128];
+
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(NAT_PUBLIC));
+	nat_harness(&h, NULL);
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	harness_fini(&h);
+	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = " NAT_PUBLIC "\n");
+	harness_send(&h, S, reply);
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	CHECK_INT(h.k.rewrites, 0);	/* it names P already */
+	harness_fini(&h);
+	/* another listed address: a plain pinhole, as without NAT */
+	snprintf(reply, sizeof(reply), PASV_REAL, comma("203.0.113.9"));
+	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = 203.0.113.9\n");
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, "203.0.113.9", 50000));
+	CHECK(!harness_expect(&h, "203.0.113.9", 50000)->nat);
+	harness_fini(&h);
+}
+
+/* A 229 names no address: the pinhole is for the dialled address. */
+static void test_nat_229(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, NULL, STARTED_LONG_AGO);
+	harness_nat(&h, NAT_REAL, V4_CLIENT, h.client_port);
+	harness_login(&h);
+	harness_send(&h, C, "EPSV\r\n");
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50001|)\r\n");
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50001, 0, NAT_REAL));
+	CHECK_INT(harness_pinholes(&h), 1);
+	CHECK_INT(h.k.rewrites, 0);	/* a 229 names no address */
+	harness_fini(&h);
+}
+
+/* Active mode to a DNAT-published server (client not masqueraded): the
+ * server's data connection comes from its real address and is translated
+ * like the control connection (doc/nat.md 2.1). */
+static void test_nat_active_dnat(void)
+{
+	struct harness h;
+	const struct expect_request *r;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, ACTIVE, STARTED_LONG_AGO);
+	harness_nat(&h, NAT_REAL, V4_CLIENT, h.client_port);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(nat_expect(&h, V4_CLIENT, 50001, 1, V4_CLIENT));
+	r = harness_expect(&h, V4_CLIENT, 50001);
+	CHECK(r != NULL && inet_addr_equal(&r->expect.src, &h.reply.src));
+	harness_fini(&h);
+}
+
+/* Without NAT nothing changes: plain expectations. */
+static void test_nat_none(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_expect(&h, V4_SERVER, 50000)->nat);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK(!harness_expect(&h, V4_CLIENT, 50001)->nat);
+	CHECK_INT(h.k.rewrites, 0);
+	harness_fini(&h);
+}
+
+/* A 227 split over two segments: the first may be gone already, so it is
+ * not rewritten (passed unchanged, logged); the pinhole still opens (a
+ * client that ignores the 227's address uses it). */
+static void test_nat_227_split(void)
+{
+	struct harness h;
+
+	nat_harness(&h, NULL);
+	harness_send(&h, S, "227 Entering Passive Mode (203,0,");
+	harness_send(&h, S, "113,2,195,80)\r\n");
+	CHECK(nat_expect(&h, NAT_PUBLIC, 50000, 0, NAT_REAL));
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* A retransmission of the segment that held a rewritten 227 is rewritten
+ * the same way (the session does not read those bytes again); so is one
+ * that carries the line with more after it. Other segments are not. */
+static void test_nat_227_retransmitted(void)
+{
+	static const char want[] = "227 Entering Passive Mode(198,51,100,1,195,80).\r\n";
+	const char *reply = "227 Entering Passive Mode (203,0,113,2,195,80).\r\n";
+	struct harness h;
+	char more[160];
+	uint32_t seq;
+
+	nat_harness(&h, NULL);
+	seq = h.next_seq[S];
+	harness_send(&h, S, reply);
+	CHECK_INT(h.k.rewrites, 1);
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, seq, h.next_seq[C],
+			reply, strlen(reply), h.ifindex[S]);
+	CHECK_INT(h.k.rewrites, 2);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	snprintf(more, sizeof(more), "%s150 ok\r\n", reply);
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, seq, h.next_seq[C],
+			more, strlen(more), h.ifindex[S]);
+	CHECK_INT(h.k.rewrites, 3);
+	CHECK(memcmp(h.k.rewritten, want, strlen(want)) == 0 &&
+	      memcmp(h.k.rewritten + strlen(want), "150 ok\r\n", 8) == 0);
+	/* a later segment that does not hold the line: unchanged */
+	harness_send(&h, S, "150 ok\r\n");
+	CHECK_INT(h.k.rewrites, 3);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* Fifty PASV/227 in one control session: every 227 rewritten, each
+ * pinhole superseding the one before. */
+static void test_nat_227_many(void)
+{
+	struct harness h;
+	char reply[128], want[128];
+	int i, ok = 0;
+
+	nat_harness(&h, NULL);
+	for (i = 0; i < 50; i++) {
+		if (i > 0)
+			harness_send(&h, C, "PASV\r\n");
+		snprintf(reply, sizeof(reply), "227 Entering Passive Mode (203,0,113,2,195,%d).\r\n", i);
+		snprintf(want, sizeof(want), "227 Entering Passive Mode(198,51,100,1,195,%d).\r\n", i);
+		harness_send(&h, S, reply);
+		ok += h.k.rewrites == (unsigned)i + 1 && h.k.rewritten_len == strlen(want) &&
+		      memcmp(h.k.rewritten, want, strlen(want)) == 0 &&
+		      nat_expect(&h, NAT_PUBLIC, (uint16_t)(195 * 256 + i), 0, NAT_REAL);
+	}
+	CHECK_INT(ok, 50);
+	CHECK_INT(harness_pinholes(&h), 1);
+	harness_fini(&h);
+}
+
 int main(void)
 {
 	test_passive_baseline();
 	test_epsv_ipv6_baseline();
 	test_active_baseline();
+	test_nat_dnat_227();
+	test_nat_third_party();
+	test_nat_server_section();
+	test_nat_announce_address();
+	test_nat_229();
+	test_nat_active_dnat();
+	test_nat_none();
+	test_nat_227_split();
+	test_nat_227_many();
+	test_nat_227_retransmitted();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
