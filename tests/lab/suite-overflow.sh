@@ -123,8 +123,8 @@ syn_twin() {
 	if ! ftpgate_retry 30 queue_holds 2; then kill -CONT "$FTPGATE_PID"; wait "$held"; return 1; fi
 	kill -CONT "$FTPGATE_PID"
 	wait "$held" || { echo "the session failed:"; cat "$W/twin.out"; return 1; }
-	ftpgate_stat_at_least '^ftpgate_syn_twins_total' 1 || return 1
 	ftpgate_retry 30 sessions_none || return 1
+	ftpgate_stat_at_least '^ftpgate_syn_twins_total' 1 || return 1
 	n=$(tail -n +"$((amark + 1))" "$AUDIT" | grep -c '"event":"session-started"')
 	[ "$n" = 1 ] || { echo "$n session-started events for one connection, want 1"; return 1; }
 }
