@@ -23,22 +23,6 @@ void log_close(void)
 		closelog();
 }
 
-static const char *log_level_name(int priority)
-{
-	switch (priority) {
-	case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: case LOG_ERR:
-		return "error";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_NOTICE:
-		return "notice";
-	case LOG_INFO:
-		return "info";
-	default:
-		return "debug";
-	}
-}
-
 void log_msg(int priority, const char *fmt, ...)
 {
 	va_list ap;

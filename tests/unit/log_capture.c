@@ -20,30 +20,13 @@ void log_close(void)
 {
 }
 
-/* log.c's names of the levels. */
-static const char *log_capture_level(int priority)
-{
-	switch (priority) {
-	case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: case LOG_ERR:
-		return "error";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_NOTICE:
-		return "notice";
-	case LOG_INFO:
-		return "info";
-	default:
-		return "debug";
-	}
-}
-
 void log_msg(int priority, const char *fmt, ...)
 {
 	char *line = log_capture_lines[log_capture_total % LOG_CAPTURE_MAX];
 	int n;
 	va_list ap;
 
-	n = snprintf(line, LOG_CAPTURE_LINE_MAX, "%s: ", log_capture_level(priority));
+	n = snprintf(line, LOG_CAPTURE_LINE_MAX, "%s: ", log_level_name(priority));
 	va_start(ap, fmt);
 	vsnprintf(line + n, LOG_CAPTURE_LINE_MAX - (size_t)n, fmt, ap);
 	va_end(ap);
