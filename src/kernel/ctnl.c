@@ -13,11 +13,14 @@
  *    left), CTA_EXPECT_ID, CTA_EXPECT_HELP_NAME when it has a helper.
  *  - Tuples are parsed with the family of nfgenmsg.nfgen_family.
  *
- * libnetfilter_conntrack (1.0.9, Debian 12) facts: nfct_nlmsg_parse and
- * nfexp_nlmsg_parse validate every attribute they read and take the
- * tuples' family from nfgen_family; they do not check that the message is
- * long enough for its nfgenmsg (checked here first) and they do not read
- * CTA_EXPECT_ID (no such attribute in the library: read here). An
+ * libnetfilter_conntrack (1.0.9, Debian 12) facts: nfct_payload_parse and
+ * nfexp_nlmsg_parse validate the size of every attribute they read and
+ * take the tuples' family from nfgen_family; they do not check that the
+ * message is long enough for its nfgenmsg (checked here first) and they
+ * do not read CTA_EXPECT_ID (no such attribute in the library: read
+ * here). Three faults are kept from them here (ctnl_ct_attrs_ok,
+ * ctnl_exp_extra_cb): names without NUL, CTA_PROTOINFO types 4 and 5 (a
+ * stack overwrite), and nfct_nlmsg_parse's length (not used). An
  * attribute of the wrong size ends the process (abi_breakage():
  * exit(EXIT_FAILURE)), as in conntrackd: only the kernel, or a process
  * with CAP_NET_ADMIN, can send to our NETLINK_NETFILTER sockets (nfnetlink
@@ -136,35 +139,59 @@ static int ctnl_ct_name_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static int ctnl_ct_string_cb(const struct nlattr *attr, void *data)
+/* An attribute in CTA_PROTOINFO the library would write past its stack
+ * table with: 1.0.9's nfct_parse_protoinfo_attr_cb checks the type
+ * against CTA_PROTOINFO_TCP_MAX (5) but stores into a table of
+ * CTA_PROTOINFO_MAX + 1 (4) entries, so types 4 and 5 overwrite the
+ * stack (tests/fuzz/fuzz_ctnl.c: SEGV with the stack pointer in the
+ * heap, CI of 03c2352). The kernel sends only types 1 to 3. */
+static int ctnl_ct_protoinfo_cb(const struct nlattr *attr, void *data)
 {
 	bool *bad = data;
 
-	if ((mnl_attr_get_type(attr) == CTA_HELP || mnl_attr_get_type(attr) == CTA_SECCTX) &&
+	if (mnl_attr_get_type(attr) > CTA_PROTOINFO_MAX)
+		*bad = true;
+	return MNL_CB_OK;
+}
+
+static int ctnl_ct_attr_cb(const struct nlattr *attr, void *data)
+{
+	bool *bad = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if ((type == CTA_HELP || type == CTA_SECCTX) &&
 	    mnl_attr_parse_nested(attr, ctnl_ct_name_cb, bad) < 0)
+		*bad = true;
+	if (type == CTA_PROTOINFO &&
+	    mnl_attr_parse_nested(attr, ctnl_ct_protoinfo_cb, bad) < 0)
 		*bad = true;
 	return MNL_CB_OK;
 }
 
 /* Whether the conntrack attributes in payload[0..len) are ones the
- * library can take. */
-static bool ctnl_ct_strings_ok(const void *payload, size_t len)
+ * library can take without reading or writing out of bounds. */
+static bool ctnl_ct_attrs_ok(const void *payload, size_t len)
 {
 	bool bad = false;
 
-	return mnl_attr_parse_payload(payload, len, ctnl_ct_string_cb, &bad) >= 0 && !bad;
+	return mnl_attr_parse_payload(payload, len, ctnl_ct_attr_cb, &bad) >= 0 && !bad;
 }
 
 static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	const void *attrs = (const char *)nfg + sizeof(*nfg);
+	size_t attrs_len = mnl_nlmsg_get_payload_len(nlh) - sizeof(*nfg);
 	struct nf_conntrack *ct = nfct_new();
 	int rc = -EINVAL;
 
 	if (ct == NULL)
 		return -ENOMEM;
-	if (!ctnl_ct_strings_ok((const char *)mnl_nlmsg_get_payload(nlh) + sizeof(struct nfgenmsg),
-				mnl_nlmsg_get_payload_len(nlh) - sizeof(struct nfgenmsg)) ||
-	    nfct_nlmsg_parse(nlh, ct) < 0 ||
+	/* nfct_payload_parse, not nfct_nlmsg_parse: 1.0.9's nfct_nlmsg_parse
+	 * gives it nlmsg_len as the attributes' length, 20 bytes more than
+	 * they have, and it reads on into whatever follows the message. */
+	if (!ctnl_ct_attrs_ok(attrs, attrs_len) ||
+	    nfct_payload_parse(attrs, attrs_len, nfg->nfgen_family, ct) < 0 ||
 	    ctnl_tuple_get(ct, &ctnl_orig, &m->tuple, &m->proto) < 0)
 		goto out;
 	m->has_master = nfct_attr_is_set(ct, ATTR_MASTER_L3PROTO) > 0;
@@ -211,7 +238,7 @@ int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 	if (ct == NULL)
 		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (ctnl_ct_strings_ok(payload, len) &&
+	if (ctnl_ct_attrs_ok(payload, len) &&
 	    nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
 	    ctnl_tuple_get(ct, &ctnl_orig, &out->orig, &out->proto) == 0) {
 		out->id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;

@@ -253,6 +253,42 @@ static void test_ct_name_without_nul(void)
 		}
 }
 
+/* CTA_PROTOINFO holding attribute 4 or 5 (types of CTA_PROTOINFO_TCP's
+ * nest, misplaced): libnetfilter_conntrack 1.0.9 would store them past
+ * its 4-entry stack table. Refused before it sees them; types 1 to 3
+ * (TCP, DCCP, SCTP) still parse. */
+static void test_ct_protoinfo_type(void)
+{
+	struct flow orig = tuple("198.51.100.2", 41000, "203.0.113.2", 21);
+	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	struct ctnl_ct c;
+	struct ctnl_msg m;
+	uint16_t type;
+
+	for (type = 1; type <= 5; type++) {
+		struct nf_conntrack *ct = nfct_new();
+		struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+		struct nlattr *n, *inner;
+		int want = type <= CTA_PROTOINFO_MAX ? 0 : -EINVAL;
+
+		if (ct == NULL)
+			abort();
+		ctnl_flow_to_ct(&orig, ct);
+		if (nfct_nlmsg_build(nlh, ct) < 0)
+			abort();
+		nfct_destroy(ct);
+		n = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
+		inner = mnl_attr_nest_start(nlh, type);
+		mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_STATE, 3);
+		mnl_attr_nest_end(nlh, inner);
+		mnl_attr_nest_end(nlh, n);
+		CHECK_INT(ctnl_parse(nlh, &m), want);
+		CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
+					      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, &c),
+			  want);
+	}
+}
+
 /* Hand-made: what no library builds. */
 static void test_malformed(void)
 {
@@ -499,6 +535,7 @@ int main(void)
 	test_expect_nat_build();
 	test_malformed();
 	test_ct_name_without_nul();
+	test_ct_protoinfo_type();
 	test_abi_breakage_exits();
 	test_expectation();
 	return check_report("ctnl");
