@@ -215,7 +215,7 @@ out:
  * neither (nla_put_string). */
 struct ctnl_exp_extra {
 	uint32_t id;
-	bool bad_string;		/* or any attribute the library cannot take */
+	bool bad;		/* or any attribute the library cannot take */
 };
 
 #define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
@@ -274,8 +274,8 @@ static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 	struct ctnl_exp_extra *x = data;
 
 	if (mnl_attr_get_type(attr) == CTA_EXPECT_NAT &&
-	    mnl_attr_parse_nested(attr, ctnl_exp_nat_cb, &x->bad_string) < 0)
-		x->bad_string = true;
+	    mnl_attr_parse_nested(attr, ctnl_exp_nat_cb, &x->bad) < 0)
+		x->bad = true;
 
 	if (mnl_attr_get_type(attr) == CTA_EXPECT_ID &&
 	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
@@ -283,10 +283,10 @@ static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 	if ((mnl_attr_get_type(attr) == CTA_EXPECT_FN ||
 	     mnl_attr_get_type(attr) == CTA_EXPECT_HELP_NAME) &&
 	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
-		x->bad_string = true;
+		x->bad = true;
 	if (mnl_attr_get_type(attr) == CTA_EXPECT_FN &&
 	    mnl_attr_get_payload_len(attr) > CTNL_EXPECTFN_MAX)
-		x->bad_string = true;
+		x->bad = true;
 	return MNL_CB_OK;
 }
 
@@ -298,7 +298,7 @@ static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 	int rc = -EINVAL;
 
 	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), ctnl_exp_extra_cb, &x) < 0 ||
-	    x.bad_string)
+	    x.bad)
 		return -EINVAL;
 	exp = nfexp_new();
 	if (exp == NULL)

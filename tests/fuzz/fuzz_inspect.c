@@ -30,7 +30,6 @@
  *  - it never survives its session: once the session ended by ftpgated's
  *    own decision (an exact RST, FIN both ways), the fake kernel holds no
  *    expectation of that control connection. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,29 +42,6 @@
 
 #define FUZZ_ASSERT(c) do { if (!(c)) abort(); } while (0)
 #define FUZZ_SENT_MAX 8192
-
-/* The daemon's log, formatted (so format bugs still show) and dropped. */
-void log_open(const char *ident, bool to_syslog, bool verbose)
-{
-	(void)ident;
-	(void)to_syslog;
-	(void)verbose;
-}
-
-void log_close(void)
-{
-}
-
-void log_msg(int priority, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	(void)priority;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-}
 
 /* What each side's receiver reads: every byte a packet the daemon
  * admits (not one from the wrong interface, not the payload of a SYN or a
