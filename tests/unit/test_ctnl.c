@@ -218,6 +218,22 @@ static void test_queued_status(void)
 	}
 }
 
+/* An IPCTNL_MSG_CT_NEW of orig built by the library, for a test to
+ * append hand-made attributes to. */
+static struct nlmsghdr *ct_new_msg(const struct flow *orig)
+{
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+
+	if (ct == NULL)
+		abort();
+	ctnl_flow_to_ct(orig, ct);
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	return nlh;
+}
+
 /* A helper or security context name without its NUL: the library would
  * read past it (fuzz_ctnl found it on a queued packet's NFQA_CT), so the
  * conntrack is refused, as an event and as NFQA_CT alike; with the NUL it
@@ -233,16 +249,9 @@ static void test_ct_name_without_nul(void)
 
 	for (i = 0; i < 2; i++)
 		for (nul = 0; nul <= 1; nul++) {
-			struct nf_conntrack *ct = nfct_new();
-			struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+			struct nlmsghdr *nlh = ct_new_msg(&orig);
 			struct nlattr *n;
 
-			if (ct == NULL)
-				abort();
-			ctnl_flow_to_ct(&orig, ct);
-			if (nfct_nlmsg_build(nlh, ct) < 0)
-				abort();
-			nfct_destroy(ct);
 			n = mnl_attr_nest_start(nlh, nests[i]);
 			mnl_attr_put(nlh, 1, nul ? 8 : 7, "ftpgate");	/* CTA_*_NAME */
 			mnl_attr_nest_end(nlh, n);
@@ -266,17 +275,10 @@ static void test_ct_protoinfo_type(void)
 	uint16_t type;
 
 	for (type = 1; type <= 5; type++) {
-		struct nf_conntrack *ct = nfct_new();
-		struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+		struct nlmsghdr *nlh = ct_new_msg(&orig);
 		struct nlattr *n, *inner;
 		int want = type <= CTA_PROTOINFO_MAX ? 0 : -EINVAL;
 
-		if (ct == NULL)
-			abort();
-		ctnl_flow_to_ct(&orig, ct);
-		if (nfct_nlmsg_build(nlh, ct) < 0)
-			abort();
-		nfct_destroy(ct);
 		n = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
 		inner = mnl_attr_nest_start(nlh, type);
 		mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_STATE, 3);
