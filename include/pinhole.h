@@ -118,7 +118,9 @@ void pinhole_remove(struct pinhole_table *t, struct pinhole *p);
 unsigned pinhole_client_open_count(const struct pinhole_table *t,
 				   const struct inet_addr *client);
 
-/* Mark every OPEN entry uncertain (kernel events were lost). */
+/* Kernel events were lost: mark every entry uncertain, and polled (its
+ * destroy event may have been among the lost ones, so the kernel is asked
+ * every PINHOLE_RECHECK_MS rather than at the expiry). */
 void pinhole_mark_uncertain(struct pinhole_table *t);
 
 void pinhole_foreach(struct pinhole_table *t,

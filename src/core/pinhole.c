@@ -210,8 +210,10 @@ void pinhole_mark_uncertain(struct pinhole_table *t)
 	struct pinhole *p;
 
 	for (i = 0; i < t->bucket_count; i++)
-		for (p = t->bucket[i]; p != NULL; p = p->next)
+		for (p = t->bucket[i]; p != NULL; p = p->next) {
 			p->uncertain = true;
+			p->poll = true;
+		}
 }
 
 void pinhole_foreach(struct pinhole_table *t,

@@ -13,7 +13,8 @@
  *    with the control connection's conntrack, or someone else).
  *
  * When kernel events were lost (ENOBUFS) the pinholes open at the time
- * end as "unknown-events-lost" rather than with a reason we cannot know.
+ * end as "unknown-events-lost" rather than with a reason we cannot know,
+ * and are polled from then on (their destroy events may be lost too).
  * At start-up the expectations an earlier ftpgated left are adopted. The
  * same events end a session whose control connection's conntrack the
  * kernel destroyed. Each end is written to the audit log (auditlog.c).

@@ -108,6 +108,10 @@ static void test_table(void)
 	pinhole_remove(t, p);
 	pinhole_mark_uncertain(t);
 	CHECK(p1->uncertain && p2->uncertain);
+	/* ... and asked for before their expiry: their destroy events may
+	 * have been lost too */
+	CHECK(p1->poll && p2->poll);
+	CHECK_INT(pinhole_due(p1, p1->opened_ms), PINHOLE_DUE_CHECK_KERNEL);
 	n = 0;
 	pinhole_foreach(t, count_cb, &n);
 	CHECK_INT(n, 2);
