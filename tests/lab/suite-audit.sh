@@ -208,6 +208,12 @@ no_event_cache() {
 check "session made while ftpgated was down (no kernel event cache), pinhole removed at QUIT: still audited removed-by-ftpgate (polled)" no_event_cache
 
 # --- how pinholes end ------------------------------------------------------------
+# flush_said: what ftpgated saw, as the last line of a failed flush check
+# (the FAIL line shows it): the kernel events it read and lost, and the
+# pinholes it still holds as open or awaiting a decision.
+flush_said() {
+	echo "ftpgated: $(ctl stats | grep -E '^(conntrack_event|pinholes_recorded)' | tr -s ' ' '=' | tr '\n' ' ')"
+}
 flushed() {
 	local port m
 	m=$(mark)
@@ -220,6 +226,7 @@ flushed() {
 	lab_ns gateway conntrack -F expect
 	ftpgate_retry 5 acheck outcome "$AUDIT" "$m" "$port" removed-in-kernel
 	ok=$?
+	[ $ok = 0 ] || flush_said
 	# the pinholes adopted at the restart went with the flush too
 	[ $ok = 0 ] && ftpgate_retry 5 acheck outcome "$AUDIT" "$m_adopted" \
 		"$(ftpgate_announced_port "$W/hold-a")" removed-in-kernel adopted=true
