@@ -28,6 +28,10 @@ struct session_entry {
 	uint64_t started_ms;		/* monotonic */
 	bool midstream;			/* picked up without its SYN: its
 					   conntrack may predate ftpgated */
+	bool ct_events;			/* its conntrack's NEW event was read:
+					   the kernel gave it an event cache,
+					   so its expectations' destroy
+					   events will come */
 	uint64_t packets;
 	uint64_t pinholes_opened, pinholes_refused;
 	/* the interface each direction's packets come in on (learnt from

@@ -130,9 +130,11 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 	if (is_new) {
 		p->opened_ms = now;
 		p->opened_wall_ms = audit_wall_ms();
-		/* a control connection older than our event subscription
-		 * sends no expectation events: poll its pinholes */
-		p->poll = e->midstream;
+		/* a control connection the kernel sends no events for (one
+		 * older than our event subscription, or one whose NEW event
+		 * never came) sends no expectation events either: poll its
+		 * pinholes */
+		p->poll = e->midstream || !e->ct_events;
 		/* conntrack events switched off: no outcome can be proved */
 		p->uncertain = d->ct_events_off;
 	} else {
@@ -233,6 +235,26 @@ static void pinholes_conntrack_destroyed(struct daemon *d, const struct ctnl_msg
 	session_table_remove(d->sessions, e);
 }
 
+/* The kernel reported a new conntrack: if it is a tracked control
+ * connection (its ID and tuple), it has an event cache. Kernel facts
+ * (Linux 6.1 and 6.12, nf_conntrack_ecache.c): with nf_conntrack_events
+ * = 2, the default, a conntrack gets its event cache only if someone
+ * listened to a ctnetlink group when it was created, and an expectation's
+ * destroy event is sent only if its master has one. The NEW event is sent
+ * at confirmation, when the SYN leaves the netfilter hooks, so it is read
+ * long before the server's first reply. */
+static void pinholes_conntrack_new(struct daemon *d, const struct ctnl_msg *m)
+{
+	struct session_entry *e = session_table_find(d->sessions, m->id);
+	struct flow master;
+
+	if (e == NULL)
+		return;
+	session_control_flow(&e->session, &master);
+	if (flow_equal(&m->tuple, &master))
+		e->ct_events = true;
+}
+
 void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 {
 	struct daemon *d = data;
@@ -246,7 +268,10 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		return;
 	}
 	if (!m->has_master) {
-		/* an ordinary new connection: a grant's, perhaps */
+		/* an ordinary new connection: a control connection, or a
+		 * grant's, perhaps */
+		if (m->kind == CTNL_CT_NEW)
+			pinholes_conntrack_new(d, m);
 		if (m->kind == CTNL_CT_NEW && d->grant_hooks)
 			d->grant_hooks->connection_new(d, m);
 		return;

@@ -57,6 +57,8 @@ static void fake_expect_gone(struct fake_kernel *k, struct fake_expect *x)
 	struct ctnl_msg m;
 
 	x->live = false;
+	if (k->master_no_events)
+		return;
 	memset(&m, 0, sizeof(m));
 	m.kind = CTNL_EXP_DELETE;
 	m.family = x->r.expect.dst.family;
@@ -356,11 +358,28 @@ void harness_nat(struct harness *h, const char *real_server,
 				  nat_client_port };
 }
 
+/* The conntrack's NEW event, sent when the SYN's verdict confirms it. */
+static void fake_conntrack_new(struct harness *h)
+{
+	struct ctnl_msg m;
+
+	if (h->k.master_no_events || h->ct_expected)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_CT_NEW;
+	m.family = h->client.family;
+	m.tuple = fake_control(h);
+	m.proto = IPPROTO_TCP;
+	m.id = h->conntrack_id;
+	fake_event(&h->k, &m);
+}
+
 void harness_handshake(struct harness *h)
 {
 	harness_segment(h, HARNESS_CLIENT, TCP_BUILD_SYN,
 			h->next_seq[HARNESS_CLIENT]++, 0, NULL, 0,
 			h->ifindex[HARNESS_CLIENT]);
+	fake_conntrack_new(h);
 	harness_segment(h, HARNESS_SERVER, TCP_BUILD_SYN | TCP_BUILD_ACK,
 			h->next_seq[HARNESS_SERVER]++, h->next_seq[HARNESS_CLIENT],
 			NULL, 0, h->ifindex[HARNESS_SERVER]);
@@ -413,8 +432,20 @@ void harness_conntrack_destroy(struct harness *h)
 	m.tuple = control;
 	m.proto = IPPROTO_TCP;
 	m.id = h->conntrack_id;
-	fake_event(k, &m);
+	if (!k->master_no_events)
+		fake_event(k, &m);
 	k->master_gone = true;
+	pinholes_drain_events(&h->d);
+}
+
+void harness_expect_flush(struct harness *h)
+{
+	struct fake_kernel *k = &h->k;
+	unsigned i;
+
+	for (i = 0; i < k->expect_count; i++)
+		if (k->expect[i].live)
+			fake_expect_gone(k, &k->expect[i]);
 	pinholes_drain_events(&h->d);
 }
 

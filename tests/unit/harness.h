@@ -46,6 +46,11 @@ struct fake_kernel {
 	size_t rewritten_len;
 	uint32_t next_id;
 	bool master_gone;		/* harness_conntrack_destroy ran */
+	/* the control connection's conntrack has no event cache (created
+	 * while nobody listened to ctnetlink events): the kernel sends no
+	 * events for it or its expectations. Default false: its NEW event
+	 * follows the client's SYN, as when ftpgated listens. */
+	bool master_no_events;
 };
 
 #define HARNESS_CLIENT 0		/* SESSION_DIR_ORIGINAL */
@@ -115,6 +120,11 @@ void harness_login(struct harness *h);
  * expectations go (EXP_DELETE events), then the conntrack (CT_DELETE),
  * and the daemon reads the events as its main loop would. */
 void harness_conntrack_destroy(struct harness *h);
+
+/* conntrack -F expect: every expectation leaves the kernel's table
+ * (EXP_DELETE events, unless k.master_no_events), and the daemon reads
+ * the events as its main loop would. */
+void harness_expect_flush(struct harness *h);
 
 /* Whether the fake kernel holds a live expectation for a data connection
  * to addr:port ("203.0.113.2"); and how many it holds. */

@@ -265,6 +265,40 @@ static void test_destroy_event_ends(void)
 	harness_fini(&h);
 }
 
+/* conntrack -F expect under a live session. When the control
+ * connection's NEW event was read, the flush's destroy event ends the
+ * pinhole. A control connection the kernel sends no events for (its
+ * conntrack got no event cache) sends no destroy event either: its
+ * pinholes are polled, and the flush is found by asking. Either way the
+ * audit says removed-in-kernel, within the grace after the flush (a
+ * lab flake in CI, 2026-12-05: pinhole opened, flushed, never ended). */
+static void test_expect_flush(void)
+{
+	int no_events;
+
+	for (no_events = 0; no_events <= 1; no_events++) {
+		struct harness h;
+		char reply[128];
+		uint64_t now;
+
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		h.k.master_no_events = no_events;
+		harness_login(&h);
+		harness_send(&h, C, "PASV\r\n");
+		snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+		harness_send(&h, S, reply);
+		CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+		harness_expect_flush(&h);
+		CHECK_INT(harness_pinholes(&h), 0);
+		now = daemon_now_ms();
+		pinholes_tick(&h.d, now + 1000);
+		pinholes_tick(&h.d, now + 3000);
+		CHECK_INT(harness_audit_count(&h, "\"outcome\":\"removed-in-kernel\""), 1);
+		CHECK_INT(h.d.stats.conntrack_events, no_events ? 0 : 2);
+		harness_fini(&h);
+	}
+}
+
 /* Some kernels (Debian's 6.1.176) give a data connection its master's
  * helper, so its packets are queued too: passed, never read as FTP (an
  * upload of "PORT ..." lines must not act), no session, no audit. */
@@ -805,6 +839,7 @@ int main(void)
 	test_pickup_after_restart();
 	test_pickup_first_line_cut();
 	test_destroy_event_ends();
+	test_expect_flush();
 	test_destroy_other_tuple();
 	test_destroy_stale_event();
 	test_data_connection_passed();
