@@ -36,6 +36,11 @@ struct ctnl_msg {
 	uint32_t id;			/* CTA_ID / CTA_EXPECT_ID (host order) */
 	uint32_t timeout_s;		/* CTA_TIMEOUT / CTA_EXPECT_TIMEOUT */
 	char helper[CTNL_HELPER_MAX];	/* CTA_EXPECT_HELP_NAME, or "" */
+	/* CTA_EXPECT_NAT of an expectation (its data connection is
+	 * translated to nat_address:nat_port, port 0: unchanged) */
+	bool nat;
+	struct inet_addr nat_address;
+	uint16_t nat_port;
 };
 
 /* Parse one message. 0 and *out filled; -ENOENT for a message that is not

@@ -60,6 +60,12 @@ struct pinhole {
 					   subscription, so the kernel gave it
 					   no event cache): ask the kernel every
 					   PINHOLE_RECHECK_MS instead */
+	/* a translated pinhole (NATed control connection, doc/nat.md): the
+	 * data connection addressed to expect.dst:expect.dport lands on
+	 * nat_address:nat_port (port 0: unchanged) */
+	bool nat;
+	struct inet_addr nat_address;
+	uint16_t nat_port;
 	uint64_t opened_ms;		/* monotonic */
 	uint64_t expiry_ms;		/* monotonic; refreshed on re-announce */
 	uint64_t gone_ms;		/* when the destroy event was read */

@@ -186,6 +186,7 @@ static void report_pinhole_json(struct json *j, const void *row,
 	report_json_endpoint(j, "source", "source_port", &r->expect.src, r->expect.sport);
 	audit_put_address(j, "destination", &r->expect.dst);
 	json_kv_uint(j, "port", r->expect.dport);
+	audit_put_translated(j, r->nat, &r->nat_address, r->nat_port);
 	json_kv_uint(j, "timeout_s", r->timeout_s);
 	audit_format_time(wall_ms + (int64_t)r->timeout_s * 1000, when, sizeof(when));
 	json_kv_str(j, "expires", when);
@@ -212,6 +213,24 @@ static void report_pinhole_json(struct json *j, const void *row,
 	json_object_end(j);
 }
 
+/* The TO cell: the destination, and where the gateway's NAT delivers a
+ * translated pinhole ("198.51.100.1:50000 => 203.0.113.2:50000"). */
+static void report_pinhole_to(const struct report_pinhole_row *r,
+			      char cell[REPORT_CELL])
+{
+	char to[64], lands[64];
+
+	flow_endpoint_format(&r->expect.dst, r->expect.dport, to, sizeof(to));
+	if (!r->nat) {
+		snprintf(cell, REPORT_CELL, "%s", to);
+		return;
+	}
+	flow_endpoint_format(&r->nat_address,
+			     r->nat_port ? r->nat_port : r->expect.dport,
+			     lands, sizeof(lands));
+	snprintf(cell, REPORT_CELL, "%s => %s", to, lands);
+}
+
 static void report_pinhole_cells(const void *row, uint64_t now_ms,
 				 char cells[][REPORT_CELL])
 {
@@ -224,7 +243,7 @@ static void report_pinhole_cells(const void *row, uint64_t now_ms,
 	else
 		snprintf(cells[0], REPORT_CELL, "-");
 	flow_endpoint_format(&r->expect.src, r->expect.sport, cells[1], REPORT_CELL);
-	flow_endpoint_format(&r->expect.dst, r->expect.dport, cells[2], REPORT_CELL);
+	report_pinhole_to(r, cells[2]);
 	report_duration((uint64_t)r->timeout_s * 1000, cells[3], REPORT_CELL);
 	if (p)
 		report_duration(now_ms > p->opened_ms ? now_ms - p->opened_ms : 0,

@@ -290,6 +290,23 @@ static int ctnl_exp_extra_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* Where an expectation's data connection is translated to: the source of
+ * its CTA_EXPECT_NAT tuple (the kernel's ctnetlink_exp_dump_expect()
+ * writes the saved address and port there, the destination zero). */
+static void ctnl_exp_nat_get(const struct nf_expect *exp, struct ctnl_msg *m)
+{
+	const struct nf_conntrack *nat;
+	struct flow f;
+
+	if (nfexp_attr_is_set(exp, ATTR_EXP_NAT_TUPLE) <= 0 ||
+	    (nat = nfexp_get_attr(exp, ATTR_EXP_NAT_TUPLE)) == NULL ||
+	    ctnl_tuple_get(nat, &ctnl_orig, &f, NULL) < 0)
+		return;
+	m->nat = true;
+	m->nat_address = f.src;
+	m->nat_port = f.sport;
+}
+
 static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
 	struct ctnl_exp_extra x = { 0, false };
@@ -310,6 +327,7 @@ static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 	    ctnl_tuple_get(master, &ctnl_orig, &m->master, NULL) < 0)
 		goto out;
 	m->has_master = true;
+	ctnl_exp_nat_get(exp, m);
 	if (nfexp_attr_is_set(exp, ATTR_EXP_TIMEOUT) > 0)
 		m->timeout_s = nfexp_get_attr_u32(exp, ATTR_EXP_TIMEOUT);
 	if (nfexp_attr_is_set(exp, ATTR_EXP_HELPER_NAME) > 0)

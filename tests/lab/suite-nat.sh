@@ -166,17 +166,47 @@ unannounced() {
 # the published address, and ftpgated's expectation for the announced port
 # is for that address (the probe waits, so the expectation is unused)
 nat_pinhole() {
-	local port e
+	local port e m
 	rm -f "$W/natp" "$W/natp-go"
+	m=$(nat_audit_mark)
 	ftpgate_probe client "$PUB4" login pasv "save $W/natp" "wait-file $W/natp-go 120" quit > "$W/natp.out" 2>&1 &
 	local pid=$!
 	ftpgate_wait_file "$W/natp" || { kill "$pid"; cat "$W/natp.out"; return 1; }
 	port=$(ftpgate_announced_port "$W/natp")
 	e=$(ftpgate_expects "$port")
+	"$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated.sock" pinholes --json > "$W/natp.json" 2>&1
 	touch "$W/natp-go"; wait "$pid"
 	echo "227 told the probe: $(cat "$W/natp"); expectation: $e"
 	grep -q "^$PUB4 " "$W/natp" || { echo "the 227 did not name $PUB4"; return 1; }
 	echo "$e" | grep -q "dst=$PUB4 " || { echo "no expectation for $PUB4:$port"; return 1; }
+	nat_both_sides "$W/natp.json" "$port" "ftpgatectl pinholes --json (from the kernel)" || return 1
+	tail -n +"$((m + 1))" "$W/audit.log" | grep '"event":"pinhole-opened"' > "$W/natp-audit.json"
+	nat_both_sides "$W/natp-audit.json" "$port" "audit pinhole-opened"
+}
+
+nat_audit_mark() { if [ -f "$W/audit.log" ]; then wc -l < "$W/audit.log"; else echo 0; fi; }
+
+# nat_both_sides FILE PORT WHAT: FILE (an ftpgatectl pinholes --json
+# answer, or audit lines) has the pinhole to $PUB4:PORT with
+# translated_destination $LAB_SERVER4 and translated_port PORT.
+nat_both_sides() {
+	"$LAB_PYTHON" - "$1" "$2" "$PUB4" "$LAB_SERVER4" "$3" <<'PY'
+import json, sys
+path, port, pub, real, what = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+text = open(path).read()
+try:
+    objs = json.loads(text)["pinholes"]
+except (ValueError, KeyError, TypeError):
+    objs = [json.loads(l) for l in text.splitlines() if l.strip()]
+mine = [o for o in objs if o.get("destination") == pub and o.get("port") == port]
+if len(mine) != 1:
+    sys.exit("%s: want one pinhole to %s:%d, found %d in %r" % (what, pub, port, len(mine), text[:600]))
+o = mine[0]
+if o.get("translated_destination") != real or o.get("translated_port") != port:
+    sys.exit("%s: want translated_destination %s, translated_port %d; got %r, %r" %
+             (what, real, port, o.get("translated_destination"), o.get("translated_port")))
+print("%s: %s:%d => %s:%d" % (what, pub, port, real, port))
+PY
 }
 
 lab_topology_up || exit 1
@@ -221,11 +251,13 @@ lab_ns gateway conntrack -F expect >/dev/null 2>&1
 rmmod nf_nat_ftp nf_conntrack_ftp 2>/dev/null
 
 # --- ftpgated -----------------------------------------------------------------
-ftpgate_config <<'CONF'
+ftpgate_config <<CONF
 queue-number = 7
 expect-timeout-seconds = 30
 passive-ports = 1024-65535
 max-pinholes-per-session = 8
+audit-log = $W/audit.log
+control-socket = $W/ftpgated.sock
 CONF
 start_and_rules() { ftpgate_start && ftpgate_rules "$SITE"; }
 check "ftpgated starts; nat-site.nft and rules/ftpgate.nft load" start_and_rules
@@ -237,7 +269,7 @@ check "log: a 227 rewritten from $LAB_SERVER4 to $PUB4, same length" \
 	ftpgate_log_since "$mark" "227 rewritten from $LAB_SERVER4:[0-9]+ to $PUB4:[0-9]+ \\(same length"
 check "log: pinholes to $PUB4 NAT to $LAB_SERVER4" \
 	ftpgate_log_since "$mark" "pinhole opened: $LAB_CLIENT4 -> $PUB4:[0-9]+ tcp, NAT to $LAB_SERVER4:"
-check "the expectation of a 227 is for $PUB4 and the 227 names it" nat_pinhole
+check "the expectation of a 227 is for $PUB4 and the 227 names it; ftpgatectl pinholes (from the kernel) and the audit show both sides, $PUB4:port => $LAB_SERVER4:port" nat_pinhole
 
 lab_pyftpd_start || finish
 column F "pyftpdlib: curl IPv4 PASV, trusting the 227 (must name $PUB4)" curl_session pasv "$PUB4" "198,51,100,1"

@@ -17,7 +17,7 @@
 #define STARTED_LONG_AGO (3600u * 1000)
 #define CONTROL "control 198.51.100.2:50000 -> 203.0.113.2:21"
 #define AUDIT_CONTROL "\"control\":{\"client\":\"198.51.100.2\",\"client_port\":50000,\"server\":\"203.0.113.2\",\"server_port\":21,\"conntrack_id\":1000}"
-#define AUDIT_OPENED "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-opened\",\"pinhole\":1,\"family\":\"ipv4\",\"protocol\":\"tcp\",\"mode\":\"passive\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"source\":\"198.51.100.2\",\"source_port\":null,\"destination\":\"203.0.113.2\",\"port\":50000," AUDIT_CONTROL ",\"command\":\"PASV\",\"reply\":\"227 Entering Passive Mode (203,0,113,2,195,80)\",\"reply_code\":227,\"adopted\":false,\"timeout_s\":30,\"expires\":\"TIME\",\"refreshed\":false}"
+#define AUDIT_OPENED "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-opened\",\"pinhole\":1,\"family\":\"ipv4\",\"protocol\":\"tcp\",\"mode\":\"passive\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"source\":\"198.51.100.2\",\"source_port\":null,\"destination\":\"203.0.113.2\",\"port\":50000,\"translated_destination\":null,\"translated_port\":null," AUDIT_CONTROL ",\"command\":\"PASV\",\"reply\":\"227 Entering Passive Mode (203,0,113,2,195,80)\",\"reply_code\":227,\"adopted\":false,\"timeout_s\":30,\"expires\":\"TIME\",\"refreshed\":false}"
 #define PASV_REPLY "227 Entering Passive Mode (203,0,113,2,195,80)\r\n"
 
 static char audit[4096];
@@ -86,7 +86,7 @@ static void test_open_active(void)
 	harness_send(&h, S, "200 PORT command successful\r\n");
 	CHECK_INT(h.d.stats.pinholes_opened, 1);
 	CHECK_LOG("notice: pinhole opened: 203.0.113.2 -> 198.51.100.2:50001 tcp (active mode), expires in 30s (reply 200 to \"PORT 198,51,100,2,195,81\"; " CONTROL ", conntrack 1000)");
-	CHECK_AUDIT(&h, "pinhole-opened", "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-opened\",\"pinhole\":1,\"family\":\"ipv4\",\"protocol\":\"tcp\",\"mode\":\"active\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"source\":\"203.0.113.2\",\"source_port\":null,\"destination\":\"198.51.100.2\",\"port\":50001," AUDIT_CONTROL ",\"command\":\"PORT 198,51,100,2,195,81\",\"reply\":\"200 PORT command successful\",\"reply_code\":200,\"adopted\":false,\"timeout_s\":30,\"expires\":\"TIME\",\"refreshed\":false}");
+	CHECK_AUDIT(&h, "pinhole-opened", "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-opened\",\"pinhole\":1,\"family\":\"ipv4\",\"protocol\":\"tcp\",\"mode\":\"active\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"source\":\"203.0.113.2\",\"source_port\":null,\"destination\":\"198.51.100.2\",\"port\":50001,\"translated_destination\":null,\"translated_port\":null," AUDIT_CONTROL ",\"command\":\"PORT 198,51,100,2,195,81\",\"reply\":\"200 PORT command successful\",\"reply_code\":200,\"adopted\":false,\"timeout_s\":30,\"expires\":\"TIME\",\"refreshed\":false}");
 	harness_fini(&h);
 }
 

@@ -231,6 +231,7 @@ static void test_events(void)
 		  "\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\","
 		  "\"source\":\"198.51.100.2\",\"source_port\":null,"
 		  "\"destination\":\"203.0.113.2\",\"port\":40012,"
+		  "\"translated_destination\":null,\"translated_port\":null,"
 		  "\"control\":{\"client\":\"198.51.100.2\",\"client_port\":41234,"
 		  "\"server\":\"203.0.113.2\",\"server_port\":21,\"conntrack_id\":77},"
 		  "\"command\":\"PASV\",\"reply\":\"227 Entering Passive Mode (203,0,113,2,156,76).\","

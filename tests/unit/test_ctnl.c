@@ -510,6 +510,17 @@ static void test_expect_nat_build(void)
 	CHECK(nest_get(proto, CTA_PROTO_NUM) != NULL &&
 	      mnl_attr_get_u8(nest_get(proto, CTA_PROTO_NUM)) == IPPROTO_TCP);
 
+	/* read back, as the kernel's listing would say it */
+	{
+		struct ctnl_msg m;
+		char a[64];
+
+		CHECK_INT(ctnl_parse(nlh, &m), 0);
+		CHECK(m.nat);
+		CHECK_STR(inet_ntop(AF_INET, &m.nat_address.v4, a, sizeof(a)), "203.0.113.2");
+		CHECK_INT(m.nat_port, 50000);
+	}
+
 	/* active mode's direction is REPLY */
 	r.nat_dir = 1;
 	x.nat = x.fn = NULL;
@@ -526,6 +537,12 @@ static void test_expect_nat_build(void)
 	CHECK_INT(expect_build(nlh, &r), 0);
 	CHECK(mnl_attr_parse(nlh, sizeof(struct nfgenmsg), exp_seen_cb, &x) >= 0);
 	CHECK(x.nat == NULL && x.fn == NULL);
+	{
+		struct ctnl_msg m;
+
+		CHECK_INT(ctnl_parse(nlh, &m), 0);
+		CHECK(!m.nat);
+	}
 }
 
 int main(void)

@@ -624,6 +624,14 @@ static void test_nat_dnat_227(void)
 	CHECK(h.k.verdicts == h.packet_id);
 	CHECK(inet_addr_equal(&harness_expect(&h, NAT_PUBLIC, 50000)->expect.src,
 			      &h.client));
+	/* the audit shows both sides: dialled, and where it lands; so does
+	 * a later daemon adopting the pinhole from the kernel's listing */
+	CHECK_INT(harness_audit_count(&h, "\"destination\":\"" NAT_PUBLIC "\",\"port\":50000,\"translated_destination\":\"" NAT_REAL "\",\"translated_port\":50000,"), 1);
+	pinhole_table_destroy(h.d.pinholes);
+	CHECK_INT(pinhole_table_create(&h.d.pinholes, 16), 0);
+	CHECK_INT(pinholes_adopt(&h.d), 1);
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-adopted\""), 1);
+	CHECK_INT(harness_audit_count(&h, "\"translated_destination\":\"" NAT_REAL "\",\"translated_port\":50000,"), 2);
 	harness_fini(&h);
 }
 

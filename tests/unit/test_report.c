@@ -218,7 +218,7 @@ static void test_pinholes(void)
 	report_pinholes(rows, 2, true, 10000, 1714564805000LL, &b);
 	CHECK(json_valid(strbuf_str(&b), b.len));
 	CHECK(contains(&b, "\"count\":2,\"pinholes\":[{\"pinhole\":7,"));
-	CHECK(contains(&b, "\"port\":40012,\"timeout_s\":25,\"expires\":\"2024-05-01T12:00:30.000Z\""));
+	CHECK(contains(&b, "\"port\":40012,\"translated_destination\":null,\"translated_port\":null,\"timeout_s\":25,\"expires\":\"2024-05-01T12:00:30.000Z\""));
 	CHECK(contains(&b, "\"known\":true,\"opened\":\"2024-05-01T12:00:00.000Z\",\"age_s\":5,"));
 	CHECK(contains(&b, "\"reply\":\"227 \\\"x\\\" (203,0,113,2,156,76).\""));
 	CHECK(contains(&b, "{\"pinhole\":null,"));
@@ -231,6 +231,17 @@ static void test_pinholes(void)
 	CHECK(contains(&b, "PASV / 227"));
 	CHECK(contains(&b, "not recorded by this daemon"));
 	CHECK(contains(&b, "2 pinholes open"));
+	strbuf_reset(&b);
+	/* a translated one (DNAT-published server): both sides */
+	rows[0].expect.dst = addr("198.51.100.1");
+	rows[0].nat = true;
+	rows[0].nat_address = addr("203.0.113.2");
+	rows[0].nat_port = 40012;
+	report_pinholes(rows, 1, true, 10000, 1714564805000LL, &b);
+	CHECK(contains(&b, "\"destination\":\"198.51.100.1\",\"port\":40012,\"translated_destination\":\"203.0.113.2\",\"translated_port\":40012,"));
+	strbuf_reset(&b);
+	report_pinholes(rows, 1, false, 10000, 1714564805000LL, &b);
+	CHECK(contains(&b, "198.51.100.1:40012 => 203.0.113.2:40012"));
 	strbuf_reset(&b);
 	report_pinholes(rows, 0, false, 0, 0, &b);
 	CHECK(contains(&b, "no pinholes open"));
