@@ -429,10 +429,12 @@ static int expect_create(struct expect_handle *h, const struct expect_request *r
 		if (rc != -EEXIST)
 			return rc;
 		rc = existing_is_ours(h, r, NULL);
+		if (rc == 0)
+			return -EBUSY;	/* another control connection's */
 		if (rc == 1)
 			rc = update_timeout(h, r);
 		if (rc != -ENOENT)
-			return rc == 0 ? 0 : rc < 0 ? rc : -EBUSY;
+			return rc;
 		/* expired or used meanwhile: try again */
 	}
 	return -EAGAIN;
