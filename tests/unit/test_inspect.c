@@ -270,8 +270,7 @@ static void test_destroy_event_ends(void)
  * pinhole. A control connection the kernel sends no events for (its
  * conntrack got no event cache) sends no destroy event either: its
  * pinholes are polled, and the flush is found by asking. Either way the
- * audit says removed-in-kernel, within the grace after the flush (a
- * lab flake in CI, 2026-12-05: pinhole opened, flushed, never ended). */
+ * audit says removed-in-kernel, within the grace after the flush. */
 static void test_expect_flush(void)
 {
 	int no_events;
