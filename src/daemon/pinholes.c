@@ -366,6 +366,10 @@ static void pinholes_check_cb(struct pinhole *p, void *data)
 	memset(&r, 0, sizeof(r));
 	r.expect = p->expect;
 	rc = t->d->kernel->expect_lookup(t->d, &r, &m);
+	/* the kernel keeps one expectation per tuple: another control
+	 * connection's, created once ours was gone, is not ours */
+	if (rc == 0 && m.has_master && !flow_equal(&m.master, &p->master))
+		rc = -ENOENT;
 	if (rc == -ENOENT) {
 		p->vanished = true;
 		t->any_vanished = true;

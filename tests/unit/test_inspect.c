@@ -298,6 +298,33 @@ static void test_expect_flush(void)
 	}
 }
 
+/* A polled pinhole (no NEW event for its control connection) whose
+ * tuple the kernel now holds for another control connection (ours was
+ * used, the server announced the port again to another one): the lookup
+ * finds an expectation, but not ours, so ours is gone. */
+static void test_polled_tuple_taken(void)
+{
+	struct harness h;
+	char reply[128];
+	uint64_t now;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	h.k.master_no_events = true;
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK_INT(harness_pinholes(&h), 1);
+	now = daemon_now_ms();
+	pinholes_tick(&h.d, now + 1000);	/* still ours: nothing */
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-removed\""), 0);
+	h.k.expect[0].r.master.sport = 50999;	/* another connection's now */
+	pinholes_tick(&h.d, now + 3000);
+	pinholes_tick(&h.d, now + 5000);
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-removed\""), 1);
+	harness_fini(&h);
+}
+
 /* Some kernels (Debian's 6.1.176) give a data connection its master's
  * helper, so its packets are queued too: passed, never read as FTP (an
  * upload of "PORT ..." lines must not act), no session, no audit. */
@@ -847,6 +874,7 @@ int main(void)
 	test_pickup_first_line_cut();
 	test_destroy_event_ends();
 	test_expect_flush();
+	test_polled_tuple_taken();
 	test_destroy_other_tuple();
 	test_destroy_stale_event();
 	test_data_connection_passed();
