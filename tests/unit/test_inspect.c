@@ -35,18 +35,26 @@ static const char *comma(const char *v4)
 	return buf;
 }
 
+/* The client's PASV and the server's 227 naming its own address and
+ * port 50000. */
+static void pasv_real(struct harness *h)
+{
+	char reply[128];
+
+	harness_send(h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(h, S, reply);
+}
+
 /* The session's own statements work: PASV/227 opens a pinhole to the
  * server, the transfer's end removes it. */
 static void test_passive_baseline(void)
 {
 	struct harness h;
-	char reply[128];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	harness_login(&h);
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 	harness_send(&h, C, "LIST\r\n");
 	harness_send(&h, S, "150 here it comes\r\n");
@@ -166,13 +174,10 @@ static void test_rst_active_attack(void)
 static void test_rst_exact_ends(void)
 {
 	struct harness h;
-	char reply[128];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	harness_login(&h);
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 	harness_segment(&h, C, TCP_BUILD_RST | TCP_BUILD_ACK, h.next_seq[C],
 			h.next_seq[S], NULL, 0, h.ifindex[C]);
@@ -187,7 +192,6 @@ static void test_rst_exact_ends(void)
 static void test_pickup_strict_late(void)
 {
 	struct harness h;
-	char reply[128];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	h.next_seq[C] = 77777;
@@ -195,9 +199,7 @@ static void test_pickup_strict_late(void)
 	harness_send(&h, C, "NOOP\r\n");
 	CHECK(harness_tracked(&h));
 	harness_send(&h, S, "200 ok\r\n");
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	CHECK_INT(harness_installs(&h), 0);
 	harness_fini(&h);
 }
@@ -246,13 +248,10 @@ static void test_pickup_first_line_cut(void)
 static void test_destroy_event_ends(void)
 {
 	struct harness h;
-	char reply[128];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	harness_login(&h);
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	harness_conntrack_destroy(&h);
 	CHECK(!harness_tracked(&h));
 	CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 1);
@@ -277,15 +276,12 @@ static void test_expect_flush(void)
 
 	for (no_events = 0; no_events <= 1; no_events++) {
 		struct harness h;
-		char reply[128];
 		uint64_t now;
 
 		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 		h.k.master_no_events = no_events;
 		harness_login(&h);
-		harness_send(&h, C, "PASV\r\n");
-		snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-		harness_send(&h, S, reply);
+		pasv_real(&h);
 		CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 		harness_expect_flush(&h);
 		CHECK_INT(harness_pinholes(&h), 0);
@@ -305,15 +301,12 @@ static void test_expect_flush(void)
 static void test_polled_tuple_taken(void)
 {
 	struct harness h;
-	char reply[128];
 	uint64_t now;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	h.k.master_no_events = true;
 	harness_login(&h);
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	CHECK_INT(harness_pinholes(&h), 1);
 	now = daemon_now_ms();
 	pinholes_tick(&h.d, now + 1000);	/* still ours: nothing */
@@ -760,13 +753,10 @@ static void test_nat_active_dnat(void)
 static void test_nat_none(void)
 {
 	struct harness h;
-	char reply[128];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
 	harness_login(&h);
-	harness_send(&h, C, "PASV\r\n");
-	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
-	harness_send(&h, S, reply);
+	pasv_real(&h);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 	CHECK(!harness_expect(&h, V4_SERVER, 50000)->nat);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
