@@ -283,9 +283,10 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 	if (!m->has_master) {
 		/* an ordinary new connection: a control connection, or a
 		 * grant's, perhaps */
-		if (m->kind == CTNL_CT_NEW)
-			pinholes_conntrack_new(d, m);
-		if (m->kind == CTNL_CT_NEW && d->grant_hooks)
+		if (m->kind != CTNL_CT_NEW)
+			return;
+		pinholes_conntrack_new(d, m);
+		if (d->grant_hooks)
 			d->grant_hooks->connection_new(d, m);
 		return;
 	}
