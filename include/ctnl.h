@@ -35,7 +35,12 @@ struct ctnl_msg {
 	struct flow master;	/* CTA_TUPLE_MASTER / CTA_EXPECT_MASTER */
 	uint32_t id;			/* CTA_ID / CTA_EXPECT_ID (host order) */
 	uint32_t timeout_s;		/* CTA_TIMEOUT / CTA_EXPECT_TIMEOUT */
-	char helper[CTNL_HELPER_MAX];	/* CTA_EXPECT_HELP_NAME, or "" */
+	char helper[CTNL_HELPER_MAX];	/* CTA_EXPECT_HELP_NAME, or a
+					   conntrack's CTA_HELP name, or "" */
+	uint32_t status;		/* a conntrack's CTA_STATUS (IPS_*),
+					   0 when not sent */
+	bool has_reply;			/* a conntrack's CTA_TUPLE_REPLY */
+	struct flow reply;
 	/* CTA_EXPECT_NAT of an expectation (its data connection is
 	 * translated to nat_address:nat_port, port 0: unchanged) */
 	bool nat;

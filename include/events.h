@@ -3,7 +3,10 @@
  * (NFNLGRP_CONNTRACK_EXP_DESTROY) and connection created
  * (NFNLGRP_CONNTRACK_NEW; a connection an expectation created carries its
  * master's tuple); and when a control connection's conntrack is gone
- * (NFNLGRP_CONNTRACK_DESTROY), which ends its session. Non-blocking;
+ * (NFNLGRP_CONNTRACK_DESTROY), which ends its session. Expectations
+ * created (NFNLGRP_CONNTRACK_EXP_NEW) and control connections created
+ * ASSURED tell what another process (conntrackd, at a failover) put into
+ * the kernel, for adoption (doc/ha.md). Non-blocking;
  * overruns are counted, never hidden. */
 #ifndef FTPGATE_EVENTS_H
 #define FTPGATE_EVENTS_H

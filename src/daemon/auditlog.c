@@ -169,15 +169,15 @@ void auditlog_config_reloaded(struct daemon *d, bool ok, const char *error)
 	auditlog_write(d, &l);
 }
 
-void auditlog_session_started(struct daemon *d, struct session_entry *e, bool syn)
+void auditlog_session_started(struct daemon *d, struct session_entry *e,
+			      const char *how)
 {
 	struct audit_control c;
 	struct audit_line l;
 
 	d->stats.sessions_started++;
 	auditlog_control(e, &c);
-	audit_fmt_session(&l, audit_wall_ms(), "session-started", &c,
-			  syn ? "new-connection" : "picked-up-mid-stream", NULL);
+	audit_fmt_session(&l, audit_wall_ms(), "session-started", &c, how, NULL);
 	auditlog_write(d, &l);
 }
 

@@ -116,6 +116,9 @@ struct daemon {
 	bool audit_failing;
 	struct events *events;
 	bool ct_events_off;		/* nf_conntrack_events = 0 */
+	/* the pinhole pinholes_record is recording (NULL: none): the
+	 * kernel's EXP_NEW event for it is ours, not another process's */
+	const struct flow *recording_expect, *recording_master;
 	struct ctnl *ctnl;
 	struct pinhole_table *pinholes;
 	struct pressure pressure;
@@ -142,6 +145,16 @@ static inline uint64_t daemon_now_ms(void)
  * packet to its control connection's session, carry out what that asks
  * before the verdict, send the verdict, then log and audit it. */
 void inspect_packet(const struct queue_packet *qp, void *daemon);
+
+/* A conntrack NEW event (no master): when it is a control connection of
+ * our helper that another process committed into the kernel (it is born
+ * with IPS_SEEN_REPLY, which no connection created by a packet has at its
+ * confirmation: conntrackd at a failover, doc/ha.md), track it now, as a
+ * session picked up mid-stream whose greeting counts as seen (its first
+ * line of each direction is still cut). Nothing for any other event, a
+ * connection tracked already or a full table (then its first packet picks
+ * it up as usual). */
+void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m);
 
 /* An installed pinhole between its recording (before the packet's
  * verdict) and its audit line (after it). */
@@ -204,7 +217,11 @@ void auditlog_config_reloaded(struct daemon *d, bool ok, const char *error);
 
 /* A session's start and end are counted and audited; its end also ends
  * its grants (grant_hooks->session_ended). */
-void auditlog_session_started(struct daemon *d, struct session_entry *e, bool syn);
+/* how: "new-connection" (its SYN was seen), "picked-up-mid-stream" or
+ * "synced" (its conntrack was committed into this kernel by another
+ * process: conntrackd, at a failover; doc/ha.md). */
+void auditlog_session_started(struct daemon *d, struct session_entry *e,
+			      const char *how);
 void auditlog_session_ended(struct daemon *d, struct session_entry *e,
 			    const char *reason, uint64_t now_ms);
 void auditlog_session_untracked(struct daemon *d, const struct queue_packet *qp,
@@ -232,9 +249,11 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 void pinholes_removing(struct daemon *d, struct session_entry *e,
 		       const struct session_action *a);
 
-/* Kernel events (events_receive callback): pinholes used or gone, and
+/* Kernel events (events_receive callback): pinholes used or gone,
  * control connections whose conntrack was destroyed (their session
- * ends). */
+ * ends), and what another process (conntrackd's commit at a failover)
+ * put into the kernel: expectations of our helper are adopted, control
+ * connections tracked (inspect_session_synced). */
 void pinholes_kernel_event(const struct ctnl_msg *m, void *daemon);
 /* Read and handle every waiting kernel event (bounded); a loss (ENOBUFS)
  * makes the pinholes open now uncertain, and is audited. */

@@ -169,7 +169,7 @@ static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
 	if (e != NULL || errno != ENOSPC)
 		return e;
 	old = session_table_oldest_half_open(d->sessions);
-	if (old == NULL) {
+	if (old == NULL || old == d->inspecting) {
 		errno = ENOSPC;
 		return NULL;
 	}
@@ -285,8 +285,46 @@ static struct session_entry *inspect_session(struct daemon *d,
 	if (e->midstream)
 		session_picked_up(&e->session,
 				  inspect_pickup_greeted(d, &e->session, now));
-	auditlog_session_started(d, e, pkt->syn);
+	auditlog_session_started(d, e, pkt->syn ? "new-connection" : "picked-up-mid-stream");
 	return e;
+}
+
+/* Whether a conntrack NEW event is of a control connection of our helper
+ * that a process committed (see inspect_session_synced). */
+static bool inspect_ct_synced(const struct ctnl_msg *m)
+{
+	return m->kind == CTNL_CT_NEW && !m->has_master &&
+	       m->proto == IPPROTO_TCP && (m->status & IPS_SEEN_REPLY) &&
+	       strcmp(m->helper, CONFIG_HELPER_NAME) == 0;
+}
+
+void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m)
+{
+	struct session_limits limits = {
+		.buffer_max = d->config.session_buffer_max,
+		.line_max = d->config.line_max,
+	};
+	uint64_t now = daemon_now_ms();
+	struct session_entry *e;
+	char control[FLOW_STRLEN];
+
+	if (!inspect_ct_synced(m) || session_table_find(d->sessions, m->id) != NULL)
+		return;
+	e = inspect_session_add(d, m->id, now);
+	if (e == NULL) {
+		log_msg(LOG_WARNING, "not tracking control connection %s committed by another process (conntrackd?): %s; its first packet picks it up ungreeted",
+			flow_format(&m->tuple, control, sizeof(control)), strerror(errno));
+		return;
+	}
+	session_init(&e->session, &m->tuple.src, m->tuple.sport, &m->tuple.dst,
+		     m->tuple.dport, &limits);
+	if (m->has_reply && (m->status & IPS_NAT_MASK))
+		session_set_nat(&e->session, &m->reply);
+	session_table_index(d->sessions, e);
+	e->started_ms = now;
+	e->midstream = true;
+	session_picked_up(&e->session, true);
+	auditlog_session_started(d, e, "synced");
 }
 
 /* Each direction comes in on the interface its first packet came in on; a

@@ -114,11 +114,14 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 				  a->data.dport, now);
 	session_action_flow(a, &expect);
 	session_control_flow(&e->session, &master);
+	d->recording_expect = &expect;
+	d->recording_master = &master;
 	pinholes_drain_events(d);
 	p = pinhole_find(d->pinholes, &expect, &master);
 	if (p != NULL && p->state == PINHOLE_GONE)
 		pinholes_decide_gone(d, p, now);
 	p = pinhole_add(d->pinholes, &expect, &master, &is_new);
+	d->recording_expect = d->recording_master = NULL;
 	if (p == NULL) {
 		struct pinhole *tmp = &o->pinhole;
 
@@ -268,6 +271,71 @@ static void pinholes_conntrack_new(struct daemon *d, const struct ctnl_msg *m)
 		e->ct_events = true;
 }
 
+/* Record and audit (pinhole-adopted) an expectation of our helper that
+ * ftpgated did not create: left by an earlier run, or committed by
+ * conntrackd. The pinhole, or NULL when it was known or the registry is
+ * full. */
+static struct pinhole *pinholes_adopt_one(struct daemon *d,
+					  const struct ctnl_msg *m, uint64_t now)
+{
+	struct flow expect = m->tuple, master = m->master;
+	struct pinhole *p;
+	struct audit_line l;
+	bool is_new;
+
+	p = pinhole_add(d->pinholes, &expect, &master, &is_new);
+	if (p == NULL || !is_new)
+		return NULL;
+	p->adopted = true;
+	p->poll = true;			/* its master predates us */
+	p->uncertain = d->ct_events_off;
+	p->opened_ms = now;		/* when we learnt of it */
+	p->opened_wall_ms = audit_wall_ms();
+	p->timeout_s = m->timeout_s;
+	p->expiry_ms = now + (uint64_t)m->timeout_s * 1000;
+	pinholes_nat_of(p, m->nat, &m->nat_address, m->nat_port);
+	audit_fmt_pinhole_opened(&l, audit_wall_ms(), now, p, false);
+	auditlog_write(d, &l);
+	return p;
+}
+
+/* Whether m is the EXP_NEW event of the pinhole pinholes_record is
+ * recording (its install came just before). */
+static bool pinholes_recording(const struct daemon *d, const struct ctnl_msg *m)
+{
+	return d->recording_expect != NULL &&
+	       flow_equal(&m->tuple, d->recording_expect) &&
+	       flow_equal(&m->master, d->recording_master);
+}
+
+/* An expectation of our helper was created. Ours are recorded (or being
+ * recorded); another process's (conntrackd committing what it synced, at a
+ * failover) is adopted, once the kernel confirms it holds that very
+ * expectation: an event read late may be of one gone since. */
+static void pinholes_expect_new(struct daemon *d, const struct ctnl_msg *m,
+				uint64_t now)
+{
+	struct expect_request r;
+	struct ctnl_msg k;
+	struct pinhole *p;
+	char to[FLOW_ENDPOINT_STRLEN];
+
+	if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0 ||
+	    pinhole_find(d->pinholes, &m->tuple, &m->master) != NULL ||
+	    pinholes_recording(d, m))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.expect = m->tuple;
+	if (d->kernel->expect_lookup(d, &r, &k) < 0 || !k.has_master ||
+	    k.id != m->id || !flow_equal(&k.master, &m->master))
+		return;
+	p = pinholes_adopt_one(d, &k, now);
+	if (p != NULL)
+		log_msg(LOG_NOTICE, "pinhole %llu to %s adopted: another process created it (conntrackd's commit at a failover?)",
+			(unsigned long long)p->id,
+			flow_endpoint_format(&p->expect.dst, p->expect.dport, to, sizeof(to)));
+}
+
 void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 {
 	struct daemon *d = data;
@@ -285,6 +353,7 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		 * grant's, perhaps */
 		if (m->kind != CTNL_CT_NEW)
 			return;
+		inspect_session_synced(d, m);
 		pinholes_conntrack_new(d, m);
 		if (d->grant_hooks)
 			d->grant_hooks->connection_new(d, m);
@@ -292,6 +361,10 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 	}
 	tuple = m->tuple;
 	master = m->master;
+	if (m->kind == CTNL_EXP_NEW) {
+		pinholes_expect_new(d, m, now);
+		return;
+	}
 	if (m->kind == CTNL_EXP_DELETE) {
 		if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0)
 			return;
@@ -428,27 +501,9 @@ struct pinholes_adopt_ctx {
 static void pinholes_adopt_cb(const struct ctnl_msg *m, void *data)
 {
 	struct pinholes_adopt_ctx *a = data;
-	struct flow expect, master;
-	struct pinhole *p;
-	struct audit_line l;
-	bool is_new;
 
-	expect = m->tuple;
-	master = m->master;
-	p = pinhole_add(a->d->pinholes, &expect, &master, &is_new);
-	if (p == NULL || !is_new)
-		return;
-	p->adopted = true;
-	p->poll = true;			/* its master predates us */
-	p->uncertain = a->d->ct_events_off;
-	p->opened_ms = a->now;		/* when we learnt of it */
-	p->opened_wall_ms = audit_wall_ms();
-	p->timeout_s = m->timeout_s;
-	p->expiry_ms = a->now + (uint64_t)m->timeout_s * 1000;
-	pinholes_nat_of(p, m->nat, &m->nat_address, m->nat_port);
-	a->count++;
-	audit_fmt_pinhole_opened(&l, audit_wall_ms(), a->now, p, false);
-	auditlog_write(a->d, &l);
+	if (pinholes_adopt_one(a->d, m, a->now) != NULL)
+		a->count++;
 }
 
 unsigned pinholes_adopt(struct daemon *d)

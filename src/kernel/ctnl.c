@@ -177,6 +177,18 @@ static bool ctnl_ct_attrs_ok(const void *payload, size_t len)
 	return mnl_attr_parse_payload(payload, len, ctnl_ct_attr_cb, &bad) >= 0 && !bad;
 }
 
+/* A conntrack's status, helper name and reply tuple, when sent. */
+static void ctnl_ct_more_get(const struct nf_conntrack *ct, struct ctnl_msg *m)
+{
+	if (nfct_attr_is_set(ct, ATTR_STATUS) > 0)
+		m->status = nfct_get_attr_u32(ct, ATTR_STATUS);
+	if (nfct_attr_is_set(ct, ATTR_HELPER_NAME) > 0)
+		snprintf(m->helper, sizeof(m->helper), "%.*s", CTNL_HELPER_MAX - 1,
+			 (const char *)nfct_get_attr(ct, ATTR_HELPER_NAME));
+	m->has_reply = ctnl_tuple_get(ct, &ctnl_reply, &m->reply, NULL) == 0 &&
+		       m->reply.src.family == m->tuple.src.family;
+}
+
 static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
@@ -201,6 +213,7 @@ static int ctnl_parse_ct(const struct nlmsghdr *nlh, struct ctnl_msg *m)
 		m->id = nfct_get_attr_u32(ct, ATTR_ID);
 	if (nfct_attr_is_set(ct, ATTR_TIMEOUT) > 0)
 		m->timeout_s = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
+	ctnl_ct_more_get(ct, m);
 	rc = 0;
 out:
 	nfct_destroy(ct);

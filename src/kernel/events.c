@@ -22,6 +22,12 @@
  *    early drop, conntrack -D) is reported on NFNLGRP_CONNTRACK_DESTROY
  *    with its ID and tuples; with nf_conntrack_events = 2 only for
  *    connections created while someone listened.
+ *  - A conntrack or expectation created through ctnetlink (conntrackd
+ *    committing what it synced, at a failover) is reported like any
+ *    other: NFNLGRP_CONNTRACK_NEW (ctnetlink_new_conntrack reports
+ *    IPCT_NEW with the status it was given, so an ASSURED control
+ *    connection) and NFNLGRP_CONNTRACK_EXP_NEW (nf_ct_expect_related
+ *    reports IPEXP_NEW, ours included).
  * NFNLGRP_CONNTRACK_NEW and _DESTROY report every connection of the
  * namespace; on a gateway that is the cost of learning "used" from the
  * kernel and of ending each control connection's session with its
@@ -50,7 +56,7 @@ int events_open(struct events **out, char *err, size_t errlen)
 {
 	static const unsigned groups[] = {
 		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
-		NFNLGRP_CONNTRACK_EXP_DESTROY,
+		NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY,
 	};
 	struct events *ev;
 	int fd, rcvbuf = EVENTS_RCVBUF, rc;

@@ -96,6 +96,42 @@ static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
 	return 0;
 }
 
+static void fake_expect_msg(const struct fake_expect *x, struct ctnl_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = CTNL_EXP_NEW;
+	m->family = x->r.expect.dst.family;
+	m->tuple = x->r.expect;
+	m->proto = IPPROTO_TCP;
+	m->has_master = true;
+	m->master = x->r.master;
+	m->id = x->id;
+	m->timeout_s = x->r.timeout_s;
+	m->nat = x->r.nat;
+	m->nat_address = x->r.nat_address;
+	m->nat_port = x->r.nat_port;
+	snprintf(m->helper, sizeof(m->helper), "%s", CONFIG_HELPER_NAME);
+}
+
+/* A new expectation in the table: IPEXP_NEW (the kernel reports ours
+ * too). */
+static struct fake_expect *fake_expect_new(struct fake_kernel *k,
+					   const struct expect_request *r)
+{
+	struct fake_expect *x = &k->expect[k->expect_count++];
+	struct ctnl_msg m;
+
+	x->r = *r;
+	x->r.helper_name = NULL;
+	x->id = ++k->next_id;
+	x->live = true;
+	if (!k->master_no_events) {
+		fake_expect_msg(x, &m);
+		fake_event(k, &m);
+	}
+	return x;
+}
+
 static int fake_expect_install(struct daemon *d, const struct expect_request *r,
 			       char *err, size_t errlen)
 {
@@ -110,11 +146,7 @@ static int fake_expect_install(struct daemon *d, const struct expect_request *r,
 		snprintf(err, errlen, "fake expectation table full");
 		ret = -EMFILE;
 	} else if (x == NULL) {
-		x = &k->expect[k->expect_count++];
-		x->r = *r;
-		x->r.helper_name = NULL;
-		x->id = ++k->next_id;
-		x->live = true;
+		fake_expect_new(k, r);
 	}
 	fake_log(k, 'I', r, ret);
 	return ret;
@@ -137,23 +169,6 @@ static int fake_expect_remove(struct daemon *d, const struct expect_request *r,
 		fake_expect_gone(k, x);
 	fake_log(k, 'R', r, ret);
 	return ret;
-}
-
-static void fake_expect_msg(const struct fake_expect *x, struct ctnl_msg *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->kind = CTNL_EXP_NEW;
-	m->family = x->r.expect.dst.family;
-	m->tuple = x->r.expect;
-	m->proto = IPPROTO_TCP;
-	m->has_master = true;
-	m->master = x->r.master;
-	m->id = x->id;
-	m->timeout_s = x->r.timeout_s;
-	m->nat = x->r.nat;
-	m->nat_address = x->r.nat_address;
-	m->nat_port = x->r.nat_port;
-	snprintf(m->helper, sizeof(m->helper), "%s", CONFIG_HELPER_NAME);
 }
 
 static int fake_expect_lookup(struct daemon *d, const struct expect_request *r,
@@ -375,6 +390,71 @@ static void fake_conntrack_new(struct harness *h)
 	m.proto = IPPROTO_TCP;
 	m.id = h->conntrack_id;
 	fake_event(&h->k, &m);
+}
+
+void harness_synced(struct harness *h)
+{
+	struct ctnl_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_CT_NEW;
+	m.family = h->client.family;
+	m.tuple = fake_control(h);
+	m.proto = IPPROTO_TCP;
+	m.id = h->conntrack_id;
+	m.status = IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED;
+	snprintf(m.helper, sizeof(m.helper), "%s", CONFIG_HELPER_NAME);
+	m.has_reply = true;
+	m.reply = h->nat ? h->reply : (struct flow){ h->server, h->client,
+						     h->server_port, h->client_port };
+	if (h->nat)
+		m.status |= IPS_DST_NAT;
+	fake_event(&h->k, &m);
+	pinholes_drain_events(&h->d);
+}
+
+void harness_synced_expect(struct harness *h, const char *addr, uint16_t port)
+{
+	struct expect_request r;
+
+	if (h->k.expect_count >= FAKE_EXPECT_MAX)
+		harness_die("synced expectation", "fake expectation table full");
+	memset(&r, 0, sizeof(r));
+	r.master = fake_control(h);
+	r.expect = (struct flow){ h->client, tcp_build_addr(addr), 0, port };
+	r.timeout_s = 300;
+	fake_expect_new(&h->k, &r);
+	pinholes_drain_events(&h->d);
+}
+
+void harness_data_connection(struct harness *h, const char *addr, uint16_t port)
+{
+	struct fake_kernel *k = &h->k;
+	struct inet_addr a = tcp_build_addr(addr);
+	struct ctnl_msg m;
+	unsigned i;
+
+	for (i = 0; i < k->expect_count; i++) {
+		struct fake_expect *x = &k->expect[i];
+
+		if (!x->live || x->r.expect.dport != port ||
+		    !inet_addr_equal(&x->r.expect.dst, &a))
+			continue;
+		fake_expect_gone(k, x);
+		memset(&m, 0, sizeof(m));
+		m.kind = CTNL_CT_NEW;
+		m.family = a.family;
+		m.tuple = (struct flow){ x->r.expect.src, a, 40000, port };
+		m.proto = IPPROTO_TCP;
+		m.has_master = true;
+		m.master = x->r.master;
+		m.id = ++k->next_id;
+		m.status = IPS_EXPECTED;
+		fake_event(k, &m);
+		pinholes_drain_events(&h->d);
+		return;
+	}
+	harness_die("data connection", "no live expectation for that port");
 }
 
 void harness_handshake(struct harness *h)

@@ -116,6 +116,22 @@ void harness_forge(struct harness *h, int from, const char *text,
 /* Handshake, the 220 greeting and a login. */
 void harness_login(struct harness *h);
 
+/* Another process (conntrackd, at a failover) commits the control
+ * connection's conntrack into the kernel: its NEW event, born
+ * ASSURED|SEEN_REPLY with our helper (and NATed after harness_nat), read
+ * as the main loop would. Send no handshake after it: the connection is
+ * in progress. */
+void harness_synced(struct harness *h);
+/* Another process commits an expectation of our helper on the control
+ * connection: the client to addr ("203.0.113.2") port `port`, from any
+ * port. Its NEW event is read as the main loop would. */
+void harness_synced_expect(struct harness *h, const char *addr, uint16_t port);
+
+/* A data connection uses the live expectation for addr:port (its
+ * DESTROY event, then the new connection's NEW event carrying the master);
+ * read as the main loop would. Aborts when there is none. */
+void harness_data_connection(struct harness *h, const char *addr, uint16_t port);
+
 /* The kernel destroys the control connection's conntrack: its
  * expectations go (EXP_DELETE events), then the conntrack (CT_DELETE),
  * and the daemon reads the events as its main loop would. */

@@ -103,6 +103,46 @@ static void test_conntrack(void)
 
 }
 
+/* A control connection conntrackd committed (its NEW event): its status,
+ * its helper's name and its reply tuple are read. */
+static void test_conntrack_committed(void)
+{
+	struct flow orig = tuple("198.51.100.2", 41234, "203.0.113.2", 21);
+	struct flow reply = tuple("203.0.113.2", 21, "198.51.100.2", 41234);
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+	struct nf_conntrack *ct = nfct_new();
+	struct ctnl_msg m;
+
+	if (ct == NULL)
+		abort();
+	ctnl_flow_to_ct(&orig, ct);
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply.src.v4);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply.dst.v4);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply.sport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply.dport));
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED);
+	nfct_set_attr(ct, ATTR_HELPER_NAME, "ftpgate");
+	if (nfct_nlmsg_build(nlh, ct) < 0)
+		abort();
+	nfct_destroy(ct);
+	CHECK_INT(ctnl_parse(nlh, &m), 0);
+	CHECK_INT(m.kind, CTNL_CT_NEW);
+	CHECK(!m.has_master);
+	CHECK_INT(m.status, IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED);
+	CHECK_STR(m.helper, "ftpgate");
+	CHECK(m.has_reply);
+	CHECK(flow_equal(&m.reply, &reply));
+
+	/* a packet's conntrack at its confirmation: no reply seen, no helper
+	 * sent */
+	nlh = ct_msg(IPCTNL_MSG_CT_NEW, &orig, NULL, 9);
+	CHECK_INT(ctnl_parse(nlh, &m), 0);
+	CHECK_STR(m.helper, "");
+	CHECK(!(m.status & IPS_SEEN_REPLY));
+}
+
 /* A queued packet's NFQA_CT holds the attributes of a conntrack message
  * (ctnetlink_glue_build), IPv6 here. */
 static void test_queued_conntrack(void)
@@ -548,6 +588,7 @@ static void test_expect_nat_build(void)
 int main(void)
 {
 	test_conntrack();
+	test_conntrack_committed();
 	test_queued_conntrack();
 	test_queued_status();
 	test_queued_nat();

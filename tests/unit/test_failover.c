@@ -1,0 +1,201 @@
+/* A gateway pair (doc/ha.md, issue 17): what conntrackd commits into
+ * this kernel at a failover, through the packet path and the fake kernel
+ * of harness.c. A control connection committed with our helper is
+ * tracked at once and may act from its second line on, in strict mode;
+ * an expectation of our helper another process created is adopted and
+ * audited; ftpgated's own expectations and anything else are not. */
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include "check.h"
+#include "harness.h"
+
+#define C HARNESS_CLIENT
+#define S HARNESS_SERVER
+#define V4_CLIENT "198.51.100.2"
+#define V4_SERVER "203.0.113.2"
+#define STARTED_LONG_AGO (3600u * 1000)
+/* 195 * 256 + 80 = 50000 */
+#define PASV_227 "227 Entering Passive Mode (203,0,113,2,195,80)\r\n"
+#define PASV_227_OTHER_HOST "227 Entering Passive Mode (192,0,2,7,195,80)\r\n"
+
+/* The control connection continues on this gateway mid-stream: its
+ * sequence numbers are far from the handshake's. */
+static void midstream(struct harness *h)
+{
+	h->next_seq[C] = 77777;
+	h->next_seq[S] = 99999;
+}
+
+static void pasv(struct harness *h, const char *reply)
+{
+	harness_send(h, C, "PASV\r\n");
+	harness_send(h, S, reply);
+}
+
+/* Committed by conntrackd, then picked up: tracked before its first
+ * packet, greeted; the first line of each direction is still cut, the
+ * second PASV opens its pinhole. */
+static void test_synced_session_continues(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_synced(&h);
+	CHECK(harness_tracked(&h));
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"synced\""), 1);
+	midstream(&h);
+	pasv(&h, PASV_227);
+	CHECK_INT(harness_installs(&h), 0);	/* first lines: cut */
+	pasv(&h, PASV_227);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(harness_audit_count(&h, "picked-up-mid-stream"), 0);
+	harness_fini(&h);
+}
+
+/* The same connection picked up without the commit (strict mode, long
+ * after the start): ungreeted, nothing opens. The contrast that shows the
+ * commit is what makes the difference. */
+static void test_unsynced_pickup_ungreeted(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	midstream(&h);
+	pasv(&h, PASV_227);
+	pasv(&h, PASV_227);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "\"reason\":\"synced\""), 0);
+	harness_fini(&h);
+}
+
+/* Strict rules keep holding for a synced session: a 227 nobody asked for
+ * and a 227 naming another host open nothing. */
+static void test_synced_strict_rules(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_synced(&h);
+	midstream(&h);
+	harness_send(&h, C, "NOOP\r\n");
+	harness_send(&h, S, "200 ok\r\n");
+	harness_send(&h, S, PASV_227);		/* unsolicited */
+	pasv(&h, PASV_227_OTHER_HOST);
+	CHECK_INT(harness_installs(&h), 0);
+	pasv(&h, PASV_227);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	harness_fini(&h);
+}
+
+/* A conntrack NEW event for a connection created by a packet (not born
+ * SEEN_REPLY), or committed with another helper: not tracked. */
+static void test_not_synced(void)
+{
+	static const struct {
+		uint32_t status;
+		const char *helper;
+	} cases[] = {
+		{ IPS_CONFIRMED, "ftpgate" },
+		{ IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED, "ftp" },
+		{ IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED, "" },
+	};
+	struct harness h;
+	struct ctnl_msg m;
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		memset(&m, 0, sizeof(m));
+		m.kind = CTNL_CT_NEW;
+		m.family = h.client.family;
+		m.tuple = (struct flow){ h.client, h.server, h.client_port, h.server_port };
+		m.proto = IPPROTO_TCP;
+		m.id = h.conntrack_id;
+		m.status = cases[i].status;
+		snprintf(m.helper, sizeof(m.helper), "%s", cases[i].helper);
+		pinholes_kernel_event(&m, &h.d);
+		CHECK(!harness_tracked(&h));
+		harness_fini(&h);
+	}
+}
+
+/* An expectation conntrackd committed is adopted (audited, listed),
+ * and its data connection ends it as used. */
+static void test_synced_expect_adopted(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_synced(&h);
+	harness_synced_expect(&h, V4_SERVER, 50123);
+	CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 1);
+	CHECK_INT(harness_audit_count(&h, "\"port\":50123"), 1);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	harness_data_connection(&h, V4_SERVER, 50123);
+	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 1);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 0);
+	harness_fini(&h);
+}
+
+/* ftpgated's own expectations are reported by the kernel too (EXP_NEW):
+ * they are opened, never adopted, and counted once. */
+static void test_own_expect_not_adopted(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(&h);
+	pasv(&h, PASV_227);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(harness_audit_count(&h, "pinhole-opened"), 1);
+	CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 0);
+	CHECK_INT(h.d.stats.pinholes_refreshed, 0);
+	harness_data_connection(&h, V4_SERVER, 50000);
+	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 1);
+	harness_fini(&h);
+}
+
+/* An EXP_NEW event read after its expectation left the kernel, or whose
+ * tuple the kernel now holds under another ID: nothing is adopted. */
+static void test_stale_expect_event(void)
+{
+	struct harness h;
+	struct ctnl_msg m;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		h.k.master_no_events = true;	/* queue no event of our own */
+		harness_synced_expect(&h, V4_SERVER, 50123);
+		CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 0);
+		memset(&m, 0, sizeof(m));
+		m.kind = CTNL_EXP_NEW;
+		m.family = h.client.family;
+		m.tuple = h.k.expect[0].r.expect;
+		m.proto = IPPROTO_TCP;
+		m.has_master = true;
+		m.master = h.k.expect[0].r.master;
+		m.id = h.k.expect[0].id + 1;		/* another ID */
+		snprintf(m.helper, sizeof(m.helper), "%s", CONFIG_HELPER_NAME);
+		if (i == 1) {
+			h.k.expect[0].live = false;	/* gone */
+			m.id = h.k.expect[0].id;
+		}
+		pinholes_kernel_event(&m, &h.d);
+		CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 0);
+		CHECK_INT(pinhole_table_count(h.d.pinholes), 0);
+		harness_fini(&h);
+	}
+}
+
+int main(void)
+{
+	test_synced_session_continues();
+	test_unsynced_pickup_ungreeted();
+	test_synced_strict_rules();
+	test_not_synced();
+	test_synced_expect_adopted();
+	test_own_expect_not_adopted();
+	test_stale_expect_event();
+	return check_report("failover");
+}
