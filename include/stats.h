@@ -49,6 +49,7 @@ struct stats {
 	uint64_t actions_dropped;
 	/* sessions */
 	uint64_t sessions_started;
+	uint64_t sessions_synced;	/* committed by another process */
 	uint64_t sessions_ended;
 	uint64_t sessions_untracked;	/* table full */
 	uint64_t sessions_evicted;	/* half-open, evicted when full */
@@ -74,6 +75,7 @@ struct stats {
 					   decision: superseded, done, ...) */
 	uint64_t pinholes_closed[PINHOLE_CLOSE_COUNT];	/* used, expired, ... */
 	uint64_t refused[POLICY_REASON_COUNT];	/* by reason */
+	uint64_t pinholes_adopted;	/* found in the kernel, not opened */
 	uint64_t pinholes_unrecorded;	/* open, but the registry was full */
 	uint64_t data_trouble[STATS_TROUBLE_COUNT];
 	/* kernel events */

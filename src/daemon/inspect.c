@@ -324,6 +324,7 @@ void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m)
 	e->started_ms = now;
 	e->midstream = true;
 	session_picked_up(&e->session, true);
+	d->stats.sessions_synced++;
 	auditlog_session_started(d, e, "synced");
 }
 

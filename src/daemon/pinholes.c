@@ -294,6 +294,7 @@ static struct pinhole *pinholes_adopt_one(struct daemon *d,
 	p->timeout_s = m->timeout_s;
 	p->expiry_ms = now + (uint64_t)m->timeout_s * 1000;
 	pinholes_nat_of(p, m->nat, &m->nat_address, m->nat_port);
+	d->stats.pinholes_adopted++;
 	audit_fmt_pinhole_opened(&l, audit_wall_ms(), now, p, false);
 	auditlog_write(d, &l);
 	return p;

@@ -43,6 +43,7 @@ static void test_synced_session_continues(void)
 	harness_synced(&h);
 	CHECK(harness_tracked(&h));
 	CHECK_INT(harness_audit_count(&h, "\"reason\":\"synced\""), 1);
+	CHECK_INT(h.d.stats.sessions_synced, 1);
 	midstream(&h);
 	pasv(&h, PASV_227);
 	CHECK_INT(harness_installs(&h), 0);	/* first lines: cut */
@@ -131,6 +132,8 @@ static void test_synced_expect_adopted(void)
 	CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 1);
 	CHECK_INT(harness_audit_count(&h, "\"port\":50123"), 1);
 	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	CHECK_INT(h.d.stats.pinholes_adopted, 1);
+	CHECK_INT(h.d.stats.pinholes_opened, 0);
 	harness_data_connection(&h, V4_SERVER, 50123);
 	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 1);
 	CHECK_INT(pinhole_table_count(h.d.pinholes), 0);
@@ -149,6 +152,7 @@ static void test_own_expect_not_adopted(void)
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 	CHECK_INT(harness_audit_count(&h, "pinhole-opened"), 1);
 	CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 0);
+	CHECK_INT(h.d.stats.pinholes_adopted, 0);
 	CHECK_INT(h.d.stats.pinholes_refreshed, 0);
 	harness_data_connection(&h, V4_SERVER, 50000);
 	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 1);
