@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -376,7 +377,10 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		}
 		return;
 	}
-	if (m->kind != CTNL_CT_NEW || m->proto != IPPROTO_TCP)
+	/* a data connection committed by another process (conntrackd, at a
+	 * failover: born with a reply seen) used no expectation here */
+	if (m->kind != CTNL_CT_NEW || m->proto != IPPROTO_TCP ||
+	    (m->status & IPS_SEEN_REPLY))
 		return;
 	p = pinhole_match_connection(d->pinholes, &tuple, &master);
 	if (p == NULL) {

@@ -140,6 +140,32 @@ static void test_synced_expect_adopted(void)
 	harness_fini(&h);
 }
 
+/* A data connection in progress that conntrackd commits (born with a
+ * reply seen, its master a synced session) used no pinhole here: no
+ * pinhole-used, and a pinhole open for the same port stays open. */
+static void test_synced_data_connection(void)
+{
+	struct harness h;
+	struct ctnl_msg m;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_synced(&h);
+	harness_synced_expect(&h, V4_SERVER, 50123);
+	memset(&m, 0, sizeof(m));
+	m.kind = CTNL_CT_NEW;
+	m.family = h.client.family;
+	m.tuple = (struct flow){ h.client, h.server, 40000, 50123 };
+	m.proto = IPPROTO_TCP;
+	m.has_master = true;
+	m.master = (struct flow){ h.client, h.server, h.client_port, h.server_port };
+	m.id = 4321;
+	m.status = IPS_EXPECTED | IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED;
+	pinholes_kernel_event(&m, &h.d);
+	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 0);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	harness_fini(&h);
+}
+
 /* ftpgated's own expectations are reported by the kernel too (EXP_NEW):
  * they are opened, never adopted, and counted once. */
 static void test_own_expect_not_adopted(void)
@@ -199,6 +225,7 @@ int main(void)
 	test_synced_strict_rules();
 	test_not_synced();
 	test_synced_expect_adopted();
+	test_synced_data_connection();
 	test_own_expect_not_adopted();
 	test_stale_expect_event();
 	return check_report("failover");
