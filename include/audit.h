@@ -53,10 +53,9 @@ void audit_put_control(struct json *j, const struct audit_control *c);
 void audit_put_family(struct json *j, int family);
 void audit_put_address(struct json *j, const char *key, const struct inet_addr *a);
 /* "translated_destination" and "translated_port" of a pinhole: where its
- * data connection lands after the gateway's NAT; both null when nat is
- * false, the port null when 0 (unchanged). */
-void audit_put_translated(struct json *j, bool nat,
-			  const struct inet_addr *address, uint16_t port);
+ * data connection lands after the gateway's NAT; both null when it is
+ * not translated, the port null when 0 (unchanged). */
+void audit_put_translated(struct json *j, const struct flow_nat *nat);
 
 /* Events (fields: doc/audit.md). */
 void audit_fmt_session(struct audit_line *l, int64_t wall_ms, const char *event,

@@ -41,11 +41,9 @@ struct ctnl_msg {
 					   0 when not sent */
 	bool has_reply;			/* a conntrack's CTA_TUPLE_REPLY */
 	struct flow reply;
-	/* CTA_EXPECT_NAT of an expectation (its data connection is
-	 * translated to nat_address:nat_port, port 0: unchanged) */
-	bool nat;
-	struct inet_addr nat_address;
-	uint16_t nat_port;
+	/* CTA_EXPECT_NAT of an expectation: where its data connection
+	 * lands */
+	struct flow_nat nat;
 };
 
 /* Parse one message. 0 and *out filled; -ENOENT for a message that is not

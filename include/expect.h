@@ -23,15 +23,13 @@ struct expect_request {
 	const char *helper_name;
 	/* A NATed master (doc/nat.md section 2): the data connection is
 	 * translated like its master by nf_nat's "nat-follow-master"
-	 * (CTA_EXPECT_NAT, CTA_EXPECT_FN), landing on nat_address:nat_port
-	 * (the kernel takes the port; the address it takes from the
-	 * master's tuple). nat_dir: the master direction the data
-	 * connection's initiator plays, 0 ORIGINAL (passive), 1 REPLY
-	 * (active). Only read on install. */
-	bool nat;
+	 * (CTA_EXPECT_NAT, CTA_EXPECT_FN), landing on nat (the kernel
+	 * takes the port; the address it takes from the master's tuple).
+	 * nat_dir: the master direction the data connection's initiator
+	 * plays, 0 ORIGINAL (passive), 1 REPLY (active). Only read on
+	 * install. */
+	struct flow_nat nat;
 	uint8_t nat_dir;
-	struct inet_addr nat_address;
-	uint16_t nat_port;
 };
 
 #define EXPECT_NAT_FN "nat-follow-master"	/* registered by nf_nat */
@@ -39,8 +37,8 @@ struct expect_request {
 /* Fill nlh, an nfnetlink request of CTNETLINK_EXP started in a buffer of
  * at least 1024 bytes, with r's expectation as every request sends it:
  * tuple, mask, master (when r names one), timeout, helper name and, when
- * r->nat, CTA_EXPECT_NAT (direction, tuple whose source is
- * nat_address:nat_port) and CTA_EXPECT_FN EXPECT_NAT_FN. 0, -ENOMEM, or
+ * r->nat.on, CTA_EXPECT_NAT (direction, tuple whose source is
+ * r->nat.address:r->nat.port) and CTA_EXPECT_FN EXPECT_NAT_FN. 0, -ENOMEM, or
  * -EINVAL when the library cannot build it. Public for the unit tests. */
 int expect_build(struct nlmsghdr *nlh, const struct expect_request *r);
 
@@ -55,7 +53,7 @@ void expect_set_policy_timeout(struct expect_handle *h, uint32_t timeout_s);
 
 /* Create the expectation; returns 0 once the kernel has acknowledged it, or
  * negative errno (-ENOENT: master gone, -EBUSY: clashes with an existing
- * one, -EOPNOTSUPP: master has no helper, -EINVAL with r->nat: nf_nat is not loaded (its
+ * one, -EOPNOTSUPP: master has no helper, -EINVAL with r->nat.on: nf_nat is not loaded (its
  * nat-follow-master is unknown; err says "modprobe nf_nat"), -EAGAIN: an existing one for the
  * same tuple was used or expired each of the two times it was looked at,
  * ...) with a message in err.

@@ -35,6 +35,16 @@ struct flow {
 	uint16_t sport, dport;		/* host order */
 };
 
+/* Where a translated data connection lands (doc/nat.md): the kernel
+ * rewrites its destination to address:port (an expectation's
+ * CTA_EXPECT_NAT; port 0: the port is left as it is). on false: not
+ * translated, address and port zero. */
+struct flow_nat {
+	bool on;
+	struct inet_addr address;
+	uint16_t port;			/* host order */
+};
+
 /* "[2001:db8::1]:21" */
 #define FLOW_ENDPOINT_STRLEN (INET_ADDR_STRLEN + 8)
 /* "<endpoint> -> <endpoint>" */

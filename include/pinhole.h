@@ -62,10 +62,8 @@ struct pinhole {
 					   PINHOLE_RECHECK_MS instead */
 	/* a translated pinhole (NATed control connection, doc/nat.md): the
 	 * data connection addressed to expect.dst:expect.dport lands on
-	 * nat_address:nat_port (port 0: unchanged) */
-	bool nat;
-	struct inet_addr nat_address;
-	uint16_t nat_port;
+	 * nat */
+	struct flow_nat nat;
 	uint64_t opened_ms;		/* monotonic */
 	uint64_t expiry_ms;		/* monotonic; refreshed on re-announce */
 	uint64_t gone_ms;		/* when the destroy event was read */

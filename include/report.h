@@ -19,9 +19,7 @@ struct report_pinhole_row {
 	struct flow expect;	/* the data connection it admits */
 	struct flow master;	/* control connection */
 	uint32_t timeout_s;		/* remaining, per the kernel */
-	bool nat;			/* the kernel's CTA_EXPECT_NAT: the */
-	struct inet_addr nat_address;	/* data connection lands on */
-	uint16_t nat_port;		/* nat_address:nat_port */
+	struct flow_nat nat;		/* the kernel's CTA_EXPECT_NAT */
 	const struct pinhole *known;	/* the daemon's record, or NULL */
 	bool session_tracked;		/* the control connection is tracked */
 };

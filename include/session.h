@@ -122,15 +122,13 @@ struct session_action {
 	/* PINHOLE_OPEN on a NATed control connection (session_set_nat,
 	 * doc/nat.md section 2): the expectation carries a NAT, so the data
 	 * connection, which arrives at address:port, is translated like its
-	 * control connection and lands on nat_address:nat_port (the real
-	 * server's listener, passive; the real client's, active). nat_dir
-	 * is the master direction the data connection's initiator plays
-	 * (ORIGINAL: passive, REPLY: active). */
-	bool nat;
+	 * control connection and lands on nat (the real server's listener,
+	 * passive; the real client's, active). nat_dir is the master
+	 * direction the data connection's initiator plays (ORIGINAL:
+	 * passive, REPLY: active). */
+	struct flow_nat nat;
 	enum session_direction nat_dir;
-	struct inet_addr nat_address;
-	uint16_t nat_port;
-	/* PINHOLE_OPEN: the line that announced it names nat_address, which
+	/* PINHOLE_OPEN: the line that announced it names nat.address, which
 	 * the client cannot reach; it must reach the client naming
 	 * address:port instead (a DNAT-published server's 227). */
 	bool rewrite;

@@ -165,11 +165,10 @@ static void audit_control_of(const struct pinhole *p, struct audit_control *c)
 	c->conntrack_id = p->conntrack_id;
 }
 
-void audit_put_translated(struct json *j, bool nat,
-			  const struct inet_addr *address, uint16_t port)
+void audit_put_translated(struct json *j, const struct flow_nat *nat)
 {
-	audit_put_address(j, "translated_destination", nat ? address : NULL);
-	json_kv_uint_or_null(j, "translated_port", nat ? port : 0);
+	audit_put_address(j, "translated_destination", nat->on ? &nat->address : NULL);
+	json_kv_uint_or_null(j, "translated_port", nat->on ? nat->port : 0);
 }
 
 /* The fields every pinhole event carries. */
@@ -192,7 +191,7 @@ static void audit_put_pinhole(struct json *j, const struct pinhole *p)
 	json_kv_uint_or_null(j, "source_port", p->expect.sport);
 	audit_put_address(j, "destination", &p->expect.dst);
 	json_kv_uint(j, "port", p->expect.dport);
-	audit_put_translated(j, p->nat, &p->nat_address, p->nat_port);
+	audit_put_translated(j, &p->nat);
 	audit_put_control(j, &c);
 	audit_put_text(j, "command", p->command);
 	audit_put_text(j, "reply", p->reply);

@@ -186,7 +186,7 @@ static void report_pinhole_json(struct json *j, const void *row,
 	report_json_endpoint(j, "source", "source_port", &r->expect.src, r->expect.sport);
 	audit_put_address(j, "destination", &r->expect.dst);
 	json_kv_uint(j, "port", r->expect.dport);
-	audit_put_translated(j, r->nat, &r->nat_address, r->nat_port);
+	audit_put_translated(j, &r->nat);
 	json_kv_uint(j, "timeout_s", r->timeout_s);
 	audit_format_time(wall_ms + (int64_t)r->timeout_s * 1000, when, sizeof(when));
 	json_kv_str(j, "expires", when);
@@ -221,12 +221,12 @@ static void report_pinhole_to(const struct report_pinhole_row *r,
 	char to[64], lands[64];
 
 	flow_endpoint_format(&r->expect.dst, r->expect.dport, to, sizeof(to));
-	if (!r->nat) {
+	if (!r->nat.on) {
 		snprintf(cell, REPORT_CELL, "%s", to);
 		return;
 	}
-	flow_endpoint_format(&r->nat_address,
-			     r->nat_port ? r->nat_port : r->expect.dport,
+	flow_endpoint_format(&r->nat.address,
+			     r->nat.port ? r->nat.port : r->expect.dport,
 			     lands, sizeof(lands));
 	snprintf(cell, REPORT_CELL, "%s => %s", to, lands);
 }

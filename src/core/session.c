@@ -522,10 +522,8 @@ static void session_passive_nat(const struct session *s,
 	} else if (!inet_addr_equal(&a->data.dst, &s->server)) {
 		return;
 	}
-	a->nat = true;
+	a->nat = (struct flow_nat){ true, s->real_server, a->data.dport };
 	a->nat_dir = SESSION_DIR_ORIGINAL;
-	a->nat_address = s->real_server;
-	a->nat_port = a->data.dport;
 }
 
 /* An approved active pinhole on a NATed control connection whose client
@@ -539,10 +537,8 @@ static void session_active_nat(const struct session *s,
 {
 	if (!s->nat || !inet_addr_equal(&s->client, &s->nat_client))
 		return;
-	a->nat = true;
+	a->nat = (struct flow_nat){ true, a->data.dst, a->data.dport };
 	a->nat_dir = SESSION_DIR_REPLY;
-	a->nat_address = a->data.dst;
-	a->nat_port = a->data.dport;
 }
 
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */

@@ -63,8 +63,8 @@ static void action_open_log(const struct action_report *r)
 		return;
 	}
 	nat[0] = '\0';
-	if (a->nat) {
-		flow_endpoint_format(&a->nat_address, a->nat_port, lands, sizeof(lands));
+	if (a->nat.on) {
+		flow_endpoint_format(&a->nat.address, a->nat.port, lands, sizeof(lands));
 		snprintf(nat, sizeof(nat), ", NAT to %s", lands);
 	}
 	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",

@@ -86,8 +86,6 @@ static void answer_pinhole_cb(const struct ctnl_msg *m, void *data)
 	r->master = m->master;
 	r->timeout_s = m->timeout_s;
 	r->nat = m->nat;
-	r->nat_address = m->nat_address;
-	r->nat_port = m->nat_port;
 	r->known = pinhole_find(a->d->pinholes, &r->expect, &r->master);
 	/* one hash chain per listed pinhole, not a walk of the table */
 	r->session_tracked = session_table_find_control(a->d->sessions,

@@ -25,11 +25,9 @@ static void inspect_expect_request(const struct session_entry *e,
 	session_control_flow(&e->session, &r->master);
 	session_action_flow(a, &r->expect);
 	r->helper_name = CONFIG_HELPER_NAME;
-	if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->nat) {
-		r->nat = true;
+	if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->nat.on) {
+		r->nat = a->nat;
 		r->nat_dir = a->nat_dir == SESSION_DIR_REPLY ? 1 : 0;
-		r->nat_address = a->nat_address;
-		r->nat_port = a->nat_port;
 	}
 }
 
@@ -502,9 +500,9 @@ static int inspect_rewrite(struct daemon *d, struct session_entry *e,
 	int rc;
 
 	rc = ftp_rewrite_find_227(pkt->payload, pkt->payload_len, line_start,
-				  &a->nat_address, a->data.dport, &a->data.dst, out,
+				  &a->nat.address, a->data.dport, &a->data.dst, out,
 				  sizeof(out), &span, &res);
-	flow_endpoint_format(&a->nat_address, a->data.dport, named, sizeof(named));
+	flow_endpoint_format(&a->nat.address, a->data.dport, named, sizeof(named));
 	flow_endpoint_format(&a->data.dst, a->data.dport, to, sizeof(to));
 	if (rc == 0 && res.same_length &&
 	    (rc = d->kernel->verdict_rewrite(d, qp, span.offset, out, res.len)) == 0) {

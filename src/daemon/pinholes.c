@@ -81,17 +81,6 @@ static void pinholes_decide_gone(struct daemon *d, struct pinhole *p, uint64_t n
 	pinholes_close(d, p, pinhole_gone_reason(p, alive != 0), NULL, 0, now_ms);
 }
 
-/* Where a translated pinhole's data connection lands (audit, listing). */
-static void pinholes_nat_of(struct pinhole *p, bool nat,
-			    const struct inet_addr *address, uint16_t port)
-{
-	memset(&p->nat_address, 0, sizeof(p->nat_address));
-	p->nat = nat;
-	p->nat_port = nat ? port : 0;
-	if (nat)
-		p->nat_address = *address;
-}
-
 /* Before the verdict: record an installed pinhole in the registry. A
  * previous expectation for the same tuple that the kernel destroyed (used,
  * most likely) is settled first, from its events, which may write audit
@@ -138,7 +127,7 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 		tmp->reply_code = a->reply_code;
 		memcpy(tmp->command, a->command, sizeof(tmp->command));
 		memcpy(tmp->reply, a->reply, sizeof(tmp->reply));
-		pinholes_nat_of(tmp, a->nat, &a->nat_address, a->nat_port);
+		tmp->nat = a->nat;
 		o->recorded = false;
 		o->refreshed = false;
 		return;
@@ -166,7 +155,7 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 	p->reply_code = a->reply_code;
 	memcpy(p->command, a->command, sizeof(p->command));
 	memcpy(p->reply, a->reply, sizeof(p->reply));
-	pinholes_nat_of(p, a->nat, &a->nat_address, a->nat_port);
+	p->nat = a->nat;
 	/* as it is now: a later action of the same packet may refresh it */
 	o->pinhole = *p;
 	o->pinhole.next = NULL;
@@ -294,7 +283,7 @@ static struct pinhole *pinholes_adopt_one(struct daemon *d,
 	p->opened_wall_ms = audit_wall_ms();
 	p->timeout_s = m->timeout_s;
 	p->expiry_ms = now + (uint64_t)m->timeout_s * 1000;
-	pinholes_nat_of(p, m->nat, &m->nat_address, m->nat_port);
+	p->nat = m->nat;
 	d->stats.pinholes_adopted++;
 	audit_fmt_pinhole_opened(&l, audit_wall_ms(), now, p, false);
 	auditlog_write(d, &l);

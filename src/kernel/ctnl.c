@@ -315,9 +315,7 @@ static void ctnl_exp_nat_get(const struct nf_expect *exp, struct ctnl_msg *m)
 	    (nat = nfexp_get_attr(exp, ATTR_EXP_NAT_TUPLE)) == NULL ||
 	    ctnl_tuple_get(nat, &ctnl_orig, &f, NULL) < 0)
 		return;
-	m->nat = true;
-	m->nat_address = f.src;
-	m->nat_port = f.sport;
+	m->nat = (struct flow_nat){ true, f.src, f.sport };
 }
 
 static int ctnl_parse_exp(const struct nlmsghdr *nlh, struct ctnl_msg *m)

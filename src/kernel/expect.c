@@ -201,12 +201,12 @@ static void exp_put_nat(struct nlmsghdr *nlh, const struct expect_request *r)
 	mnl_attr_put_u32(nlh, CTA_EXPECT_NAT_DIR, htonl(r->nat_dir));
 	tuple = mnl_attr_nest_start(nlh, CTA_EXPECT_NAT_TUPLE);
 	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	exp_put_addr(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, &r->nat_address);
+	exp_put_addr(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, &r->nat.address);
 	exp_put_addr(nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, &r->expect.dst);
 	mnl_attr_nest_end(nlh, nest);
 	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
 	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, IPPROTO_TCP);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(r->nat_port));
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(r->nat.port));
 	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(r->expect.dport));
 	mnl_attr_nest_end(nlh, nest);
 	mnl_attr_nest_end(nlh, tuple);
@@ -255,7 +255,7 @@ int expect_build(struct nlmsghdr *nlh, const struct expect_request *r)
 	nfexp_destroy(exp);
 	if (rc < 0)
 		return -EINVAL;
-	if (r->nat)
+	if (r->nat.on)
 		exp_put_nat(nlh, r);
 	return 0;
 }
@@ -462,7 +462,7 @@ int expect_install(struct expect_handle *h, const struct expect_request *r,
 			rc = 0;
 	}
 	if (rc < 0)
-		explain(h, rc, false, r->nat, tuple, err, errlen);
+		explain(h, rc, false, r->nat.on, tuple, err, errlen);
 	return rc;
 }
 

@@ -108,8 +108,6 @@ static void fake_expect_msg(const struct fake_expect *x, struct ctnl_msg *m)
 	m->id = x->id;
 	m->timeout_s = x->r.timeout_s;
 	m->nat = x->r.nat;
-	m->nat_address = x->r.nat_address;
-	m->nat_port = x->r.nat_port;
 	snprintf(m->helper, sizeof(m->helper), "%s", CONFIG_HELPER_NAME);
 }
 

@@ -523,7 +523,7 @@ static void test_expect_nat_build(void)
 		.master = tuple("198.51.100.2", 41000, "198.51.100.1", 21),
 		.expect = tuple("198.51.100.2", 0, "198.51.100.1", 50000),
 		.timeout_s = 30, .helper_name = "ftpgate",
-		.nat = true, .nat_dir = 0, .nat_port = 50000,
+		.nat = { .on = true, .port = 50000 }, .nat_dir = 0,
 	};
 	const struct nlattr *t, *ip, *proto, *dir;
 	struct struct_in { struct in_addr a; } real;
@@ -531,7 +531,7 @@ static void test_expect_nat_build(void)
 	struct nlmsghdr *nlh;
 
 	inet_pton(AF_INET, "203.0.113.2", &real.a);
-	r.nat_address = tuple("203.0.113.2", 0, "203.0.113.2", 0).src;
+	r.nat.address = tuple("203.0.113.2", 0, "203.0.113.2", 0).src;
 	nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, AF_INET);
 	CHECK_INT(expect_build(nlh, &r), 0);
 	CHECK(mnl_attr_parse(nlh, sizeof(struct nfgenmsg), exp_seen_cb, &x) >= 0);
@@ -556,9 +556,9 @@ static void test_expect_nat_build(void)
 		char a[64];
 
 		CHECK_INT(ctnl_parse(nlh, &m), 0);
-		CHECK(m.nat);
-		CHECK_STR(inet_ntop(AF_INET, &m.nat_address.v4, a, sizeof(a)), "203.0.113.2");
-		CHECK_INT(m.nat_port, 50000);
+		CHECK(m.nat.on);
+		CHECK_STR(inet_ntop(AF_INET, &m.nat.address.v4, a, sizeof(a)), "203.0.113.2");
+		CHECK_INT(m.nat.port, 50000);
 	}
 
 	/* active mode's direction is REPLY */
@@ -571,7 +571,7 @@ static void test_expect_nat_build(void)
 	CHECK(dir != NULL && ntohl(mnl_attr_get_u32(dir)) == 1);
 
 	/* no NAT: neither attribute (the request as before issue 13) */
-	r.nat = false;
+	r.nat.on = false;
 	x.nat = x.fn = NULL;
 	nlh = msg(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, AF_INET);
 	CHECK_INT(expect_build(nlh, &r), 0);
@@ -581,7 +581,7 @@ static void test_expect_nat_build(void)
 		struct ctnl_msg m;
 
 		CHECK_INT(ctnl_parse(nlh, &m), 0);
-		CHECK(!m.nat);
+		CHECK(!m.nat.on);
 	}
 }
 

@@ -606,8 +606,8 @@ static bool nat_expect(const struct harness *h, const char *addr,
 	const struct expect_request *r = harness_expect(h, addr, port);
 	struct inet_addr l = tcp_build_addr(lands);
 
-	return r != NULL && r->nat && r->nat_dir == dir && r->nat_port == port &&
-	       inet_addr_equal(&r->nat_address, &l);
+	return r != NULL && r->nat.on && r->nat_dir == dir && r->nat.port == port &&
+	       inet_addr_equal(&r->nat.address, &l);
 }
 
 static void nat_harness(struct harness *h, const char *config)
@@ -712,7 +712,7 @@ static void test_nat_announce_address(void)
 	nat_harness(&h, "[server " NAT_REAL "]\nannounce-address = 203.0.113.9\n");
 	harness_send(&h, S, reply);
 	CHECK(harness_pinhole(&h, "203.0.113.9", 50000));
-	CHECK(!harness_expect(&h, "203.0.113.9", 50000)->nat);
+	CHECK(!harness_expect(&h, "203.0.113.9", 50000)->nat.on);
 	harness_fini(&h);
 }
 
@@ -760,11 +760,11 @@ static void test_nat_none(void)
 	harness_login(&h);
 	pasv_real(&h);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
-	CHECK(!harness_expect(&h, V4_SERVER, 50000)->nat);
+	CHECK(!harness_expect(&h, V4_SERVER, 50000)->nat.on);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
 	harness_send(&h, S, "200 PORT command successful\r\n");
 	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
-	CHECK(!harness_expect(&h, V4_CLIENT, 50001)->nat);
+	CHECK(!harness_expect(&h, V4_CLIENT, 50001)->nat.on);
 	CHECK_INT(h.k.rewrites, 0);
 	harness_fini(&h);
 }

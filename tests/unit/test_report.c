@@ -234,9 +234,7 @@ static void test_pinholes(void)
 	strbuf_reset(&b);
 	/* a translated one (DNAT-published server): both sides */
 	rows[0].expect.dst = addr("198.51.100.1");
-	rows[0].nat = true;
-	rows[0].nat_address = addr("203.0.113.2");
-	rows[0].nat_port = 40012;
+	rows[0].nat = (struct flow_nat){ true, addr("203.0.113.2"), 40012 };
 	report_pinholes(rows, 1, true, 10000, 1714564805000LL, &b);
 	CHECK(contains(&b, "\"destination\":\"198.51.100.1\",\"port\":40012,\"translated_destination\":\"203.0.113.2\",\"translated_port\":40012,"));
 	strbuf_reset(&b);
