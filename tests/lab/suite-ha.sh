@@ -178,7 +178,7 @@ reachable() {
 # substitutions doc/ha.md lists; prints the differences
 ctd_conf() {
 	local n=$1 helper=$2
-	sed -e "s/@LOCAL_SYNC_ADDRESS@/${SYNC[$n]}/" -e "s/@PEER_SYNC_ADDRESS@/${SYNC[${PEER[$n]}]}/" \
+	sed -e "/^[[:space:]]*#/!s/@LOCAL_SYNC_ADDRESS@/${SYNC[$n]}/" -e "/^[[:space:]]*#/!s/@PEER_SYNC_ADDRESS@/${SYNC[${PEER[$n]}]}/" \
 		-e "s|^\([[:space:]]*LogFile\) .*|\1 $W/conntrackd-$n.log|" \
 		-e "s|^\([[:space:]]*LockFile\) .*|\1 $W/conntrackd-$n.lock|" \
 		-e "s|^\([[:space:]]*Path\) .*|\1 $W/conntrackd-$n.ctl|" \
@@ -364,10 +364,12 @@ audit_mark() { if [ -f "$W/audit-$1.log" ]; then wc -l < "$W/audit-$1.log"; else
 # start_probe F: the client's control connection of family F: four
 # PASV/EPSV, each saved, each waiting for the test's go
 start_probe() {
-	local f=$1 cmd=pasv host=$LAB_SERVER4 s steps=()
-	[ "$f" = 6 ] && cmd=epsv host=$LAB_SERVER6
+	local f=$1 cmd=pasv host=$LAB_SERVER4 from=$LAB_CLIENT4 s steps=()
+	[ "$f" = 6 ] && cmd=epsv host=$LAB_SERVER6 from=$LAB_CLIENT6
 	for s in 1 2 3 4; do steps+=("$cmd" "save $W/$COL-$f-p$s" "wait-file $W/$COL-$f-go$s 240"); done
-	ftpgate_probe client --timeout 20 "$host" login "${steps[@]}" quit > "$W/$COL-$f.out" 2>&1 &
+	# --bind: the client has two addresses per family; the pinhole is
+	# for the first, the second is "another client"
+	ftpgate_probe client --bind "$from" --timeout 20 "$host" login "${steps[@]}" quit > "$W/$COL-$f.out" 2>&1 &
 	PROBE_PID[$f]=$!
 }
 
@@ -487,12 +489,13 @@ NFT
 
 # --- the suite ---------------------------------------------------------------
 
-topology_up || { echo "cannot build the topology" >&2; finish; }
+# nf_conntrack first: its sysctls (tcp_loose) exist only once it is loaded
 ftpgate_modules || { echo "cannot load the netfilter modules ftpgated needs" >&2; finish; }
 modprobe -a nf_conntrack_netlink nf_conntrack_ftp 2>/dev/null
 for m in nf_conntrack_netlink nf_conntrack_ftp; do
 	grep -q "^$m " /proc/modules || { echo "cannot load $m" >&2; finish; }
 done
+topology_up || { echo "cannot build the topology" >&2; finish; }
 uname -r
 LAB_VSFTPD_EXTRA="connect_timeout=4" lab_vsftpd_start || finish
 for n in a b; do : > "$W/ftpgated-$n.log"; done
