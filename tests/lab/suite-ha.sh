@@ -83,9 +83,9 @@ finish() {
 		done
 	fi
 	echo "--- gateway pair: kernel helper (nf_conntrack_ftp) and ftpgated, conntrackd FTFW, same boot ($(uname -r))"
-	printf '  %-62s | %-8s | %s\n' scenario kernel ftpgated
+	printf '  %-74s | %-8s | %s\n' scenario kernel ftpgated
 	for n in "${ORDER[@]}"; do
-		printf '  %-62s | %-8s | %s\n' "$n" "${RESULT[$n|kernel]:--}" "${RESULT[$n|ftpgated]:--}"
+		printf '  %-74s | %-8s | %s\n' "$n" "${RESULT[$n|kernel]:--}" "${RESULT[$n|ftpgated]:--}"
 	done
 	for n in client server gwa gwb switch; do ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null; done
 	for n in client server gwa gwb switch; do ip netns del "$n" 2>/dev/null; done
@@ -300,9 +300,10 @@ portof() {
 	echo "$p"
 }
 
-# announced F STEP: the probe of family F saved the port of STEP (60 s)
+# announced F STEP TAG: the probe TAG of family F saved the port of STEP
+# (60 s)
 announced() {
-	ftpgate_wait_file "$W/$COL-$1-$2" 60 || { echo "probe: $(tail -n 3 "$W/$COL-$1.out" | tr '\n' ' ')"; return 1; }
+	ftpgate_wait_file "$W/$COL-$1-$2" 60 || { echo "probe: $(tail -n 3 "$W/$COL-$1-$3.out" | tr '\n' ' ')"; return 1; }
 	echo "announced: $(cat "$W/$COL-$1-$2")"
 }
 
@@ -381,27 +382,33 @@ audit_mark() { if [ -f "$W/audit-$1.log" ]; then wc -l < "$W/audit-$1.log"; else
 
 # --- one column --------------------------------------------------------------
 
-# start_probe F: the client's control connection of family F: four
-# PASV/EPSV, each saved, each waiting for the test's go
+# start_probe F TAG FIRST LAST: a control connection of family F (its
+# output in $COL-F-TAG.out), one PASV (IPv4) or EPSV (IPv6) for each step
+# FIRST..LAST, each saved ("save $COL-F-pSTEP") and then waiting for the
+# test's go ("go F STEP"), QUIT at the end
 start_probe() {
-	local f=$1 cmd=pasv host=$LAB_SERVER4 from=$LAB_CLIENT4 s steps=()
+	local f=$1 tag=$2 cmd=pasv host=$LAB_SERVER4 from=$LAB_CLIENT4 s steps=()
 	[ "$f" = 6 ] && cmd=epsv host=$LAB_SERVER6 from=$LAB_CLIENT6
-	for s in 1 2 3 4; do steps+=("$cmd" "save $W/$COL-$f-p$s" "wait-file $W/$COL-$f-go$s 240"); done
+	for s in $(seq "$3" "$4"); do steps+=("$cmd" "save $W/$COL-$f-p$s" "wait-file $W/$COL-$f-go$s 240"); done
 	# --bind: the client has two addresses per family; the pinhole is
 	# for the first, the second is "another client"
-	ftpgate_probe client --bind "$from" --timeout 20 "$host" login "${steps[@]}" quit > "$W/$COL-$f.out" 2>&1 &
-	PROBE_PID[$f]=$!
+	ftpgate_probe client --bind "$from" --timeout 20 "$host" login "${steps[@]}" quit > "$W/$COL-$f-$tag.out" 2>&1 &
+	PROBE_PID[$f-$tag]=$!
 }
 
 go() { touch "$W/$COL-$1-go$2"; }
 
-# column NAME: the scenarios, A primary at the start
+# column NAME: the scenarios, A primary at the start. Two control
+# connections per family: the first is answered through A (p1), fails over
+# to B and continues there (p2); the second starts through B (p3), fails
+# back to A and continues there (p4). The pinholes in flight (p1, p3) do not
+# depend on the sessions continuing.
 column() {
 	local f mark
 	COL=$1
 	declare -gA PROBE_PID=()
-	for f in 4 6; do start_probe "$f"; done
-	for f in 4 6; do check "IPv$f: PASV/EPSV through A announces a port" announced "$f" p1; done
+	for f in 4 6; do start_probe "$f" one 1 2; done
+	for f in 4 6; do check "IPv$f: PASV/EPSV through A announces a port" announced "$f" p1 one; done
 	for f in 4 6; do check "IPv$f: B's conntrackd holds A's pinhole" synced b "$f" p1; done
 	mark=$(audit_mark b)
 	check "failover A->B: ftpgate-failover fault on A, primary on B" move_to b
@@ -418,12 +425,13 @@ column() {
 		go "$f" 1
 	done
 	for f in 4 6; do
-		check "IPv$f: session continues on B: new PASV/EPSV announced" announced "$f" p2
+		check "IPv$f: session continues on B: new PASV/EPSV announced" announced "$f" p2 one
 		check "IPv$f: session continues on B: B's pinhole, data connection" session_on b "$f" p2
 		go "$f" 2
 	done
+	for f in 4 6; do start_probe "$f" two 3 4; done
 	for f in 4 6; do
-		check "IPv$f: PASV/EPSV through B announces a port" announced "$f" p3
+		check "IPv$f: new control connection: PASV/EPSV through B announces a port" announced "$f" p3 two
 		check "IPv$f: A's conntrackd holds B's pinhole" synced a "$f" p3
 	done
 	mark=$(audit_mark a)
@@ -436,13 +444,13 @@ column() {
 		go "$f" 3
 	done
 	for f in 4 6; do
-		check "IPv$f: session continues on A after failback: new PASV/EPSV announced" announced "$f" p4
+		check "IPv$f: session continues on A after failback: new PASV/EPSV announced" announced "$f" p4 two
 		check "IPv$f: session continues on A: A's pinhole, data connection" session_on a "$f" p4
 		go "$f" 4
 	done
 	for f in 4 6; do
-		wait_probe "$f"
-		check "IPv$f: the control connection ends with 221 (QUIT)" probe_done "$f"
+		wait_probe "$f" one; wait_probe "$f" two
+		check "IPv$f: both control connections end with 221 (QUIT)" probe_done "$f"
 	done
 }
 
@@ -450,18 +458,22 @@ column() {
 # announcement, and the data connection through N uses it
 session_on() { committed "$@" && data_ok "$2" "$3"; }
 
-# wait_probe F: the probe ends (30 s), else it is killed
+# wait_probe F TAG: the probe ends (30 s), else it is killed
 wait_probe() {
-	local i pid=${PROBE_PID[$1]}
-	for i in $(seq 300); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	local end=$((SECONDS + 30)) pid=${PROBE_PID[$1-$2]}
+	while [ -d "/proc/$pid" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
 	kill "$pid" 2>/dev/null
 	wait "$pid"
-	echo $? > "$W/$COL-$1.rc"
+	echo $? > "$W/$COL-$1-$2.rc"
 }
 probe_done() {
-	[ "$(cat "$W/$COL-$1.rc")" = 0 ] && grep -q 221 "$W/$COL-$1.out" && return 0
-	echo "probe exit $(cat "$W/$COL-$1.rc"): $(tail -n 3 "$W/$COL-$1.out" | tr '\n' ' ')"
-	return 1
+	local t rc=0
+	for t in one two; do
+		[ "$(cat "$W/$COL-$1-$t.rc")" = 0 ] && grep -q 221 "$W/$COL-$1-$t.out" && continue
+		echo "probe $t: exit $(cat "$W/$COL-$1-$t.rc"): $(tail -n 3 "$W/$COL-$1-$t.out" | tr '\n' ' ')"
+		rc=1
+	done
+	return $rc
 }
 
 # reset: both gateways up, A primary, B backup, empty tables, both
@@ -522,17 +534,24 @@ uname -r
 LAB_VSFTPD_EXTRA="connect_timeout=4" lab_vsftpd_start || finish
 for n in a b; do : > "$W/ftpgated-$n.log"; done
 
+# FTPGATE_HA_COLUMNS: the columns to run (default both; "kernel" alone to
+# try the lab or a failover script quickly)
+COLUMNS=${FTPGATE_HA_COLUMNS:-kernel ftpgated}
+
 # --- the kernel column: nf_conntrack_ftp, ExpectationSync { ftp } ------------
 COL=kernel
 use_gw a
-for n in a b; do kernel_rules "$n" || { echo "cannot load the kernel column's rules in gw$n" >&2; finish; }; done
-for n in a b; do ctd_stop "$n"; ctd_conf "$n" ftp; done
-check "setup: both conntrackd up, A primary, B backup, client reaches server" reset
-[ "${RESULT[setup: both conntrackd up, A primary, B backup, client reaches server|kernel]}" = pass ] || finish
-column kernel
-for n in a b; do lab_ns "gw$n" nft flush ruleset; done
+if [[ " $COLUMNS " == *" kernel "* ]]; then
+	for n in a b; do kernel_rules "$n" || { echo "cannot load the kernel column's rules in gw$n" >&2; finish; }; done
+	for n in a b; do ctd_stop "$n"; ctd_conf "$n" ftp; done
+	check "setup: both conntrackd up, A primary, B backup, client reaches server" reset
+	[ "${RESULT[setup: both conntrackd up, A primary, B backup, client reaches server|kernel]}" = pass ] || finish
+	column kernel
+	for n in a b; do lab_ns "gw$n" nft flush ruleset; done
+fi
 
 # --- the ftpgated column: ftpgated in both, ExpectationSync { ftpgate } ------
+[[ " $COLUMNS " == *" ftpgated "* ]] || finish
 COL=ftpgated
 for n in a b; do
 	use_gw "$n"
