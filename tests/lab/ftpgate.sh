@@ -17,6 +17,11 @@ FTPGATE_LOG=$LAB_WORK/ftpgated.log
 FTPGATE_CONF=$LAB_WORK/ftpgate.conf
 FTPGATE_QUEUE=${FTPGATE_QUEUE:-7}
 FTPGATE_PID=
+# FTPGATE_NS: the network namespace the daemon, its rules and the
+# expectation reads use (default gateway; suite-ha.sh switches between its
+# two gateways gwa and gwb, with FTPGATE_LOG, FTPGATE_CONF and FTPGATE_PID
+# saved per gateway).
+FTPGATE_NS=${FTPGATE_NS:-gateway}
 LAB_CLIENT4_OTHER=198.51.100.3	# a second client address (ftpgate_lab_extras)
 LAB_THIRD_PARTY4=192.0.2.7	# a host behind the server side, not the server
 
@@ -44,10 +49,10 @@ ftpgate_lab_extras() {
 # second), so that the passive ranges are closed before any check runs.
 ftpgate_rules() {
 	local i out site=${1:-$LAB_DIR/rules/site-gateway.nft}
-	lab_ns gateway nft flush ruleset
-	lab_ns gateway nft -f "$site" || return 1
+	lab_ns "$FTPGATE_NS" nft flush ruleset
+	lab_ns "$FTPGATE_NS" nft -f "$site" || return 1
 	for i in $(seq 50); do
-		out=$(lab_ns gateway nft -f "$FTPGATE_RULES" 2>&1) && { ftpgate_sets_filled; return; }
+		out=$(lab_ns "$FTPGATE_NS" nft -f "$FTPGATE_RULES" 2>&1) && { ftpgate_sets_filled; return; }
 		ftpgate_alive || break
 		sleep 0.1
 	done
@@ -57,7 +62,7 @@ ftpgate_rules() {
 
 # ftpgate_set_count TABLE SET: elements in an nft set of the gateway.
 ftpgate_set_count() {
-	lab_ns gateway nft list set $1 "$2" 2>/dev/null |
+	lab_ns "$FTPGATE_NS" nft list set $1 "$2" 2>/dev/null |
 		awk '/elements = \{/ { on = 1 } on { n += gsub(/ \. /, "&") } /\}/ { on = 0 } END { print n + 0 }'
 }
 
@@ -73,7 +78,7 @@ ftpgate_sets_filled() {
 		[ "$(ftpgate_set_count "$t" ftpgate_servers_ipv6)" = "$want6" ] && return 0
 		sleep 0.1
 	done
-	echo "ftpgated did not fill the sets of $t within 3 s: want $want4 IPv4 and $want6 IPv6 servers; they hold: $(lab_ns gateway nft list set $t ftpgate_servers_ipv4 2>&1 | tr -s '\n\t' '  ') $(lab_ns gateway nft list set $t ftpgate_servers_ipv6 2>&1 | tr -s '\n\t' '  ')" >&2
+	echo "ftpgated did not fill the sets of $t within 3 s: want $want4 IPv4 and $want6 IPv6 servers; they hold: $(lab_ns "$FTPGATE_NS" nft list set $t ftpgate_servers_ipv4 2>&1 | tr -s '\n\t' '  ') $(lab_ns "$FTPGATE_NS" nft list set $t ftpgate_servers_ipv6 2>&1 | tr -s '\n\t' '  ')" >&2
 	return 1
 }
 
@@ -81,7 +86,7 @@ ftpgate_alive() { [ -n "$FTPGATE_PID" ] && [ -d "/proc/$FTPGATE_PID" ] && ! grep
 
 # ftpgate_queue_bound: someone reads our NFQUEUE in the gateway namespace.
 ftpgate_queue_bound() {
-	lab_ns gateway awk -v q="$FTPGATE_QUEUE" '$1 == q { f = 1 } END { exit !f }' \
+	lab_ns "$FTPGATE_NS" awk -v q="$FTPGATE_QUEUE" '$1 == q { f = 1 } END { exit !f }' \
 		/proc/net/netfilter/nfnetlink_queue 2>/dev/null
 }
 
@@ -110,7 +115,7 @@ ftpgate_start() {
 	echo "--- lab: ftpgated start $(date +%T.%N)" >> "$FTPGATE_LOG"
 	mark=$(ftpgate_log_mark)
 	# not "lab_ns ... &": $! must be the daemon, not a subshell
-	ip netns exec gateway "$FTPGATED" --foreground --config "$FTPGATE_CONF" >> "$FTPGATE_LOG" 2>&1 &
+	ip netns exec "$FTPGATE_NS" "$FTPGATED" --foreground --config "$FTPGATE_CONF" >> "$FTPGATE_LOG" 2>&1 &
 	FTPGATE_PID=$!
 	for i in $(seq 50); do
 		if ftpgate_queue_bound; then
@@ -208,7 +213,7 @@ ftpgate_log_since() {
 
 # ftpgate_expects PORT: expectations whose tuple's destination port is PORT.
 ftpgate_expects() {
-	lab_expectations | awk -v p="dport=$1" '{
+	lab_expectations "$FTPGATE_NS" | awk -v p="dport=$1" '{
 		for (i = 1; i <= NF; i++) { if ($i ~ /^mask-/) break; if ($i == p) { print; break } }
 	}'
 }
@@ -274,8 +279,8 @@ ftpgate_announced_port() { awk '{ print $2 }' "$1"; }
 
 # ftpgate_debug: what the gateway looks like (printed after a failure).
 ftpgate_debug() {
-	echo "--- gateway expectations:"; lab_expectations | sed 's/^/  /'
-	echo "--- gateway conntrack (ftp):"; lab_ns gateway conntrack -L 2>/dev/null | grep -E 'dport=(21|4[0-9]{4}|22) ' | sed 's/^/  /' | head -20
+	echo "--- $FTPGATE_NS expectations:"; lab_expectations "$FTPGATE_NS" | sed 's/^/  /'
+	echo "--- $FTPGATE_NS conntrack (ftp):"; lab_ns "$FTPGATE_NS" conntrack -L 2>/dev/null | grep -E 'dport=(21|4[0-9]{4}|22) ' | sed 's/^/  /' | head -20
 	echo "--- daemon log (last 15 lines):"; tail -n 15 "$FTPGATE_LOG" | sed 's/^/  /'
 }
 

@@ -255,9 +255,10 @@ lab_expect_blocked() {
 	[ "$r" = timeout ] || { echo "connection to $2 port $3 from $1: $r, want timeout (dropped)"; return 1; }
 }
 
-# lab_expectations: the gateway's expectation table, one per line, both
-# families (conntrack lists IPv4 only unless told -f ipv6).
+# lab_expectations [NS]: the expectation table of NS (default the
+# gateway), one per line, both families (conntrack lists IPv4 only unless
+# told -f ipv6).
 lab_expectations() {
-	lab_ns gateway conntrack -L expect 2>/dev/null
-	lab_ns gateway conntrack -L expect -f ipv6 2>/dev/null
+	lab_ns "${1:-gateway}" conntrack -L expect 2>/dev/null
+	lab_ns "${1:-gateway}" conntrack -L expect -f ipv6 2>/dev/null
 }
