@@ -41,15 +41,16 @@
 # is stopped before the end of the suite (a stopped ftpgated disables the
 # helper for both). Each reads its own NFQUEUE (queues are per netns).
 #
-# Scenarios, IPv4 (PASV) and IPv6 (EPSV) on one control connection each,
-# in both columns: a pinhole announced through A is used through B after
-# the failover (ftpgated: adopted on B: ftpgatectl pinholes and the audit
-# log's pinhole-adopted); refusals through B (the announced port + 1,
+# Scenarios, IPv4 (PASV) and IPv6 (EPSV), two control connections per
+# family, in both columns: a pinhole announced through A is used through B
+# after the failover (ftpgated: adopted on B: ftpgatectl pinholes and the
+# audit log's pinhole-adopted); refusals through B (the announced port + 1,
 # another client address to the announced port, the used pinhole a second
 # time: each times out and B's kernel holds no expectation for it); the
 # session continues on B (a new PASV/EPSV through B gets a pinhole, used);
-# then a pinhole announced through B is used through A after the failback,
-# and the session continues on A. Active mode is left out.
+# then a pinhole announced through B on a second control connection is used
+# through A after the failback, and that session continues on A. Active
+# mode is left out.
 #
 # Every check reads only what happened after its own mark (the audit log
 # from a line count, the kernel tables at that moment), identifies its own
