@@ -48,6 +48,7 @@ struct stats {
 	uint64_t lines_rejected_rule[SESSION_RULE_COUNT];
 	uint64_t actions_dropped;
 	/* sessions */
+	uint64_t loop_slow;		/* main loop rounds over 1 s */
 	uint64_t sessions_started;
 	uint64_t sessions_synced;	/* committed by another process */
 	uint64_t sessions_ended;

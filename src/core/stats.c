@@ -28,6 +28,7 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(replies_parsed, "replies_parsed_total", "Complete FTP replies read from servers."),
 	STATS_C(lines_rejected, "parse_errors_total", "Control lines not acted on: malformed, over-long, or breaking a line rule (see lines_rejected_total)."),
 	STATS_C(actions_dropped, "actions_dropped_total", "Line reports (rejected lines, data trouble, unsolicited announcements) not logged because one packet produced more than 16."),
+	STATS_C(loop_slow, "loop_slow_total", "Rounds of ftpgated's main loop (kernel events, queued packets, control socket, timers) that took over a second: the packets and ftpgatectl requests behind them waited; the log says which part took the time."),
 	STATS_C(sessions_started, "sessions_started_total", "Control connections ftpgated started tracking."),
 	STATS_C(sessions_ended, "sessions_ended_total", "Tracked control connections that ended or were forgotten."),
 	STATS_C(sessions_untracked, "sessions_untracked_total", "Control connections not tracked because the session table was full."),

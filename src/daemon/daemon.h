@@ -36,6 +36,12 @@
  * greeted in strict mode; later pickups (a freed table slot, a missed
  * SYN, idle expiry) do not. doc/protocol.md "Pickup". */
 #define DAEMON_PICKUP_TRUST_MS 60000
+/* One round of the main loop (events, packets, control socket, timers)
+ * that takes longer than this holds up the control socket and the
+ * packets behind it: said in the log (at most every
+ * DAEMON_SLOW_REPEAT_MS) and counted (loop_slow_total). */
+#define DAEMON_SLOW_LOOP_MS 1000
+#define DAEMON_SLOW_REPEAT_MS 10000
 
 /* The protected servers' sets in the ruleset (sets.c). */
 enum sets_family { SETS_IPV4, SETS_IPV6, SETS_FAMILIES };
@@ -105,6 +111,7 @@ struct daemon {
 	struct session_entry *inspecting;
 	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
 	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
+	uint64_t slow_loop_warned_ms;	/* ftpgated.c */
 	uint64_t queue_overrun_last_ms;
 	uint64_t queue_overrun_warned_ms;
 	struct stats stats;

@@ -215,41 +215,96 @@ static void daemon_queue_overrun(struct daemon *d)
 	auditlog_events_lost(d, "queue", queue_overruns(d->queue));
 }
 
+/* The time each part of one round of the main loop took. */
+struct daemon_round {
+	uint64_t start_ms, mark_ms;
+	uint64_t signals_ms, events_ms, packets_ms, control_ms, timers_ms;
+	int packets;
+};
+
+/* Milliseconds since the round's last mark; the mark moves to now. */
+static uint64_t daemon_lap(struct daemon_round *r)
+{
+	uint64_t now = daemon_now_ms(), took = now - r->mark_ms;
+
+	r->mark_ms = now;
+	return took;
+}
+
+/* A round over DAEMON_SLOW_LOOP_MS: counted, and said (rate-limited)
+ * with the part that took the time. */
+static void daemon_round_end(struct daemon *d, const struct daemon_round *r)
+{
+	uint64_t now = daemon_now_ms(), took = now - r->start_ms;
+
+	if (took < DAEMON_SLOW_LOOP_MS)
+		return;
+	d->stats.loop_slow++;
+	if (d->slow_loop_warned_ms && now - d->slow_loop_warned_ms < DAEMON_SLOW_REPEAT_MS)
+		return;
+	d->slow_loop_warned_ms = now;
+	log_msg(LOG_WARNING, "one round of the main loop took %llu ms (signals %llu ms, kernel events %llu ms, %d queued packets %llu ms, control socket %llu ms, timers %llu ms): packets and ftpgatectl requests waited meanwhile; ftpgated is short of CPU or a kernel request was slow; loop_slow_total is now %llu",
+		(unsigned long long)took, (unsigned long long)r->signals_ms,
+		(unsigned long long)r->events_ms, r->packets > 0 ? r->packets : 0,
+		(unsigned long long)r->packets_ms, (unsigned long long)r->control_ms,
+		(unsigned long long)r->timers_ms, (unsigned long long)d->stats.loop_slow);
+}
+
+/* Read the queue; an overrun or an error is said. Returns the packets
+ * handled (or a negative errno). */
+static int daemon_packets(struct daemon *d)
+{
+	int ret = queue_receive(d->queue, inspect_packet, d);
+
+	if (ret == -ENOBUFS)
+		daemon_queue_overrun(d);
+	else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+		log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
+			strerror(-ret));
+	return ret;
+}
+
+/* One round, after poll: signals, kernel events before packets (what
+ * became of earlier pinholes is settled before new ones are recorded),
+ * packets, the control socket, timers. Each part is timed. */
+static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
+{
+	struct daemon_round r = { 0 };
+
+	r.start_ms = r.mark_ms = daemon_now_ms();
+	if (fds[1].revents & POLLIN)
+		daemon_signal(d);
+	r.signals_ms = daemon_lap(&r);
+	if (fds[2].revents & POLLIN)
+		pinholes_drain_events(d);
+	r.events_ms = daemon_lap(&r);
+	if (fds[0].revents & POLLIN)
+		r.packets = daemon_packets(d);
+	r.packets_ms = daemon_lap(&r);
+	ctl_process(d->ctl, &fds[3], n_ctl, daemon_now_ms(), answer_request, d);
+	r.control_ms = daemon_lap(&r);
+	daemon_gc(d, daemon_now_ms());
+	r.timers_ms = daemon_lap(&r);
+	daemon_round_end(d, &r);
+}
+
 static int daemon_run(struct daemon *d)
 {
 	struct pollfd fds[DAEMON_POLL_MAX];
 	unsigned n_ctl;
 
 	while (!d->stopping) {
-		int ret;
-
 		fds[0] = (struct pollfd){ .fd = queue_fd(d->queue), .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
 		fds[2] = (struct pollfd){ .fd = events_fd(d->events), .events = POLLIN };
 		n_ctl = ctl_pollfds(d->ctl, &fds[3], DAEMON_POLL_MAX - 3);
-		ret = poll(fds, 3 + n_ctl, DAEMON_GC_INTERVAL_MS);
-		if (ret < 0 && errno != EINTR) {
+		if (poll(fds, 3 + n_ctl, DAEMON_GC_INTERVAL_MS) < 0) {
+			if (errno == EINTR)
+				continue;
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
 			return -errno;
 		}
-		if (ret < 0)
-			continue;
-		if (fds[1].revents & POLLIN)
-			daemon_signal(d);
-		/* Kernel events before packets: what became of earlier
-		 * pinholes is settled before new ones are recorded. */
-		if (fds[2].revents & POLLIN)
-			pinholes_drain_events(d);
-		if (fds[0].revents & POLLIN) {
-			ret = queue_receive(d->queue, inspect_packet, d);
-			if (ret == -ENOBUFS)
-				daemon_queue_overrun(d);
-			else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
-				log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
-					strerror(-ret));
-		}
-		ctl_process(d->ctl, &fds[3], n_ctl, daemon_now_ms(), answer_request, d);
-		daemon_gc(d, daemon_now_ms());
+		daemon_round(d, fds, n_ctl);
 	}
 	return 0;
 }

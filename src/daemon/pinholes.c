@@ -302,7 +302,9 @@ static bool pinholes_recording(const struct daemon *d, const struct ctnl_msg *m)
 /* An expectation of our helper was created. Ours are recorded (or being
  * recorded); another process's (conntrackd committing what it synced, at a
  * failover) is adopted, once the kernel confirms it holds that very
- * expectation: an event read late may be of one gone since. */
+ * expectation: an event read late may be of one gone since. One that
+ * replaces a recorded pinhole whose destroy event came (conntrackd
+ * committing the same expectation again) settles that one first. */
 static void pinholes_expect_new(struct daemon *d, const struct ctnl_msg *m,
 				uint64_t now)
 {
@@ -311,15 +313,18 @@ static void pinholes_expect_new(struct daemon *d, const struct ctnl_msg *m,
 	struct pinhole *p;
 	char to[FLOW_ENDPOINT_STRLEN];
 
-	if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0 ||
-	    pinhole_find(d->pinholes, &m->tuple, &m->master) != NULL ||
-	    pinholes_recording(d, m))
+	if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0 || pinholes_recording(d, m))
+		return;
+	p = pinhole_find(d->pinholes, &m->tuple, &m->master);
+	if (p != NULL && p->state != PINHOLE_GONE)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.expect = m->tuple;
 	if (d->kernel->expect_lookup(d, &r, &k) < 0 || !k.has_master ||
 	    k.id != m->id || !flow_equal(&k.master, &m->master))
 		return;
+	if (p != NULL)
+		pinholes_decide_gone(d, p, now);
 	p = pinholes_adopt_one(d, &k, now);
 	if (p != NULL)
 		log_msg(LOG_NOTICE, "pinhole %llu to %s adopted: another process created it (conntrackd's commit at a failover?)",

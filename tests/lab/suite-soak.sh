@@ -248,12 +248,22 @@ poke() {
 		[ "$i" = 1 ] && kill -HUP "$FTPGATE_PID"
 	done
 }
+# A ftpgatectl request that timed out: was ftpgated's loop slow (its log
+# says so), or did the guest itself get no CPU (stall-watch.py)?
+poke_why() {
+	echo "ftpgatectl during the churn:"; head "$W/poke.err"
+	echo "longest 0.2 s sleep in the guest meanwhile: $(cat "$W/stall.max" 2>/dev/null || echo ?) s"
+	grep 'one round of the main loop' "$FTPGATE_LOG" | tail -n 3
+}
 asan_churn() {
-	rm -f "$W/churn-done" "$W/poke.err"
+	rm -f "$W/churn-done" "$W/poke.err" "$W/stall.max"
+	"$LAB_PYTHON" "$LAB_DIR/stall-watch.py" "$W/stall.max" & local watch=$!
 	poke & local poker=$!
 	churn asan "$SESSIONS"; local status=$?
 	touch "$W/churn-done"; wait "$poker"
-	[ ! -s "$W/poke.err" ] || { echo "ftpgatectl during the churn:"; head "$W/poke.err"; return 1; }
+	kill "$watch"; wait "$watch" 2>/dev/null
+	echo "soak: longest 0.2 s sleep in the guest during the churn: $(cat "$W/stall.max" 2>/dev/null || echo ?) s"
+	[ ! -s "$W/poke.err" ] || { poke_why; return 1; }
 	grep -q 'configuration reloaded' "$FTPGATE_LOG" || { echo "the SIGHUP during the churn was not logged as a reload"; return 1; }
 	return $status
 }

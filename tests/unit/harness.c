@@ -455,6 +455,29 @@ void harness_data_connection(struct harness *h, const char *addr, uint16_t port)
 	harness_die("data connection", "no live expectation for that port");
 }
 
+void harness_expect_replace(struct harness *h, const char *addr, uint16_t port)
+{
+	struct fake_kernel *k = &h->k;
+	struct inet_addr a = tcp_build_addr(addr);
+	unsigned i;
+
+	for (i = 0; i < k->expect_count; i++) {
+		struct fake_expect *x = &k->expect[i];
+		struct expect_request r;
+
+		if (!x->live || x->r.expect.dport != port || !inet_addr_equal(&x->r.expect.dst, &a))
+			continue;
+		r = x->r;
+		fake_expect_gone(k, x);
+		if (k->expect_count >= FAKE_EXPECT_MAX)
+			harness_die("replaced expectation", "fake expectation table full");
+		fake_expect_new(k, &r);
+		pinholes_drain_events(&h->d);
+		return;
+	}
+	harness_die("replaced expectation", "no live expectation for that port");
+}
+
 void harness_handshake(struct harness *h)
 {
 	harness_segment(h, HARNESS_CLIENT, TCP_BUILD_SYN,

@@ -127,6 +127,10 @@ void harness_synced(struct harness *h);
  * port. Its NEW event is read as the main loop would. */
 void harness_synced_expect(struct harness *h, const char *addr, uint16_t port);
 
+/* Another process replaces the live expectation for addr:port with one
+ * for the same tuple and master (its DESTROY event, then the new one's
+ * NEW event, with another ID), read as the main loop would. */
+void harness_expect_replace(struct harness *h, const char *addr, uint16_t port);
 /* A data connection uses the live expectation for addr:port (its
  * DESTROY event, then the new connection's NEW event carrying the master);
  * read as the main loop would. Aborts when there is none. */

@@ -140,6 +140,27 @@ static void test_synced_expect_adopted(void)
 	harness_fini(&h);
 }
 
+/* conntrackd commits the same expectation again (measured: a bare
+ * "conntrackd -c" commits the expectations too, and "-c expect" after it
+ * replaced them): the first record is settled (removed-in-kernel) and the
+ * expectation the kernel holds now is adopted, so the listing knows it. */
+static void test_synced_expect_replaced(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_synced(&h);
+	harness_synced_expect(&h, V4_SERVER, 50123);
+	harness_expect_replace(&h, V4_SERVER, 50123);
+	CHECK_INT(harness_audit_count(&h, "pinhole-adopted"), 2);
+	CHECK_INT(harness_audit_count(&h, "\"outcome\":\"removed-in-kernel\""), 1);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	harness_data_connection(&h, V4_SERVER, 50123);
+	CHECK_INT(harness_audit_count(&h, "pinhole-used"), 1);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 0);
+	harness_fini(&h);
+}
+
 /* A data connection in progress that conntrackd commits (born with a
  * reply seen, its master a synced session) used no pinhole here: no
  * pinhole-used, and a pinhole open for the same port stays open. */
@@ -225,6 +246,7 @@ int main(void)
 	test_synced_strict_rules();
 	test_not_synced();
 	test_synced_expect_adopted();
+	test_synced_expect_replaced();
 	test_synced_data_connection();
 	test_own_expect_not_adopted();
 	test_stale_expect_event();
