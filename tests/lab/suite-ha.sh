@@ -47,7 +47,11 @@
 # audit log's pinhole-adopted); refusals through B (the announced port + 1,
 # another client address to the announced port, the used pinhole a second
 # time: each times out and B's kernel holds no expectation for it); the
-# session continues on B (a new PASV/EPSV through B gets a pinhole, used);
+# session continues on B (a NOOP, then a new PASV/EPSV through B gets a
+# pinhole, used: ftpgated does not act on the first line of each direction
+# it picks up, so a PASV that is the very first command after a failover
+# gets no pinhole from ftpgated, where the kernel helper's sequence pickup
+# acts on it; doc/ha.md);
 # then a pinhole announced through B on a second control connection is used
 # through A after the failback, and that session continues on A. Active
 # mode is left out.
@@ -390,7 +394,13 @@ audit_mark() { if [ -f "$W/audit-$1.log" ]; then wc -l < "$W/audit-$1.log"; else
 start_probe() {
 	local f=$1 tag=$2 cmd=pasv host=$LAB_SERVER4 from=$LAB_CLIENT4 s steps=()
 	[ "$f" = 6 ] && cmd=epsv host=$LAB_SERVER6 from=$LAB_CLIENT6
-	for s in $(seq "$3" "$4"); do steps+=("$cmd" "save $W/$COL-$f-p$s" "wait-file $W/$COL-$f-go$s 240"); done
+	for s in $(seq "$3" "$4"); do
+		# a session continuing on the other gateway (p2, p4) sends NOOP
+		# first: ftpgated does not act on a pickup's first line of each
+		# direction (doc/protocol.md "Pickup", doc/ha.md)
+		[ $((s % 2)) = 0 ] && steps+=("send NOOP" "expect 2")
+		steps+=("$cmd" "save $W/$COL-$f-p$s" "wait-file $W/$COL-$f-go$s 240")
+	done
 	# --bind: the client has two addresses per family; the pinhole is
 	# for the first, the second is "another client"
 	ftpgate_probe client --bind "$from" --timeout 20 "$host" login "${steps[@]}" quit > "$W/$COL-$f-$tag.out" 2>&1 &
