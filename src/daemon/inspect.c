@@ -182,6 +182,26 @@ static struct session_entry *inspect_session_add(struct daemon *d, uint32_t id,
 	return session_table_add(d->sessions, id);
 }
 
+/* A new table entry becomes the session of the control connection orig
+ * (NATed: reply is its conntrack's reply tuple, else NULL), indexed, and
+ * started now. */
+static void inspect_session_setup(struct daemon *d, struct session_entry *e,
+				  const struct flow *orig, const struct flow *reply,
+				  uint64_t now)
+{
+	struct session_limits limits = {
+		.buffer_max = d->config.session_buffer_max,
+		.line_max = d->config.line_max,
+	};
+
+	session_init(&e->session, &orig->src, orig->sport, &orig->dst, orig->dport,
+		     &limits);
+	if (reply != NULL)
+		session_set_nat(&e->session, reply);
+	session_table_index(d->sessions, e);
+	e->started_ms = now;
+}
+
 /* Whether a session picked up mid-stream may take its greeting as seen:
  * in relaxed mode, or in strict mode right after ftpgated started (the
  * sessions of a restart; doc/protocol.md "Pickup"). */
@@ -227,10 +247,6 @@ static struct session_entry *inspect_session(struct daemon *d,
 					     uint64_t now)
 {
 	struct session_entry *e = session_table_find(d->sessions, qp->conntrack_id);
-	struct session_limits limits = {
-		.buffer_max = d->config.session_buffer_max,
-		.line_max = d->config.line_max,
-	};
 
 	/* conntrack IDs are reused once a conntrack is gone */
 	if (e && !inspect_session_matches(&e->session, qp)) {
@@ -273,12 +289,9 @@ static struct session_entry *inspect_session(struct daemon *d,
 		}
 		return NULL;
 	}
-	session_init(&e->session, &qp->orig.src, qp->orig.sport, &qp->orig.dst,
-		     qp->orig.dport, &limits);
-	if (qp->has_reply && (qp->ct_status & IPS_NAT_MASK))
-		session_set_nat(&e->session, &qp->reply);
-	session_table_index(d->sessions, e);
-	e->started_ms = now;
+	inspect_session_setup(d, e, &qp->orig,
+			      qp->has_reply && (qp->ct_status & IPS_NAT_MASK) ? &qp->reply : NULL,
+			      now);
 	e->midstream = !pkt->syn;
 	if (e->midstream)
 		session_picked_up(&e->session,
@@ -298,10 +311,6 @@ static bool inspect_ct_synced(const struct ctnl_msg *m)
 
 void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m)
 {
-	struct session_limits limits = {
-		.buffer_max = d->config.session_buffer_max,
-		.line_max = d->config.line_max,
-	};
 	uint64_t now = daemon_now_ms();
 	struct session_entry *e;
 	char control[FLOW_STRLEN];
@@ -314,12 +323,9 @@ void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m)
 			flow_format(&m->tuple, control, sizeof(control)), strerror(errno));
 		return;
 	}
-	session_init(&e->session, &m->tuple.src, m->tuple.sport, &m->tuple.dst,
-		     m->tuple.dport, &limits);
-	if (m->has_reply && (m->status & IPS_NAT_MASK))
-		session_set_nat(&e->session, &m->reply);
-	session_table_index(d->sessions, e);
-	e->started_ms = now;
+	inspect_session_setup(d, e, &m->tuple,
+			      m->has_reply && (m->status & IPS_NAT_MASK) ? &m->reply : NULL,
+			      now);
 	e->midstream = true;
 	session_picked_up(&e->session, true);
 	d->stats.sessions_synced++;

@@ -374,6 +374,17 @@ void harness_nat(struct harness *h, const char *real_server,
 				  nat_client_port };
 }
 
+/* The control connection's conntrack NEW event, as the kernel sends it. */
+static void fake_control_msg(const struct harness *h, struct ctnl_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = CTNL_CT_NEW;
+	m->family = h->client.family;
+	m->tuple = fake_control(h);
+	m->proto = IPPROTO_TCP;
+	m->id = h->conntrack_id;
+}
+
 /* The conntrack's NEW event, sent when the SYN's verdict confirms it. */
 static void fake_conntrack_new(struct harness *h)
 {
@@ -381,12 +392,7 @@ static void fake_conntrack_new(struct harness *h)
 
 	if (h->k.master_no_events || h->ct_expected)
 		return;
-	memset(&m, 0, sizeof(m));
-	m.kind = CTNL_CT_NEW;
-	m.family = h->client.family;
-	m.tuple = fake_control(h);
-	m.proto = IPPROTO_TCP;
-	m.id = h->conntrack_id;
+	fake_control_msg(h, &m);
 	fake_event(&h->k, &m);
 }
 
@@ -394,12 +400,7 @@ void harness_synced(struct harness *h)
 {
 	struct ctnl_msg m;
 
-	memset(&m, 0, sizeof(m));
-	m.kind = CTNL_CT_NEW;
-	m.family = h->client.family;
-	m.tuple = fake_control(h);
-	m.proto = IPPROTO_TCP;
-	m.id = h->conntrack_id;
+	fake_control_msg(h, &m);
 	m.status = IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED;
 	snprintf(m.helper, sizeof(m.helper), "%s", CONFIG_HELPER_NAME);
 	m.has_reply = true;

@@ -103,6 +103,17 @@ static void test_conntrack(void)
 
 }
 
+/* An IPv4 TCP reply tuple on ct. */
+static void ct_set_reply4(struct nf_conntrack *ct, const struct flow *reply)
+{
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply->src.v4);
+	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply->dst.v4);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply->sport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply->dport));
+}
+
 /* A control connection conntrackd committed (its NEW event): its status,
  * its helper's name and its reply tuple are read. */
 static void test_conntrack_committed(void)
@@ -116,12 +127,7 @@ static void test_conntrack_committed(void)
 	if (ct == NULL)
 		abort();
 	ctnl_flow_to_ct(&orig, ct);
-	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
-	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
-	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply.src.v4);
-	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply.dst.v4);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply.sport));
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply.dport));
+	ct_set_reply4(ct, &reply);
 	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED);
 	nfct_set_attr(ct, ATTR_HELPER_NAME, "ftpgate");
 	if (nfct_nlmsg_build(nlh, ct) < 0)
@@ -209,12 +215,7 @@ static void test_queued_nat(void)
 	if (ct == NULL)
 		abort();
 	ctnl_flow_to_ct(&orig, ct);
-	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
-	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
-	nfct_set_attr(ct, ATTR_REPL_IPV4_SRC, &reply.src.v4);
-	nfct_set_attr(ct, ATTR_REPL_IPV4_DST, &reply.dst.v4);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(reply.sport));
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(reply.dport));
+	ct_set_reply4(ct, &reply);
 	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_CONFIRMED | IPS_SRC_NAT | IPS_DST_NAT);
 	if (nfct_nlmsg_build(nlh, ct) < 0)
 		abort();
