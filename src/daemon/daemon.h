@@ -160,8 +160,9 @@ void inspect_packet(const struct queue_packet *qp, void *daemon);
  * session picked up mid-stream whose greeting counts as seen (its first
  * line of each direction is still cut). Nothing for any other event, a
  * connection tracked already or a full table (then its first packet picks
- * it up as usual). */
-void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m);
+ * it up as usual). now: the event's time (daemon_now_ms). */
+void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m,
+			    uint64_t now);
 
 /* An installed pinhole between its recording (before the packet's
  * verdict) and its audit line (after it). */

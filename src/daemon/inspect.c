@@ -309,9 +309,9 @@ static bool inspect_ct_synced(const struct ctnl_msg *m)
 	       strcmp(m->helper, CONFIG_HELPER_NAME) == 0;
 }
 
-void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m)
+void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m,
+			    uint64_t now)
 {
-	uint64_t now = daemon_now_ms();
 	struct session_entry *e;
 	char control[FLOW_STRLEN];
 

@@ -349,7 +349,7 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		 * grant's, perhaps */
 		if (m->kind != CTNL_CT_NEW)
 			return;
-		inspect_session_synced(d, m);
+		inspect_session_synced(d, m, now);
 		pinholes_conntrack_new(d, m);
 		if (d->grant_hooks)
 			d->grant_hooks->connection_new(d, m);
