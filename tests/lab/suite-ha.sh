@@ -86,7 +86,7 @@ finish() {
 	local n
 	for n in a b; do use_gw "$n"; [ -n "$FTPGATE_PID" ] && ftpgate_stop 3; done
 	for n in a b; do ka_stop "$n"; ctd_stop "$n"; done
-	rm -rf /etc/netns/gwa /etc/netns/gwb /usr/local/sbin/ftpgate-failover
+	rm -rf /etc/netns/gwa /etc/netns/gwb /usr/local/sbin/ftpgate-failover /usr/local/bin/ftpgatectl
 	lab_ftp_stop
 	if [ "$lab_failed" != 0 ] || [ -n "${FTPGATE_LAB_VERBOSE:-}" ]; then
 		for n in a b; do
@@ -468,6 +468,50 @@ PY
 
 audit_mark() { if [ -f "$W/audit-$1.log" ]; then wc -l < "$W/audit-$1.log"; else echo 0; fi; }
 
+# role_pair P B: gateway P's ftpgated is primary, B's backup
+role_pair() { role_is "$1" primary && role_is "$2" backup; }
+
+# role_is N ROLE: ftpgated in gateway N says it is ROLE (ftpgatectl role,
+# set by ftpgate-failover from keepalived's hooks; 10 s)
+role_is_once() {
+	"$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated-$1.sock" role --json 2>&1 | grep -q "\"role\":\"$2\""
+}
+role_is() {
+	within 10 role_is_once "$@" > /dev/null && { echo "gw$1: ftpgated role $2"; return 0; }
+	echo "gw$1: ftpgatectl role: $("$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated-$1.sock" role --json 2>&1), want $2"
+	return 1
+}
+
+# handed_over N MARK SESSIONS F:STEP...: the old primary N's kernel table
+# was flushed (ftpgate-failover fault: conntrackd -t, PurgeTimeout 5 s
+# later); since line MARK its audit log has at least SESSIONS session-ended
+# lines, every one "handed-over", and a pinhole-removed "handed-over" for
+# the pinhole of each F:STEP (30 s): the pair's two logs count nothing
+# twice
+handed_over() { within 30 handed_over_once "$@"; }
+handed_over_once() {
+	local n=$1 mark=$2 want=$3 fs p wants=(); shift 3
+	for fs in "$@"; do
+		ends "${fs%%:*}" "${fs#*:}"; p=$(portof "${fs%%:*}" "${fs#*:}") || return 1
+		wants+=("$DST" "$p")
+	done
+	tail -n +"$((mark + 1))" "$W/audit-$n.log" 2>/dev/null > "$W/handover-$n.json"
+	"$LAB_PYTHON" - "$W/handover-$n.json" "gw$n" "$want" "${wants[@]}" <<'PY'
+import json, sys
+path, gw, want, rest = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+lines = [json.loads(l) for l in open(path) if l.strip()]
+ended = [o.get("reason") for o in lines if o.get("event") == "session-ended"]
+if len(ended) < want or set(ended) != {"handed-over"}:
+    sys.exit("%s: session-ended reasons since the failover %r, want at least %d, all handed-over" % (gw, ended, want))
+for dst, port in zip(rest[0::2], rest[1::2]):
+    mine = [o.get("reason") for o in lines if o.get("event") == "pinhole-removed"
+            and o.get("destination") == dst and o.get("port") == int(port)]
+    if mine != ["handed-over"]:
+        sys.exit("%s: pinhole-removed for %s:%s: %r, want one handed-over" % (gw, dst, port, mine))
+print("%s: %d sessions and %d pinholes handed over, none ended" % (gw, len(ended), len(rest) // 2))
+PY
+}
+
 # --- one column --------------------------------------------------------------
 
 # start_probe F TAG FIRST LAST: a control connection of family F (its
@@ -534,7 +578,7 @@ ref_active() {
 # back to A and continues there (p4). The pinholes in flight (p1, p3) do not
 # depend on the sessions continuing.
 column() {
-	local f mark
+	local f mark amark bmark
 	COL=$1
 	declare -gA PROBE_PID=()
 	for f in 4 6; do start_probe "$f" one 1 2; start_active "$f"; done
@@ -544,9 +588,13 @@ column() {
 		check "IPv$f: B's conntrackd holds A's pinhole" synced b "$f" p1
 		check "IPv$f: active: B's conntrackd holds A's pinhole" synced b "$f" a1
 	done
-	mark=$(audit_mark b)
+	mark=$(audit_mark b); amark=$(audit_mark a)
 	check "failover A->B: A's links down; keepalived: A FAULT, B MASTER with the floating addresses" fail a
 	use_gw b
+	if [ "$COL" = ftpgated ]; then
+		check "ftpgatectl role: A backup, B primary (ftpgate-failover fault, primary)" role_pair b a
+		check "A's flushed table: its sessions and pinholes audited handed-over, none ended" handed_over a "$amark" 4 4:p1 6:p1 4:a1 6:a1
+	fi
 	for f in 4 6; do
 		check "IPv$f: B's kernel holds the committed pinhole" committed b "$f" p1
 		[ "$COL" = ftpgated ] && check "IPv$f: B's ftpgated adopted the pinhole (ftpgatectl, audit)" adopted b "$f" p1 "$mark"
@@ -575,10 +623,14 @@ column() {
 		check "IPv$f: new control connection: PASV/EPSV through B announces a port" announced "$f" p3 two
 		check "IPv$f: A's conntrackd holds B's pinhole" synced a "$f" p3
 	done
-	mark=$(audit_mark a)
+	mark=$(audit_mark a); bmark=$(audit_mark b)
 	check "A recovers: links up; keepalived: A BACKUP (nopreempt: B stays MASTER)" recover a
 	check "failback B->A: B's links down; keepalived: B FAULT, A MASTER with the floating addresses" fail b
 	use_gw a
+	if [ "$COL" = ftpgated ]; then
+		check "ftpgatectl role: B backup, A primary" role_pair a b
+		check "B's flushed table: its sessions and pinholes audited handed-over, none ended" handed_over b "$bmark" 2 4:p3 6:p3
+	fi
 	for f in 4 6; do
 		[ "$COL" = ftpgated ] && check "IPv$f: A's ftpgated adopted the pinhole (ftpgatectl, audit)" adopted a "$f" p3 "$mark"
 		check "IPv$f: pinhole in flight B->A: data connection through A" data_ok "$f" p3
@@ -687,6 +739,9 @@ for n in a b; do : > "$W/ftpgated-$n.log"; done
 # keepalived runs)
 command -v keepalived > /dev/null || { echo "keepalived is not installed (tests/lab/install-deps installs it)" >&2; finish; }
 install -m 755 "$HA_FAILOVER" /usr/local/sbin/ftpgate-failover || finish
+# ftpgatectl in PATH for the failover script (ftpgatectl role), reading
+# each gateway's /etc/ftpgate/ftpgate.conf for its socket
+install -m 755 "$FTPGATE_BUILD_DIR/ftpgatectl" /usr/local/bin/ftpgatectl && mkdir -p /etc/ftpgate || finish
 for n in a b; do ka_conf "$n" || { echo "cannot write gw$n's keepalived.conf" >&2; finish; }; done
 
 # FTPGATE_HA_COLUMNS: the columns to run (default both; "kernel" alone to
@@ -717,6 +772,7 @@ active-mode = on
 audit-log = $W/audit-$n.log
 control-socket = $W/ftpgated-$n.sock
 CONF
+	mkdir -p "/etc/netns/gw$n/ftpgate" && cp "$W/ftpgate-$n.conf" "/etc/netns/gw$n/ftpgate/ftpgate.conf" || finish
 done
 # the two daemons register the one helper "ftpgate" with the same
 # configuration (kernel-facts 10: helpers are global)
