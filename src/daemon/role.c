@@ -6,7 +6,6 @@
  * connection or pinhole the kernel removes then was handed over, not
  * ended: it is audited and counted as "handed-over", and a report over
  * both nodes' logs does not count it twice. ftpgated starts as primary. */
-#include <errno.h>
 
 #include "daemon.h"
 #include "log.h"
