@@ -236,7 +236,7 @@ ctd_stop() {
 # substitution doc/ha.md names (the priority); prints it
 ka_conf() {
 	mkdir -p "/etc/netns/gw$1/keepalived" &&
-	sed "s/@PRIORITY@/${PRIO[$1]}/" "$KA_CONF" > "/etc/netns/gw$1/keepalived/keepalived.conf" || return 1
+	sed "/^[[:space:]]*#/!s/@PRIORITY@/${PRIO[$1]}/" "$KA_CONF" > "/etc/netns/gw$1/keepalived/keepalived.conf" || return 1
 	diff "$KA_CONF" "/etc/netns/gw$1/keepalived/keepalived.conf" | grep '^>' | sed "s/^/  gw$1 keepalived.conf: /"
 }
 
