@@ -33,16 +33,26 @@ enum ctl_command {
 	CTL_PORTS,
 	CTL_METRICS,
 	CTL_GRANTS,			/* per-client grants (tls = client-range) */
+	CTL_ROLE,			/* "role [primary|backup]": a gateway pair */
 	CTL_COMMAND_COUNT
+};
+
+/* What "role" asks: show the node's role, or set it. */
+enum ctl_role {
+	CTL_ROLE_SHOW = 0,
+	CTL_ROLE_PRIMARY,
+	CTL_ROLE_BACKUP,
 };
 
 struct ctl_request {
 	enum ctl_command command;
+	enum ctl_role role;		/* CTL_ROLE's argument */
 	bool json;			/* --json */
 };
 
 /* Parse one request line (its "\n" or "\r\n" may be included): a command
- * word and options, separated by single spaces, printable ASCII only.
+ * word, for "role" optionally "primary" or "backup", and options,
+ * separated by single spaces, printable ASCII only.
  * 0, or -EINVAL with a reason for a person. Pure. */
 int ctl_request_parse(const char *buf, size_t len, struct ctl_request *out,
 		      const char **why);

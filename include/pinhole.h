@@ -38,6 +38,10 @@ enum pinhole_close {
 					   connection dropped before the
 					   kernel confirmed it) */
 	PINHOLE_CLOSE_UNKNOWN,		/* kernel events were lost meanwhile */
+	PINHOLE_CLOSE_HANDED_OVER,	/* removed from this node's kernel
+					   while it was the backup of a
+					   gateway pair: the peer carries it
+					   on (ftpgatectl role, doc/ha.md) */
 	PINHOLE_CLOSE_COUNT
 };
 

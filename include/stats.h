@@ -51,6 +51,7 @@ struct stats {
 	uint64_t loop_slow;		/* main loop rounds over 1 s */
 	uint64_t sessions_started;
 	uint64_t sessions_synced;	/* committed by another process */
+	uint64_t sessions_handed_over;	/* ended in the backup role */
 	uint64_t sessions_ended;
 	uint64_t sessions_untracked;	/* table full */
 	uint64_t sessions_evicted;	/* half-open, evicted when full */

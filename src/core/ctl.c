@@ -28,6 +28,7 @@ static const char *const ctl_names[CTL_COMMAND_COUNT] = {
 	[CTL_PORTS] = "ports",
 	[CTL_METRICS] = "metrics",
 	[CTL_GRANTS] = "grants",
+	[CTL_ROLE] = "role",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -38,6 +39,30 @@ const char *ctl_command_name(enum ctl_command c)
 static bool ctl_word_is(const char *w, size_t n, const char *s)
 {
 	return strlen(s) == n && memcmp(w, s, n) == 0;
+}
+
+/* A word after the command that is not an option: role's argument, once;
+ * -EINVAL with a reason for anything else. */
+static int ctl_role_word(const char *w, size_t n, struct ctl_request *out,
+			 const char **why)
+{
+	enum ctl_role r = ctl_word_is(w, n, "primary") ? CTL_ROLE_PRIMARY :
+			  ctl_word_is(w, n, "backup") ? CTL_ROLE_BACKUP : CTL_ROLE_SHOW;
+
+	if (out->command != CTL_ROLE) {
+		*why = "unknown option (known: --json)";
+		return -EINVAL;
+	}
+	if (r == CTL_ROLE_SHOW) {
+		*why = "role: unknown role (known: primary, backup; none to show it)";
+		return -EINVAL;
+	}
+	if (out->role != CTL_ROLE_SHOW) {
+		*why = "role: one role at a time";
+		return -EINVAL;
+	}
+	out->role = r;
+	return 0;
 }
 
 int ctl_request_parse(const char *buf, size_t len, struct ctl_request *out,
@@ -86,7 +111,7 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *out,
 				if (ctl_word_is(w, n, ctl_names[c]))
 					break;
 			if (c == CTL_COMMAND_COUNT) {
-				*why = "unknown command (known: ping, pinholes, grants, sessions, stats, ports, metrics)";
+				*why = "unknown command (known: ping, pinholes, grants, sessions, stats, ports, metrics, role)";
 				return -EINVAL;
 			}
 			out->command = (enum ctl_command)c;
@@ -101,8 +126,7 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *out,
 				return -EINVAL;
 			}
 			out->json = true;
-		} else {
-			*why = "unknown option (known: --json)";
+		} else if (ctl_role_word(w, n, out, why) < 0) {
 			return -EINVAL;
 		}
 	}

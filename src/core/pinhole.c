@@ -277,6 +277,7 @@ const char *pinhole_close_name(enum pinhole_close c)
 	case PINHOLE_CLOSE_FTPGATE:	return "removed-by-ftpgate";
 	case PINHOLE_CLOSE_KERNEL:	return "removed-in-kernel";
 	case PINHOLE_CLOSE_UNKNOWN:	return "unknown-events-lost";
+	case PINHOLE_CLOSE_HANDED_OVER:	return "handed-over";
 	case PINHOLE_CLOSE_COUNT:	break;
 	}
 	return "unknown";

@@ -33,6 +33,7 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(sessions_ended, "sessions_ended_total", "Tracked control connections that ended or were forgotten."),
 	STATS_C(sessions_untracked, "sessions_untracked_total", "Control connections not tracked because the session table was full."),
 	STATS_C(sessions_synced, "sessions_synced_total", "Control connections tracked because another process committed their conntrack with the ftpgate helper (conntrackd, at a failover); counted in sessions_started_total too."),
+	STATS_C(sessions_handed_over, "sessions_handed_over_total", "Tracked control connections whose conntrack the kernel removed while this node was the backup of a gateway pair (ftpgatectl role backup: the peer carries them on); counted in sessions_ended_total too."),
 	STATS_C(sessions_evicted, "sessions_evicted_total", "Half-open control connections (no data seen yet, e.g. only a SYN) forgotten to make room for a new one when the session table was full."),
 	STATS_C(packets_data_connection, "packets_data_connection_total", "Packets of data connections that the kernel queued to ftpgated because they carry their control connection's helper (some kernels, e.g. Debian's 6.1.176, give an expected connection its master's helper); passed, never read as FTP."),
 	STATS_C(packets_closing_untracked, "packets_closing_untracked_total", "Packets with data on a closing control connection ftpgated does not track (a retransmission after the RST or the FINs that ended its session); passed, not picked up mid-stream."),

@@ -481,6 +481,8 @@ int answer_request(const struct ctl_request *req, struct strbuf *body,
 		return answer_metrics(d, body);
 	case CTL_GRANTS:
 		return answer_grants(d, req->json, body);
+	case CTL_ROLE:
+		return role_answer(d, req, body, daemon_now_ms());
 	case CTL_COMMAND_COUNT:
 		break;
 	}

@@ -136,6 +136,9 @@ struct daemon {
 	struct daemon_sets sets;
 	struct daemon_grants grants;
 	const struct grant_hooks *grant_hooks;	/* NULL: none */
+	/* a gateway pair's role (role.c): false primary, true backup */
+	bool backup;
+	uint64_t role_changed_ms;	/* monotonic; 0: never changed */
 };
 
 static inline uint64_t daemon_now_ms(void)
@@ -301,6 +304,24 @@ void grants_tick(struct daemon *d, uint64_t now_ms);
 /* Shutdown: end every grant (daemon-stopped), elements removed. */
 void grants_stop(struct daemon *d);
 void grants_free(struct daemon *d);
+
+/* ---- role.c ----------------------------------------------------------- */
+
+/* Become the backup (true) or the primary (false) of a gateway pair; a
+ * change is audited (role-changed) and logged, the same role again is
+ * nothing. */
+void role_set(struct daemon *d, bool backup, uint64_t now_ms);
+/* The control socket's "role [primary|backup]": set the role when named,
+ * then say it (and the one before, when set). Always 0. */
+int role_answer(struct daemon *d, const struct ctl_request *req,
+		struct strbuf *body, uint64_t now_ms);
+/* The kernel removed tracked session e's conntrack: it ended
+ * ("conntrack-destroyed"), or, on a backup, was handed over ("handed-over",
+ * counted in sessions_handed_over too). Writes the session-ended line. */
+void role_session_ended(struct daemon *d, struct session_entry *e, uint64_t now_ms);
+/* A pinhole the kernel removed before its expiry (how: SESSION or KERNEL)
+ * was handed over on a backup; any other close is what it is. */
+enum pinhole_close role_pinhole_gone(const struct daemon *d, enum pinhole_close how);
 
 /* ---- answer.c --------------------------------------------------------- */
 

@@ -417,7 +417,7 @@ static void inspect_session_end(struct daemon *d, struct session_entry *e,
 	if (pkt->fin)
 		e->fin_seen[dir] = true;
 	if (e->ct_destroyed)
-		auditlog_session_ended(d, e, "conntrack-destroyed", now);
+		role_session_ended(d, e, now);
 	else if (pkt->rst || (e->fin_seen[0] && e->fin_seen[1]))
 		auditlog_session_ended(d, e, pkt->rst ? "reset" : "closed", now);
 	else

@@ -78,7 +78,7 @@ static void pinholes_decide_gone(struct daemon *d, struct pinhole *p, uint64_t n
 		if (alive < 0)
 			alive = 1;	/* cannot tell: do not blame the session */
 	}
-	pinholes_close(d, p, pinhole_gone_reason(p, alive != 0), NULL, 0, now_ms);
+	pinholes_close(d, p, role_pinhole_gone(d, pinhole_gone_reason(p, alive != 0)), NULL, 0, now_ms);
 }
 
 /* Before the verdict: record an installed pinhole in the registry. A
@@ -237,7 +237,7 @@ static void pinholes_conntrack_destroyed(struct daemon *d, const struct ctnl_msg
 		e->ct_destroyed = true;
 		return;
 	}
-	auditlog_session_ended(d, e, "conntrack-destroyed", now_ms);
+	role_session_ended(d, e, now_ms);
 	session_table_remove(d->sessions, e);
 }
 

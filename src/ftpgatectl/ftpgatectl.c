@@ -34,6 +34,7 @@ static void ftpgatectl_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ftpgatectl [options] COMMAND [--json]\n"
+		"       ftpgatectl [options] role [primary|backup] [--json]\n"
 		"commands:\n"
 		"  pinholes   open pinholes: the kernel's expectations of helper ftpgate,\n"
 		"             with the command and reply that opened each\n"
@@ -46,6 +47,11 @@ static void ftpgatectl_usage(FILE *out)
 		"             passive range sustains, occupancy, 425/421 replies\n"
 		"  metrics    the counters in Prometheus text format\n"
 		"  ping       is the daemon there (version, pid, uptime)\n"
+		"  role       this node's role in a gateway pair; \"role backup\" (from\n"
+		"             the failover script, before the flush of this node's\n"
+		"             table): what the kernel removes from then on was handed\n"
+		"             over to the peer, audited handed-over; \"role primary\"\n"
+		"             ends that (doc/ha.md)\n"
 		"  doctor     check this gateway: kernel support, the helper, the\n"
 		"             ruleset, the passive ports, table headroom, the audit log\n"
 		"             and the control socket; one ok/warn/fail line each (as root)\n"
@@ -60,6 +66,12 @@ static void ftpgatectl_usage(FILE *out)
 		"failed), 2 usage, 3 the daemon cannot be reached (not running, or access\n"
 		"denied).\n",
 		CONFIG_DEFAULT_CONTROL_SOCKET, CONFIG_DEFAULT_PATH);
+}
+
+/* 1 when COMMAND takes an argument word ("role backup"), else 0. */
+static int ftpgatectl_has_argument(const char *command)
+{
+	return strcmp(command, "role") == 0;
 }
 
 /* The group that may use the socket, for the error message. */
@@ -227,9 +239,9 @@ int main(int argc, char **argv)
 		default: ftpgatectl_usage(stderr); return FTPGATECTL_USAGE;
 		}
 	}
-	if (optind + 1 != argc) {
+	if (optind == argc || optind + 1 + ftpgatectl_has_argument(argv[optind]) < argc) {
 		fprintf(stderr, "ftpgatectl: %s\n", optind == argc ?
-			"which command? (pinholes, grants, sessions, stats, ports, metrics, ping, doctor)" :
+			"which command? (pinholes, grants, sessions, stats, ports, metrics, ping, role, doctor)" :
 			"one command at a time");
 		ftpgatectl_usage(stderr);
 		return FTPGATECTL_USAGE;
@@ -240,7 +252,9 @@ int main(int argc, char **argv)
 
 		return doctor_run(&d);
 	}
-	snprintf(request, sizeof(request), "%s%s\n", argv[optind], json ? " --json" : "");
+	snprintf(request, sizeof(request), "%s%s%s%s\n", argv[optind],
+		 optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "",
+		 json ? " --json" : "");
 	if (ctl_request_parse(request, strlen(request), &req, &why) < 0) {
 		fprintf(stderr, "ftpgatectl: %s\n", why);
 		return FTPGATECTL_USAGE;

@@ -16,15 +16,16 @@
 #
 # The floating gateway addresses are the lab's usual ones (198.51.100.1,
 # 2001:db8:1::1 | 203.0.113.1, 2001:db8:2::1): client and server route via
-# them as in lib.sh. They are moved by hand, not by keepalived: a failover
-# happens exactly where the test puts it, and no check depends on VRRP's
-# timing (advertisement intervals, preemption). Failover A->B: A's LAN
-# links go down (the failure), etc/ha/ftpgate-failover runs "fault" on A and
-# "primary" on B, B gets the floating addresses (IPv6 nodad), and the
-# client's and the server's neighbour caches are flushed (standing in for
-# the gratuitous ARP and unsolicited NA keepalived sends). Failback is the
-# same from B to A. keepalived's notify hooks (doc/ha.md) are not
-# exercised here.
+# them as in lib.sh. keepalived moves them, with etc/ha/keepalived.conf as
+# shipped (only @PRIORITY@ filled in: 100 on A, 90 on B), and starts
+# etc/ha/ftpgate-failover, installed as /usr/local/sbin/ftpgate-failover,
+# from its notify hooks, exactly as doc/ha.md deploys them. A failure is a
+# gateway's LAN links going down: its keepalived goes to FAULT (notify_fault),
+# the other's stops hearing advertisements and becomes MASTER
+# (notify_master: commit the peer's state), adds the addresses and
+# announces them (gratuitous ARP, unsolicited NA). Each check waits, with a
+# bound, for the state keepalived reports in its log and for what the
+# failover script put in the kernel; nothing depends on a fixed delay.
 #
 # conntrackd runs in gwa and gwb in FTFW mode over the ftpsync veth, with
 # etc/ha/conntrackd.conf as shipped except for the lines doc/ha.md lists
@@ -54,7 +55,11 @@
 # acts on it; doc/ha.md);
 # then a pinhole announced through B on a second control connection is used
 # through A after the failback, and that session continues on A. Active
-# mode is left out.
+# mode (ftpgated: active-mode = on, the clients in ftpgate's sets; the
+# kernel column: the clients' high ports closed to anything not expected):
+# a PORT/EPRT answered through A, failover, B holds the pinhole (ftpgated:
+# adopted), the server to the client's next port is dropped, and the
+# server's data connection for a LIST sent through B arrives.
 #
 # Every check reads only what happened after its own mark (the audit log
 # from a line count, the kernel tables at that moment), identifies its own
@@ -69,9 +74,10 @@ HA_CONF=$FTPGATE_REPO/etc/ha/conntrackd.conf
 # FTPGATE_HA_FAILOVER: another failover script (only to show that the
 # checks fail without the shipped one's steps, e.g. without "-c expect")
 HA_FAILOVER=${FTPGATE_HA_FAILOVER:-$FTPGATE_REPO/etc/ha/ftpgate-failover}
+KA_CONF=$FTPGATE_REPO/etc/ha/keepalived.conf
 CLIENT6_OTHER=2001:db8:1::3
-declare -A SYNC=([a]=192.0.2.1 [b]=192.0.2.2) PEER=([a]=b [b]=a) OWN=([a]=11 [b]=12)
-declare -A CTD_PID=() GW_PID=() RESULT=()
+declare -A SYNC=([a]=192.0.2.1 [b]=192.0.2.2) PEER=([a]=b [b]=a) OWN=([a]=11 [b]=12) PRIO=([a]=100 [b]=90)
+declare -A CTD_PID=() KA_PID=() GW_PID=() RESULT=()
 ORDER=()
 COL=
 PRIMARY=
@@ -79,12 +85,14 @@ PRIMARY=
 finish() {
 	local n
 	for n in a b; do use_gw "$n"; [ -n "$FTPGATE_PID" ] && ftpgate_stop 3; done
-	for n in a b; do ctd_stop "$n"; done
+	for n in a b; do ka_stop "$n"; ctd_stop "$n"; done
+	rm -rf /etc/netns/gwa /etc/netns/gwb /usr/local/sbin/ftpgate-failover /usr/local/bin/ftpgatectl
 	lab_ftp_stop
 	if [ "$lab_failed" != 0 ] || [ -n "${FTPGATE_LAB_VERBOSE:-}" ]; then
 		for n in a b; do
 			echo "--- ftpgated in gw$n (last 25 lines):"; tail -n 25 "$W/ftpgated-$n.log" 2>/dev/null | sed 's/^/  /'
 			echo "--- conntrackd in gw$n (last 10 lines):"; tail -n 10 "$W/conntrackd-$n.log" 2>/dev/null | sed 's/^/  /'
+			echo "--- keepalived in gw$n (states):"; grep -E 'Entering|rror|SECURITY' "$W/keepalived-$n.log" 2>/dev/null | tail -n 10 | sed 's/^/  /'
 		done
 	fi
 	echo "--- gateway pair: kernel helper (nf_conntrack_ftp) and ftpgated, conntrackd FTFW, same boot ($(uname -r))"
@@ -132,16 +140,14 @@ own_addresses() {
 	ip -n "gw$1" addr replace "2001:db8:2::$o/64" dev lan1 nodad
 }
 
-# vip add|del N: the floating gateway addresses on gateway N (each one
-# tried; fails when one of them failed)
-vip() {
-	local op=$1 n=$2 flags= rc=0
-	[ "$op" = add ] && flags=nodad
-	ip -n "gw$n" addr "$op" 198.51.100.1/24 dev lan0 || rc=1
-	ip -n "gw$n" addr "$op" 2001:db8:1::1/64 dev lan0 $flags || rc=1
-	ip -n "gw$n" addr "$op" 203.0.113.1/24 dev lan1 || rc=1
-	ip -n "gw$n" addr "$op" 2001:db8:2::1/64 dev lan1 $flags || rc=1
-	return $rc
+# vips_del N: the floating gateway addresses off gateway N (the lab's
+# reset; keepalived adds and removes them otherwise)
+vips_del() {
+	local a
+	for a in 198.51.100.1/24 203.0.113.1/24 2001:db8:1::1/64 2001:db8:2::1/64; do
+		ip -n "gw$1" addr del "$a" dev lan0 2>/dev/null || ip -n "gw$1" addr del "$a" dev lan1 2>/dev/null
+	done
+	return 0
 }
 
 topology_up() {
@@ -190,7 +196,8 @@ ctd_conf() {
 		-e "s|^\([[:space:]]*LockFile\) .*|\1 $W/conntrackd-$n.lock|" \
 		-e "s|^\([[:space:]]*Path\) .*|\1 $W/conntrackd-$n.ctl|" \
 		-e "/ExpectationSync {/,/}/ s/^\([[:space:]]*\)ftpgate\$/\1$helper/" \
-		"$HA_CONF" > "$W/conntrackd-$n.conf"
+		"$HA_CONF" > "$W/conntrackd-$n.conf" &&
+	mkdir -p "/etc/netns/gw$n/conntrackd" && cp "$W/conntrackd-$n.conf" "/etc/netns/gw$n/conntrackd/conntrackd.conf" || return 1
 	diff "$HA_CONF" "$W/conntrackd-$n.conf" | grep '^>' | sed "s/^/  gw$n conntrackd.conf: /"
 }
 
@@ -223,35 +230,93 @@ ctd_stop() {
 	CTD_PID[$n]=
 }
 
-# failover_script N ROLE: etc/ha/ftpgate-failover in gateway N
-failover_script() {
-	lab_ns "gw$1" timeout 60 env CONNTRACKD_CONFIG="$W/conntrackd-$1.conf" sh "$HA_FAILOVER" "$2"
+# --- keepalived -------------------------------------------------------------
+
+# ka_conf N: etc/ha/keepalived.conf for gateway N, with only the
+# substitution doc/ha.md names (the priority); prints it
+ka_conf() {
+	mkdir -p "/etc/netns/gw$1/keepalived" &&
+	sed "/^[[:space:]]*#/!s/@PRIORITY@/${PRIO[$1]}/" "$KA_CONF" > "/etc/netns/gw$1/keepalived/keepalived.conf" || return 1
+	diff "$KA_CONF" "/etc/netns/gw$1/keepalived/keepalived.conf" | grep '^>' | sed "s/^/  gw$1 keepalived.conf: /"
 }
 
-# move_to N: gateway N takes over from the other (failover or failback)
-move_to() {
-	local n=$1 o=${PEER[$1]} d
-	# the failure: the other gateway's LAN links go down
-	ip -n "gw$o" link set lan0 down; ip -n "gw$o" link set lan1 down
-	vip del "$o" 2>/dev/null
-	failover_script "$o" fault || echo "ftpgate-failover fault on gw$o failed"
-	failover_script "$n" primary || { echo "ftpgate-failover primary on gw$n failed"; return 1; }
-	vip add "$n" || { echo "cannot add the floating addresses to gw$n"; return 1; }
-	for d in client server; do ip -n "$d" neigh flush all; done
-	PRIMARY=$n
+# ka_start N: keepalived (VRRP only) in gateway N; it reads
+# /etc/keepalived/keepalived.conf, which is gateway N's (node_etc)
+ka_start() {
+	ip netns exec "gw$1" keepalived --vrrp --dont-fork --log-console --log-detail \
+		--pid "$W/keepalived-$1.pid" --vrrp_pid "$W/keepalived-$1-vrrp.pid" >> "$W/keepalived-$1.log" 2>&1 &
+	KA_PID[$1]=$!
 }
 
-# links_up N: gateway N's LAN links back (no floating addresses)
-links_up() {
-	ip -n "gw$1" link set lan0 up && ip -n "gw$1" link set lan1 up && own_addresses "$1"
+ka_stop() {
+	local pid=${KA_PID[$1]:-} i
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null
+	for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	KA_PID[$1]=
+}
+
+ka_mark() { if [ -f "$W/keepalived-$1.log" ]; then wc -l < "$W/keepalived-$1.log"; else echo 0; fi; }
+
+# ka_entered N MARK STATE: since line MARK, keepalived in gateway N logged
+# both instances entering STATE (MASTER, BACKUP, FAULT)
+ka_entered_once() {
+	local t
+	t=$(tail -n +"$(($2 + 1))" "$W/keepalived-$1.log")
+	grep -q "(client_side) Entering $3 STATE" <<< "$t" && grep -q "(server_side) Entering $3 STATE" <<< "$t"
+}
+ka_entered() {
+	within 20 ka_entered_once "$@" && return 0
+	echo "keepalived in gw$1: both instances did not enter $3 within 20 s: $(tail -n +"$(($2 + 1))" "$W/keepalived-$1.log" | grep -E 'Entering|Sync|error|rror' | tail -n 4 | tr '\n' ' ')"
+	return 1
+}
+
+# vips_on N: gateway N holds the four floating addresses
+vips_on() {
+	local a out
+	out=$(ip -n "gw$1" addr show)
+	for a in 198.51.100.1/24 2001:db8:1::1/64 203.0.113.1/24 2001:db8:2::1/64; do
+		grep -qF " $a " <<< "$out" || { echo "gw$1 lacks floating address $a"; return 1; }
+	done
+}
+
+# fail N: gateway N fails (its LAN links go down); keepalived on the other
+# sees no advertisements, becomes master (notify_master: ftpgate-failover
+# primary) and takes the floating addresses, announcing them with
+# gratuitous ARP and unsolicited neighbour advertisements; gateway N's
+# keepalived goes to FAULT (notify_fault: ftpgate-failover fault)
+fail() {
+	local n=$1 o=${PEER[$1]} mo mn
+	mo=$(ka_mark "$o"); mn=$(ka_mark "$n")
+	ip -n "gw$n" link set lan0 down; ip -n "gw$n" link set lan1 down
+	ka_entered "$n" "$mn" FAULT || return 1
+	ka_entered "$o" "$mo" MASTER || return 1
+	within 10 vips_on "$o" || return 1
+	PRIMARY=$o
+	echo "gw$n: FAULT; gw$o: MASTER with the floating addresses"
+}
+
+# recover N: gateway N's LAN links come back; its keepalived leaves FAULT
+# for BACKUP (notify_backup: ftpgate-failover backup) and, nopreempt, does
+# not take over
+recover() {
+	local m
+	m=$(ka_mark "$1")
+	ip -n "gw$1" link set lan0 up && ip -n "gw$1" link set lan1 up && own_addresses "$1" || return 1
+	ka_entered "$1" "$m" BACKUP || return 1
+	echo "gw$1: BACKUP"
 }
 
 # --- probes and the kernel's tables ---------------------------------------
 
 # connect_from SRC DST PORT [TIMEOUT]: from the client namespace, source
 # address SRC: connected | refused | timeout
-connect_from() {
-	lab_ns client "$LAB_PYTHON" -c '
+connect_from() { connect_in client "$@"; }
+# connect_in NS SRC DST PORT [TIMEOUT]: the same from namespace NS
+connect_in() {
+	local ns=$1; shift
+	lab_ns "$ns" "$LAB_PYTHON" -c '
 import socket, sys
 src, dst, port, t = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET)
@@ -297,6 +362,15 @@ fam_vars() {
 	else SRV=$LAB_SERVER6 CLI=$LAB_CLIENT6 OTHER=$CLIENT6_OTHER; fi
 }
 
+# ends F STEP: SRV CLI OTHER for family F, and the pinhole's two ends: DST
+# (where the data connection goes) and FROM (where it comes from). Steps
+# p1..p4 are passive (the client connects to the server), a1 active (the
+# server connects to the client's PORT/EPRT).
+ends() {
+	fam_vars "$1"
+	case $2 in a*) DST=$CLI FROM=$SRV ;; *) DST=$SRV FROM=$CLI ;; esac
+}
+
 # portof F STEP: the port the server announced at STEP (fails when none)
 portof() {
 	local p
@@ -316,18 +390,20 @@ announced() {
 # the expectation of STEP (30 s)
 synced_one() { ctd "$1" -e expect 2>/dev/null | grep -F "dst=$3 " | grep -qF "dport=$4 "; }
 synced() {
-	local p; fam_vars "$2"; p=$(portof "$2" "$3") || return 1
-	within 30 synced_one "$1" "$2" "$SRV" "$p" > /dev/null && { echo "gw$1 holds the pinhole to $SRV:$p in its external cache"; return 0; }
-	echo "gw$1's conntrackd has no expectation to $SRV port $p in its external cache within 30 s: $(ctd "$1" -e expect 2>&1 | head -n 5 | tr '\n' ' ')"
+	local p; ends "$2" "$3"; p=$(portof "$2" "$3") || return 1
+	within 30 synced_one "$1" "$2" "$DST" "$p" > /dev/null && { echo "gw$1 holds the pinhole to $DST:$p in its external cache"; return 0; }
+	echo "gw$1's conntrackd has no expectation to $DST port $p in its external cache within 30 s: $(ctd "$1" -e expect 2>&1 | head -n 5 | tr '\n' ' ')"
 	return 1
 }
 
 # committed N F STEP: after the failover, gateway N's kernel holds the
-# pinhole of STEP (conntrackd -c expect put it there)
-committed() {
-	local p e; fam_vars "$2"; p=$(portof "$2" "$3") || return 1
-	e=$(expects "$1" "$SRV" "$p" "$CLI")
-	[ -n "$e" ] || { echo "gw$1's kernel has no expectation $CLI -> $SRV:$p: $(lab_expectations "gw$1" | head -n 4 | tr '\n' ' ')"; return 1; }
+# pinhole of STEP (ftpgate-failover primary, which keepalived started,
+# put it there with conntrackd -c expect: 20 s)
+committed() { within 20 committed_once "$@"; }
+committed_once() {
+	local p e; ends "$2" "$3"; p=$(portof "$2" "$3") || return 1
+	e=$(expects "$1" "$DST" "$p" "$FROM")
+	[ -n "$e" ] || { echo "gw$1's kernel has no expectation $FROM -> $DST:$p: $(lab_expectations "gw$1" | head -n 4 | tr '\n' ' ')"; return 1; }
 	echo "gw$1: $e"
 }
 
@@ -368,10 +444,10 @@ ref_reuse() { local p; fam_vars "$2"; p=$(portof "$2" "$3") || return 1; refused
 # a committed expectation from the kernel's event: asynchronous)
 adopted() { within 10 adopted_once "$@"; }
 adopted_once() {
-	local n=$1 p; fam_vars "$2"; p=$(portof "$2" "$3") || return 1
+	local n=$1 p; ends "$2" "$3"; p=$(portof "$2" "$3") || return 1
 	"$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated-$n.sock" pinholes --json > "$W/pinholes-$n.json" 2>&1
 	tail -n +"$(($4 + 1))" "$W/audit-$n.log" 2>/dev/null | grep '"event":"pinhole-adopted"' > "$W/adopted-$n.json"
-	"$LAB_PYTHON" - "$W/pinholes-$n.json" "$W/adopted-$n.json" "$SRV" "$p" "gw$n" <<'PY'
+	"$LAB_PYTHON" - "$W/pinholes-$n.json" "$W/adopted-$n.json" "$DST" "$p" "gw$n" <<'PY'
 import json, sys
 ctl, audit, dst, port, gw = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 text = open(ctl).read()
@@ -391,6 +467,50 @@ PY
 }
 
 audit_mark() { if [ -f "$W/audit-$1.log" ]; then wc -l < "$W/audit-$1.log"; else echo 0; fi; }
+
+# role_pair P B: gateway P's ftpgated is primary, B's backup
+role_pair() { role_is "$1" primary && role_is "$2" backup; }
+
+# role_is N ROLE: ftpgated in gateway N says it is ROLE (ftpgatectl role,
+# set by ftpgate-failover from keepalived's hooks; 10 s)
+role_is_once() {
+	"$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated-$1.sock" role --json 2>&1 | grep -q "\"role\":\"$2\""
+}
+role_is() {
+	within 10 role_is_once "$@" > /dev/null && { echo "gw$1: ftpgated role $2"; return 0; }
+	echo "gw$1: ftpgatectl role: $("$FTPGATE_BUILD_DIR/ftpgatectl" --socket "$W/ftpgated-$1.sock" role --json 2>&1), want $2"
+	return 1
+}
+
+# handed_over N MARK SESSIONS F:STEP...: the old primary N's kernel table
+# was flushed (ftpgate-failover fault: conntrackd -t, PurgeTimeout 5 s
+# later); since line MARK its audit log has at least SESSIONS session-ended
+# lines, every one "handed-over", and a pinhole-removed "handed-over" for
+# the pinhole of each F:STEP (30 s): the pair's two logs count nothing
+# twice
+handed_over() { within 30 handed_over_once "$@"; }
+handed_over_once() {
+	local n=$1 mark=$2 want=$3 fs p wants=(); shift 3
+	for fs in "$@"; do
+		ends "${fs%%:*}" "${fs#*:}"; p=$(portof "${fs%%:*}" "${fs#*:}") || return 1
+		wants+=("$DST" "$p")
+	done
+	tail -n +"$((mark + 1))" "$W/audit-$n.log" 2>/dev/null > "$W/handover-$n.json"
+	"$LAB_PYTHON" - "$W/handover-$n.json" "gw$n" "$want" "${wants[@]}" <<'PY'
+import json, sys
+path, gw, want, rest = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+lines = [json.loads(l) for l in open(path) if l.strip()]
+ended = [o.get("reason") for o in lines if o.get("event") == "session-ended"]
+if len(ended) < want or set(ended) != {"handed-over"}:
+    sys.exit("%s: session-ended reasons since the failover %r, want at least %d, all handed-over" % (gw, ended, want))
+for dst, port in zip(rest[0::2], rest[1::2]):
+    mine = [o.get("reason") for o in lines if o.get("event") == "pinhole-removed"
+            and o.get("destination") == dst and o.get("port") == int(port)]
+    if mine != ["handed-over"]:
+        sys.exit("%s: pinhole-removed for %s:%s: %r, want one handed-over" % (gw, dst, port, mine))
+print("%s: %d sessions and %d pinholes handed over, none ended" % (gw, len(ended), len(rest) // 2))
+PY
+}
 
 # --- one column --------------------------------------------------------------
 
@@ -414,7 +534,43 @@ start_probe() {
 	PROBE_PID[$f-$tag]=$!
 }
 
+# start_active F: a control connection of family F in active mode: PORT
+# (IPv4) or EPRT (IPv6) naming a port the probe listens on (saved as step
+# a1), then, at the test's go, LIST: the server connects to that port
+# (vsftpd connects before its 150) and the probe accepts it; QUIT
+start_active() {
+	local f=$1 cmd=port host=$LAB_SERVER4 from=$LAB_CLIENT4
+	[ "$f" = 6 ] && cmd=eprt host=$LAB_SERVER6 from=$LAB_CLIENT6
+	ftpgate_probe client --bind "$from" --timeout 20 "$host" login "$cmd" "save $W/$COL-$f-a1" \
+		"wait-file $W/$COL-$f-goa1 240" "send LIST" "expect 150" "accept --expect connected --timeout 10" \
+		"expect 226" quit > "$W/$COL-$f-act.out" 2>&1 &
+	PROBE_PID[$f-act]=$!
+}
+
 go() { touch "$W/$COL-$1-go$2"; }
+
+# active_used F: after its go, the active probe of family F accepted the
+# server's data connection (30 s)
+active_used_once() { grep -q "data connection on port $2: connected" "$W/$COL-$1-act.out"; }
+active_used() {
+	local p; p=$(portof "$1" a1) || return 1
+	within 30 active_used_once "$1" "$p" > /dev/null && { echo "the server's data connection to port $p arrived"; return 0; }
+	echo "probe: $(tail -n 3 "$W/$COL-$1-act.out" | tr '\n' ' ')"
+	return 1
+}
+
+# ref_active N F: from the server, the client's announced port + 1 is
+# dropped (an active pinhole admits only its own port) and gateway N holds
+# no expectation for it
+ref_active() {
+	local p r e; ends "$2" a1; p=$(portof "$2" a1) || return 1
+	p=$((p + 1))
+	r=$(connect_in server "$SRV" "$CLI" "$p" 2)
+	[ "$r" = timeout ] || { echo "$SRV -> $CLI:$p: $r, want timeout (dropped)"; return 1; }
+	e=$(expects "$1" "$CLI" "$p")
+	[ -z "$e" ] || { echo "gw$1 holds an expectation for it: $e"; return 1; }
+	echo "$SRV -> $CLI:$p dropped, gw$1 expects nothing for it"
+}
 
 # column NAME: the scenarios, A primary at the start. Two control
 # connections per family: the first is answered through A (p1), fails over
@@ -422,18 +578,33 @@ go() { touch "$W/$COL-$1-go$2"; }
 # back to A and continues there (p4). The pinholes in flight (p1, p3) do not
 # depend on the sessions continuing.
 column() {
-	local f mark
+	local f mark amark bmark
 	COL=$1
 	declare -gA PROBE_PID=()
-	for f in 4 6; do start_probe "$f" one 1 2; done
+	for f in 4 6; do start_probe "$f" one 1 2; start_active "$f"; done
 	for f in 4 6; do check "IPv$f: PASV/EPSV through A announces a port" announced "$f" p1 one; done
-	for f in 4 6; do check "IPv$f: B's conntrackd holds A's pinhole" synced b "$f" p1; done
-	mark=$(audit_mark b)
-	check "failover A->B: ftpgate-failover fault on A, primary on B" move_to b
+	for f in 4 6; do check "IPv$f: active: PORT/EPRT through A announces a port" announced "$f" a1 act; done
+	for f in 4 6; do
+		check "IPv$f: B's conntrackd holds A's pinhole" synced b "$f" p1
+		check "IPv$f: active: B's conntrackd holds A's pinhole" synced b "$f" a1
+	done
+	mark=$(audit_mark b); amark=$(audit_mark a)
+	check "failover A->B: A's links down; keepalived: A FAULT, B MASTER with the floating addresses" fail a
 	use_gw b
+	if [ "$COL" = ftpgated ]; then
+		check "ftpgatectl role: A backup, B primary (ftpgate-failover fault, primary)" role_pair b a
+		check "A's flushed table: its sessions and pinholes audited handed-over, none ended" handed_over a "$amark" 4 4:p1 6:p1 4:a1 6:a1
+	fi
 	for f in 4 6; do
 		check "IPv$f: B's kernel holds the committed pinhole" committed b "$f" p1
 		[ "$COL" = ftpgated ] && check "IPv$f: B's ftpgated adopted the pinhole (ftpgatectl, audit)" adopted b "$f" p1 "$mark"
+		check "IPv$f: active: B's kernel holds the committed pinhole" committed b "$f" a1
+		[ "$COL" = ftpgated ] && check "IPv$f: active: B's ftpgated adopted the pinhole (ftpgatectl, audit)" adopted b "$f" a1 "$mark"
+	done
+	for f in 4 6; do
+		check "IPv$f: active: refused through B: the server to the client's port + 1" ref_active b "$f"
+		go "$f" a1
+		check "IPv$f: active pinhole in flight A->B: the server's data connection through B (LIST)" active_used "$f"
 	done
 	for f in 4 6; do
 		check "IPv$f: refused through B: announced port + 1 (- 1 at the range end)" ref_plus_one b "$f" p1
@@ -452,10 +623,14 @@ column() {
 		check "IPv$f: new control connection: PASV/EPSV through B announces a port" announced "$f" p3 two
 		check "IPv$f: A's conntrackd holds B's pinhole" synced a "$f" p3
 	done
-	mark=$(audit_mark a)
-	links_up a
-	check "failback B->A: ftpgate-failover fault on B, primary on A" move_to a
+	mark=$(audit_mark a); bmark=$(audit_mark b)
+	check "A recovers: links up; keepalived: A BACKUP (nopreempt: B stays MASTER)" recover a
+	check "failback B->A: B's links down; keepalived: B FAULT, A MASTER with the floating addresses" fail b
 	use_gw a
+	if [ "$COL" = ftpgated ]; then
+		check "ftpgatectl role: B backup, A primary" role_pair a b
+		check "B's flushed table: its sessions and pinholes audited handed-over, none ended" handed_over b "$bmark" 2 4:p3 6:p3
+	fi
 	for f in 4 6; do
 		[ "$COL" = ftpgated ] && check "IPv$f: A's ftpgated adopted the pinhole (ftpgatectl, audit)" adopted a "$f" p3 "$mark"
 		check "IPv$f: pinhole in flight B->A: data connection through A" data_ok "$f" p3
@@ -467,8 +642,8 @@ column() {
 		go "$f" 4
 	done
 	for f in 4 6; do
-		wait_probe "$f" one; wait_probe "$f" two
-		check "IPv$f: both control connections end with 221 (QUIT)" probe_done "$f"
+		wait_probe "$f" one; wait_probe "$f" two; wait_probe "$f" act
+		check "IPv$f: the three control connections end with 221 (QUIT)" probe_done "$f"
 	done
 }
 
@@ -486,7 +661,7 @@ wait_probe() {
 }
 probe_done() {
 	local t rc=0
-	for t in one two; do
+	for t in one two act; do
 		[ "$(cat "$W/$COL-$1-$t.rc")" = 0 ] && grep -q 221 "$W/$COL-$1-$t.out" && continue
 		echo "probe $t: exit $(cat "$W/$COL-$1-$t.rc"): $(tail -n 3 "$W/$COL-$1-$t.out" | tr '\n' ' ')"
 		rc=1
@@ -494,22 +669,25 @@ probe_done() {
 	return $rc
 }
 
-# reset: both gateways up, A primary, B backup, empty tables, both
-# conntrackd (re)started with the configurations ctd_conf wrote
+# reset: both gateways up, empty tables, both conntrackd (re)started with
+# the configurations ctd_conf wrote, then keepalived: A first (it becomes
+# MASTER: notify_backup at its start, then notify_master), then B (BACKUP:
+# notify_backup). Each failover script runs as keepalived starts it.
 reset() {
-	local n
-	for n in a b; do ctd_stop "$n"; done
+	local n m
+	for n in a b; do ka_stop "$n"; ctd_stop "$n"; done
 	for n in a b; do
-		links_up "$n" || return 1
-		vip del "$n" 2>/dev/null
+		ip -n "gw$n" link set lan0 up && ip -n "gw$n" link set lan1 up && own_addresses "$n" || return 1
+		vips_del "$n"
 		lab_ns "gw$n" conntrack -F > /dev/null 2>&1; lab_ns "gw$n" conntrack -F expect > /dev/null 2>&1
 		lab_ns "gw$n" conntrack -F -f ipv6 > /dev/null 2>&1; lab_ns "gw$n" conntrack -F expect -f ipv6 > /dev/null 2>&1
 		ctd_start "$n" || return 1
 	done
-	failover_script b backup || { echo "ftpgate-failover backup on gwb failed"; return 1; }
-	failover_script a primary || { echo "ftpgate-failover primary on gwa failed"; return 1; }
-	vip add a || return 1
-	ip -n client neigh flush all; ip -n server neigh flush all
+	m=$(ka_mark a); ka_start a
+	ka_entered a "$m" MASTER || return 1
+	within 10 vips_on a || return 1
+	m=$(ka_mark b); ka_start b
+	ka_entered b "$m" BACKUP || return 1
 	PRIMARY=a
 	reachable
 }
@@ -534,6 +712,8 @@ table inet hakernel {
 		type filter hook forward priority filter; policy accept;
 		ct state new ip daddr $LAB_SERVER4 tcp dport $LAB_PASV_LOW-$LAB_PASV_HIGH counter drop
 		ct state new ip6 daddr $LAB_SERVER6 tcp dport $LAB_PASV_LOW-$LAB_PASV_HIGH counter drop
+		ct state new ip daddr $LAB_CLIENT4 tcp dport 1024-65535 counter drop
+		ct state new ip6 daddr $LAB_CLIENT6 tcp dport 1024-65535 counter drop
 	}
 }
 NFT
@@ -551,6 +731,18 @@ topology_up || { echo "cannot build the topology" >&2; finish; }
 uname -r
 LAB_VSFTPD_EXTRA="connect_timeout=4" lab_vsftpd_start || finish
 for n in a b; do : > "$W/ftpgated-$n.log"; done
+# doc/ha.md's installation, in this guest's throw-away root: the failover
+# script where keepalived.conf calls it, and each gateway's
+# /etc/keepalived/keepalived.conf and /etc/conntrackd/conntrackd.conf as
+# files under /etc/netns/gwN/, which ip netns exec binds over /etc/ for
+# everything started in gateway N (conntrackd, keepalived, and the scripts
+# keepalived runs)
+command -v keepalived > /dev/null || { echo "keepalived is not installed (tests/lab/install-deps installs it)" >&2; finish; }
+install -m 755 "$HA_FAILOVER" /usr/local/sbin/ftpgate-failover || finish
+# ftpgatectl in PATH for the failover script (ftpgatectl role), reading
+# each gateway's /etc/ftpgate/ftpgate.conf for its socket
+install -m 755 "$FTPGATE_BUILD_DIR/ftpgatectl" /usr/local/bin/ftpgatectl && mkdir -p /etc/ftpgate || finish
+for n in a b; do ka_conf "$n" || { echo "cannot write gw$n's keepalived.conf" >&2; finish; }; done
 
 # FTPGATE_HA_COLUMNS: the columns to run (default both; "kernel" alone to
 # try the lab or a failover script quickly)
@@ -576,13 +768,21 @@ for n in a b; do
 	ftpgate_config <<CONF
 queue-number = $FTPGATE_QUEUE
 expect-timeout-seconds = 120
+active-mode = on
 audit-log = $W/audit-$n.log
 control-socket = $W/ftpgated-$n.sock
 CONF
+	mkdir -p "/etc/netns/gw$n/ftpgate" && cp "$W/ftpgate-$n.conf" "/etc/netns/gw$n/ftpgate/ftpgate.conf" || finish
 done
 # the two daemons register the one helper "ftpgate" with the same
 # configuration (kernel-facts 10: helpers are global)
-start_gw() { use_gw "$1" && ftpgate_start && ftpgate_rules; }
+# active mode: the clients' networks in ftpgate's sets (rules/ftpgate.nft:
+# only a pinhole opens their high ports)
+start_gw() {
+	use_gw "$1" && ftpgate_start && ftpgate_rules &&
+	lab_ns "gw$1" nft add element inet ftpgate ftpgate_clients_ipv4 "{ 198.51.100.0/24 }" &&
+	lab_ns "gw$1" nft add element inet ftpgate ftpgate_clients_ipv6 "{ 2001:db8:1::/64 }"
+}
 for n in a b; do check "setup: ftpgated in gw$n starts; site table and rules/ftpgate.nft load" start_gw "$n"; done
 for n in a b; do use_gw "$n"; ftpgate_alive || finish; done
 for n in a b; do lab_ns "gw$n" conntrack -F > /dev/null 2>&1; lab_ns "gw$n" conntrack -F -f ipv6 > /dev/null 2>&1; done

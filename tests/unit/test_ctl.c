@@ -60,6 +60,35 @@ static void test_parse(void)
 	CHECK_STR(ctl_command_name(CTL_COMMAND_COUNT), "unknown");
 }
 
+/* "role" alone shows the role; one of two words sets it; no other
+ * command takes a word, and role takes one at most. */
+static void test_parse_role(void)
+{
+	struct ctl_request r;
+
+	CHECK_INT(parse("role\n", &r), 0);
+	CHECK_INT(r.command, CTL_ROLE);
+	CHECK_INT(r.role, CTL_ROLE_SHOW);
+	CHECK_INT(parse("role backup\n", &r), 0);
+	CHECK_INT(r.role, CTL_ROLE_BACKUP);
+	CHECK(!r.json);
+	CHECK_INT(parse("role primary --json\n", &r), 0);
+	CHECK_INT(r.role, CTL_ROLE_PRIMARY);
+	CHECK(r.json);
+	CHECK_INT(parse("role --json backup\n", &r), 0);
+	CHECK_INT(r.role, CTL_ROLE_BACKUP);
+	CHECK_INT(parse("pinholes --json\n", &r), 0);
+	CHECK_INT(r.role, CTL_ROLE_SHOW);	/* not left from before */
+
+	CHECK_INT(parse("role master\n", &r), -EINVAL);
+	CHECK_INT(parse("role BACKUP\n", &r), -EINVAL);
+	CHECK_INT(parse("role backup primary\n", &r), -EINVAL);
+	CHECK_INT(parse("role backup backup\n", &r), -EINVAL);
+	CHECK_INT(parse("stats backup\n", &r), -EINVAL);
+	CHECK_INT(parse("backup\n", &r), -EINVAL);
+	CHECK_STR(ctl_command_name(CTL_ROLE), "role");
+}
+
 /* ---- server ------------------------------------------------------------ */
 
 static unsigned handled;
@@ -294,6 +323,7 @@ static void test_server(void)
 int main(void)
 {
 	test_parse();
+	test_parse_role();
 	test_server();
 	return check_report("ctl");
 }

@@ -239,6 +239,69 @@ static void test_stale_expect_event(void)
 	}
 }
 
+/* role REQUEST: the control socket's answer to REQUEST ("role backup"),
+ * in buf. */
+static const char *role(struct harness *h, const char *request, char *buf, size_t len)
+{
+	struct ctl_request req;
+	struct strbuf body;
+	const char *why = NULL;
+
+	CHECK_INT(ctl_request_parse(request, strlen(request), &req, &why), 0);
+	strbuf_init(&body, 4096);
+	CHECK_INT(role_answer(&h->d, &req, &body, daemon_now_ms()), 0);
+	snprintf(buf, len, "%s", strbuf_str(&body));
+	strbuf_free(&body);
+	return buf;
+}
+
+/* The kernel removes a session with its pinhole: on the primary an end
+ * (session-ended conntrack-destroyed, pinhole removed session-ended); on a
+ * backup (ftpgatectl role backup, before conntrackd -t flushes its
+ * table) a handover, counted apart, so a pair's two logs do not count
+ * the session and the pinhole twice; primary again, an end again. */
+static void test_backup_hands_over(void)
+{
+	struct harness h;
+	char buf[512];
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		harness_login(&h);
+		pasv(&h, PASV_227);
+		CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+		if (i >= 1) {
+			CHECK_STR(role(&h, "role backup", buf, sizeof(buf)), "role: backup (was primary)\n");
+			CHECK_INT(harness_audit_count(&h, "\"event\":\"role-changed\",\"role\":\"backup\",\"previous\":\"primary\",\"sessions_tracked\":1,\"pinholes_recorded\":1"), 1);
+			CHECK_STR(role(&h, "role backup", buf, sizeof(buf)), "role: backup (was backup)\n");
+			CHECK_INT(harness_audit_count(&h, "role-changed"), 1);	/* no change */
+			CHECK(strncmp(role(&h, "role", buf, sizeof(buf)), "role: backup for ", 17) == 0);
+		}
+		if (i == 2)
+			CHECK_STR(role(&h, "role primary --json", buf, sizeof(buf)),
+				  "{\"role\":\"primary\",\"previous\":\"backup\",\"for_s\":0}\n");
+		harness_conntrack_destroy(&h);
+		CHECK(!harness_tracked(&h));
+		pinholes_tick(&h.d, daemon_now_ms() + 5000);	/* no data connection came */
+		if (i == 1) {
+			CHECK_INT(harness_audit_count(&h, "\"reason\":\"handed-over\""), 2);
+			CHECK_INT(harness_audit_count(&h, "conntrack-destroyed"), 0);
+			CHECK_INT(h.d.stats.sessions_handed_over, 1);
+			CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_HANDED_OVER], 1);
+			CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_SESSION], 0);
+		} else {
+			CHECK_INT(harness_audit_count(&h, "handed-over"), 0);
+			CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), 1);
+			CHECK_INT(h.d.stats.sessions_handed_over, 0);
+			CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_SESSION], 1);
+		}
+		CHECK_INT(h.d.stats.sessions_ended, 1);
+		CHECK_INT(harness_audit_count(&h, "pinhole-removed"), 1);
+		harness_fini(&h);
+	}
+}
+
 int main(void)
 {
 	test_synced_session_continues();
@@ -250,5 +313,6 @@ int main(void)
 	test_synced_data_connection();
 	test_own_expect_not_adopted();
 	test_stale_expect_event();
+	test_backup_hands_over();
 	return check_report("failover");
 }
