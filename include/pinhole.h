@@ -71,6 +71,8 @@ struct pinhole {
 	uint64_t opened_ms;		/* monotonic */
 	uint64_t expiry_ms;		/* monotonic; refreshed on re-announce */
 	uint64_t gone_ms;		/* when the destroy event was read */
+	bool gone_on_backup;		/* this node was a pair's backup then
+					   (ftpgatectl role; the daemon's) */
 	uint64_t next_check_ms;		/* OPEN past expiry: next kernel check */
 	int64_t opened_wall_ms;		/* realtime, for display */
 	uint32_t timeout_s;

@@ -320,8 +320,9 @@ int role_answer(struct daemon *d, const struct ctl_request *req,
  * counted in sessions_handed_over too). Writes the session-ended line. */
 void role_session_ended(struct daemon *d, struct session_entry *e, uint64_t now_ms);
 /* A pinhole the kernel removed before its expiry (how: SESSION or KERNEL)
- * was handed over on a backup; any other close is what it is. */
-enum pinhole_close role_pinhole_gone(const struct daemon *d, enum pinhole_close how);
+ * while this node was a backup (p->gone_on_backup, kept when it went, not
+ * when it is decided) was handed over; any other close is what it is. */
+enum pinhole_close role_pinhole_gone(const struct pinhole *p, enum pinhole_close how);
 
 /* ---- answer.c --------------------------------------------------------- */
 

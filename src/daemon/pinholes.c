@@ -66,6 +66,15 @@ static void pinholes_close(struct daemon *d, struct pinhole *p,
 	pinhole_remove(d->pinholes, p);
 }
 
+/* The kernel no longer holds pinhole p (its destroy event, or a lookup):
+ * what became of it is decided later; the role it went in is kept. */
+static void pinholes_mark_gone(struct daemon *d, struct pinhole *p, uint64_t now_ms)
+{
+	p->state = PINHOLE_GONE;
+	p->gone_ms = now_ms;
+	p->gone_on_backup = d->backup;
+}
+
 /* A pinhole whose destroy event came and whose data connection did not:
  * decide now. */
 static void pinholes_decide_gone(struct daemon *d, struct pinhole *p, uint64_t now_ms)
@@ -78,7 +87,7 @@ static void pinholes_decide_gone(struct daemon *d, struct pinhole *p, uint64_t n
 		if (alive < 0)
 			alive = 1;	/* cannot tell: do not blame the session */
 	}
-	pinholes_close(d, p, role_pinhole_gone(d, pinhole_gone_reason(p, alive != 0)), NULL, 0, now_ms);
+	pinholes_close(d, p, role_pinhole_gone(p, pinhole_gone_reason(p, alive != 0)), NULL, 0, now_ms);
 }
 
 /* Before the verdict: record an installed pinhole in the registry. A
@@ -365,10 +374,8 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		if (strcmp(m->helper, CONFIG_HELPER_NAME) != 0)
 			return;
 		p = pinhole_find(d->pinholes, &tuple, &master);
-		if (p != NULL && p->state == PINHOLE_OPEN) {
-			p->state = PINHOLE_GONE;
-			p->gone_ms = now;
-		}
+		if (p != NULL && p->state == PINHOLE_OPEN)
+			pinholes_mark_gone(d, p, now);
 		return;
 	}
 	/* a data connection committed by another process (conntrackd, at a
@@ -381,11 +388,8 @@ void pinholes_kernel_event(const struct ctnl_msg *m, void *data)
 		pinholes_unrecorded_use(d, &tuple, &master, m->id, now);
 		return;
 	}
-	if (p->state == PINHOLE_OPEN) {
-		/* its destroy event was lost or not read yet */
-		p->state = PINHOLE_GONE;
-		p->gone_ms = now;
-	}
+	if (p->state == PINHOLE_OPEN)	/* its destroy event lost or unread */
+		pinholes_mark_gone(d, p, now);
 	pinholes_close(d, p, PINHOLE_CLOSE_USED, &tuple, m->id, now);
 }
 
@@ -466,8 +470,7 @@ static void pinholes_decide_cb(struct pinhole *p, void *data)
 		if (t->now + PINHOLE_EXPIRY_SLACK_MS < p->expiry_ms) {
 			/* a polled pinhole gone early: as if its destroy
 			 * event had come now (used? removed? why?) */
-			p->state = PINHOLE_GONE;
-			p->gone_ms = t->now;
+			pinholes_mark_gone(t->d, p, t->now);
 			return;
 		}
 		pinholes_close(t->d, p, pinhole_vanished_reason(p), NULL, 0, t->now);

@@ -81,9 +81,9 @@ void role_session_ended(struct daemon *d, struct session_entry *e, uint64_t now_
 	auditlog_session_ended(d, e, d->backup ? "handed-over" : "conntrack-destroyed", now_ms);
 }
 
-enum pinhole_close role_pinhole_gone(const struct daemon *d, enum pinhole_close how)
+enum pinhole_close role_pinhole_gone(const struct pinhole *p, enum pinhole_close how)
 {
-	if (d->backup && (how == PINHOLE_CLOSE_SESSION || how == PINHOLE_CLOSE_KERNEL))
+	if (p->gone_on_backup && (how == PINHOLE_CLOSE_SESSION || how == PINHOLE_CLOSE_KERNEL))
 		return PINHOLE_CLOSE_HANDED_OVER;
 	return how;
 }

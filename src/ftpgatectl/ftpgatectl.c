@@ -246,6 +246,11 @@ int main(int argc, char **argv)
 		ftpgatectl_usage(stderr);
 		return FTPGATECTL_USAGE;
 	}
+	if (optind + 1 < argc && (argv[optind + 1][0] == '\0' || strchr(argv[optind + 1], ' '))) {
+		fprintf(stderr, "ftpgatectl: %s: the argument must be one word (primary or backup)\n",
+			argv[optind]);
+		return FTPGATECTL_USAGE;
+	}
 	if (strcmp(argv[optind], "doctor") == 0) {
 		struct doctor_options d = { .config_path = config_path,
 					    .socket_path = socket_path, .json = json };

@@ -255,6 +255,33 @@ static const char *role(struct harness *h, const char *request, char *buf, size_
 	return buf;
 }
 
+/* The role changes between the kernel's removal and ftpgated's decision
+ * about the pinhole (a second later, waiting for a data connection): the
+ * pinhole is judged by the role it went in, as its session was, so the
+ * two lines agree and neither node counts it twice or not at all. */
+static void test_role_kept_from_removal(void)
+{
+	struct harness h;
+	char buf[512];
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+		harness_login(&h);
+		pasv(&h, PASV_227);
+		if (i == 1)
+			role(&h, "role backup", buf, sizeof(buf));
+		harness_conntrack_destroy(&h);
+		role(&h, i == 1 ? "role primary" : "role backup", buf, sizeof(buf));
+		pinholes_tick(&h.d, daemon_now_ms() + 5000);
+		CHECK_INT(harness_audit_count(&h, "\"reason\":\"handed-over\""), i == 1 ? 2 : 0);
+		CHECK_INT(harness_audit_count(&h, "\"reason\":\"conntrack-destroyed\""), i == 1 ? 0 : 1);
+		CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_HANDED_OVER], i == 1 ? 1 : 0);
+		CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_SESSION], i == 1 ? 0 : 1);
+		harness_fini(&h);
+	}
+}
+
 /* The kernel removes a session with its pinhole: on the primary an end
  * (session-ended conntrack-destroyed, pinhole removed session-ended); on a
  * backup (ftpgatectl role backup, before conntrackd -t flushes its
@@ -314,5 +341,6 @@ int main(void)
 	test_own_expect_not_adopted();
 	test_stale_expect_event();
 	test_backup_hands_over();
+	test_role_kept_from_removal();
 	return check_report("failover");
 }
