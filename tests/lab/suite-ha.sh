@@ -75,6 +75,8 @@ HA_CONF=$FTPGATE_REPO/etc/ha/conntrackd.conf
 # checks fail without the shipped one's steps, e.g. without "-c expect")
 HA_FAILOVER=${FTPGATE_HA_FAILOVER:-$FTPGATE_REPO/etc/ha/ftpgate-failover}
 KA_CONF=$FTPGATE_REPO/etc/ha/keepalived.conf
+# the floating addresses etc/ha/keepalived.conf moves
+VIPS=(198.51.100.1/24 2001:db8:1::1/64 203.0.113.1/24 2001:db8:2::1/64)
 CLIENT6_OTHER=2001:db8:1::3
 declare -A SYNC=([a]=192.0.2.1 [b]=192.0.2.2) PEER=([a]=b [b]=a) OWN=([a]=11 [b]=12) PRIO=([a]=100 [b]=90)
 declare -A CTD_PID=() KA_PID=() GW_PID=() RESULT=()
@@ -144,7 +146,7 @@ own_addresses() {
 # reset; keepalived adds and removes them otherwise)
 vips_del() {
 	local a
-	for a in 198.51.100.1/24 203.0.113.1/24 2001:db8:1::1/64 2001:db8:2::1/64; do
+	for a in "${VIPS[@]}"; do
 		ip -n "gw$1" addr del "$a" dev lan0 2>/dev/null || ip -n "gw$1" addr del "$a" dev lan1 2>/dev/null
 	done
 	return 0
@@ -276,7 +278,7 @@ ka_entered() {
 vips_on() {
 	local a out
 	out=$(ip -n "gw$1" addr show)
-	for a in 198.51.100.1/24 2001:db8:1::1/64 203.0.113.1/24 2001:db8:2::1/64; do
+	for a in "${VIPS[@]}"; do
 		grep -qF " $a " <<< "$out" || { echo "gw$1 lacks floating address $a"; return 1; }
 	done
 }

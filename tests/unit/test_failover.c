@@ -255,6 +255,14 @@ static const char *role(struct harness *h, const char *request, char *buf, size_
 	return buf;
 }
 
+/* A tracked session whose PASV opened its pinhole (to port 50000). */
+static void session_with_pinhole(struct harness *h)
+{
+	harness_init(h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_login(h);
+	pasv(h, PASV_227);
+}
+
 /* The role changes between the kernel's removal and ftpgated's decision
  * about the pinhole (a second later, waiting for a data connection): the
  * pinhole is judged by the role it went in, as its session was, so the
@@ -266,9 +274,7 @@ static void test_role_kept_from_removal(void)
 	unsigned i;
 
 	for (i = 0; i < 2; i++) {
-		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
-		harness_login(&h);
-		pasv(&h, PASV_227);
+		session_with_pinhole(&h);
 		if (i == 1)
 			role(&h, "role backup", buf, sizeof(buf));
 		harness_conntrack_destroy(&h);
@@ -294,9 +300,7 @@ static void test_backup_hands_over(void)
 	unsigned i;
 
 	for (i = 0; i < 3; i++) {
-		harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
-		harness_login(&h);
-		pasv(&h, PASV_227);
+		session_with_pinhole(&h);
 		CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 		if (i >= 1) {
 			CHECK_STR(role(&h, "role backup", buf, sizeof(buf)), "role: backup (was primary)\n");
