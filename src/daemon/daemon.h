@@ -307,10 +307,6 @@ void grants_free(struct daemon *d);
 
 /* ---- role.c ----------------------------------------------------------- */
 
-/* Become the backup (true) or the primary (false) of a gateway pair; a
- * change is audited (role-changed) and logged, the same role again is
- * nothing. */
-void role_set(struct daemon *d, bool backup, uint64_t now_ms);
 /* The control socket's "role [primary|backup]": set the role when named,
  * then say it (and the one before, when set). Always 0. */
 int role_answer(struct daemon *d, const struct ctl_request *req,

@@ -33,7 +33,9 @@ static void role_changed(struct daemon *d, bool previous)
 			    "removals from this kernel are ends again");
 }
 
-void role_set(struct daemon *d, bool backup, uint64_t now_ms)
+/* Become the backup (true) or the primary (false); a change is audited
+ * and logged, the same role again is nothing. */
+static void role_set(struct daemon *d, bool backup, uint64_t now_ms)
 {
 	bool previous = d->backup;
 
