@@ -109,6 +109,7 @@ struct stats {
 	/* gauges, set by the daemon before rendering */
 	uint64_t sessions_tracked;
 	uint64_t pinholes_recorded;
+	uint64_t heap_in_use;		/* bytes allocated, not freed */
 	uint64_t start_time_s;		/* realtime, seconds since the epoch */
 };
 

@@ -63,6 +63,7 @@ static const struct stats_scalar stats_tail[] = {
 	STATS_C(ctl_errors, "control_errors_total", "Control socket requests that failed (bad request, timeout, write error)."),
 	STATS_G(sessions_tracked, "sessions", "Control connections tracked now."),
 	STATS_G(pinholes_recorded, "pinholes_recorded", "Pinholes in the daemon's registry now (open, or just closed and being classified)."),
+	STATS_G(heap_in_use, "heap_bytes", "Heap bytes ftpgated has allocated and not freed (glibc's count). RSS may stay above it: freed memory is kept for reuse. Flat when idle; growth with no sessions tracked is a leak."),
 	STATS_G(start_time_s, "start_time_seconds", "When ftpgated started, seconds since the Unix epoch."),
 };
 
