@@ -48,6 +48,9 @@ struct ctl_request {
 	enum ctl_command command;
 	enum ctl_role role;		/* CTL_ROLE's argument */
 	bool json;			/* --json */
+	bool privileged;		/* set by the server, not the parser: the
+					   peer is root or the daemon's user, and
+					   may change state (role) */
 };
 
 /* Parse one request line (its "\n" or "\r\n" may be included): a command

@@ -141,6 +141,7 @@ struct ctl_client {
 	char request[CTL_REQUEST_MAX];
 	size_t request_len;
 	bool answering;			/* request read, response being sent */
+	bool privileged;		/* root or the daemon's own user */
 	struct strbuf response;
 	size_t sent;
 };
@@ -367,17 +368,20 @@ unsigned ctl_pollfds(struct ctl_server *s, struct pollfd *fds, unsigned max)
 	return n;
 }
 
-/* Root, our own user, or a member of the socket's group. */
-static bool ctl_peer_allowed(const struct ctl_server *s, int fd)
+/* Root, our own user (both privileged: they may change state), or a
+ * member of the socket's group. */
+static bool ctl_peer_allowed(const struct ctl_server *s, int fd, bool *privileged)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	gid_t groups[256];
 	unsigned i;
 
+	*privileged = false;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == s->gid)
+	*privileged = cred.uid == 0 || cred.uid == geteuid();
+	if (*privileged || cred.gid == s->gid)
 		return true;
 	len = sizeof(groups);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
@@ -401,7 +405,7 @@ static void ctl_accept(struct ctl_server *s, uint64_t now_ms)
 		c->fd = fd;
 		c->deadline_ms = now_ms + CTL_TIMEOUT_MS;
 		strbuf_init(&c->response, CTL_RESPONSE_MAX);
-		if (!ctl_peer_allowed(s, fd)) {
+		if (!ctl_peer_allowed(s, fd, &c->privileged)) {
 			s->counters.denied++;
 			strbuf_puts(&c->response, "error access denied: the control socket is for root and group members only\n");
 			c->answering = true;
@@ -423,6 +427,7 @@ static void ctl_answer(struct ctl_server *s, struct ctl_client *c,
 		strbuf_printf(&c->response, "error bad request: %s\n", why);
 		return;
 	}
+	req.privileged = c->privileged;
 	strbuf_init(&body, CTL_RESPONSE_MAX - 64);
 	rc = handler(&req, &body, data);
 	if (rc == 0 && body.truncated) {

@@ -307,8 +307,9 @@ void grants_free(struct daemon *d);
 
 /* ---- role.c ----------------------------------------------------------- */
 
-/* The control socket's "role [primary|backup]": set the role when named,
- * then say it (and the one before, when set). Always 0. */
+/* The control socket's "role [primary|backup]": set the role when named
+ * (a privileged peer only: else -EPERM and why in body), then say it (and
+ * the one before, when set). 0 or -EPERM. */
 int role_answer(struct daemon *d, const struct ctl_request *req,
 		struct strbuf *body, uint64_t now_ms);
 /* The kernel removed tracked session e's conntrack: it ended

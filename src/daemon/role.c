@@ -7,6 +7,8 @@
  * ended: it is audited and counted as "handed-over", and a report over
  * both nodes' logs does not count it twice. ftpgated starts as primary. */
 
+#include <errno.h>
+
 #include "daemon.h"
 #include "log.h"
 #include "report.h"
@@ -52,6 +54,10 @@ int role_answer(struct daemon *d, const struct ctl_request *req,
 	bool previous = d->backup, set = req->role != CTL_ROLE_SHOW;
 	uint64_t since;
 
+	if (set && !req->privileged) {
+		strbuf_puts(body, "role: only root (or ftpgated's own user) may set the role; members of the control socket's group may show it (ftpgatectl role)");
+		return -EPERM;
+	}
 	if (set)
 		role_set(d, req->role == CTL_ROLE_BACKUP, now_ms);
 	since = d->role_changed_ms ? d->role_changed_ms : d->start_ms;

@@ -79,6 +79,7 @@ static void test_parse_role(void)
 	CHECK_INT(r.role, CTL_ROLE_BACKUP);
 	CHECK_INT(parse("pinholes --json\n", &r), 0);
 	CHECK_INT(r.role, CTL_ROLE_SHOW);	/* not left from before */
+	CHECK(!r.privileged);			/* the server's to set, never the request's */
 
 	CHECK_INT(parse("role master\n", &r), -EINVAL);
 	CHECK_INT(parse("role BACKUP\n", &r), -EINVAL);
@@ -108,8 +109,8 @@ static int handler(const struct ctl_request *req, struct strbuf *body, void *dat
 			strbuf_puts(body, "ftpgate_x 1\n");
 		return 0;
 	}
-	strbuf_printf(body, "%s%s\n", ctl_command_name(req->command),
-		      req->json ? " as json" : "");
+	strbuf_printf(body, "%s%s%s\n", ctl_command_name(req->command),
+		      req->json ? " as json" : "", req->privileged ? " privileged" : "");
 	return 0;
 }
 
@@ -179,7 +180,8 @@ static void test_server(void)
 	CHECK(fd >= 0);
 	CHECK_INT(write(fd, "pinholes --json\n", 16), 16);
 	serve(s, fd, &now, out, sizeof(out));
-	CHECK_STR(out, "ok\npinholes as json\n");
+	/* this test's own user is the "daemon's" user: privileged */
+	CHECK_STR(out, "ok\npinholes as json privileged\n");
 	close(fd);
 
 	/* request split over writes, EOF instead of a newline */
@@ -198,7 +200,7 @@ static void test_server(void)
 	CHECK_INT(write(fd, "ats", 3), 3);
 	shutdown(fd, SHUT_WR);
 	serve(s, fd, &now, out, sizeof(out));
-	CHECK_STR(out, "ok\nstats\n");
+	CHECK_STR(out, "ok\nstats privileged\n");
 	close(fd);
 
 	/* the handler's error */

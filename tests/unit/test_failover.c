@@ -4,6 +4,7 @@
  * tracked at once and may act from its second line on, in strict mode;
  * an expectation of our helper another process created is adopted and
  * audited; ftpgated's own expectations and anything else are not. */
+#include <errno.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include "check.h"
@@ -248,6 +249,7 @@ static const char *role(struct harness *h, const char *request, char *buf, size_
 	const char *why = NULL;
 
 	CHECK_INT(ctl_request_parse(request, strlen(request), &req, &why), 0);
+	req.privileged = true;		/* root, as the failover script */
 	strbuf_init(&body, 4096);
 	CHECK_INT(role_answer(&h->d, &req, &body, daemon_now_ms()), 0);
 	snprintf(buf, len, "%s", strbuf_str(&body));
@@ -261,6 +263,30 @@ static void session_with_pinhole(struct harness *h)
 	harness_init(h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
 	harness_login(h);
 	pasv(h, PASV_227);
+}
+
+/* Setting the role needs root (or the daemon's user): a member of the
+ * socket's group may show it, not relabel what the kernel removes. */
+static void test_role_needs_privilege(void)
+{
+	struct harness h;
+	struct ctl_request req;
+	struct strbuf body;
+	const char *why = NULL;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	CHECK_INT(ctl_request_parse("role backup", 11, &req, &why), 0);
+	strbuf_init(&body, 4096);
+	CHECK_INT(role_answer(&h.d, &req, &body, daemon_now_ms()), -EPERM);
+	CHECK(strstr(strbuf_str(&body), "only root") != NULL);
+	CHECK(!h.d.backup);
+	CHECK_INT(harness_audit_count(&h, "role-changed"), 0);
+	strbuf_reset(&body);
+	CHECK_INT(ctl_request_parse("role", 4, &req, &why), 0);
+	CHECK_INT(role_answer(&h.d, &req, &body, daemon_now_ms()), 0);
+	CHECK(strncmp(strbuf_str(&body), "role: primary for ", 18) == 0);
+	strbuf_free(&body);
+	harness_fini(&h);
 }
 
 /* The role changes between the kernel's removal and ftpgated's decision
@@ -346,5 +372,6 @@ int main(void)
 	test_stale_expect_event();
 	test_backup_hands_over();
 	test_role_kept_from_removal();
+	test_role_needs_privilege();
 	return check_report("failover");
 }
