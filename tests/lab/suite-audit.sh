@@ -115,6 +115,19 @@ check "control socket: mode 0660 root:ftpgate-lab in a directory 0750 root:ftpga
 check "ftpgatectl ping as root" sh -c "'$FTPGATECTL' --socket '$SOCK' ping | grep -q '^ftpgated .* pid $FTPGATE_PID'"
 member() { runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" stats | grep '^packets_total '; }
 check "ftpgatectl as a member of control-socket-group ftpgate-lab: stats" member
+# Setting the role relabels what the kernel removes (handed-over): root
+# or the daemon's user only. A member may show it; its "role backup" is
+# refused, the role stays primary, and no role-changed line is written.
+member_role() {
+	local out status
+	runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" role | grep '^role: primary for ' || return 1
+	out=$(runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" role backup 2>&1); status=$?
+	echo "member's role backup: exit $status: $out"
+	[ "$status" = 1 ] && echo "$out" | grep -q "only root" || return 1
+	"$FTPGATECTL" --socket "$SOCK" role | grep '^role: primary for ' || return 1
+	! grep -q '"event":"role-changed"' "$AUDIT" || { echo "role-changed in the audit log"; return 1; }
+}
+check "ftpgatectl as a member: role shown; role backup refused ('only root', exit 1), still primary, nothing audited" member_role
 outsider() {
 	local out status
 	out=$(runuser -u labother -- "$CTL_SHARED" --socket "$SOCK" stats 2>&1); status=$?
