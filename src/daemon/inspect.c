@@ -114,13 +114,17 @@ static void inspect_actions_kernel(struct daemon *d, struct session_entry *e,
 /* What the session could not hand out: line reports past its per-packet
  * bound (the lines are counted all the same), and, were the bound in
  * session.h ever wrong, actions it could not hand out at all. */
-static void inspect_actions_unreported(struct daemon *d,
-				       const struct session_actions *actions,
-				       const char *control_client,
-				       const char *control_server)
+static void inspect_actions_unreported(struct daemon *d, const struct session *s,
+				       const struct session_actions *actions)
 {
+	char control_client[64], control_server[64];
+
 	d->stats.lines_rejected += actions->lines_rejected;
 	d->stats.actions_dropped += actions->dropped + actions->overflow;
+	if (!actions->dropped && !actions->overflow)
+		return;
+	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
+	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
 	if (actions->dropped)
 		log_msg(LOG_WARNING, "%u line reports of control connection %s -> %s not logged (more than %d in one packet); the lines are counted in parse_errors_total",
 			actions->dropped, control_client, control_server,
@@ -137,15 +141,11 @@ static void inspect_actions_report(struct daemon *d, struct session_entry *e,
 				   const struct session_actions *actions,
 				   const struct inspect_outcome *outcome)
 {
-	const struct session *s = &e->session;
-	char control_client[64], control_server[64];
 	unsigned i;
 
-	flow_endpoint_format(&s->client, s->client_port, control_client, sizeof(control_client));
-	flow_endpoint_format(&s->server, s->server_port, control_server, sizeof(control_server));
 	for (i = 0; i < actions->count; i++)
 		action_report(d, e, &actions->item[i], &outcome[i]);
-	inspect_actions_unreported(d, actions, control_client, control_server);
+	inspect_actions_unreported(d, &e->session, actions);
 }
 
 static bool inspect_session_matches(const struct session *s,
