@@ -436,7 +436,10 @@ static void ctl_answer(struct ctl_server *s, struct ctl_client *c,
 		strbuf_puts(&body, "response too large");
 	}
 	if (rc < 0) {
-		s->counters.errors++;
+		if (rc == -EPERM)
+			s->counters.denied++;	/* allowed on the socket, not this */
+		else
+			s->counters.errors++;
 		strbuf_printf(&c->response, "error %s\n", strbuf_str(&body));
 	} else {
 		s->counters.requests++;

@@ -59,7 +59,7 @@ static const struct stats_scalar stats_tail[] = {
 	STATS_C(audit_write_errors, "audit_write_errors_total", "Failed writes to the audit log."),
 	STATS_C(audit_events_lost, "audit_events_lost_total", "Audit events that could not be written."),
 	STATS_C(ctl_requests, "control_requests_total", "Requests on the control socket."),
-	STATS_C(ctl_denied, "control_denied_total", "Control socket connections refused (credentials)."),
+	STATS_C(ctl_denied, "control_denied_total", "Control socket connections refused (credentials), and requests their peer may not make (setting the role: root or ftpgated's user only)."),
 	STATS_C(ctl_errors, "control_errors_total", "Control socket requests that failed (bad request, timeout, write error)."),
 	STATS_G(sessions_tracked, "sessions", "Control connections tracked now."),
 	STATS_G(pinholes_recorded, "pinholes_recorded", "Pinholes in the daemon's registry now (open, or just closed and being classified)."),

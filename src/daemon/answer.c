@@ -36,7 +36,9 @@ static void answer_queue_proc(struct daemon *d)
 
 /* Heap bytes allocated and not freed (glibc's count: arena chunks in use
  * plus mmapped blocks). RSS can stay above it: the allocator keeps freed
- * memory for reuse, so RSS shows a past peak, this shows a leak. */
+ * memory for reuse, so RSS shows a past peak, this shows a leak. Under
+ * AddressSanitizer it is 0: ASan's allocator replaces glibc's and does
+ * not answer mallinfo2 (gcc 12's and clang 14's runtimes). */
 static uint64_t answer_heap_in_use(void)
 {
 	struct mallinfo2 mi = mallinfo2();

@@ -123,8 +123,10 @@ struct daemon {
 	bool audit_failing;
 	struct events *events;
 	bool ct_events_off;		/* nf_conntrack_events = 0 */
-	/* the pinhole pinholes_record is recording (NULL: none): the
-	 * kernel's EXP_NEW event for it is ours, not another process's */
+	/* the pinhole pinholes_record is recording (NULL: none), while it
+	 * reads the kernel's events (a pinhole of the same tuple to settle,
+	 * or a full registry): the EXP_NEW event for it is ours, not
+	 * another process's */
 	const struct flow *recording_expect, *recording_master;
 	struct ctnl *ctnl;
 	struct pinhole_table *pinholes;

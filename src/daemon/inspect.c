@@ -68,7 +68,7 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
  * client's live pinholes in the registry and turn an approved
  * announcement into a refusal when the client is at the cap. Only at the
  * cap is the kernel's news read first, so that pinholes already used do
- * not count; below it the install reads it anyway (pinholes_record). */
+ * not count; below it the main loop reads it in its next round. */
 static bool inspect_client_capped(struct daemon *d, struct session_entry *e,
 				  struct session_action *a)
 {

@@ -98,9 +98,14 @@ static void pinholes_decide_gone(struct daemon *d, struct pinhole *p, uint64_t n
  * read before the pinhole they belong to is recorded. Only then are the
  * events read here: otherwise the main loop reads them after the verdict
  * (parsing every pending conntrack event before each 227 tripled its time
- * in the gateway at 64 sessions). An install that cannot be recorded
- * reads them too, so that its own EXP_NEW is not taken for another
- * process's. o keeps what the pinhole-opened line will say. */
+ * in the gateway at 64 sessions, bench/RESULTS.md). A full registry
+ * reads them too, then tries again: pinholes whose use was not read yet
+ * make room, and an install still not recorded has its own EXP_NEW read
+ * while it is recording, not taken for another process's. Packets
+ * handled before the main loop's next read also learn of an event
+ * overrun (ENOBUFS) one round later: their pinholes are then counted
+ * uncertain with the rest. o keeps what the pinhole-opened line will
+ * say. */
 void pinholes_record(struct daemon *d, struct session_entry *e,
 		     const struct session_action *a, uint32_t timeout_s,
 		     struct pinholes_opened *o)
@@ -126,8 +131,10 @@ void pinholes_record(struct daemon *d, struct session_entry *e,
 			pinholes_decide_gone(d, p, now);
 	}
 	p = pinhole_add(d->pinholes, &expect, &master, &is_new);
-	if (p == NULL)
-		pinholes_drain_events(d);
+	if (p == NULL) {
+		pinholes_drain_events(d);	/* used ones make room */
+		p = pinhole_add(d->pinholes, &expect, &master, &is_new);
+	}
 	d->recording_expect = d->recording_master = NULL;
 	if (p == NULL) {
 		struct pinhole *tmp = &o->pinhole;

@@ -339,6 +339,8 @@ flat() {
 		grep '^soak:' "$W/round.out"
 		settled || return 1	# leaves the stats of the settled daemon
 		heap=$(heap_of "$W/stats.json") || return 1
+		# 0 under ASan (it does not answer mallinfo2): nothing measured
+		[ "$heap" -gt 0 ] || { echo "heap_bytes is 0: $FTPGATED is not a plain glibc build, so the heap in use cannot be read"; return 1; }
 		rss=$(rss_kib VmRSS) hwm=$(rss_kib VmHWM)
 		echo "soak: after round $r ($((r * ROUND_SESSIONS)) sessions): heap in use $heap KiB, VmRSS $rss KiB, VmHWM $hwm KiB"
 		[ -n "$first" ] || first=$heap

@@ -428,6 +428,12 @@ void harness_synced_expect(struct harness *h, const char *addr, uint16_t port)
 
 void harness_data_connection(struct harness *h, const char *addr, uint16_t port)
 {
+	harness_data_connection_unread(h, addr, port);
+	pinholes_drain_events(&h->d);
+}
+
+void harness_data_connection_unread(struct harness *h, const char *addr, uint16_t port)
+{
 	struct fake_kernel *k = &h->k;
 	struct inet_addr a = tcp_build_addr(addr);
 	struct ctnl_msg m;
@@ -450,7 +456,6 @@ void harness_data_connection(struct harness *h, const char *addr, uint16_t port)
 		m.id = ++k->next_id;
 		m.status = IPS_EXPECTED;
 		fake_event(k, &m);
-		pinholes_drain_events(&h->d);
 		return;
 	}
 	harness_die("data connection", "no live expectation for that port");

@@ -135,6 +135,8 @@ void harness_expect_replace(struct harness *h, const char *addr, uint16_t port);
  * DESTROY event, then the new connection's NEW event carrying the master);
  * read as the main loop would. Aborts when there is none. */
 void harness_data_connection(struct harness *h, const char *addr, uint16_t port);
+/* The same, its events (EXP_DESTROY, NEW) left for ftpgated to read. */
+void harness_data_connection_unread(struct harness *h, const char *addr, uint16_t port);
 
 /* The kernel destroys the control connection's conntrack: its
  * expectations go (EXP_DELETE events), then the conntrack (CT_DELETE),

@@ -102,6 +102,10 @@ static int handler(const struct ctl_request *req, struct strbuf *body, void *dat
 		strbuf_puts(body, "no sessions here");
 		return -ENOENT;
 	}
+	if (req->command == CTL_ROLE && req->role != CTL_ROLE_SHOW) {
+		strbuf_puts(body, "not yours to set");
+		return -EPERM;	/* role.c's answer to a peer not privileged */
+	}
 	if (req->command == CTL_METRICS) {
 		unsigned i;
 
@@ -210,6 +214,13 @@ static void test_server(void)
 	CHECK_STR(out, "error no sessions here\n");
 	close(fd);
 
+	/* a request its peer may not make: counted denied, not an error */
+	fd = client(path);
+	CHECK_INT(write(fd, "role backup\n", 12), 12);
+	serve(s, fd, &now, out, sizeof(out));
+	CHECK_STR(out, "error not yours to set\n");
+	close(fd);
+
 	/* a bad request, answered without calling the handler */
 	handled = 0;
 	fd = client(path);
@@ -260,7 +271,7 @@ static void test_server(void)
 
 	CHECK_INT(ctl_counters(s)->requests, 3);
 	CHECK_INT(ctl_counters(s)->errors, 4);	/* handler error, bad, long, timeout */
-	CHECK_INT(ctl_counters(s)->denied, 0);
+	CHECK_INT(ctl_counters(s)->denied, 1);	/* role backup */
 
 	ctl_close(s);
 	CHECK(access(path, F_OK) < 0);	/* removed */

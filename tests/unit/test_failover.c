@@ -359,8 +359,32 @@ static void test_backup_hands_over(void)
 	}
 }
 
+/* A full registry reads the kernel's events and tries again: a pinhole
+ * used meanwhile, whose events were not read yet, makes room, so the new
+ * one is recorded (audited whole), not installed unrecorded. */
+static void test_full_registry_makes_room(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	pinhole_table_destroy(h.d.pinholes);
+	CHECK_INT(pinhole_table_create(&h.d.pinholes, 1), 0);	/* one slot */
+	harness_login(&h);
+	pasv(&h, PASV_227);					/* port 50000 */
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	harness_data_connection_unread(&h, V4_SERVER, 50000);
+	pasv(&h, "227 Entering Passive Mode (203,0,113,2,195,81)\r\n");
+	CHECK_INT(h.d.stats.pinholes_unrecorded, 0);
+	CHECK_INT(h.d.stats.pinholes_closed[PINHOLE_CLOSE_USED], 1);
+	CHECK_INT(pinhole_table_count(h.d.pinholes), 1);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50001));
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-used\""), 1);
+	harness_fini(&h);
+}
+
 int main(void)
 {
+	test_full_registry_makes_room();
 	test_synced_session_continues();
 	test_unsynced_pickup_ungreeted();
 	test_synced_strict_rules();
