@@ -119,13 +119,13 @@ check "ftpgatectl as a member of control-socket-group ftpgate-lab: stats" member
 # or the daemon's user only. A member may show it; its "role backup" is
 # refused, the role stays primary, and no role-changed line is written.
 member_role() {
-	local out status mark; mark=$(wc -l < "$AUDIT")
+	local out status m; m=$(mark)
 	runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" role | grep '^role: primary for ' || return 1
 	out=$(runuser -u labmember -- "$CTL_SHARED" --socket "$SOCK" role backup 2>&1); status=$?
 	echo "member's role backup: exit $status: $out"
 	[ "$status" = 1 ] && echo "$out" | grep -q "only root" || return 1
-	"$FTPGATECTL" --socket "$SOCK" role | grep '^role: primary for ' || return 1
-	! tail -n +"$((mark + 1))" "$AUDIT" | grep -q '"event":"role-changed"' || { echo "role-changed in the audit log"; return 1; }
+	ctl role | grep '^role: primary for ' || return 1
+	! tail -n +"$((m + 1))" "$AUDIT" | grep -q '"event":"role-changed"' || { echo "role-changed in the audit log"; return 1; }
 }
 check "ftpgatectl as a member: role shown; role backup refused ('only root', exit 1), still primary, nothing audited" member_role
 outsider() {

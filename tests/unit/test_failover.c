@@ -240,21 +240,29 @@ static void test_stale_expect_event(void)
 	}
 }
 
-/* role REQUEST: the control socket's answer to REQUEST ("role backup"),
- * in buf. */
-static const char *role(struct harness *h, const char *request, char *buf, size_t len)
+/* The control socket's answer to REQUEST ("role backup") from a peer
+ * privileged (root, ftpgated's user) or not, in buf; role_answer must
+ * return rc. */
+static const char *role_from(struct harness *h, const char *request, bool privileged,
+			     int rc, char *buf, size_t len)
 {
 	struct ctl_request req;
 	struct strbuf body;
 	const char *why = NULL;
 
 	CHECK_INT(ctl_request_parse(request, strlen(request), &req, &why), 0);
-	req.privileged = true;		/* root, as the failover script */
+	req.privileged = privileged;
 	strbuf_init(&body, 4096);
-	CHECK_INT(role_answer(&h->d, &req, &body, daemon_now_ms()), 0);
+	CHECK_INT(role_answer(&h->d, &req, &body, daemon_now_ms()), rc);
 	snprintf(buf, len, "%s", strbuf_str(&body));
 	strbuf_free(&body);
 	return buf;
+}
+
+/* role REQUEST from root, as the failover script sends it. */
+static const char *role(struct harness *h, const char *request, char *buf, size_t len)
+{
+	return role_from(h, request, true, 0, buf, len);
 }
 
 /* A tracked session whose PASV opened its pinhole (to port 50000). */
@@ -270,22 +278,15 @@ static void session_with_pinhole(struct harness *h)
 static void test_role_needs_privilege(void)
 {
 	struct harness h;
-	struct ctl_request req;
-	struct strbuf body;
-	const char *why = NULL;
+	char buf[512];
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
-	CHECK_INT(ctl_request_parse("role backup", 11, &req, &why), 0);
-	strbuf_init(&body, 4096);
-	CHECK_INT(role_answer(&h.d, &req, &body, daemon_now_ms()), -EPERM);
-	CHECK(strstr(strbuf_str(&body), "only root") != NULL);
+	CHECK(strstr(role_from(&h, "role backup", false, -EPERM, buf, sizeof(buf)),
+		     "only root") != NULL);
 	CHECK(!h.d.backup);
 	CHECK_INT(harness_audit_count(&h, "role-changed"), 0);
-	strbuf_reset(&body);
-	CHECK_INT(ctl_request_parse("role", 4, &req, &why), 0);
-	CHECK_INT(role_answer(&h.d, &req, &body, daemon_now_ms()), 0);
-	CHECK(strncmp(strbuf_str(&body), "role: primary for ", 18) == 0);
-	strbuf_free(&body);
+	CHECK(strncmp(role_from(&h, "role", false, 0, buf, sizeof(buf)),
+		      "role: primary for ", 18) == 0);
 	harness_fini(&h);
 }
 
