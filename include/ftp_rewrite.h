@@ -86,6 +86,26 @@ int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
 			 const struct inet_addr *to, char *out, size_t max_len,
 			 struct ftp_rewrite_span *span, struct ftp_rewrite *res);
 
+/* What ftp_rewrite_find_command found: the command and the port it
+ * names (kept in the rewrite). */
+struct ftp_rewrite_found {
+	enum ftp_rewrite_kind kind;	/* FTP_REWRITE_PORT or _EPRT */
+	uint16_t port;
+};
+
+/* Like ftp_rewrite_find_227, for a client's command: the first complete
+ * PORT or EPRT line in the payload that names `named` (any port), parsed
+ * strictly as the session parses commands, rewritten to name `to` with
+ * the same port (same length preferred). Returns 0 with *span, *found
+ * and *res, -ENOENT when the payload holds no such complete line, or
+ * ftp_rewrite_line's error (res->reason; *found and *span are set). */
+int ftp_rewrite_find_command(const uint8_t *payload, size_t len,
+			     bool line_start, const struct inet_addr *named,
+			     const struct inet_addr *to, char *out,
+			     size_t max_len, struct ftp_rewrite_span *span,
+			     struct ftp_rewrite_found *found,
+			     struct ftp_rewrite *res);
+
 /* The kind's name as logs print it: "227", "229", "PORT", "EPRT", or "?"
  * for a value outside the enum. */
 const char *ftp_rewrite_kind_name(enum ftp_rewrite_kind kind);

@@ -24,12 +24,14 @@ struct kernel_ops {
 	/* queue_accept: release the queued packet unchanged. */
 	int (*verdict_accept)(struct daemon *d, uint32_t packet_id);
 	/* queue_tcp_mangle + queue_accept_payload: release the queued packet
-	 * with its TCP payload bytes [off, off + len) replaced by rep, as
-	 * long (no sequence adjustment is asked for). 0, or negative errno
-	 * and the packet not released (the caller then accepts it
+	 * with its TCP payload bytes [off, off + old_len) replaced by
+	 * rep[0, rep_len); when the lengths differ the kernel is asked to
+	 * adjust the connection's sequence numbers (NFQA_CT). 0, or negative
+	 * errno and the packet not released (the caller then accepts it
 	 * unchanged). */
 	int (*verdict_rewrite)(struct daemon *d, const struct queue_packet *qp,
-			       size_t off, const char *rep, size_t len);
+			       size_t off, size_t old_len, const char *rep,
+			       size_t rep_len);
 	/* expect_install / expect_remove / expect_lookup / expect_list */
 	int (*expect_install)(struct daemon *d, const struct expect_request *r,
 			      char *err, size_t errlen);

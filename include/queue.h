@@ -84,10 +84,18 @@ int queue_accept(struct queue *q, uint32_t packet_id);
 
 /* Release a packet with new contents data[0..len) (network header
  * onwards; NFQA_PAYLOAD). The kernel takes it as is (CHECKSUM_NONE): the
- * checksums must be right (queue_tcp_mangle). No NFQA_CT is sent, so the
- * kernel adjusts no sequence numbers: the caller changes no length. */
+ * checksums must be right (queue_tcp_mangle).
+ *
+ * seqadj: the payload's length changed. The verdict then carries an
+ * empty NFQA_CT, and the kernel records the difference in the
+ * connection's sequence adjustment from this packet's sequence number on
+ * (kernel facts: nfqnl_recv_verdict() calls ctnetlink_glue_seqadj(),
+ * which acts only on a NATed connection with the seqadj extension, i.e.
+ * with the helper attached before NAT was set up; nf_ct_tcp_seqadj_set()
+ * finds the TCP header with ip_hdrlen(), so IPv4 only). Without seqadj no
+ * NFQA_CT is sent and nothing is adjusted: the length must not change. */
 int queue_accept_payload(struct queue *q, uint32_t packet_id,
-			 const uint8_t *data, size_t len);
+			 const uint8_t *data, size_t len, bool seqadj);
 
 /* The IPv4 or IPv6 TCP packet data[0..len) with its TCP payload bytes
  * [off, off + old_len) replaced by rep[0..rep_len), written to out (room

@@ -12,6 +12,7 @@
 #include "inet_addr.h"
 #include "packet.h"
 #include "policy.h"
+#include "seqadj.h"
 #include "stream.h"
 #include "ftp_parse.h"
 
@@ -204,6 +205,9 @@ struct session {
 	struct inet_addr real_server, nat_client;
 	uint16_t real_server_port, nat_client_port;
 	struct stream stream[2];	/* by enum session_direction */
+	/* what the kernel adjusts in each direction after a resized
+	 * rewrite (session_seqadj_add) */
+	struct seqadj seqadj[2];	/* by enum session_direction */
 	/* outstanding commands in order, oldest first */
 	struct session_command pending[SESSION_PENDING_MAX];
 	unsigned pending_count;
@@ -252,6 +256,13 @@ void session_free(struct session *s);
  * section 2). Call before the first session_packet; ignored when reply's
  * family differs from the control connection's. */
 void session_set_nat(struct session *s, const struct flow *reply);
+
+/* The packet of direction dir starting at sequence number seq was
+ * released diff bytes longer (negative: shorter) with a sequence
+ * adjustment asked of the kernel (include/seqadj.h): the other side's
+ * acknowledgements of dir are read through it from then on. */
+void session_seqadj_add(struct session *s, enum session_direction dir,
+			uint32_t seq, int32_t diff);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.

@@ -8,14 +8,14 @@
 #include <stdint.h>
 #include "session.h"
 
-/* The last line rewritten in a packet of a connection (inspect.c), so
+/* The last line rewritten in a packet of a connection (rewrite.c), so
  * that a retransmission of its segment is rewritten byte for byte the
- * same way (same-length rewrites only). Allocated on the first rewrite,
- * freed with the entry. */
+ * same way. Allocated on the first rewrite, freed with the entry. */
 #define SESSION_REWRITE_MEMO_MAX 128
 struct session_rewrite_memo {
+	uint32_t packet_seq;		/* the rewritten packet's first byte */
 	uint32_t seq;			/* the line's first byte */
-	uint16_t len;			/* old and new length */
+	uint16_t old_len, rep_len;
 	uint8_t direction;		/* enum session_direction */
 	char old[SESSION_REWRITE_MEMO_MAX];
 	char rep[SESSION_REWRITE_MEMO_MAX];
@@ -45,6 +45,11 @@ struct session_entry {
 					   half-open list) */
 	struct session session;
 	struct session_rewrite_memo *rewrite_memo;	/* owned, or NULL */
+	/* a resize whose sequence adjustment is still to be seen in the
+	 * conntrack status (rewrite.c): its direction and packet */
+	bool seqadj_pending;
+	uint8_t seqadj_dir;
+	uint32_t seqadj_seq;
 	struct session_entry *next;	/* hash chain by conntrack ID */
 	struct session_entry *half_prev, *half_next;	/* half-open list */
 	struct session_entry *control_next; /* hash chain by control

@@ -418,9 +418,18 @@ const char *ftp_rewrite_kind_name(enum ftp_rewrite_kind kind)
 	return rewrite_kinds[kind].name;
 }
 
+/* What a scan looks for: a line of `kind` naming `named` (and `port`,
+ * unless any_port), and what it found there. */
+struct rewrite_match {
+	enum ftp_rewrite_kind kind;	/* in: 227; out: PORT or EPRT */
+	const struct inet_addr *named;
+	uint16_t port;			/* in: the port; out when any_port */
+	bool any_port;
+};
+
 /* Whether line[0, len) (CR stripped) is a 227 naming named:port. */
-static bool rewrite_names(const char *line, size_t len,
-			  const struct inet_addr *named, uint16_t port)
+static bool rewrite_names_227(const char *line, size_t len,
+			      struct rewrite_match *m)
 {
 	struct ftp_reply_line r;
 	struct inet_addr a;
@@ -430,19 +439,50 @@ static bool rewrite_names(const char *line, size_t len,
 	return len >= 4 && memcmp(line, "227 ", 4) == 0 &&
 	       ftp_reply_line_parse(line, len, &r, &why) == 0 &&
 	       pasv_reply_parse(r.text, r.text_len, &a, &p, &why) == 0 &&
-	       p == port && inet_addr_equal(&a, named);
+	       p == m->port && inet_addr_equal(&a, m->named);
 }
 
-int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
-			 const struct inet_addr *named, uint16_t port,
-			 const struct inet_addr *to, char *out, size_t max_len,
-			 struct ftp_rewrite_span *span, struct ftp_rewrite *res)
+/* Whether line[0, len) (CR stripped) is a PORT or EPRT naming `named`,
+ * parsed as the session parses it; m->kind and m->port say which and
+ * with what port. */
+static bool rewrite_names_command(const char *line, size_t len,
+				  struct rewrite_match *m)
+{
+	struct ftp_command c;
+	struct inet_addr a;
+	const char *why;
+	int rc;
+
+	if (ftp_command_parse(line, len, &c, &why) < 0 || c.argument == NULL)
+		return false;
+	if (c.verb == FTP_COMMAND_PORT) {
+		m->kind = FTP_REWRITE_PORT;
+		rc = port_argument_parse(c.argument, c.argument_len, &a, &m->port, &why);
+	} else if (c.verb == FTP_COMMAND_EPRT) {
+		m->kind = FTP_REWRITE_EPRT;
+		rc = eprt_argument_parse(c.argument, c.argument_len, &a, &m->port, &why);
+	} else {
+		return false;
+	}
+	return rc == 0 && inet_addr_equal(&a, m->named);
+}
+
+static bool rewrite_names(const char *line, size_t len, struct rewrite_match *m)
+{
+	return m->any_port ? rewrite_names_command(line, len, m)
+			   : rewrite_names_227(line, len, m);
+}
+
+/* The first complete line in the payload that m names (see
+ * ftp_rewrite_find_227), its span set; -ENOENT when there is none. One
+ * pass over the payload. */
+static int rewrite_scan(const uint8_t *payload, size_t len, bool line_start,
+			struct rewrite_match *m, struct ftp_rewrite_span *span)
 {
 	const char *text = (const char *)payload;
 	const char *first = memchr(text, '\n', len);
 	size_t start = 0;
 
-	res->reason = "no complete 227 line naming that endpoint in the segment";
 	if (!line_start)
 		start = first != NULL ? (size_t)(first - text) + 1 : len;
 	while (start < len) {
@@ -455,14 +495,44 @@ int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
 		line_len = end - start;
 		if (line_len > 0 && text[end - 1] == '\r')
 			line_len--;
-		if (rewrite_names(text + start, line_len, named, port)) {
+		if (rewrite_names(text + start, line_len, m)) {
 			span->offset = start;
 			span->old_len = line_len;
-			return ftp_rewrite_line(FTP_REWRITE_227, text + start,
-						line_len, to, port, out,
-						max_len, res);
+			return 0;
 		}
 		start = end + 1;
 	}
 	return -ENOENT;
+}
+
+int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
+			 const struct inet_addr *named, uint16_t port,
+			 const struct inet_addr *to, char *out, size_t max_len,
+			 struct ftp_rewrite_span *span, struct ftp_rewrite *res)
+{
+	struct rewrite_match m = { FTP_REWRITE_227, named, port, false };
+
+	res->reason = "no complete 227 line naming that endpoint in the segment";
+	if (rewrite_scan(payload, len, line_start, &m, span) < 0)
+		return -ENOENT;
+	return ftp_rewrite_line(FTP_REWRITE_227, (const char *)payload + span->offset,
+				span->old_len, to, port, out, max_len, res);
+}
+
+int ftp_rewrite_find_command(const uint8_t *payload, size_t len,
+			     bool line_start, const struct inet_addr *named,
+			     const struct inet_addr *to, char *out,
+			     size_t max_len, struct ftp_rewrite_span *span,
+			     struct ftp_rewrite_found *found,
+			     struct ftp_rewrite *res)
+{
+	struct rewrite_match m = { FTP_REWRITE_PORT, named, 0, true };
+
+	res->reason = "no complete PORT or EPRT line naming that address in the segment";
+	if (rewrite_scan(payload, len, line_start, &m, span) < 0)
+		return -ENOENT;
+	found->kind = m.kind;
+	found->port = m.port;
+	return ftp_rewrite_line(m.kind, (const char *)payload + span->offset,
+				span->old_len, to, m.port, out, max_len, res);
 }

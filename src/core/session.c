@@ -103,6 +103,13 @@ void session_set_nat(struct session *s, const struct flow *reply)
 	s->nat_client_port = reply->dport;
 }
 
+void session_seqadj_add(struct session *s, enum session_direction dir,
+			uint32_t seq, int32_t diff)
+{
+	if (dir == SESSION_DIR_ORIGINAL || dir == SESSION_DIR_REPLY)
+		seqadj_add(&s->seqadj[dir], seq, diff);
+}
+
 void session_free(struct session *s)
 {
 	stream_free(&s->stream[SESSION_DIR_ORIGINAL]);
@@ -526,19 +533,25 @@ static void session_passive_nat(const struct session *s,
 	a->nat_dir = SESSION_DIR_ORIGINAL;
 }
 
-/* An approved active pinhole on a NATed control connection whose client
- * is not translated (DNAT alone, doc/nat.md 2.1): the server's data
- * connection to the client is translated like the control connection, so
- * it seems to come from the address the client dialled. A masqueraded
- * client's PORT names an address the server cannot reach: rewriting it
- * is not built yet, so that pinhole stays plain (as before NAT support). */
+/* An approved active pinhole on a NATed control connection (doc/nat.md
+ * 2.1, 2.2): the server's data connection is translated like the
+ * control connection, in the reply direction, and lands where the client
+ * listens. With DNAT alone it seems to come from the address the client
+ * dialled. A masqueraded client's PORT/EPRT naming its own address was
+ * rewritten on its way to name the client as the server sees it
+ * (nat_client, inspect.c), so the server connects there. A PORT a
+ * masqueraded client sent for another address (allowed by policy) is
+ * left plain: how that one is translated is not known here. */
 static void session_active_nat(const struct session *s,
 			       struct session_action *a)
 {
-	if (!s->nat || !inet_addr_equal(&s->client, &s->nat_client))
+	bool masqueraded = !inet_addr_equal(&s->client, &s->nat_client);
+
+	if (!s->nat || (masqueraded && !inet_addr_equal(&a->data.dst, &s->client)))
 		return;
 	a->nat = (struct flow_nat){ true, a->data.dst, a->data.dport };
 	a->nat_dir = SESSION_DIR_REPLY;
+	a->data.dst = s->nat_client;
 }
 
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */
@@ -1099,11 +1112,14 @@ void session_packet(struct session *s, const struct policy *p,
 	/* This packet's acknowledgement is about the other stream, and
 	 * what it proves delivered was sent before this packet: the lines
 	 * after a hole it reveals come first. A RST's acknowledgement is
-	 * not a statement about data received. */
+	 * not a statement about data received. It counts the peer's bytes
+	 * as the kernel adjusted them (a resized rewrite): read it back in
+	 * the peer's own numbering. */
 	peer = dir == SESSION_DIR_ORIGINAL ? SESSION_DIR_REPLY
 					   : SESSION_DIR_ORIGINAL;
 	if (pkt->ack_flag && !pkt->rst) {
-		r = stream_peer_acked(&s->stream[peer], pkt->ack);
+		r = stream_peer_acked(&s->stream[peer],
+				      seqadj_ack(&s->seqadj[peer], pkt->ack));
 		if (r > 0) {
 			session_resync(s, peer, r, out);
 			session_lines(s, p, peer, now_ms, out);

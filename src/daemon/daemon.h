@@ -109,6 +109,9 @@ struct daemon {
 	/* the session whose packet is being handled: a DESTROY event read
 	 * meanwhile only marks it (pinholes.c), inspect.c ends it after */
 	struct session_entry *inspecting;
+	/* the kernel did not adjust sequence numbers after a resized
+	 * rewrite (rewrite.c): no more resizes */
+	bool resize_refused;
 	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
 	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
 	uint64_t slow_loop_warned_ms;	/* ftpgated.c */
@@ -197,6 +200,19 @@ void inspect_pinhole_open(struct daemon *d, struct session_entry *e,
 			  struct session_action *a, struct inspect_outcome *o);
 void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 			    struct session_action *a, struct inspect_outcome *o);
+
+/* ---- rewrite.c -------------------------------------------------------- */
+
+/* Release the packet rewritten when a NAT asks for it: a 227 whose
+ * installed pinhole has `rewrite` set, a masqueraded client's PORT or
+ * EPRT naming its own address, or a retransmission of the line last
+ * rewritten. 1 when released (its verdict sent), 0 when the caller must
+ * release it unchanged. */
+int rewrite_verdict(struct daemon *d, struct session_entry *e,
+		    enum session_direction dir, const struct queue_packet *qp,
+		    const struct packet_info *pkt, bool line_start,
+		    const struct session_actions *actions,
+		    const struct inspect_outcome *outcome);
 
 /* ---- action.c --------------------------------------------------------- */
 

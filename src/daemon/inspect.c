@@ -15,7 +15,6 @@
 #include "daemon.h"
 #include "log.h"
 #include "packet.h"
-#include "ftp_rewrite.h"
 
 static void inspect_expect_request(const struct session_entry *e,
 				   const struct session_action *a,
@@ -445,92 +444,8 @@ static bool inspect_line_start(const struct session *s,
 	       st->line_len == 0 && !st->discarding && !st->cut;
 }
 
-/* Remember the rewrite of the line at payload offset off of this packet
- * (len bytes each way), for its retransmissions. Lines longer than the
- * memo are not remembered (a 227 is far shorter). */
-static void inspect_rewrite_remember(struct session_entry *e,
-				     enum session_direction dir,
-				     const struct packet_info *pkt, size_t off,
-				     const char *rep, size_t len)
-{
-	struct session_rewrite_memo *m = e->rewrite_memo;
-
-	if (len > SESSION_REWRITE_MEMO_MAX)
-		return;
-	if (m == NULL && (m = e->rewrite_memo = malloc(sizeof(*m))) == NULL)
-		return;
-	m->seq = pkt->seq + (uint32_t)off;
-	m->len = (uint16_t)len;
-	m->direction = (uint8_t)dir;
-	memcpy(m->old, pkt->payload + off, len);
-	memcpy(m->rep, rep, len);
-}
-
-/* A retransmitted segment holding the line last rewritten, still with
- * its old bytes: rewritten the same way (1), else 0. The session does not
- * read retransmitted bytes again, so nothing else would. */
-static int inspect_rewrite_again(struct daemon *d, struct session_entry *e,
-				 enum session_direction dir,
-				 const struct queue_packet *qp,
-				 const struct packet_info *pkt)
-{
-	const struct session_rewrite_memo *m = e->rewrite_memo;
-	uint32_t off;
-
-	if (m == NULL || m->direction != dir || pkt->syn || pkt->rst)
-		return 0;
-	off = m->seq - pkt->seq;
-	if (off >= pkt->payload_len || pkt->payload_len - off < m->len ||
-	    memcmp(pkt->payload + off, m->old, m->len) != 0 ||
-	    d->kernel->verdict_rewrite(d, qp, off, m->rep, m->len) != 0)
-		return 0;
-	log_msg(LOG_INFO, "retransmitted segment rewritten again like the first (conntrack %u, sequence number %u)",
-		e->conntrack_id, m->seq);
-	return 1;
-}
-
-/* A 227 announcing a DNAT-published server's own address, whose pinhole
- * is installed: rewrite it in this packet to name the address the client
- * dialled (doc/nat.md 2.1, 3), same length only. 1 when the packet was
- * released rewritten; 0 when it must be released unchanged (said why in
- * the log: never a corrupted stream). */
-static int inspect_rewrite(struct daemon *d, struct session_entry *e,
-			   enum session_direction dir,
-			   const struct queue_packet *qp,
-			   const struct packet_info *pkt, bool line_start,
-			   const struct session_action *a)
-{
-	char out[512], named[64], to[64];
-	struct ftp_rewrite_span span;
-	struct ftp_rewrite res;
-	int rc;
-
-	rc = ftp_rewrite_find_227(pkt->payload, pkt->payload_len, line_start,
-				  &a->nat.address, a->data.dport, &a->data.dst, out,
-				  sizeof(out), &span, &res);
-	flow_endpoint_format(&a->nat.address, a->data.dport, named, sizeof(named));
-	flow_endpoint_format(&a->data.dst, a->data.dport, to, sizeof(to));
-	if (rc == 0 && res.same_length &&
-	    (rc = d->kernel->verdict_rewrite(d, qp, span.offset, out, res.len)) == 0) {
-		log_msg(LOG_INFO, "227 rewritten from %s to %s (same length; conntrack %u)",
-			named, to, e->conntrack_id);
-		inspect_rewrite_remember(e, dir, pkt, span.offset, out, res.len);
-		return 1;
-	}
-	if (rc == 0)
-		log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): naming %s needs a longer line than the reply has room for, and changing its length needs sequence adjustment, which ftpgated does not do yet; clients that ignore the 227's address (curl, python ftplib by default) still connect; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
-			named, e->conntrack_id, to, to);
-	else
-		log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s",
-			named, e->conntrack_id,
-			rc == -ENOENT ? "the line is not whole in one segment" :
-			rc < 0 && res.reason == NULL ? strerror(-rc) : res.reason, to);
-	return 0;
-}
-
-/* The packet's verdict: rewritten when an installed pinhole asks for it
- * (at most one line per packet is rewritten) or when it retransmits the
- * line last rewritten, else unchanged. */
+/* The packet's verdict: rewritten when a NAT asks for it (rewrite.c),
+ * else unchanged. */
 static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   enum session_direction dir,
 			   const struct queue_packet *qp,
@@ -538,17 +453,8 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   const struct session_actions *actions,
 			   const struct inspect_outcome *outcome)
 {
-	unsigned i;
-
-	for (i = 0; e != NULL && i < actions->count; i++) {
-		const struct session_action *a = &actions->item[i];
-
-		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
-		    outcome[i].ret == 0 &&
-		    inspect_rewrite(d, e, dir, qp, pkt, line_start, a) == 1)
-			return 0;
-	}
-	if (e != NULL && inspect_rewrite_again(d, e, dir, qp, pkt) == 1)
+	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, line_start,
+					 actions, outcome) == 1)
 		return 0;
 	return d->kernel->verdict_accept(d, qp->packet_id);
 }

@@ -11,14 +11,16 @@ static int kernel_netlink_verdict_accept(struct daemon *d, uint32_t packet_id)
 
 static int kernel_netlink_verdict_rewrite(struct daemon *d,
 					  const struct queue_packet *qp,
-					  size_t off, const char *rep, size_t len)
+					  size_t off, size_t old_len,
+					  const char *rep, size_t rep_len)
 {
 	static uint8_t out[65535];
 	size_t out_len;
-	int rc = queue_tcp_mangle(qp->data, qp->len, off, len, rep, len, out,
-				  sizeof(out), &out_len);
+	int rc = queue_tcp_mangle(qp->data, qp->len, off, old_len, rep, rep_len,
+				  out, sizeof(out), &out_len);
 
-	return rc < 0 ? rc : queue_accept_payload(d->queue, qp->packet_id, out, out_len);
+	return rc < 0 ? rc : queue_accept_payload(d->queue, qp->packet_id, out,
+						  out_len, old_len != rep_len);
 }
 
 static int kernel_netlink_expect_install(struct daemon *d,

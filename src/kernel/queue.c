@@ -511,7 +511,7 @@ int queue_accept(struct queue *q, uint32_t packet_id)
 }
 
 int queue_accept_payload(struct queue *q, uint32_t packet_id,
-			 const uint8_t *data, size_t len)
+			 const uint8_t *data, size_t len, bool seqadj)
 {
 	char *buf;
 	struct nlmsghdr *nlh;
@@ -525,6 +525,8 @@ int queue_accept_payload(struct queue *q, uint32_t packet_id,
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
 	nfq_nlmsg_verdict_put(nlh, (int)packet_id, NF_ACCEPT);
 	nfq_nlmsg_verdict_put_pkt(nlh, data, (uint32_t)len);
+	if (seqadj)
+		mnl_attr_nest_end(nlh, mnl_attr_nest_start(nlh, NFQA_CT));
 	while (mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len) < 0) {
 		if (errno != EINTR) {
 			rc = -errno;

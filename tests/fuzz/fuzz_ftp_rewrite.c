@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
 #include "ftp_parse.h"
 #include "ftp_rewrite.h"
@@ -85,6 +86,42 @@ static void fuzz_find(const uint8_t *data, size_t size,
 	FUZZ_ASSERT(named_port == port && inet_addr_equal(&named, a));
 }
 
+/* ftp_rewrite_find_command on the same bytes: a find is a whole line of
+ * the segment that parses as the PORT or EPRT it reports, naming a, and
+ * a successful rewrite names `to` with the same port. */
+static void fuzz_find_command(const uint8_t *data, size_t size,
+			      const struct inet_addr *a)
+{
+	const uint8_t *seg = data + FUZZ_HEADER;
+	size_t len = size - FUZZ_HEADER;
+	struct inet_addr to = *a, named;
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite_found f;
+	struct ftp_rewrite res;
+	uint16_t named_port = 0;
+	char out[512];
+	int rc;
+
+	if (to.family == AF_INET)
+		to.v4.s_addr ^= htonl(1);
+	else
+		to.v6.s6_addr[15] ^= 1;
+	rc = ftp_rewrite_find_command(seg, len, data[0] & 0x80, a, &to, out,
+				      sizeof(out), &span, &f, &res);
+	if (rc == -ENOENT)
+		return;
+	FUZZ_ASSERT(span.offset + span.old_len < len);
+	FUZZ_ASSERT(span.offset == 0 || seg[span.offset - 1] == '\n');
+	FUZZ_ASSERT(memchr(seg + span.offset, '\n', span.old_len) == NULL);
+	FUZZ_ASSERT(fuzz_names(f.kind, (const char *)seg + span.offset,
+			       span.old_len, &named, &named_port) == 0);
+	FUZZ_ASSERT(named_port == f.port && inet_addr_equal(&named, a));
+	if (rc != 0)
+		return;
+	FUZZ_ASSERT(fuzz_names(f.kind, out, res.len, &named, &named_port) == 0);
+	FUZZ_ASSERT(named_port == f.port && inet_addr_equal(&named, &to));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	enum ftp_rewrite_kind kind;
@@ -124,5 +161,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(out);
 	fuzz_find(data, size, &a, port);
+	fuzz_find_command(data, size, &a);
 	return 0;
 }

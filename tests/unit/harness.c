@@ -80,17 +80,22 @@ static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
 
 /* The packet's TCP payload with the span replaced, recorded. */
 static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
-				size_t off, const char *rep, size_t len)
+				size_t off, size_t old_len, const char *rep,
+				size_t rep_len)
 {
 	struct fake_kernel *k = &harness_of(d)->k;
 	struct packet_info pkt;
 
 	if (packet_parse(qp->data, qp->len, &pkt) < 0 ||
-	    off + len > pkt.payload_len || pkt.payload_len > sizeof(k->rewritten))
+	    off + old_len > pkt.payload_len ||
+	    pkt.payload_len - old_len + rep_len > sizeof(k->rewritten))
 		return -EINVAL;
-	memcpy(k->rewritten, pkt.payload, pkt.payload_len);
-	memcpy(k->rewritten + off, rep, len);
-	k->rewritten_len = pkt.payload_len;
+	memcpy(k->rewritten, pkt.payload, off);
+	memcpy(k->rewritten + off, rep, rep_len);
+	memcpy(k->rewritten + off + rep_len, pkt.payload + off + old_len,
+	       pkt.payload_len - off - old_len);
+	k->rewritten_len = pkt.payload_len - old_len + rep_len;
+	k->seqadj_diff += (int)rep_len - (int)old_len;
 	k->rewrites++;
 	k->verdicts++;
 	return 0;
@@ -357,6 +362,8 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 		qp.has_reply = true;
 		qp.reply = h->reply;
 		qp.ct_status = IPS_CONFIRMED | IPS_DST_NAT | IPS_SRC_NAT;
+		if (h->k.seqadj_diff != 0 && !h->k.no_seqadj_ext)
+			qp.ct_status |= IPS_SEQ_ADJUST;
 	}
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;

@@ -44,6 +44,12 @@ struct fake_kernel {
 	/* the TCP payload of the last rewritten packet, as released */
 	char rewritten[2048];
 	size_t rewritten_len;
+	/* the sum of the length changes the kernel was asked to adjust
+	 * sequence numbers for (rewrites whose length changed) */
+	int seqadj_diff;
+	/* the conntrack has no seqadj extension (the helper was attached
+	 * after NAT was set up): a resize is not recorded in its status */
+	bool no_seqadj_ext;
 	uint32_t next_id;
 	bool master_gone;		/* harness_conntrack_destroy ran */
 	/* the control connection's conntrack has no event cache (created

@@ -377,6 +377,59 @@ static void find_227(void)
 				       50000, &p, out, sizeof(out), &span, &res), -ENOENT);
 }
 
+/* find the first complete PORT or EPRT naming an address, any port, as
+ * the session parses commands */
+static int find_cmd(const char *seg, size_t len, bool line_start,
+		    const char *named, const char *to, char *out,
+		    struct ftp_rewrite_span *span, struct ftp_rewrite_found *f,
+		    struct ftp_rewrite *res)
+{
+	struct inet_addr n = v4(named), t = v4(to);
+
+	return ftp_rewrite_find_command((const uint8_t *)seg, len, line_start,
+					&n, &t, out, BOUND, span, f, res);
+}
+
+/* ftp_rewrite_find_command: a masqueraded client's PORT or EPRT naming
+ * its own address, among pipelined commands; never another address's,
+ * never an incomplete or malformed line. */
+static void find_command(void)
+{
+	const char *seg = "TYPE I\r\nPORT 10,1,1,2,195,81\r\nLIST\r\n";
+	const char *eprt = "EPRT |1|10.1.1.2|50001|\r\n";
+	const char *lower = "port 10,1,1,2,195,81\r\n";
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite_found f;
+	struct ftp_rewrite res;
+	char out[BOUND];
+
+	CHECK_INT(find_cmd(seg, strlen(seg), true, "10.1.1.2", "203.0.113.1", out,
+			   &span, &f, &res), 0);
+	CHECK(f.kind == FTP_REWRITE_PORT && f.port == 50001);
+	CHECK_INT(span.offset, 8);
+	CHECK_INT(span.old_len, 20);
+	CHECK(!res.same_length && res.len == 23 &&
+	      memcmp(out, "PORT 203,0,113,1,195,81", 23) == 0);
+	CHECK_INT(find_cmd(eprt, strlen(eprt), true, "10.1.1.2", "203.0.113.1", out,
+			   &span, &f, &res), 0);
+	CHECK(f.kind == FTP_REWRITE_EPRT && f.port == 50001 &&
+	      memcmp(out, "EPRT |1|203.0.113.1|50001|", res.len) == 0);
+	/* the verb in any case, as the session reads it */
+	CHECK_INT(find_cmd(lower, strlen(lower), true, "10.1.1.2", "203.0.113.1", out,
+			   &span, &f, &res), 0);
+	CHECK(res.len == 23 && memcmp(out, "port 203,0,113,1,195,81", 23) == 0);
+	/* another address; the line incomplete; starting mid-line */
+	CHECK_INT(find_cmd(seg, strlen(seg), true, "10.1.1.3", "203.0.113.1", out,
+			   &span, &f, &res), -ENOENT);
+	CHECK_INT(find_cmd(seg, 27, true, "10.1.1.2", "203.0.113.1", out,
+			   &span, &f, &res), -ENOENT);
+	CHECK_INT(find_cmd(seg + 8, strlen(seg) - 8, false, "10.1.1.2",
+			   "203.0.113.1", out, &span, &f, &res), -ENOENT);
+	/* a malformed PORT (port byte over 255) is not rewritten */
+	CHECK_INT(find_cmd("PORT 10,1,1,2,256,1\r\n", 21, true, "10.1.1.2",
+			   "203.0.113.1", out, &span, &f, &res), -ENOENT);
+}
+
 int main(void)
 {
 	size_t i;
@@ -387,5 +440,6 @@ int main(void)
 	sweep_eprt6();
 	misuse();
 	find_227();
+	find_command();
 	return check_report("ftp_rewrite");
 }

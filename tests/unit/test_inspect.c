@@ -842,12 +842,166 @@ static void test_nat_227_many(void)
 	harness_fini(&h);
 }
 
+/* ---- NAT: masqueraded clients (doc/nat.md 2.2) ---------------------- */
+
+/* The gateway's address on the server's side: the client as the server
+ * sees it. */
+#define NAT_GW "203.0.113.1"
+
+/* An active-mode session of client to the real server V4_SERVER (or
+ * server), masqueraded to nat_client. */
+static void masq_harness(struct harness *h, const char *client,
+			 const char *server, const char *nat_client)
+{
+	harness_init(h, client, server, ACTIVE, STARTED_LONG_AGO);
+	harness_nat(h, server, nat_client, 61000);
+	harness_login(h);
+}
+
+/* The server's segment acknowledging the client's bytes as the kernel
+ * adjusted them (diff more than the client sent). */
+static void masq_server_send(struct harness *h, const char *text, int diff)
+{
+	harness_segment(h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, h->next_seq[S],
+			h->next_seq[C] + (uint32_t)diff, text, strlen(text),
+			h->ifindex[S]);
+	h->next_seq[S] += (uint32_t)strlen(text);
+}
+
+/* The PORT names the client's own address: it reaches the server naming
+ * the gateway, same length (a leading zero on a port byte absorbs the
+ * shorter address), and the server's 200 opens server -> gateway:q,
+ * translated in the reply direction to the client's q. Without the
+ * rewrite the server would connect to an address it cannot reach. */
+static void test_nat_masq_port(void)
+{
+	static const char want[] = "PORT 203,0,113,1,195,081\r\n";
+	const struct expect_request *r;
+	struct harness h;
+
+	masq_harness(&h, V4_CLIENT, V4_SERVER, NAT_GW);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	CHECK_INT(h.k.seqadj_diff, 0);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(nat_expect(&h, NAT_GW, 50001, 1, V4_CLIENT));
+	r = harness_expect(&h, NAT_GW, 50001);
+	CHECK(r != NULL && inet_addr_equal(&r->expect.src, &h.server));
+	CHECK(!harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK_INT(harness_pinholes(&h), 1);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* A PORT whose new address is longer: released 3 bytes longer with the
+ * kernel's sequence adjustment asked for; the server's acknowledgements,
+ * 3 ahead of what the client sent, read as no loss (no resync), and the
+ * 200 still opens the pinhole. So do 50 more in the same session. */
+static void test_nat_masq_port_resized(void)
+{
+	static const char want[] = "PORT 203,0,113,1,195,81\r\n";
+	struct harness h;
+	char port[64];
+	int i, ok = 0;
+
+	masq_harness(&h, "10.1.1.2", V4_SERVER, NAT_GW);
+	harness_send(&h, C, "PORT 10,1,1,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	CHECK_INT(h.k.seqadj_diff, 3);
+	masq_server_send(&h, "200 PORT command successful\r\n", 3);
+	CHECK(nat_expect(&h, NAT_GW, 50001, 1, "10.1.1.2"));
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	CHECK(!h.d.resize_refused);
+	for (i = 0; i < 50; i++) {
+		snprintf(port, sizeof(port), "PORT 10,1,1,2,196,%d\r\n", i);
+		harness_send(&h, C, port);
+		masq_server_send(&h, "200 PORT command successful\r\n", 3 * (i + 2));
+		ok += h.k.rewrites == (unsigned)i + 2 &&
+		      nat_expect(&h, NAT_GW, (uint16_t)(196 * 256 + i), 1, "10.1.1.2");
+	}
+	CHECK_INT(ok, 50);
+	CHECK_INT(h.k.seqadj_diff, 3 * 51);
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* The kernel did not record the adjustment (no seqadj extension: the
+ * helper was attached after NAT was set up): said once the server's
+ * acknowledgement shows it, and later resizes are refused (the PORT
+ * passes unchanged); same-length rewrites go on. */
+static void test_nat_masq_seqadj_missing(void)
+{
+	struct harness h;
+
+	masq_harness(&h, "10.1.1.2", V4_SERVER, NAT_GW);
+	h.k.no_seqadj_ext = true;
+	harness_send(&h, C, "PORT 10,1,1,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(!h.d.resize_refused);
+	masq_server_send(&h, "200 PORT command successful\r\n", 3);
+	CHECK(h.d.resize_refused);
+	harness_send(&h, C, "PORT 10,1,1,2,195,82\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	harness_fini(&h);
+}
+
+/* Under masquerade a PORT naming another address is not rewritten (the
+ * server would be told to connect to the gateway for someone else) and
+ * policy refuses it as before: no pinhole at all. */
+static void test_nat_masq_third_party(void)
+{
+	struct harness h;
+
+	masq_harness(&h, V4_CLIENT, V4_SERVER, NAT_GW);
+	harness_send(&h, C, "PORT 192,0,2,7,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 0);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	harness_fini(&h);
+}
+
+/* IPv6: an EPRT whose rewrite changes its length passes unchanged (the
+ * kernel's adjustment is IPv4 only); a same-length one is rewritten. */
+static void test_nat_masq_eprt_v6(void)
+{
+	static const char want[] = "EPRT |2|2001:db8:2::1|50001|\r\n";
+	struct harness h;
+
+	masq_harness(&h, V6_CLIENT, V6_SERVER, "2001:db8:2::1");
+	harness_send(&h, C, "EPRT |2|2001:db8:1::2|50001|\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	harness_send(&h, S, "200 EPRT command successful\r\n");
+	CHECK(nat_expect(&h, "2001:db8:2::1", 50001, 1, V6_CLIENT));
+	harness_fini(&h);
+
+	masq_harness(&h, V6_CLIENT, V6_SERVER, "2001:db8:2::100");
+	harness_send(&h, C, "EPRT |2|2001:db8:1::2|50001|\r\n");
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(h.k.seqadj_diff, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 int main(void)
 {
 	test_passive_baseline();
 	test_epsv_ipv6_baseline();
 	test_active_baseline();
 	test_nat_dnat_227();
+	test_nat_masq_port();
+	test_nat_masq_port_resized();
+	test_nat_masq_seqadj_missing();
+	test_nat_masq_third_party();
+	test_nat_masq_eprt_v6();
 	test_nat_third_party();
 	test_nat_server_section();
 	test_nat_announce_address();

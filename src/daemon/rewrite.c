@@ -1,0 +1,237 @@
+/* rewrite: the lines a NAT gateway must change on their way (doc/nat.md):
+ * a DNAT-published server's 227 names the address the client dialled, a
+ * masqueraded client's PORT or EPRT names the client as the server sees
+ * it. Same length when the grammar leaves room (ftp_rewrite.h); else the
+ * kernel adjusts the connection's sequence numbers (IPv4 only), mirrored
+ * in the session (seqadj.h) so that acknowledgements still read right.
+ * A line that cannot be rewritten passes unchanged, said why: never a
+ * corrupted stream. Part of the daemon (daemon.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include "daemon.h"
+#include "ftp_rewrite.h"
+#include "log.h"
+
+/* Room for a rewritten line: longer than line-max-bytes can be. */
+#define REWRITE_LINE_MAX 512
+
+/* One line to rewrite in this packet. */
+struct rewrite_job {
+	const char *what;		/* "227", "PORT", "EPRT" */
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	char out[REWRITE_LINE_MAX];
+	char from[FLOW_STRLEN], to[FLOW_STRLEN];
+};
+
+/* Remember the rewrite of this packet's line (for its retransmissions).
+ * Lines longer than the memo are not remembered (a 227 or a PORT is far
+ * shorter). */
+static void rewrite_remember(struct session_entry *e, enum session_direction dir,
+			     const struct packet_info *pkt,
+			     const struct rewrite_job *j)
+{
+	struct session_rewrite_memo *m = e->rewrite_memo;
+
+	if (j->span.old_len > SESSION_REWRITE_MEMO_MAX ||
+	    j->res.len > SESSION_REWRITE_MEMO_MAX)
+		return;
+	if (m == NULL && (m = e->rewrite_memo = malloc(sizeof(*m))) == NULL)
+		return;
+	m->packet_seq = pkt->seq;
+	m->seq = pkt->seq + (uint32_t)j->span.offset;
+	m->old_len = (uint16_t)j->span.old_len;
+	m->rep_len = (uint16_t)j->res.len;
+	m->direction = (uint8_t)dir;
+	memcpy(m->old, pkt->payload + j->span.offset, j->span.old_len);
+	memcpy(m->rep, j->out, j->res.len);
+}
+
+/* A retransmitted segment holding the line last rewritten, still with its
+ * old bytes: rewritten the same way (1), else 0. The session does not
+ * read retransmitted bytes again, so nothing else would. A resized line
+ * only in a segment that starts where the first one did or before it:
+ * the kernel shifts a later start by the whole difference (seqadj.h). */
+static int rewrite_again(struct daemon *d, struct session_entry *e,
+			 enum session_direction dir,
+			 const struct queue_packet *qp,
+			 const struct packet_info *pkt)
+{
+	const struct session_rewrite_memo *m = e->rewrite_memo;
+	uint32_t off;
+
+	if (m == NULL || m->direction != dir || pkt->syn || pkt->rst)
+		return 0;
+	if (m->old_len != m->rep_len && (int32_t)(m->packet_seq - pkt->seq) < 0)
+		return 0;
+	off = m->seq - pkt->seq;
+	if (off >= pkt->payload_len || pkt->payload_len - off < m->old_len ||
+	    memcmp(pkt->payload + off, m->old, m->old_len) != 0 ||
+	    d->kernel->verdict_rewrite(d, qp, off, m->old_len, m->rep,
+				       m->rep_len) != 0)
+		return 0;
+	log_msg(LOG_INFO, "retransmitted segment rewritten again like the first (conntrack %u, sequence number %u)",
+		e->conntrack_id, m->seq);
+	return 1;
+}
+
+/* After a resize, the first packet from the other side that acknowledges
+ * the resized segment was sent after the kernel took the verdict, so its
+ * conntrack status says whether the kernel recorded the adjustment
+ * (IPS_SEQ_ADJUST, set by nf_ct_seqadj_set() only when the conntrack has
+ * the seqadj extension, doc/nat.md 5). If it did not, that stream is
+ * already off by the difference: said with the fix, and resizing stops
+ * for the daemon's life. */
+static void rewrite_check_seqadj(struct daemon *d, struct session_entry *e,
+				 enum session_direction dir,
+				 const struct queue_packet *qp,
+				 const struct packet_info *pkt)
+{
+	if (!e->seqadj_pending || dir == e->seqadj_dir || !pkt->ack_flag ||
+	    (int32_t)(pkt->ack - e->seqadj_seq) <= 0 || !qp->has_conntrack)
+		return;
+	e->seqadj_pending = false;
+	if (qp->ct_status & IPS_SEQ_ADJUST)
+		return;
+	d->resize_refused = true;
+	log_msg(LOG_ERR, "sequence adjustment missing on conntrack %u after a rewrite changed a line's length: that control connection is broken; the helper must be attached before NAT is set up (prerouting, priority -150: after conntrack, before dstnat; rules/ftpgate.nft does this); rewrites that change a length are refused until ftpgated restarts",
+		e->conntrack_id);
+}
+
+/* Why a resize cannot be asked for, or NULL. */
+static const char *rewrite_resize_refused(const struct daemon *d,
+					  const struct session_entry *e)
+{
+	if (e->session.client.family == AF_INET6)
+		return "changing its length needs the kernel's sequence adjustment, which is wrong for IPv6 (nf_ct_tcp_seqadj_set reads an IPv4 header length)";
+	if (d->resize_refused)
+		return "changing its length needs the kernel's sequence adjustment, found missing earlier (see the error logged then)";
+	return NULL;
+}
+
+/* Release the packet with j's line rewritten. 0, or negative errno with
+ * the reason logged by the caller in *why. */
+static int rewrite_send(struct daemon *d, struct session_entry *e,
+			enum session_direction dir,
+			const struct queue_packet *qp,
+			const struct packet_info *pkt,
+			const struct rewrite_job *j, const char **why)
+{
+	int32_t diff = (int32_t)j->res.len - (int32_t)j->span.old_len;
+	int rc;
+
+	if (diff != 0 && (*why = rewrite_resize_refused(d, e)) != NULL)
+		return -EOPNOTSUPP;
+	rc = d->kernel->verdict_rewrite(d, qp, j->span.offset, j->span.old_len,
+					j->out, j->res.len);
+	if (rc < 0) {
+		*why = strerror(-rc);
+		return rc;
+	}
+	if (diff != 0) {
+		session_seqadj_add(&e->session, dir, pkt->seq, diff);
+		e->seqadj_pending = true;
+		e->seqadj_dir = (uint8_t)dir;
+		e->seqadj_seq = pkt->seq;
+		log_msg(LOG_INFO, "%s rewritten from %s to %s (length %+d, sequence adjusted; conntrack %u)",
+			j->what, j->from, j->to, (int)diff, e->conntrack_id);
+	} else {
+		log_msg(LOG_INFO, "%s rewritten from %s to %s (same length; conntrack %u)",
+			j->what, j->from, j->to, e->conntrack_id);
+	}
+	rewrite_remember(e, dir, pkt, j);
+	return 0;
+}
+
+/* A 227 announcing a DNAT-published server's own address, whose pinhole
+ * is installed: rewritten in this packet to name the address the client
+ * dialled (doc/nat.md 2.1). 1 when released rewritten, else 0 (said
+ * why). */
+static int rewrite_227(struct daemon *d, struct session_entry *e,
+		       enum session_direction dir,
+		       const struct queue_packet *qp,
+		       const struct packet_info *pkt, bool line_start,
+		       const struct session_action *a)
+{
+	struct rewrite_job j = { .what = "227" };
+	const char *why = NULL;
+	int rc;
+
+	flow_endpoint_format(&a->nat.address, a->data.dport, j.from, sizeof(j.from));
+	flow_endpoint_format(&a->data.dst, a->data.dport, j.to, sizeof(j.to));
+	rc = ftp_rewrite_find_227(pkt->payload, pkt->payload_len, line_start,
+				  &a->nat.address, a->data.dport, &a->data.dst,
+				  j.out, sizeof(j.out), &j.span, &j.res);
+	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0)
+		return 1;
+	if (rc == -ENOENT)
+		why = "the line is not whole in one segment";
+	else if (rc < 0)
+		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
+	log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
+		j.from, e->conntrack_id, why, j.to, j.to);
+	return 0;
+}
+
+/* A masqueraded client's PORT or EPRT naming its own address: rewritten
+ * in this packet to name the client as the server sees it, same port
+ * (doc/nat.md 2.2); the pinhole follows the server's 200
+ * (session_active_nat). 1 when released rewritten, else 0 (a line that
+ * is not there is not said; one that cannot be rewritten is). */
+static int rewrite_command(struct daemon *d, struct session_entry *e,
+			   enum session_direction dir,
+			   const struct queue_packet *qp,
+			   const struct packet_info *pkt, bool line_start)
+{
+	const struct session *s = &e->session;
+	struct rewrite_job j = { .what = "PORT" };
+	struct ftp_rewrite_found f = { FTP_REWRITE_PORT, 0 };
+	const char *why = NULL;
+	int rc;
+
+	rc = ftp_rewrite_find_command(pkt->payload, pkt->payload_len,
+				      line_start, &s->client, &s->nat_client,
+				      j.out, sizeof(j.out), &j.span, &f, &j.res);
+	if (rc == -ENOENT)
+		return 0;
+	j.what = ftp_rewrite_kind_name(f.kind);
+	flow_endpoint_format(&s->client, f.port, j.from, sizeof(j.from));
+	flow_endpoint_format(&s->nat_client, f.port, j.to, sizeof(j.to));
+	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0)
+		return 1;
+	if (rc < 0)
+		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
+	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; the server cannot connect to that address: use passive mode through this gateway",
+		j.what, j.from, e->conntrack_id, why);
+	return 0;
+}
+
+int rewrite_verdict(struct daemon *d, struct session_entry *e,
+		    enum session_direction dir, const struct queue_packet *qp,
+		    const struct packet_info *pkt, bool line_start,
+		    const struct session_actions *actions,
+		    const struct inspect_outcome *outcome)
+{
+	const struct session *s = &e->session;
+	unsigned i;
+
+	rewrite_check_seqadj(d, e, dir, qp, pkt);
+	for (i = 0; i < actions->count; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
+		    outcome[i].ret == 0 &&
+		    rewrite_227(d, e, dir, qp, pkt, line_start, a) == 1)
+			return 1;
+	}
+	if (dir == SESSION_DIR_ORIGINAL && s->nat && pkt->payload_len > 0 &&
+	    !inet_addr_equal(&s->client, &s->nat_client) &&
+	    rewrite_command(d, e, dir, qp, pkt, line_start) == 1)
+		return 1;
+	return rewrite_again(d, e, dir, qp, pkt);
+}
