@@ -183,6 +183,9 @@ struct session_command {
 	struct inet_addr announced;
 	uint16_t announced_port;
 	const char *why;
+	/* a masqueraded client's PORT/EPRT reached the server rewritten to
+	 * name nat_client (session_command_rewritten) */
+	bool rewritten;
 };
 
 /* A pinhole the session opened and does not know gone. */
@@ -263,6 +266,14 @@ void session_set_nat(struct session *s, const struct flow *reply);
  * acknowledgements of dir are read through it from then on. */
 void session_seqadj_add(struct session *s, enum session_direction dir,
 			uint32_t seq, int32_t diff);
+
+/* The client's pending PORT or EPRT naming its own address and `port`
+ * (the newest such) reached the server rewritten to name nat_client:port
+ * (a masqueraded client, doc/nat.md 2.2): its pinhole is for
+ * nat_client:port, translated to the client. One that was not rewritten
+ * (a line split over segments, a resize refused) gets a plain pinhole for
+ * what the server was told. */
+void session_command_rewritten(struct session *s, uint16_t port);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.

@@ -110,6 +110,22 @@ void session_seqadj_add(struct session *s, enum session_direction dir,
 		seqadj_add(&s->seqadj[dir], seq, diff);
 }
 
+void session_command_rewritten(struct session *s, uint16_t port)
+{
+	unsigned i = s->pending_count;
+
+	while (i-- > 0) {
+		struct session_command *c = &s->pending[i];
+
+		if ((c->verb == FTP_COMMAND_PORT || c->verb == FTP_COMMAND_EPRT) &&
+		    !c->rewritten && c->announced_port == port &&
+		    inet_addr_equal(&c->announced, &s->client)) {
+			c->rewritten = true;
+			return;
+		}
+	}
+}
+
 void session_free(struct session *s)
 {
 	stream_free(&s->stream[SESSION_DIR_ORIGINAL]);
@@ -537,17 +553,18 @@ static void session_passive_nat(const struct session *s,
  * 2.1, 2.2): the server's data connection is translated like the
  * control connection, in the reply direction, and lands where the client
  * listens. With DNAT alone it seems to come from the address the client
- * dialled. A masqueraded client's PORT/EPRT naming its own address was
- * rewritten on its way to name the client as the server sees it
- * (nat_client, inspect.c), so the server connects there. A PORT a
- * masqueraded client sent for another address (allowed by policy) is
- * left plain: how that one is translated is not known here. */
+ * dialled. A masqueraded client's PORT/EPRT that reached the server
+ * rewritten to name the client as the server sees it (nat_client,
+ * session_command_rewritten) has the server connect there. One that was
+ * not rewritten is left plain: the pinhole is for what the server was
+ * told. */
 static void session_active_nat(const struct session *s,
+			       const struct session_command *cmd,
 			       struct session_action *a)
 {
 	bool masqueraded = !inet_addr_equal(&s->client, &s->nat_client);
 
-	if (!s->nat || (masqueraded && !inet_addr_equal(&a->data.dst, &s->client)))
+	if (!s->nat || (masqueraded && !cmd->rewritten))
 		return;
 	a->nat = (struct flow_nat){ true, a->data.dst, a->data.dport };
 	a->nat_dir = SESSION_DIR_REPLY;
@@ -668,7 +685,7 @@ static void session_active_reply(struct session *s, const struct policy *p,
 			act.data.src = s->real_server;
 			act.data.sport =
 				policy_active_source_port(p, &s->real_server);
-			session_active_nat(s, &act);
+			session_active_nat(s, cmd, &act);
 		}
 	}
 	session_open(s, p, &act, now_ms, out);

@@ -202,11 +202,13 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 	j.what = ftp_rewrite_kind_name(f.kind);
 	flow_endpoint_format(&s->client, f.port, j.from, sizeof(j.from));
 	flow_endpoint_format(&s->nat_client, f.port, j.to, sizeof(j.to));
-	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0)
+	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0) {
+		session_command_rewritten(&e->session, f.port);
 		return 1;
+	}
 	if (rc < 0)
 		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
-	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; the server cannot connect to that address: use passive mode through this gateway",
+	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; its pinhole, if the server accepts it, is for that address, which the server may not reach: use passive mode through this gateway",
 		j.what, j.from, e->conntrack_id, why);
 	return 0;
 }

@@ -983,10 +983,15 @@ static void test_nat_masq_eprt_v6(void)
 	CHECK(nat_expect(&h, "2001:db8:2::1", 50001, 1, V6_CLIENT));
 	harness_fini(&h);
 
+	/* not rewritten: the pinhole is for what the server was told */
 	masq_harness(&h, V6_CLIENT, V6_SERVER, "2001:db8:2::100");
 	harness_send(&h, C, "EPRT |2|2001:db8:1::2|50001|\r\n");
 	CHECK_INT(h.k.rewrites, 0);
 	CHECK_INT(h.k.seqadj_diff, 0);
+	harness_send(&h, S, "200 EPRT command successful\r\n");
+	CHECK(harness_pinhole(&h, V6_CLIENT, 50001));
+	CHECK(!harness_expect(&h, V6_CLIENT, 50001)->nat.on);
+	CHECK(!harness_pinhole(&h, "2001:db8:2::100", 50001));
 	CHECK(h.k.verdicts == h.packet_id);
 	harness_fini(&h);
 }
