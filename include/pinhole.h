@@ -97,6 +97,16 @@ struct pinhole *pinhole_find(struct pinhole_table *t,
 			     const struct flow *expect,
 			     const struct flow *master);
 
+/* An OPEN entry of another master whose tuple the kernel would take as
+ * the same as `expect` (kernel facts: expect_clash() compares the tuples
+ * under both masks, so a source port counts only when both name one):
+ * the same source address, destination address and port. The entry of
+ * `master` itself is not a clash (the kernel replaces it). NULL if
+ * none. One hash chain is walked. */
+struct pinhole *pinhole_find_clash(struct pinhole_table *t,
+				   const struct flow *expect,
+				   const struct flow *master);
+
 /* Record an expectation: a new entry (id assigned, OPEN), or, when one for
  * the same tuple and master exists, that entry (refreshed, back to OPEN).
  * *is_new says which. NULL with errno ENOSPC when the table is full. The

@@ -184,8 +184,9 @@ struct session_command {
 	uint16_t announced_port;
 	const char *why;
 	/* a masqueraded client's PORT/EPRT reached the server rewritten to
-	 * name nat_client (session_command_rewritten) */
+	 * name nat_client:nat_port (session_command_rewritten) */
 	bool rewritten;
+	uint16_t nat_port;
 };
 
 /* A pinhole the session opened and does not know gone. */
@@ -268,12 +269,14 @@ void session_seqadj_add(struct session *s, enum session_direction dir,
 			uint32_t seq, int32_t diff);
 
 /* The client's pending PORT or EPRT naming its own address and `port`
- * (the newest such) reached the server rewritten to name nat_client:port
- * (a masqueraded client, doc/nat.md 2.2): its pinhole is for
- * nat_client:port, translated to the client. One that was not rewritten
- * (a line split over segments, a resize refused) gets a plain pinhole for
- * what the server was told. */
-void session_command_rewritten(struct session *s, uint16_t port);
+ * (the newest such) reached the server rewritten to name
+ * nat_client:nat_port (a masqueraded client, doc/nat.md 2.2; nat_port
+ * differs from port after a clash, 2.4): its pinhole is for
+ * nat_client:nat_port, translated to the client's port. One that was not
+ * rewritten (a line split over segments, a resize refused) gets a plain
+ * pinhole for what the server was told. */
+void session_command_rewritten(struct session *s, uint16_t port,
+			       uint16_t nat_port);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.

@@ -120,6 +120,24 @@ struct pinhole *pinhole_find(struct pinhole_table *t,
 	return NULL;
 }
 
+struct pinhole *pinhole_find_clash(struct pinhole_table *t,
+				   const struct flow *expect,
+				   const struct flow *master)
+{
+	struct pinhole *p;
+
+	for (p = t->bucket[pinhole_slot(t, &expect->dst, expect->dport)];
+	     p != NULL; p = p->next)
+		if (p->state == PINHOLE_OPEN && p->expect.dport == expect->dport &&
+		    inet_addr_equal(&p->expect.dst, &expect->dst) &&
+		    inet_addr_equal(&p->expect.src, &expect->src) &&
+		    (p->expect.sport == 0 || expect->sport == 0 ||
+		     p->expect.sport == expect->sport) &&
+		    !flow_equal(&p->master, master))
+			return p;
+	return NULL;
+}
+
 struct pinhole *pinhole_add(struct pinhole_table *t,
 			    const struct flow *expect,
 			    const struct flow *master, bool *is_new)

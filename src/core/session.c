@@ -110,7 +110,8 @@ void session_seqadj_add(struct session *s, enum session_direction dir,
 		seqadj_add(&s->seqadj[dir], seq, diff);
 }
 
-void session_command_rewritten(struct session *s, uint16_t port)
+void session_command_rewritten(struct session *s, uint16_t port,
+			       uint16_t nat_port)
 {
 	unsigned i = s->pending_count;
 
@@ -121,6 +122,7 @@ void session_command_rewritten(struct session *s, uint16_t port)
 		    !c->rewritten && c->announced_port == port &&
 		    inet_addr_equal(&c->announced, &s->client)) {
 			c->rewritten = true;
+			c->nat_port = nat_port;
 			return;
 		}
 	}
@@ -569,6 +571,8 @@ static void session_active_nat(const struct session *s,
 	a->nat = (struct flow_nat){ true, a->data.dst, a->data.dport };
 	a->nat_dir = SESSION_DIR_REPLY;
 	a->data.dst = s->nat_client;
+	if (masqueraded)
+		a->data.dport = cmd->nat_port;
 }
 
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */

@@ -950,6 +950,31 @@ static void test_nat_masq_seqadj_missing(void)
 	harness_fini(&h);
 }
 
+/* Two clients behind one address naming the same port to one server
+ * (doc/nat.md 2.4): the second is announced on the next free port of the
+ * gateway, and its pinhole lands on the port the client named. */
+static void test_nat_masq_clash(void)
+{
+	struct flow other = { tcp_build_addr("198.51.100.9"), tcp_build_addr(V4_SERVER), 40000, 21 };
+	struct flow taken = { tcp_build_addr(V4_SERVER), tcp_build_addr(NAT_GW), 0, 50001 };
+	const struct expect_request *r;
+	struct harness h;
+	bool is_new;
+
+	masq_harness(&h, V4_CLIENT, V4_SERVER, NAT_GW);
+	CHECK(pinhole_add(h.d.pinholes, &taken, &other, &is_new) != NULL);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == 26 &&
+	      memcmp(h.k.rewritten, "PORT 203,0,113,1,195,082\r\n", 26) == 0);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	r = harness_expect(&h, NAT_GW, 50002);
+	CHECK(r != NULL && r->nat.on && r->nat_dir == 1 && r->nat.port == 50001 &&
+	      inet_addr_equal(&r->nat.address, &h.client));
+	CHECK(harness_expect(&h, NAT_GW, 50001) == NULL);
+	harness_fini(&h);
+}
+
 /* Under masquerade a PORT naming another address is not rewritten (the
  * server would be told to connect to the gateway for someone else) and
  * policy refuses it as before: no pinhole at all. */
@@ -1005,6 +1030,7 @@ int main(void)
 	test_nat_masq_port();
 	test_nat_masq_port_resized();
 	test_nat_masq_seqadj_missing();
+	test_nat_masq_clash();
 	test_nat_masq_third_party();
 	test_nat_masq_eprt_v6();
 	test_nat_third_party();

@@ -247,9 +247,41 @@ static void test_client_count(void)
 	pinhole_table_destroy(t);
 }
 
+/* A clash is another master's open expectation the kernel would take as
+ * the same tuple: source ports count only when both name one. */
+static void test_clash(void)
+{
+	struct pinhole_table *t;
+	struct flow m1 = tuple("10.1.1.2", 40000, "203.0.113.2", 21);
+	struct flow m2 = tuple("10.1.1.3", 40001, "203.0.113.2", 21);
+	struct flow e_any = tuple("203.0.113.2", 0, "203.0.113.1", 50001);
+	struct flow e_20 = tuple("203.0.113.2", 20, "203.0.113.1", 50001);
+	struct flow e_21 = tuple("203.0.113.2", 21, "203.0.113.1", 50001);
+	struct flow other = tuple("203.0.113.3", 0, "203.0.113.1", 50001);
+	struct flow port2 = tuple("203.0.113.2", 0, "203.0.113.1", 50002);
+	struct pinhole *p;
+	bool is_new;
+
+	CHECK_INT(pinhole_table_create(&t, 16), 0);
+	p = pinhole_add(t, &e_20, &m1, &is_new);
+	CHECK(p != NULL);
+	CHECK(pinhole_find_clash(t, &e_any, &m2) == p);
+	CHECK(pinhole_find_clash(t, &e_20, &m2) == p);
+	CHECK(pinhole_find_clash(t, &e_21, &m2) == NULL);
+	CHECK(pinhole_find_clash(t, &other, &m2) == NULL);
+	CHECK(pinhole_find_clash(t, &port2, &m2) == NULL);
+	/* the same master replaces its own */
+	CHECK(pinhole_find_clash(t, &e_any, &m1) == NULL);
+	/* a used one is no clash */
+	p->state = PINHOLE_GONE;
+	CHECK(pinhole_find_clash(t, &e_any, &m2) == NULL);
+	pinhole_table_destroy(t);
+}
+
 int main(void)
 {
 	test_table();
+	test_clash();
 	test_decisions();
 	test_client_count();
 	return check_report("pinhole");
