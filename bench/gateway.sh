@@ -18,15 +18,33 @@
 #              (chrt): the scheduling conntrackd gives itself by default
 #              (conntrackd.conf(5), Scheduler: RR, priority 99)
 #   none       no helper, forward policy accept: the ceiling
+#   kernel-nat, ftpgated-nat, ftpgated-alt-nat  the same helper on a NAT
+#              gateway (issue 13): clients dial the gateway's 198.51.100.1,
+#              DNATed to the server (port 21 only); the data connections
+#              follow the helper's NAT expectations and every 227 is
+#              rewritten to name 198.51.100.1 (same length with vsftpd's
+#              and pyftpdlib's text; nf_nat_ftp for the kernel). The helper
+#              is attached at priority mangle (-150), before dstnat, as on a
+#              real NAT gateway (kernel facts: seqadj)
 
 BENCH_CONNTRACKD_QUEUE=5
 BENCH_FTPGATE_QUEUE=7
 BENCH_DAEMON_PID=
+BENCH_NAT=
+# the address the clients dial: the server's, or the published one
+BENCH_PUBLIC4=198.51.100.1
 
 # bench_rules TYPE L3PROTO: the gateway ruleset for one helper; TYPE "" =
 # no helper and nothing dropped (the ceiling).
 bench_rules() {
-	local type=$1 l3=$2 f=$BENCH_WORK/gateway.nft
+	local type=$1 l3=$2 f=$BENCH_WORK/gateway.nft prio=filter nat=
+	if [ -n "$BENCH_NAT" ]; then
+		prio=mangle
+		nat="chain dstnat {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr $BENCH_PUBLIC4 tcp dport 21 dnat ip to $LAB_SERVER4
+	}"
+	fi
 	if [ -n "$type" ]; then
 		cat > "$f" <<EOF
 table inet bench {
@@ -35,9 +53,10 @@ table inet bench {
 		l3proto $l3
 	}
 	chain pre {
-		type filter hook prerouting priority filter; policy accept;
+		type filter hook prerouting priority $prio; policy accept;
 		tcp dport 21 ct state new ct helper set "ftp-helper"
 	}
+	$nat
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established accept
@@ -132,6 +151,19 @@ EOF
 # BENCH_DAEMON_PID for the userspace helpers.
 bench_helper_up() {
 	BENCH_DAEMON_PID=
+	BENCH_NAT=
+	case $1 in
+	*-nat)
+		modprobe -a nf_nat nf_nat_ftp nft_chain_nat nft_nat || return 1
+		BENCH_NAT=1
+		bench_helper_start "${1%-nat}"
+		;;
+	*) bench_helper_start "$1" ;;
+	esac
+}
+
+# bench_helper_start HELPER: bench_helper_up without the NAT suffix.
+bench_helper_start() {
 	case $1 in
 	none)
 		bench_rules "" ""
@@ -180,6 +212,7 @@ bench_helper_down() {
 	case $1 in
 	conntrackd) lab_ns gateway nfct del helper ftp inet tcp 2>/dev/null ;;
 	kernel) rmmod nf_conntrack_ftp 2>/dev/null ;;
+	kernel-nat) rmmod nf_nat_ftp nf_conntrack_ftp 2>/dev/null ;;
 	esac
 	lab_ns gateway conntrack -F >/dev/null 2>&1
 	lab_ns gateway conntrack -F expect >/dev/null 2>&1

@@ -157,7 +157,9 @@ bench_run() {
 		profpid=$!; sleep 0.5 ;;
 	esac
 	[ -n "$profpid" ] && [ -n "$queue" ] && q0=$(bench_queue_seq "$queue")
-	load=$(lab_ns client "$LAB_PYTHON" "$here/ftpload.py" "$LAB_SERVER4" --mode "$mode" \
+	local dial=$LAB_SERVER4
+	case $helper in *-nat) dial=$BENCH_PUBLIC4 ;; esac
+	load=$(lab_ns client "$LAB_PYTHON" "$here/ftpload.py" "$dial" --mode "$mode" \
 		--concurrency "$n" --duration "$duration" --warmup "$warmup" \
 		--timeout "${BENCH_SESSION_TIMEOUT:-20}" ${BENCH_DAEMON_PID:+--pid "$BENCH_DAEMON_PID"} ${queue:+--queue "$queue"})
 	if [ -n "$profpid" ]; then

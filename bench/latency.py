@@ -9,7 +9,8 @@ towards the client (packet type OUTGOING, on g0: dev_queue_xmit_nit, after
 postrouting). The difference of the two kernel timestamps is the time the
 gateway held the reply: routing, conntrack, the helper (and for a userspace
 helper the NFQUEUE round trip, the expectation and the verdict), nftables.
-Segments are matched by (addresses, ports, sequence number); the first
+Segments are matched by (destination address, ports, sequence number:
+not the source, which a DNAT gateway translates); the first
 arrival and the first departure of a given segment count.
 
 usage: latency.py PCAP [LOAD_JSON [META_JSON]]
@@ -76,7 +77,11 @@ def segment_key(proto, l3):
     if len(tcp) < 20:
         return None
     sport, dport, seq = struct.unpack(">HHI", tcp[0:8])
-    return (src, dst, sport, dport, seq)
+    # Not the source address: on a DNAT gateway (bench helpers *-nat) the
+    # reply arrives from the server's address and leaves from the
+    # published one. The client's end, the ports and the sequence number
+    # (unchanged by a same-length rewrite) still name one segment.
+    return (dst, sport, dport, seq)
 
 
 def main():

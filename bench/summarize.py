@@ -13,7 +13,7 @@ import statistics
 import sys
 
 HELPERS = ("kernel", "conntrackd", "ftpgated", "ftpgated-rr", "ftpgated-alt",
-           "ftpgated-alt-rr")
+           "ftpgated-alt-rr", "kernel-nat", "ftpgated-nat", "ftpgated-alt-nat")
 
 
 def load(path):
@@ -117,9 +117,14 @@ def main():
                 vals.append(ratio(a[0].get(key), b[0].get(key)))
         return med(vals)
 
-    refs = [h for h in helpers if h.startswith("ftpgated")]
+    refs = [h for h in helpers if h.startswith("ftpgated") and not h.endswith("-nat")]
     bases = [h for h in ("kernel", "conntrackd") if h in helpers]
     pairs = [(r, b) for r in refs for b in bases]
+    # a helper on the NAT gateway against itself without NAT (issue 13:
+    # the cost of a NATed session), and ftpgated's NAT against the kernel's
+    pairs += [(h, h[:-4]) for h in helpers if h.endswith("-nat") and h[:-4] in helpers]
+    pairs += [(h, "kernel-nat") for h in helpers
+              if h.startswith("ftpgated") and h.endswith("-nat") and "kernel-nat" in helpers]
     if main_runs:
         server = main_runs[0].get("server")
         out.append("### Control-plane throughput: sessions/s (PASV, server %s, %d rounds)\n"
