@@ -69,6 +69,10 @@ struct stats {
 	uint64_t streams_resynchronized; /* skipped bytes that went past
 					   uninspected (queue bypass) */
 	uint64_t sessions_encrypted;	/* AUTH answered 234: opaque */
+	uint64_t nat_rewrites;		/* lines rewritten for a NAT */
+	uint64_t nat_rewrites_resized;	/* of those, the length changed */
+	uint64_t nat_rewrites_refused;	/* needed, passed unchanged */
+	uint64_t nat_seqadj_missing;	/* a resize the kernel did not adjust */
 	/* pinholes */
 	uint64_t pinholes_opened;
 	uint64_t pinholes_refreshed;	/* same port announced again */

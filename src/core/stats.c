@@ -48,6 +48,10 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(pinholes_refreshed, "pinholes_refreshed_total", "Pinholes whose timeout was renewed by a repeated announcement."),
 	STATS_C(pinholes_failed, "pinholes_failed_total", "Approved pinholes the kernel refused to install."),
 	STATS_C(pinholes_removed, "pinholes_removed_total", "Pinholes ftpgated removed because the session no longer needed them (superseded, transfer done, ABOR, QUIT, ...)."),
+	STATS_C(nat_rewrites, "nat_rewrites_total", "Lines rewritten for a NAT gateway: a DNAT-published server's 227, a masqueraded client's PORT or EPRT (retransmissions not counted)."),
+	STATS_C(nat_rewrites_resized, "nat_rewrites_resized_total", "Of nat_rewrites_total, those whose length changed: the kernel adjusts the control connection's sequence numbers (IPv4)."),
+	STATS_C(nat_rewrites_refused, "nat_rewrites_refused_total", "Lines a NAT needed rewritten that passed unchanged (split over segments, a length change over IPv6 or after the adjustment was found missing, no free port): the log says why."),
+	STATS_C(nat_seqadj_missing, "nat_seqadj_missing_total", "Rewrites that changed a length and that the kernel did not adjust (no seqadj extension: the helper was attached after NAT was set up); that control connection broke, and resizes are refused until ftpgated restarts."),
 	STATS_C(pinholes_adopted, "pinholes_adopted_total", "Pinholes ftpgated did not open but found in the kernel: at start-up (an earlier run's) or created by another process (conntrackd's commit at a failover). Not in pinholes_opened_total."),
 	STATS_C(pinholes_unrecorded, "pinholes_unrecorded_total", "Pinholes installed while the daemon's pinhole registry was full (their fate is not audited)."),
 };

@@ -102,6 +102,7 @@ static void rewrite_check_seqadj(struct daemon *d, struct session_entry *e,
 	if (qp->ct_status & IPS_SEQ_ADJUST)
 		return;
 	d->resize_refused = true;
+	d->stats.nat_seqadj_missing++;
 	log_msg(LOG_ERR, "sequence adjustment missing on conntrack %u after a rewrite changed a line's length: that control connection is broken; the helper must be attached before NAT is set up (prerouting, priority -150: after conntrack, before dstnat; rules/ftpgate.nft does this); rewrites that change a length are refused until ftpgated restarts",
 		e->conntrack_id);
 }
@@ -136,7 +137,9 @@ static int rewrite_send(struct daemon *d, struct session_entry *e,
 		*why = strerror(-rc);
 		return rc;
 	}
+	d->stats.nat_rewrites++;
 	if (diff != 0) {
+		d->stats.nat_rewrites_resized++;
 		session_seqadj_add(&e->session, dir, pkt->seq, diff);
 		e->seqadj_pending = true;
 		e->seqadj_dir = (uint8_t)dir;
@@ -176,6 +179,7 @@ static int rewrite_227(struct daemon *d, struct session_entry *e,
 		why = "the line is not whole in one segment";
 	else if (rc < 0)
 		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
+	d->stats.nat_rewrites_refused++;
 	log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
 		j.from, e->conntrack_id, why, j.to, j.to);
 	return 0;
@@ -248,6 +252,7 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 	}
 	if (rc < 0 && why == NULL)
 		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
+	d->stats.nat_rewrites_refused++;
 	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; its pinhole, if the server accepts it, is for that address, which the server may not reach: use passive mode through this gateway",
 		j.what, j.from, e->conntrack_id, why);
 	return 0;

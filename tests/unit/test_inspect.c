@@ -926,6 +926,9 @@ static void test_nat_masq_port_resized(void)
 	CHECK_INT(ok, 50);
 	CHECK_INT(h.k.seqadj_diff, 3 * 51);
 	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	CHECK_INT(h.d.stats.nat_rewrites, 51);
+	CHECK_INT(h.d.stats.nat_rewrites_resized, 51);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 0);
 	CHECK(h.k.verdicts == h.packet_id);
 	harness_fini(&h);
 }
@@ -947,6 +950,8 @@ static void test_nat_masq_seqadj_missing(void)
 	CHECK(h.d.resize_refused);
 	harness_send(&h, C, "PORT 10,1,1,2,195,82\r\n");
 	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.d.stats.nat_seqadj_missing, 1);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
 	harness_fini(&h);
 }
 
@@ -1013,6 +1018,7 @@ static void test_nat_masq_eprt_v6(void)
 	harness_send(&h, C, "EPRT |2|2001:db8:1::2|50001|\r\n");
 	CHECK_INT(h.k.rewrites, 0);
 	CHECK_INT(h.k.seqadj_diff, 0);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
 	harness_send(&h, S, "200 EPRT command successful\r\n");
 	CHECK(harness_pinhole(&h, V6_CLIENT, 50001));
 	CHECK(!harness_expect(&h, V6_CLIENT, 50001)->nat.on);

@@ -29,7 +29,7 @@ static bool contains(const struct strbuf *b, const char *s)
  * samples. */
 static bool prometheus_ok(const char *text)
 {
-	char seen[128][96];
+	char seen[256][96];
 	unsigned nseen = 0, i;
 	const char *line = text;
 
@@ -49,7 +49,7 @@ static bool prometheus_ok(const char *text)
 			for (i = 0; i < nseen; i++)
 				if (strcmp(seen[i], name) == 0)
 					return false;	/* HELP twice */
-			if (nseen == 128)
+			if (nseen == 256)
 				return false;
 			strcpy(seen[nseen++], name);
 			if (strncmp(end + 1, "# TYPE ", 7) != 0 ||
