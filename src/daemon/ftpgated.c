@@ -22,6 +22,7 @@
 #include "cthelper.h"
 #include "daemon.h"
 #include "log.h"
+#include "netns.h"
 #include "notify.h"
 #include "packet.h"
 
@@ -309,6 +310,19 @@ static int daemon_run(struct daemon *d)
 	return 0;
 }
 
+/* Said at start when this network namespace belongs to a container's
+ * user namespace, where newer kernels drop rewritten packets (netns.h):
+ * the NAT rewrites (doc/nat.md) would then fail. */
+static void daemon_netns_note(void)
+{
+	int rc = netns_owner_initial(NULL);
+
+	if (rc == 0)
+		log_msg(LOG_WARNING, "this network namespace is owned by a user namespace other than the host's (a container): kernels with the 2026 nfqnl_mangle change drop every packet whose payload is rewritten there, so on a NAT gateway the 227, PORT and EPRT rewrites would fail (nat_rewrites_total grows, the transfers do not); run ftpgated in the host's user namespace");
+	else if (rc < 0)
+		log_msg(LOG_INFO, "cannot tell which user namespace owns this network namespace (%s)", strerror(-rc));
+}
+
 /* Stop the kernel from queueing to us first, then release what is already
  * queued: packets still in the queue when it goes away would be dropped. */
 static void daemon_shutdown(struct daemon *d)
@@ -538,6 +552,7 @@ int main(int argc, char **argv)
 	}
 	sets_start(&d);
 	grants_start(&d);
+	daemon_netns_note();
 	adopted = pinholes_adopt(&d);
 	auditlog_daemon_started(&d, adopted);
 	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
