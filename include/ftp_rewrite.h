@@ -73,18 +73,22 @@ struct ftp_rewrite_span {
 };
 
 /* Find in one segment's payload (len bytes, from the network) the first
- * complete 227 line that names `named`:port, and rewrite it to name
- * `to`:port (ftp_rewrite_line, same length preferred) into out. Complete:
- * it starts at the payload's first byte (only when line_start says a line
- * starts there) or right after a '\n', and its
- * '\n' is in the payload too (a line split over segments cannot be
- * rewritten here: the earlier part may be gone already). One pass over
- * the payload. Returns 0 with *span and *res, -ENOENT when the payload
- * holds no such complete line, or ftp_rewrite_line's error (res->reason). */
-int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
-			 const struct inet_addr *named, uint16_t port,
-			 const struct inet_addr *to, char *out, size_t max_len,
-			 struct ftp_rewrite_span *span, struct ftp_rewrite *res);
+ * complete reply line of `kind` that names named:port (227) or port
+ * (229; named is ignored), and rewrite it to name to:to_port (229: the
+ * port only) with ftp_rewrite_line (same length preferred) into out.
+ * Complete: it starts at the payload's first byte (only when line_start
+ * says a line starts there) or right after a '\n', and its '\n' is in the
+ * payload too (a line split over segments cannot be rewritten here: the
+ * earlier part may be gone already). One pass over the payload. Returns
+ * 0 with *span and *res, -ENOENT when the payload holds no such complete
+ * line, -EINVAL for a kind that is not 227 or 229 (or a 227 without
+ * named), or ftp_rewrite_line's error (res->reason). */
+int ftp_rewrite_find_reply(enum ftp_rewrite_kind kind, const uint8_t *payload,
+			   size_t len, bool line_start,
+			   const struct inet_addr *named, uint16_t port,
+			   const struct inet_addr *to, uint16_t to_port,
+			   char *out, size_t max_len,
+			   struct ftp_rewrite_span *span, struct ftp_rewrite *res);
 
 /* What ftp_rewrite_find_command found: the command and the port it
  * names (kept in the rewrite). */
@@ -93,7 +97,7 @@ struct ftp_rewrite_found {
 	uint16_t port;
 };
 
-/* Like ftp_rewrite_find_227, for a client's command: the first complete
+/* Like ftp_rewrite_find_reply, for a client's command: the first complete
  * PORT or EPRT line in the payload that names `named` (any port), parsed
  * strictly as the session parses commands, rewritten to name `to` with
  * the same port (same length preferred). Returns 0 with *span, *found

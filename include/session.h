@@ -316,6 +316,13 @@ void session_stream_unseen(struct session *s, enum session_direction dir);
  * not count against the cap. The records of other pinholes, opened by the
  * same packet or before, stay. Nothing happens when the record is gone
  * already (a later action of the packet removed it). */
+/* The daemon moved the data port of the pinhole `open` announced to
+ * `port` before installing it (a clash on the address the client dialled,
+ * doc/nat.md 2.4; the reply is rewritten to name it): the session's
+ * record follows. */
+void session_pinhole_moved(struct session *s,
+			   const struct session_action *open, uint16_t port);
+
 void session_pinhole_failed(struct session *s,
 			    const struct session_action *open);
 

@@ -427,18 +427,24 @@ struct rewrite_match {
 	bool any_port;
 };
 
-/* Whether line[0, len) (CR stripped) is a 227 naming named:port. */
-static bool rewrite_names_227(const char *line, size_t len,
-			      struct rewrite_match *m)
+/* Whether line[0, len) (CR stripped) is a 227 naming named:port, or a
+ * 229 naming port. */
+static bool rewrite_names_reply(const char *line, size_t len,
+				struct rewrite_match *m)
 {
+	bool pasv = m->kind == FTP_REWRITE_227;
 	struct ftp_reply_line r;
 	struct inet_addr a;
 	const char *why;
 	uint16_t p;
 
-	return len >= 4 && memcmp(line, "227 ", 4) == 0 &&
-	       ftp_reply_line_parse(line, len, &r, &why) == 0 &&
-	       pasv_reply_parse(r.text, r.text_len, &a, &p, &why) == 0 &&
+	if (len < 4 || memcmp(line, pasv ? "227 " : "229 ", 4) != 0 ||
+	    ftp_reply_line_parse(line, len, &r, &why) < 0)
+		return false;
+	if (!pasv)
+		return epsv_reply_parse(r.text, r.text_len, &p, &why) == 0 &&
+		       p == m->port;
+	return pasv_reply_parse(r.text, r.text_len, &a, &p, &why) == 0 &&
 	       p == m->port && inet_addr_equal(&a, m->named);
 }
 
@@ -470,11 +476,11 @@ static bool rewrite_names_command(const char *line, size_t len,
 static bool rewrite_names(const char *line, size_t len, struct rewrite_match *m)
 {
 	return m->any_port ? rewrite_names_command(line, len, m)
-			   : rewrite_names_227(line, len, m);
+			   : rewrite_names_reply(line, len, m);
 }
 
 /* The first complete line in the payload that m names (see
- * ftp_rewrite_find_227), its span set; -ENOENT when there is none. One
+ * ftp_rewrite_find_reply), its span set; -ENOENT when there is none. One
  * pass over the payload. */
 static int rewrite_scan(const uint8_t *payload, size_t len, bool line_start,
 			struct rewrite_match *m, struct ftp_rewrite_span *span)
@@ -505,18 +511,24 @@ static int rewrite_scan(const uint8_t *payload, size_t len, bool line_start,
 	return -ENOENT;
 }
 
-int ftp_rewrite_find_227(const uint8_t *payload, size_t len, bool line_start,
-			 const struct inet_addr *named, uint16_t port,
-			 const struct inet_addr *to, char *out, size_t max_len,
-			 struct ftp_rewrite_span *span, struct ftp_rewrite *res)
+int ftp_rewrite_find_reply(enum ftp_rewrite_kind kind, const uint8_t *payload,
+			   size_t len, bool line_start,
+			   const struct inet_addr *named, uint16_t port,
+			   const struct inet_addr *to, uint16_t to_port,
+			   char *out, size_t max_len,
+			   struct ftp_rewrite_span *span, struct ftp_rewrite *res)
 {
-	struct rewrite_match m = { FTP_REWRITE_227, named, port, false };
+	struct rewrite_match m = { kind, named, port, false };
 
-	res->reason = "no complete 227 line naming that endpoint in the segment";
+	if (kind != FTP_REWRITE_227 && kind != FTP_REWRITE_229)
+		return rewrite_fail(res, -EINVAL, "not a reply kind");
+	if (kind == FTP_REWRITE_227 && named == NULL)
+		return rewrite_fail(res, -EINVAL, "no address named");
+	res->reason = "no complete reply line naming that endpoint in the segment";
 	if (rewrite_scan(payload, len, line_start, &m, span) < 0)
 		return -ENOENT;
-	return ftp_rewrite_line(FTP_REWRITE_227, (const char *)payload + span->offset,
-				span->old_len, to, port, out, max_len, res);
+	return ftp_rewrite_line(kind, (const char *)payload + span->offset,
+				span->old_len, to, to_port, out, max_len, res);
 }
 
 int ftp_rewrite_find_command(const uint8_t *payload, size_t len,

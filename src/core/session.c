@@ -1198,6 +1198,18 @@ void session_stream_unseen(struct session *s, enum session_direction dir)
 		stream_pickup(&s->stream[dir]);
 }
 
+void session_pinhole_moved(struct session *s,
+			   const struct session_action *open, uint16_t port)
+{
+	unsigned i;
+
+	if (open->kind != SESSION_ACTION_PINHOLE_OPEN || open->record_id == 0)
+		return;
+	for (i = 0; i < s->pinhole_count; i++)
+		if (s->pinhole[i].id == open->record_id)
+			s->pinhole[i].data.dport = port;
+}
+
 void session_pinhole_failed(struct session *s,
 			    const struct session_action *open)
 {

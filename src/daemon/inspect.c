@@ -30,13 +30,59 @@ static void inspect_expect_request(const struct session_entry *e,
 	}
 }
 
+/* Ports tried after a clash (doc/nat.md 2.4), as in rewrite.c. */
+#define INSPECT_CLASH_TRIES 32
+
+/* A passive pinhole on a NATed control connection whose port on the
+ * address the client dialled another master's pinhole already expects
+ * (one client, two control connections to servers published on one
+ * address, announcing the same port; doc/nat.md 2.4): moved to the next
+ * free unprivileged port, the reply rewritten to name it (rewrite.c),
+ * the landing port unchanged. 0, or -EADDRINUSE when no port is free. */
+static int inspect_pinhole_unclash(struct daemon *d, struct session_entry *e,
+				   struct session_action *a)
+{
+	struct flow master, x;
+	uint16_t from = a->data.dport;
+	unsigned i;
+
+	if (!a->nat.on || a->nat_dir != SESSION_DIR_ORIGINAL || from < 1024)
+		return 0;
+	session_control_flow(&e->session, &master);
+	session_action_flow(a, &x);
+	for (i = 0; i < INSPECT_CLASH_TRIES; i++) {
+		x.dport = (uint16_t)(1024 + (from - 1024 + i) % (65536 - 1024));
+		if (pinhole_find_clash(d->pinholes, &x, &master) != NULL)
+			continue;
+		if (i > 0) {
+			char was[FLOW_STRLEN];
+
+			flow_endpoint_format(&x.dst, from, was, sizeof(was));
+			log_msg(LOG_NOTICE, "%s is expected for another control connection of this client already, port %u announced instead (conntrack %u)",
+				was, x.dport, e->conntrack_id);
+			a->data.dport = x.dport;
+			a->rewrite = true;
+			session_pinhole_moved(&e->session, a, x.dport);
+		}
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
 /* Kernel phase: install the pinhole and record it. */
 static void inspect_pinhole_install(struct daemon *d, struct session_entry *e,
-				    const struct session_action *a,
+				    struct session_action *a,
 				    struct inspect_outcome *o)
 {
 	struct expect_request r;
 
+	if (inspect_pinhole_unclash(d, e, a) < 0) {
+		snprintf(o->err, sizeof(o->err), "every port tried on the address the client dialled is expected for another control connection already");
+		o->ret = -EADDRINUSE;
+		o->timeout_s = 0;
+		session_pinhole_failed(&e->session, a);
+		return;
+	}
 	inspect_expect_request(e, a, &r);
 	r.timeout_s = d->config.policy.expect_timeout_s;
 	o->timeout_s = r.timeout_s;

@@ -154,25 +154,30 @@ static int rewrite_send(struct daemon *d, struct session_entry *e,
 	return 0;
 }
 
-/* A 227 announcing a DNAT-published server's own address, whose pinhole
- * is installed: rewritten in this packet to name the address the client
- * dialled (doc/nat.md 2.1). 1 when released rewritten, else 0 (said
- * why). */
-static int rewrite_227(struct daemon *d, struct session_entry *e,
-		       enum session_direction dir,
-		       const struct queue_packet *qp,
-		       const struct packet_info *pkt, bool line_start,
-		       const struct session_action *a)
+/* A 227 or 229 whose installed pinhole asks for a rewrite: a 227 naming
+ * a DNAT-published server's own address, rewritten to name the address
+ * the client dialled (doc/nat.md 2.1), or a reply whose port was moved
+ * after a clash (2.4; a 229 then too). It names nat.address:nat.port
+ * and becomes data.dst:data.dport. 1 when released rewritten, else 0
+ * (said why). */
+static int rewrite_reply(struct daemon *d, struct session_entry *e,
+			 enum session_direction dir,
+			 const struct queue_packet *qp,
+			 const struct packet_info *pkt, bool line_start,
+			 const struct session_action *a)
 {
-	struct rewrite_job j = { .what = "227" };
+	bool epsv = strncmp(a->reply, "229", 3) == 0;
+	struct rewrite_job j = { .what = epsv ? "229" : "227" };
 	const char *why = NULL;
 	int rc;
 
-	flow_endpoint_format(&a->nat.address, a->data.dport, j.from, sizeof(j.from));
+	flow_endpoint_format(&a->nat.address, a->nat.port, j.from, sizeof(j.from));
 	flow_endpoint_format(&a->data.dst, a->data.dport, j.to, sizeof(j.to));
-	rc = ftp_rewrite_find_227(pkt->payload, pkt->payload_len, line_start,
-				  &a->nat.address, a->data.dport, &a->data.dst,
-				  j.out, sizeof(j.out), &j.span, &j.res);
+	rc = ftp_rewrite_find_reply(epsv ? FTP_REWRITE_229 : FTP_REWRITE_227,
+				    pkt->payload, pkt->payload_len, line_start,
+				    &a->nat.address, a->nat.port, &a->data.dst,
+				    a->data.dport, j.out, sizeof(j.out), &j.span,
+				    &j.res);
 	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0)
 		return 1;
 	if (rc == -ENOENT)
@@ -180,8 +185,12 @@ static int rewrite_227(struct daemon *d, struct session_entry *e,
 	else if (rc < 0)
 		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
 	d->stats.nat_rewrites_refused++;
-	log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
-		j.from, e->conntrack_id, why, j.to, j.to);
+	if (epsv)
+		log_msg(LOG_WARNING, "229 naming port %u passed unchanged (conntrack %u): %s; the client will connect to that port, which is expected for another client: that transfer fails",
+			a->nat.port, e->conntrack_id, why);
+	else
+		log_msg(LOG_WARNING, "227 naming %s passed unchanged (conntrack %u): %s; clients that ignore the 227's address (curl, python ftplib by default) still connect to %s; or have the server announce %s itself (vsftpd pasv_address) and list it in announce-address",
+			j.from, e->conntrack_id, why, j.to, j.to);
 	return 0;
 }
 
@@ -273,7 +282,7 @@ int rewrite_verdict(struct daemon *d, struct session_entry *e,
 
 		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
 		    outcome[i].ret == 0 &&
-		    rewrite_227(d, e, dir, qp, pkt, line_start, a) == 1)
+		    rewrite_reply(d, e, dir, qp, pkt, line_start, a) == 1)
 			return 1;
 	}
 	if (dir == SESSION_DIR_ORIGINAL && s->nat && pkt->payload_len > 0 &&

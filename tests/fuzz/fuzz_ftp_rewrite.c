@@ -62,7 +62,7 @@ static void fuzz_target(const uint8_t *data, struct inet_addr *a,
 	*max = (data[3] & 0x80) ? (size_t)(data[3] & 0x7e) : 512;
 }
 
-/* ftp_rewrite_find_227 on the line bytes taken as one segment: a find is
+/* ftp_rewrite_find_reply (227) on the line bytes taken as one segment: a find is
  * a whole line of the segment (its '\n' inside it) that names a:port. */
 static void fuzz_find(const uint8_t *data, size_t size,
 		      const struct inet_addr *a, uint16_t port)
@@ -75,8 +75,9 @@ static void fuzz_find(const uint8_t *data, size_t size,
 	uint16_t named_port = 0;
 	char out[512];
 
-	if (ftp_rewrite_find_227(seg, len, data[0] & 0x80, a, port, &to, out,
-				 sizeof(out), &span, &res) != 0)
+	if (ftp_rewrite_find_reply(FTP_REWRITE_227, seg, len, data[0] & 0x80, a,
+				   port, &to, port, out, sizeof(out), &span,
+				   &res) != 0)
 		return;
 	FUZZ_ASSERT(span.offset + span.old_len < len);
 	FUZZ_ASSERT(span.offset == 0 || seg[span.offset - 1] == '\n');

@@ -343,7 +343,20 @@ static struct inet_addr v4(const char *text)
 	return a;
 }
 
-/* ftp_rewrite_find_227: the 227 naming the endpoint, among other lines of
+/* ftp_rewrite_find_reply for a 227 naming named:port, rewritten to
+ * 198.51.100.1, same port */
+static int find227(const char *seg, size_t len, bool line_start,
+		   const struct inet_addr *named, uint16_t port, char *out,
+		   struct ftp_rewrite_span *span, struct ftp_rewrite *res)
+{
+	struct inet_addr p = v4("198.51.100.1");
+
+	return ftp_rewrite_find_reply(FTP_REWRITE_227, (const uint8_t *)seg, len,
+				      line_start, named, port, &p, port, out,
+				      BOUND, span, res);
+}
+
+/* ftp_rewrite_find_reply: the 227 naming the endpoint, among other lines of
  * one segment; only complete lines; a first line only when a line starts
  * there. */
 static void find_227(void)
@@ -355,26 +368,20 @@ static void find_227(void)
 	struct ftp_rewrite res;
 	char out[BOUND];
 
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &s, 50000,
-				       &p, out, sizeof(out), &span, &res), 0);
+	CHECK_INT(find227(seg, strlen(seg), true, &s, 50000, out, &span, &res), 0);
 	CHECK_INT(span.offset, 7);
 	CHECK_INT(span.old_len, strlen(seg) - 9);
 	CHECK(res.same_length && res.len == span.old_len);
 	CHECK(memcmp(out, "227 Entering Passive Mode(198,51,100,1,195,80).", res.len) == 0);
 	/* another port, another address: not this line */
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &s, 50001,
-				       &p, out, sizeof(out), &span, &res), -ENOENT);
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg), true, &p, 50000,
-				       &p, out, sizeof(out), &span, &res), -ENOENT);
+	CHECK_INT(find227(seg, strlen(seg), true, &s, 50001, out, &span, &res), -ENOENT);
+	CHECK_INT(find227(seg, strlen(seg), true, &p, 50000, out, &span, &res), -ENOENT);
 	/* without its line end: not complete */
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)seg, strlen(seg) - 1, true, &s, 50000,
-				       &p, out, sizeof(out), &span, &res), -ENOENT);
+	CHECK_INT(find227(seg, strlen(seg) - 1, true, &s, 50000, out, &span, &res), -ENOENT);
 	/* the payload starts inside a line: its first "line" is skipped */
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)decoy, strlen(decoy), false, &s, 50000,
-				       &p, out, sizeof(out), &span, &res), 0);
+	CHECK_INT(find227(decoy, strlen(decoy), false, &s, 50000, out, &span, &res), 0);
 	CHECK_INT(span.offset, strlen(decoy) / 2);
-	CHECK_INT(ftp_rewrite_find_227((const uint8_t *)decoy, strlen(decoy) / 2, false, &s,
-				       50000, &p, out, sizeof(out), &span, &res), -ENOENT);
+	CHECK_INT(find227(decoy, strlen(decoy) / 2, false, &s, 50000, out, &span, &res), -ENOENT);
 }
 
 /* find the first complete PORT or EPRT naming an address, any port, as
@@ -430,6 +437,37 @@ static void find_command(void)
 			   "203.0.113.1", out, &span, &f, &res), -ENOENT);
 }
 
+/* ftp_rewrite_find_reply with a new port (a clash, doc/nat.md 2.4): a 227
+ * and a 229 naming the old port are rewritten to the new one; a 229
+ * naming another port is not found. */
+static void find_moved(void)
+{
+	struct inet_addr s = v4("203.0.113.2"), p = v4("198.51.100.1");
+	const char *pasv = "227 Entering Passive Mode (203,0,113,2,156,64).\r\n";
+	const char *epsv = "150 x\r\n229 Entering Extended Passive Mode (|||40000|)\r\n";
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	char out[BOUND];
+
+	CHECK_INT(ftp_rewrite_find_reply(FTP_REWRITE_227, (const uint8_t *)pasv,
+					 strlen(pasv), true, &s, 40000, &p, 40001,
+					 out, sizeof(out), &span, &res), 0);
+	CHECK(res.same_length &&
+	      memcmp(out, "227 Entering Passive Mode(198,51,100,1,156,65).", res.len) == 0);
+	CHECK_INT(ftp_rewrite_find_reply(FTP_REWRITE_229, (const uint8_t *)epsv,
+					 strlen(epsv), true, NULL, 40000, NULL, 40001,
+					 out, sizeof(out), &span, &res), 0);
+	CHECK_INT(span.offset, 7);
+	CHECK(res.same_length &&
+	      memcmp(out, "229 Entering Extended Passive Mode (|||40001|)", res.len) == 0);
+	CHECK_INT(ftp_rewrite_find_reply(FTP_REWRITE_229, (const uint8_t *)epsv,
+					 strlen(epsv), true, NULL, 40002, NULL, 40001,
+					 out, sizeof(out), &span, &res), -ENOENT);
+	CHECK_INT(ftp_rewrite_find_reply(FTP_REWRITE_PORT, (const uint8_t *)epsv,
+					 strlen(epsv), true, NULL, 40000, NULL, 40001,
+					 out, sizeof(out), &span, &res), -EINVAL);
+}
+
 int main(void)
 {
 	size_t i;
@@ -440,6 +478,7 @@ int main(void)
 	sweep_eprt6();
 	misuse();
 	find_227();
+	find_moved();
 	find_command();
 	return check_report("ftp_rewrite");
 }

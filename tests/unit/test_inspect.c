@@ -656,6 +656,42 @@ static void test_nat_dnat_227(void)
 	harness_fini(&h);
 }
 
+/* One client, two control connections to servers published on one
+ * address, the second announcing the port the first's pinhole already
+ * has (doc/nat.md 2.4): the second pinhole moves to the next free port,
+ * the 227 (or 229) is rewritten to name it, and it still lands on the
+ * port the server listens on. */
+static void test_nat_dnat_clash(void)
+{
+	struct flow other = { tcp_build_addr(V4_CLIENT), tcp_build_addr(NAT_PUBLIC), 40000, 2121 };
+	struct flow taken = { tcp_build_addr(V4_CLIENT), tcp_build_addr(NAT_PUBLIC), 0, 50000 };
+	const struct expect_request *r;
+	struct harness h;
+	char reply[128];
+	bool is_new;
+
+	nat_harness(&h, NULL);
+	CHECK(pinhole_add(h.d.pinholes, &taken, &other, &is_new) != NULL);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(NAT_REAL));
+	harness_send(&h, S, reply);
+	r = harness_expect(&h, NAT_PUBLIC, 50001);
+	CHECK(r != NULL && r->nat.on && r->nat_dir == 0 && r->nat.port == 50000 &&
+	      inet_addr_equal(&r->nat.address, &h.reply.src));
+	CHECK(harness_expect(&h, NAT_PUBLIC, 50000) == NULL);
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(memcmp(h.k.rewritten, "227 Entering Passive Mode(198,51,100,1,195,81)\r\n",
+		     h.k.rewritten_len) == 0);
+	/* a 229 moves and is rewritten too; the first pinhole is superseded */
+	harness_send(&h, C, "EPSV\r\n");
+	harness_send(&h, S, "229 Entering Extended Passive Mode (|||50000|)\r\n");
+	CHECK(harness_expect(&h, NAT_PUBLIC, 50001) != NULL);
+	CHECK_INT(h.k.rewrites, 2);
+	CHECK(memcmp(h.k.rewritten, "229 Entering Extended Passive Mode (|||50001|)\r\n",
+		     h.k.rewritten_len) == 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 /* A real third party under NAT is still refused: no pinhole at all. */
 static void test_nat_third_party(void)
 {
@@ -1033,6 +1069,7 @@ int main(void)
 	test_epsv_ipv6_baseline();
 	test_active_baseline();
 	test_nat_dnat_227();
+	test_nat_dnat_clash();
 	test_nat_masq_port();
 	test_nat_masq_port_resized();
 	test_nat_masq_seqadj_missing();
