@@ -1,6 +1,7 @@
 #!/bin/bash
 # suite-nat.sh: ftpgated on a NAT gateway that publishes an FTP server by
-# DNAT (issue 13, doc/nat.md 2.1), beside the kernel's own helper
+# DNAT (issue 13, doc/nat.md 2.1), that masquerades its clients (2.2), and
+# that does both at once (2.3), beside the kernel's own helper
 # (nf_conntrack_ftp + nf_nat_ftp) in the same boot.
 #
 # The gateway: the administrator's ruleset rules/nat-site.nft (DNAT of port
@@ -11,9 +12,17 @@
 # through a helper's expectation that carries the NAT; a client that takes
 # the 227's address connects only when the 227 was rewritten to the
 # published address.
+# Masquerade: rules/nat-masq.nft (the clients' IPv4 connections leave
+# towards the server as the gateway's 203.0.113.1, the same forward chain);
+# "both": rules/nat-both.nft (nat-site.nft's DNAT and that masquerade). In
+# active mode the server's data connection reaches the client only when the
+# PORT/EPRT was rewritten to name 203.0.113.1 (vsftpd and pyftpdlib refuse
+# an address other than their peer's) and a helper's expectation for
+# 203.0.113.1:port carries the NAT back to 198.51.100.2:port.
 #
-# Phases: a control without any helper (the checks can fail), the kernel
-# column (printed, not counted: it tests the kernel), ftpgated. Every
+# Phases: controls without any helper (the checks can fail), the kernel
+# column for DNAT, masquerade and both (printed, not counted: it tests the
+# kernel and the lab's wiring), then ftpgated for the same three. Every
 # transfer compares contents. Refusals assert both sides: the connection is
 # dropped (times out) and no expectation exists for the port announced.
 set -u
@@ -25,9 +34,19 @@ rm -rf "$W"; mkdir -p "$W"
 : > "$FTPGATE_LOG"; : > "$LAB_WORK/fake-ftpd.log"
 PUB4=198.51.100.1 PUB6=2001:db8:1::1
 SITE=$LAB_DIR/rules/nat-site.nft
+MASQ=$LAB_DIR/rules/nat-masq.nft BOTH=$LAB_DIR/rules/nat-both.nft
+GW4=$LAB_GW_SERVER4	# the client as the server sees it under masquerade
 declare -A KCOL FCOL
 ORDER=()
 LAST=
+# COL: the column a scenario runs for (K or F; set by column); SERVER: the
+# FTP server running (vsftpd, pyftpdlib or fake-ftpd)
+COL=F SERVER=
+START=$EPOCHREALTIME
+
+# phase TITLE: a heading, with the time since the suite started (the lab's
+# time is a budget: each phase says what it costs)
+phase() { echo "--- $1 ($(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')s into the suite)"; }
 
 finish() {
 	[ -n "$FTPGATE_PID" ] && ftpgate_stop 3
@@ -46,12 +65,15 @@ url() { case $1 in *:*) echo "ftp://[$1]" ;; *) echo "ftp://$1" ;; esac; }
 
 # curl_flags MODE: pasv (PASV, connects where the 227 says), pasv-skip
 # (PASV, connects to the control connection's address: curl's default),
-# epsv
+# epsv; active mode ("--ftp-port -": the control connection's own
+# address): port (PORT), eprt (EPRT)
 curl_flags() {
 	case $1 in
 	pasv) echo "--disable-epsv --no-ftp-skip-pasv-ip" ;;
 	pasv-skip) echo "--disable-epsv" ;;
 	epsv) echo "--ftp-pasv" ;;
+	port) echo "--ftp-port - --disable-eprt" ;;
+	eprt) echo "--ftp-port -" ;;
 	esac
 }
 
@@ -112,9 +134,17 @@ ftplib_session() { lab_ftp_session ftplib "$2" "$1"; }
 column() {
 	local col=$1 name=$2 out; shift 2
 	[ -n "${KCOL[$name]:-}${FCOL[$name]:-}" ] || ORDER+=("$name")
+	COL=$col
 	if [ "$col" = K ]; then
-		if out=$("$@" 2>&1); then KCOL[$name]=pass; else KCOL[$name]="FAIL: $(echo "$out" | tail -n 1)"; fi
-		echo "KERNEL $name: ${KCOL[$name]}"
+		# a pass prints what the scenario saw: what the kernel helper wrote
+		if out=$("$@" 2>&1); then
+			KCOL[$name]=pass
+			echo "KERNEL $name: pass${out:+ ($(echo "$out" | tail -n 1))}"
+		else
+			KCOL[$name]="FAIL: $(echo "$out" | tail -n 1)"
+			echo "KERNEL $name: ${KCOL[$name]}"
+		fi
+		COL=F
 		return
 	fi
 	check "$name" "$@"
@@ -212,6 +242,275 @@ print("%s: %s:%d => %s:%d" % (what, pub, port, real, port))
 PY
 }
 
+# --- masquerade (doc/nat.md 2.2, 2.3) -----------------------------------------
+
+vsftpd_up() {
+	local i
+	LAB_VSFTPD_EXTRA="connect_timeout=4" lab_vsftpd_start || return 1
+	for i in $(seq -w 1 50); do echo "numbered file $i" > "$LAB_FTP_ROOT/pub/n$i.txt"; done
+	SERVER=vsftpd
+}
+pyftpd_up() { lab_pyftpd_start && SERVER=pyftpdlib; }
+fake_up() { ftpgate_fake_start && SERVER=fake-ftpd; }
+
+# vsftpd_mark: a mark in vsftpd's log (log_ftp_protocol: every command it
+# got); the log outlives restarts of vsftpd
+vsftpd_mark() { if [ -f "$LAB_WORK/vsftpd.log" ]; then wc -l < "$LAB_WORK/vsftpd.log"; else echo 0; fi; }
+
+# endpoint LINE: "ADDR PORT" of a PORT or EPRT command line (its numbers
+# read as decimal, whatever their leading zeros)
+endpoint() {
+	echo "$1" | tr -d '\r' | awk '
+		/^(> )?PORT / { split($NF, n, ","); printf "%d.%d.%d.%d %d\n", n[1], n[2], n[3], n[4], n[5] * 256 + n[6] }
+		/^(> )?EPRT / { split($NF, n, "|"); printf "%s %d\n", n[3], n[4] }'
+}
+
+# server_active MARK VERB N: vsftpd got at least N VERB commands (PORT or
+# EPRT) since MARK, each naming the gateway's $GW4 (what the server sees
+# of the client), and no PASV or EPSV (the client did not fall back to
+# passive mode); prints the last one
+server_active() {
+	local lines all named
+	lines=$(tail -n +"$(($1 + 1))" "$LAB_WORK/vsftpd.log" 2>/dev/null | grep -aoE '"(PORT|EPRT|PASV|EPSV)( [^"]*)?"' | tr -d '"')
+	! echo "$lines" | grep -qE '^(PASV|EPSV)' || { echo "vsftpd got $(echo "$lines" | grep -E '^(PASV|EPSV)' | head -n 1): the client fell back to passive mode"; return 1; }
+	all=$(echo "$lines" | grep -c "^$2 ")
+	named=$(echo "$lines" | grep "^$2 " | while read -r l; do endpoint "$l"; done | grep -c "^$GW4 ")
+	[ "$all" -ge "$3" ] && [ "$named" = "$all" ] ||
+		{ echo "vsftpd got $all $2 commands ($named naming $GW4), want at least $3, all naming $GW4: $(echo "$lines" | tail -n 2 | tr '\n' ' ')"; return 1; }
+	echo "$lines" | grep "^$2 " | tail -n 1
+}
+
+# rewritten MARK VERB [PORT...]: (ftpgated's column) its log since MARK
+# has "VERB rewritten from 198.51.100.2:Q to 203.0.113.1:Q (same length |
+# length +-D, sequence adjusted; conntrack N)" lines, none moving the port,
+# one for each PORT given (every one found otherwise), each with its
+# pinhole "203.0.113.2 -> 203.0.113.1:Q tcp ..., NAT to 198.51.100.2:Q".
+# Prints how many.
+rewritten() {
+	local mark=$1 verb=$2 lines moved q; shift 2
+	lines=$(tail -n +"$((mark + 1))" "$FTPGATE_LOG" |
+		grep -aE "$verb rewritten from $LAB_CLIENT4:[0-9]+ to $GW4:[0-9]+ \((same length|length [+-][0-9]+, sequence adjusted); conntrack [0-9]+\)")
+	[ -n "$lines" ] || { echo "no \"$verb rewritten from $LAB_CLIENT4:Q to $GW4:Q (...)\" in ftpgated's log since line $mark; it says: $(tail -n +"$((mark + 1))" "$FTPGATE_LOG" | grep -v '^{' | tail -n 3 | tr '\n' ' ')"; return 1; }
+	moved=$(echo "$lines" | sed -E 's/.* from [^ ]+:([0-9]+) to [^ ]+:([0-9]+) .*/\1 \2/' | awk '$1 != $2' | head -n 1)
+	[ -z "$moved" ] || { echo "a $verb rewrite moved the port: $moved"; return 1; }
+	# shellcheck disable=SC2046 # ports: one word each
+	[ $# -gt 0 ] || set -- $(echo "$lines" | sed -E 's/.* from [^ ]+:([0-9]+) to .*/\1/')
+	for q in "$@"; do
+		echo "$lines" | grep -q " from $LAB_CLIENT4:$q to " || { echo "no $verb rewrite for port $q in: $(echo "$lines" | tail -n 2 | tr '\n' ' ')"; return 1; }
+		ftpgate_log_since "$mark" "pinhole opened: $LAB_SERVER4 -> $GW4:$q tcp( \\(active mode\\))?, NAT to $LAB_CLIENT4:${q}[, ]" > /dev/null ||
+			{ echo "no \"pinhole opened: $LAB_SERVER4 -> $GW4:$q tcp ..., NAT to $LAB_CLIENT4:$q\" in ftpgated's log since line $mark"; return 1; }
+	done
+	echo "$(echo "$lines" | wc -l) $verb rewrites, e.g. $(echo "$lines" | tail -n 1 | sed -E "s/.*($verb rewritten)/\\1/")"
+}
+
+# active_curl MODE HOST: LIST and RETR with curl in active mode (port:
+# PORT, eprt: EPRT; "--ftp-port -": the control connection's own address),
+# the file compared. curl must have sent the client's own address; vsftpd
+# must have got the gateway's, with the same port; ftpgated's column: its
+# log has the rewrite and the pinhole for that port.
+active_curl() {
+	local mode=$1 host=$2 tag=$W/$1-$RANDOM verb vm lm sent se got ge
+	verb=$(echo "$mode" | tr a-z A-Z)
+	vm=$(vsftpd_mark) lm=$(ftpgate_log_mark)
+	# shellcheck disable=SC2046
+	lab_ns client curl -sS -v --max-time "$LAB_FTP_TIMEOUT" $(curl_flags "$mode") \
+		-o "$tag.list" "$(url "$host")/pub/" 2> "$tag.v1" || { echo "LIST failed: $(tail -n 1 "$tag.v1") [$(active_seen "$tag.v1")]"; return 1; }
+	# shellcheck disable=SC2046
+	lab_ns client curl -sS -v --max-time "$LAB_FTP_TIMEOUT" $(curl_flags "$mode") \
+		-o "$tag.got" "$(url "$host")/pub/hello.txt" 2> "$tag.v2" || { echo "RETR failed: $(tail -n 1 "$tag.v2") [$(active_seen "$tag.v2")]"; return 1; }
+	grep -q hello.txt "$tag.list" || { echo "LIST did not show hello.txt"; return 1; }
+	[ "$(cat "$tag.got")" = "$LAB_FTP_CONTENT" ] || { echo "RETR content differs"; return 1; }
+	sent=$(grep -aE "^> $verb " "$tag.v2" | tail -n 1 | tr -d '\r'); sent=${sent#> }
+	se=$(endpoint "$sent")
+	[ "${se% *}" = "$LAB_CLIENT4" ] || { echo "curl sent '$sent', want $verb naming $LAB_CLIENT4"; return 1; }
+	if [ "$SERVER" = vsftpd ]; then
+		got=$(server_active "$vm" "$verb" 2) || { echo "$got"; return 1; }
+		ge=$(endpoint "$got")
+		[ "${ge#* }" = "${se#* }" ] || { echo "curl sent '$sent', vsftpd got '$got': the port moved"; return 1; }
+	fi
+	if [ "$COL" = F ]; then rewritten "$lm" "$verb" "${se#* }" || return 1; fi
+	echo "curl sent $sent${got:+, vsftpd got $got}"
+}
+
+# active_seen VERBOSE: the PORT/EPRT curl sent and the reply it got
+active_seen() {
+	grep -aE '^> (PORT|EPRT) |^< (200|5[0-9][0-9]) ' "$1" | tail -n 2 | tr -d '\r' | tr '\n' ' '
+}
+
+# active_ftplib HOST: python3 ftplib in active mode (set_pasv(False): PORT)
+# LIST, RETR and STOR, both contents compared; vsftpd got 3 PORTs naming
+# the gateway; ftpgated's column: 3 rewrites at least, each with its pinhole
+active_ftplib() {
+	local vm lm got=
+	vm=$(vsftpd_mark) lm=$(ftpgate_log_mark)
+	lab_ftp_session ftplib "$1" port || return 1
+	if [ "$SERVER" = vsftpd ]; then got=$(server_active "$vm" PORT 3) || { echo "$got"; return 1; }; fi
+	if [ "$COL" = F ]; then rewritten "$lm" PORT || return 1; fi
+	echo "ftplib LIST/RETR/STOR in active mode${got:+, vsftpd got $got}"
+}
+
+# active_lftp HOST: lftp in active mode (ftp:passive-mode off; PORT over
+# IPv4) cls, get, put, both contents compared, and vsftpd got only PORTs
+# naming the gateway (no fallback to passive mode)
+active_lftp() {
+	local host=$1 tag up got url vm lm last
+	tag=lftp-active-$RANDOM
+	up="$LAB_WORK/up-$tag"; got="$LAB_WORK/got-$tag"; url=$(url "$host")
+	echo "upload $tag $(date +%s%N)" > "$up"
+	vm=$(vsftpd_mark) lm=$(ftpgate_log_mark)
+	lab_ns client timeout 120 lftp -c "set ftp:passive-mode off; \
+		set net:timeout $LAB_FTP_TIMEOUT; set net:max-retries 1; set net:persist-retries 0; \
+		set ftp:ssl-allow no; set xfer:clobber on; \
+		open -u anonymous,lab $url; cls -1 pub > $got.list; \
+		get pub/hello.txt -o $got; put $up -o upload/$tag" || { echo "lftp failed [$(server_active "$vm" PORT 1)]"; return 1; }
+	grep -q hello.txt "$got.list" || { echo "LIST did not show hello.txt: $(head -c 200 "$got.list")"; return 1; }
+	[ "$(cat "$got")" = "$LAB_FTP_CONTENT" ] || { echo "RETR content differs"; return 1; }
+	cmp -s "$up" "$LAB_FTP_ROOT/upload/$tag" || { echo "STOR content differs or missing"; return 1; }
+	last=$(server_active "$vm" PORT 3) || { echo "$last"; return 1; }
+	if [ "$COL" = F ]; then rewritten "$lm" PORT || return 1; fi
+	echo "lftp cls/get/put in active mode, vsftpd got $last"
+}
+
+# many_active HOST N: N RETRs over one control connection in active mode
+# (curl's URL globbing reuses it; PORT): N PORTs, every file compared;
+# curl sent N PORTs naming the client, vsftpd got N naming the gateway,
+# and (ftpgated's column) exactly N "PORT rewritten" lines since the mark
+many_active() {
+	local host=$1 n=$2 tag=$W/many-active-$RANDOM i got sent vm lm last
+	mkdir -p "$tag"
+	vm=$(vsftpd_mark) lm=$(ftpgate_log_mark)
+	# shellcheck disable=SC2046
+	lab_ns client curl -sS -v --max-time 300 $(curl_flags port) \
+		"$(url "$host")/pub/n[01-$(printf %02d "$n")].txt" -o "$tag/#1.txt" 2> "$tag.v" ||
+		{ echo "curl failed: $(tail -n 1 "$tag.v") [$(active_seen "$tag.v")]"; return 1; }
+	got=0
+	for i in $(seq -w 1 "$n"); do
+		[ "$(cat "$tag/$i.txt" 2>/dev/null)" = "numbered file $i" ] && got=$((got + 1))
+	done
+	sent=$(grep -acE "^> PORT $(echo "$LAB_CLIENT4" | tr . ,)," "$tag.v")
+	[ "$got" = "$((10#$n))" ] || { echo "$got of $n files intact, curl sent $sent PORTs naming $LAB_CLIENT4 [$(active_seen "$tag.v")]"; return 1; }
+	[ "$sent" = "$((10#$n))" ] || { echo "curl sent $sent PORTs naming $LAB_CLIENT4, want $n"; return 1; }
+	[ "$(grep -acE 'Re-using existing ([a-z]+: )?connection' "$tag.v")" -ge $((10#$n - 1)) ] ||
+		{ echo "curl did not reuse one control connection"; return 1; }
+	last=$(server_active "$vm" PORT "$((10#$n))") || { echo "$last"; return 1; }
+	if [ "$COL" = F ]; then
+		last=$(rewritten "$lm" PORT) || { echo "$last"; return 1; }
+		[ "${last%% *}" = "$((10#$n))" ] || { echo "ftpgated's log: $last; want exactly $n"; return 1; }
+	fi
+	echo "$got files intact over one control connection, $sent PORTs naming $LAB_CLIENT4 sent; $last"
+}
+
+# active_refused NAME REASON HOST PORT-STEP: the probe logs in and sends
+# the PORT of PORT-STEP (fake-ftpd says 200 to any); while the control
+# connection holds, no expectation exists for the port it named; then LIST:
+# fake-ftpd's connection to the address and port it got never reaches the
+# client (425); ftpgated's column: the log says "pinhole refused (REASON)".
+# Its last line says what happened on each side and what fake-ftpd got.
+active_refused() {
+	local name=$1 reason=$2 host=$3 step=$4 lm fm pid port e conn got st=0 what
+	lm=$(ftpgate_log_mark) fm=$(wc -l < "$LAB_WORK/fake-ftpd.log")
+	rm -f "$W/$name" "$W/$name-go"
+	ftpgate_probe client --timeout 15 "$host" login "$step" "save $W/$name" "wait-file $W/$name-go 120" \
+		"send LIST" "accept --expect timeout --timeout 4" "expect 425" quit > "$W/$name.out" 2>&1 &
+	pid=$!
+	ftpgate_wait_file "$W/$name" || { kill "$pid"; wait "$pid"; cat "$W/$name.out"; return 1; }
+	port=$(ftpgate_announced_port "$W/$name")
+	e=$(ftpgate_expects "$port")
+	[ -z "$e" ] || st=1
+	touch "$W/$name-go"
+	wait "$pid" || st=1
+	cat "$W/$name.out"
+	conn=$(grep -aoE 'data connection on port [0-9]+: [a-z]+( from [^ ]+ port [0-9]+)?' "$W/$name.out" | tail -n 1)
+	got=$(tail -n +"$((fm + 1))" "$LAB_WORK/fake-ftpd.log" | grep -aoE -- '-> (PORT|EPRT) .*' | tail -n 1)
+	if [ "$COL" = F ]; then ftpgate_log_since "$lm" "pinhole refused \\($reason\\)" || st=1; fi
+	what=$(echo "$e" | grep -oE '(src|dst|sport|dport)=[^ ]+|helper=[^ ]+' | sed -n '1,4p;$p' | tr '\n' ' ')
+	echo "expectation for port $port: ${what:-none}; ${conn:-no data connection result}; fake-ftpd got ${got#-> }"
+	return $st
+}
+
+# third_party NAME HOST: active_refused for a PORT naming another address
+# behind the gateway ($LAB_CLIENT4_OTHER; the probe listens on every
+# address), which must also reach the server unchanged: fake-ftpd got it
+# naming $LAB_CLIENT4_OTHER, and (ftpgated's column) nothing was rewritten
+third_party() {
+	local lm fm out st=0 other
+	lm=$(ftpgate_log_mark) fm=$(wc -l < "$LAB_WORK/fake-ftpd.log")
+	other=$(echo "$LAB_CLIENT4_OTHER" | tr . ,)
+	out=$(active_refused "$1" third-party-address "$2" "port --addr $LAB_CLIENT4_OTHER") || st=1
+	echo "$out"
+	if ! tail -n +"$((fm + 1))" "$LAB_WORK/fake-ftpd.log" | grep -aqE -- "-> PORT $other,"; then
+		echo "fake-ftpd did not get the PORT naming $other unchanged"; st=1
+	fi
+	if [ "$COL" = F ] && ftpgate_log_since "$lm" "rewritten from" > /dev/null; then
+		echo "ftpgated rewrote: $(tail -n +"$((lm + 1))" "$FTPGATE_LOG" | grep 'rewritten from' | head -n 1)"; st=1
+	fi
+	echo "$(echo "$out" | tail -n 1)"
+	return $st
+}
+
+# no_helper_active HOST: without any helper, curl's active PORT through the
+# masquerade fails (the check above can fail)
+no_helper_active() {
+	! active_curl port "$1" || { echo "an active transfer through masquerade worked without a helper"; return 1; }
+}
+
+# masq_scenarios COL SETUP HOST WANT227 [all]: the scenarios of one gateway
+# setup (masq: the client dials the server $LAB_SERVER4; both: the
+# published $PUB4) for one column. WANT227: what a 227 the client gets must
+# name. "all" (the masquerade phase): every scenario, and, in ftpgated's
+# column, the refusals (the kernel helper has no such policy). Without it
+# (DNAT + masquerade) only what the DNAT changes on the wire: the active
+# data connection's way back (SNAT to the published address) and the 227.
+# The rest takes the same paths as under masquerade alone, and the suite's
+# time is a budget (each scenario costs 4 to 16 s on an idle machine).
+masq_scenarios() {
+	local c=$1 s=$2 h=$3 w=$4 all=${5:-}
+	vsftpd_up || return 1
+	column "$c" "$s, vsftpd: curl IPv4 PORT (vsftpd gets $GW4, same port)" active_curl port "$h"
+	if [ -n "$all" ]; then
+		column "$c" "$s, vsftpd: curl IPv4 EPRT (vsftpd gets $GW4, same port)" active_curl eprt "$h"
+		column "$c" "$s, vsftpd: ftplib PORT, LIST/RETR/STOR" active_ftplib "$h"
+		column "$c" "$s, vsftpd: lftp PORT, cls/get/put" active_lftp "$h"
+		column "$c" "$s, vsftpd: 50 PORTs in one control session, every file compared" many_active "$h" 50
+	fi
+	column "$c" "$s, vsftpd: curl IPv4 PASV trusting the 227 (must name $(echo "$w" | tr , .))" curl_session pasv "$h" "$w"
+	[ -n "$all" ] || return 0
+	column "$c" "$s, vsftpd: curl IPv4 EPSV (229)" curl_session epsv "$h" "229 "
+	pyftpd_up || return 1
+	column "$c" "$s, pyftpdlib: curl IPv4 PORT" active_curl port "$h"
+	[ "$c" = F ] || return 0
+	fake_up || return 1
+	column F "$s: PORT naming $LAB_CLIENT4_OTHER, server says 200: not rewritten, dropped, no expectation, log third-party-address" \
+		third_party "tp-$s" "$h"
+	column F "$s: PORT naming the client's port 22, server says 200: dropped, no expectation, log privileged-port" \
+		active_refused "p22-$s" privileged-port "$h" "port --data-port 22"
+}
+
+# counter NAME: packets counted by the ftpgate forward rule with comment NAME
+counter() {
+	lab_ns gateway nft list chain inet ftpgate ftpgate_forward | awk -v c="comment \"$1\"" '
+		index($0, c) { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
+		END { print n + 0 }'
+}
+
+# gateway_setup SITE [ftpgate]: the gateway's ruleset for a phase: SITE and
+# the kernel helper's table (kernel.nft), or, with "ftpgate", SITE and the
+# shipped ftpgate table with the client sets filled as a deployment fills
+# them; no conntrack or expectation of an earlier phase left
+gateway_setup() {
+	if [ "${2:-}" = ftpgate ]; then
+		ftpgate_rules "$1" || return 1
+		lab_ns gateway nft add element inet ftpgate ftpgate_clients_ipv4 "{ 198.51.100.0/24 }" || return 1
+		lab_ns gateway nft add element inet ftpgate ftpgate_clients_ipv6 "{ 2001:db8:1::/64 }" || return 1
+	else
+		lab_ns gateway nft flush ruleset
+		lab_ns gateway nft -f "$1" && lab_ns gateway nft -f "$W/kernel.nft" || return 1
+	fi
+	lab_ns gateway conntrack -F >/dev/null 2>&1
+	lab_ns gateway conntrack -F expect >/dev/null 2>&1
+	return 0
+}
+
 lab_topology_up || exit 1
 ftpgate_lab_extras || { echo "cannot add the extra lab addresses" >&2; exit 1; }
 ftpgate_modules || { echo "cannot load the netfilter modules ftpgated needs" >&2; exit 1; }
@@ -219,17 +518,21 @@ modprobe -a nf_conntrack_ftp nf_nat_ftp nft_nat nft_chain_nat 2>/dev/null
 for m in nf_conntrack_ftp nf_nat_ftp nft_nat nft_chain_nat nf_nat; do
 	grep -q "^$m " /proc/modules || { echo "cannot load $m" >&2; exit 1; }
 done
+# masquerade: a module on 6.1 (nft -f of nat-masq.nft says so if missing)
+modprobe nft_masq 2>/dev/null
 uname -r
-LAB_VSFTPD_EXTRA="connect_timeout=4" lab_vsftpd_start || exit 1
-for i in $(seq -w 1 50); do echo "numbered file $i" > "$LAB_FTP_ROOT/pub/n$i.txt"; done
+vsftpd_up || exit 1
 
 # --- control: the NAT gateway without any helper ------------------------------
+phase "controls: no helper"
 lab_ns gateway nft flush ruleset
 lab_ns gateway nft -f "$SITE" || exit 1
 nohelper_fails() {
 	! curl_session pasv-skip "$PUB4" || { echo "a passive transfer through DNAT worked without a helper"; return 1; }
 }
 check "control (no helper): a passive transfer to the published server fails" nohelper_fails
+lab_ns gateway nft -f "$MASQ" || exit 1
+check "control (no helper): an active transfer (curl PORT) through the masquerade fails" no_helper_active "$LAB_SERVER4"
 
 # --- the kernel column: nf_conntrack_ftp + nf_nat_ftp, helper at -150 ---------
 cat > "$W/kernel.nft" <<'NFT'
@@ -244,9 +547,15 @@ table inet kernelhelper {
 	}
 }
 NFT
-lab_ns gateway nft -f "$W/kernel.nft" || exit 1
-lab_ns gateway conntrack -F >/dev/null 2>&1
+phase "kernel helper: DNAT (nat-site.nft)"
+gateway_setup "$SITE" || exit 1
 scenarios K
+phase "kernel helper: masquerade (nat-masq.nft)"
+gateway_setup "$MASQ" || exit 1
+masq_scenarios K masq "$LAB_SERVER4" "203,0,113,2" all
+phase "kernel helper: DNAT + masquerade (nat-both.nft)"
+gateway_setup "$BOTH" || exit 1
+masq_scenarios K both "$PUB4" "198,51,100,1"
 lab_ns gateway nft flush ruleset
 lab_ns gateway conntrack -F >/dev/null 2>&1
 lab_ns gateway conntrack -F expect >/dev/null 2>&1
@@ -254,6 +563,8 @@ lab_ns gateway conntrack -F expect >/dev/null 2>&1
 rmmod nf_nat_ftp nf_conntrack_ftp 2>/dev/null
 
 # --- ftpgated -----------------------------------------------------------------
+phase "ftpgated: DNAT (nat-site.nft)"
+# active mode for the masquerade phases (the DNAT phase is passive only)
 ftpgate_config <<CONF
 queue-number = 7
 expect-timeout-seconds = 30
@@ -261,7 +572,10 @@ passive-ports = 1024-65535
 max-pinholes-per-session = 8
 audit-log = $W/audit.log
 control-socket = $W/ftpgated.sock
+[server $LAB_SERVER4]
+active-mode = on
 CONF
+vsftpd_up || finish
 start_and_rules() { ftpgate_start && ftpgate_rules "$SITE"; }
 check "ftpgated starts; nat-site.nft and rules/ftpgate.nft load" start_and_rules
 [ -n "$FTPGATE_PID" ] && ftpgate_alive || finish
@@ -274,7 +588,7 @@ check "log: pinholes to $PUB4 NAT to $LAB_SERVER4" \
 	ftpgate_log_since "$mark" "pinhole opened: $LAB_CLIENT4 -> $PUB4:[0-9]+ tcp, NAT to $LAB_SERVER4:"
 check "the expectation of a 227 is for $PUB4 and the 227 names it; ftpgatectl pinholes (from the kernel) and the audit show both sides, $PUB4:port => $LAB_SERVER4:port" nat_pinhole
 
-lab_pyftpd_start || finish
+pyftpd_up || finish
 column F "pyftpdlib: curl IPv4 PASV, trusting the 227 (must name $PUB4)" curl_session pasv "$PUB4" "198,51,100,1"
 column F "pyftpdlib: ftplib IPv4 PASV trusting the 227, LIST/RETR/STOR" ftplib_session pasv-trust "$PUB4"
 column F "pyftpdlib: ftplib IPv4 PASV ignoring the 227's address, LIST/RETR/STOR" ftplib_session pasv "$PUB4"
@@ -300,7 +614,27 @@ lab_listen server "$LAB_SERVER4" 40050
 check "under DNAT: unannounced port 40050 (listener there): dropped, not connected via $PUB4, no expectation" \
 	unannounced 40050
 lab_listeners_stop
+
+# --- ftpgated under masquerade (2.2), and DNAT + masquerade (2.3) -------------
+# The active-mode data connections pass ftpgate's "ftpgate active pinholes"
+# rule: the forward chain sees them after the expectation's NAT to the
+# client (a network in ftpgate_clients_ipv4).
+active_counted() {
+	local n
+	n=$(counter "ftpgate active pinholes")
+	echo "\"ftpgate active pinholes\" counted $n packets since the rules were loaded"
+	[ "$n" -gt 0 ]
+}
+phase "ftpgated: masquerade (nat-masq.nft)"
+check "masquerade: nat-masq.nft and rules/ftpgate.nft load, client sets filled" gateway_setup "$MASQ" ftpgate
+masq_scenarios F masq "$LAB_SERVER4" "203,0,113,2" all
+check "masquerade: the server's data connections passed the \"ftpgate active pinholes\" rule (as to $LAB_CLIENT4)" active_counted
+phase "ftpgated: DNAT + masquerade (nat-both.nft)"
+check "DNAT + masquerade: nat-both.nft and rules/ftpgate.nft load, client sets filled" gateway_setup "$BOTH" ftpgate
+masq_scenarios F both "$PUB4" "198,51,100,1"
+check "DNAT + masquerade: the server's data connections passed the \"ftpgate active pinholes\" rule" active_counted
 check "ftpgated still running" ftpgate_alive
+phase "end"
 
 echo "--- kernel helper (nf_conntrack_ftp + nf_nat_ftp) beside ftpgated, same boot ($(uname -r))"
 for name in "${ORDER[@]}"; do
