@@ -599,6 +599,8 @@ FAKE_ARGS=(
 	--user unsolicited --unsolicited "227 Entering Passive Mode ({h},{p1},{p2})."
 	--user thirdparty --pasv-reply "227 Entering Passive Mode (192,0,2,7,{p1},{p2})."
 	--user port22 --pasv-reply "227 Entering Passive Mode ({h},0,22)."
+	--user short --pasv-reply "227 ({h},{p1},{p2})"
+	--user fixed --pasv-reply "227 Entering Passive Mode ({h},157,108)."
 )
 ftpgate_fake_start "${FAKE_ARGS[@]}" || finish
 check "under DNAT: 227 naming a third-party address ($LAB_THIRD_PARTY4): dropped, no expectation, log third-party-address" \
@@ -614,6 +616,38 @@ lab_listen server "$LAB_SERVER4" 40050
 check "under DNAT: unannounced port 40050 (listener there): dropped, not connected via $PUB4, no expectation" \
 	unannounced 40050
 lab_listeners_stop
+
+# --- resized 227s and a clash under DNAT (fake-ftpd) ---------------------------
+# user short: "227 (h,p1,p2)" has no text before "(" to absorb the one
+# byte more that 198,51,100,1 takes: every rewrite changes the length and
+# asks the kernel to adjust the connection's sequence numbers. user fixed:
+# every 227 names port 40300, so two control connections of one client
+# clash on 198.51.100.1:40300 (doc/nat.md 2.4).
+resized_227s() {
+	local steps=() i n mark
+	mark=$(ftpgate_log_mark)
+	for i in $(seq 50); do steps+=(pasv "connect-announced --expect connected"); done
+	ftpgate_probe client "$PUB4" "login short" "${steps[@]}" quit || return 1
+	n=$(tail -n +"$((mark + 1))" "$FTPGATE_LOG" | grep -c "227 rewritten from $LAB_SERVER4:[0-9]* to $PUB4:[0-9]* (length +1, sequence adjusted")
+	echo "$n resized 227 rewrites"
+	[ "$n" -ge 50 ]
+}
+clash() {
+	local first ok=0
+	rm -f "$W/clash1" "$W/clash2" "$W/clash-go"
+	ftpgate_probe client "$PUB4" "login fixed" pasv "save $W/clash1" \
+		"wait-file $W/clash-go 30" "connect-announced --expect connected" quit > "$W/clash1.out" 2>&1 &
+	first=$!
+	for _ in $(seq 150); do [ -s "$W/clash1" ] && break; sleep 0.1; done
+	ftpgate_probe client "$PUB4" "login fixed" pasv "save $W/clash2" \
+		"connect-announced --expect connected" quit || ok=1
+	touch "$W/clash-go"
+	wait "$first" || { echo "first session: $(tail -n 2 "$W/clash1.out" | tr '\n' ' ')"; ok=1; }
+	echo "first announced $(cat "$W/clash1" 2>/dev/null), second $(cat "$W/clash2" 2>/dev/null)"
+	[ "$ok" = 0 ] && [ "$(cat "$W/clash1")" = "$PUB4 40300" ] && [ "$(cat "$W/clash2")" = "$PUB4 40301" ]
+}
+check "under DNAT: 50 227s one byte longer once rewritten, in one session: each connects where it says, the control connection goes on (kernel sequence adjustment)" resized_227s
+check "under DNAT: one client's two control connections both told port 40300: the second pinhole and its 227 move to 40301, both connect" clash
 
 # --- ftpgated under masquerade (2.2), and DNAT + masquerade (2.3) -------------
 # The active-mode data connections pass ftpgate's "ftpgate active pinholes"
