@@ -477,7 +477,14 @@ masq_scenarios() {
 	[ -n "$all" ] || return 0
 	column "$c" "$s, vsftpd: curl IPv4 EPSV (229)" curl_session epsv "$h" "229 "
 	pyftpd_up || return 1
-	column "$c" "$s, pyftpdlib: curl IPv4 PORT" active_curl port "$h"
+	# ftpgated's column is not run: pyftpdlib connects before it answers
+	# PORT, and ftpgated opens an active pinhole only on the 200 (a
+	# policy choice, doc/protocol.md), with or without NAT
+	if [ "$c" = K ]; then
+		column "$c" "$s, pyftpdlib: curl IPv4 PORT" active_curl port "$h"
+	else
+		FCOL["$s, pyftpdlib: curl IPv4 PORT"]="not run (connects before its 200)"
+	fi
 	[ "$c" = F ] || return 0
 	fake_up || return 1
 	column F "$s: PORT naming $LAB_CLIENT4_OTHER, server says 200: not rewritten, dropped, no expectation, log third-party-address" \
