@@ -97,10 +97,18 @@ struct ftp_rewrite_found {
 	uint16_t port;
 };
 
-/* Like ftp_rewrite_find_reply, for a client's command: the first complete
- * PORT or EPRT line in the payload that names `named` (any port), parsed
- * strictly as the session parses commands, rewritten to name `to` with
- * the same port (same length preferred). Returns 0 with *span, *found
+/* Find in one segment's payload the first complete PORT or EPRT line
+ * (complete as ftp_rewrite_find_reply says) that names `named` (any
+ * port), parsed strictly as the session parses commands. Returns 0 with
+ * *span and *found, or -ENOENT when the payload holds no such line. One
+ * pass over the payload. */
+int ftp_rewrite_scan_command(const uint8_t *payload, size_t len,
+			     bool line_start, const struct inet_addr *named,
+			     struct ftp_rewrite_span *span,
+			     struct ftp_rewrite_found *found);
+
+/* ftp_rewrite_scan_command, then the line found rewritten to name `to`
+ * with the same port (ftp_rewrite_line, same length preferred). Returns 0 with *span, *found
  * and *res, -ENOENT when the payload holds no such complete line, or
  * ftp_rewrite_line's error (res->reason; *found and *span are set). */
 int ftp_rewrite_find_command(const uint8_t *payload, size_t len,

@@ -107,6 +107,18 @@ struct pinhole *pinhole_find_clash(struct pinhole_table *t,
 				   const struct flow *expect,
 				   const struct flow *master);
 
+/* Ports tried after a clash (doc/nat.md 2.4); nf_nat_ftp tries up to
+ * 65535, a bound keeps a crafted flood of PORTs linear. */
+#define PINHOLE_CLASH_TRIES 32
+
+/* The port for `expect` that clashes with no other master's pinhole
+ * (pinhole_find_clash): expect->dport itself when free, else the next
+ * free one, unprivileged ports only (past 65535 back to 1024), at most
+ * PINHOLE_CLASH_TRIES tried. 0 when every one tried clashes. A
+ * privileged expect->dport is returned as it is (policy judges it). */
+uint16_t pinhole_free_port(struct pinhole_table *t, const struct flow *expect,
+			   const struct flow *master);
+
 /* Record an expectation: a new entry (id assigned, OPEN), or, when one for
  * the same tuple and master exists, that entry (refreshed, back to OPEN).
  * *is_new says which. NULL with errno ENOSPC when the table is full. The

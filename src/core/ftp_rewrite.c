@@ -531,6 +531,20 @@ int ftp_rewrite_find_reply(enum ftp_rewrite_kind kind, const uint8_t *payload,
 				span->old_len, to, to_port, out, max_len, res);
 }
 
+int ftp_rewrite_scan_command(const uint8_t *payload, size_t len,
+			     bool line_start, const struct inet_addr *named,
+			     struct ftp_rewrite_span *span,
+			     struct ftp_rewrite_found *found)
+{
+	struct rewrite_match m = { FTP_REWRITE_PORT, named, 0, true };
+
+	if (rewrite_scan(payload, len, line_start, &m, span) < 0)
+		return -ENOENT;
+	found->kind = m.kind;
+	found->port = m.port;
+	return 0;
+}
+
 int ftp_rewrite_find_command(const uint8_t *payload, size_t len,
 			     bool line_start, const struct inet_addr *named,
 			     const struct inet_addr *to, char *out,
@@ -538,13 +552,10 @@ int ftp_rewrite_find_command(const uint8_t *payload, size_t len,
 			     struct ftp_rewrite_found *found,
 			     struct ftp_rewrite *res)
 {
-	struct rewrite_match m = { FTP_REWRITE_PORT, named, 0, true };
-
 	res->reason = "no complete PORT or EPRT line naming that address in the segment";
-	if (rewrite_scan(payload, len, line_start, &m, span) < 0)
+	if (ftp_rewrite_scan_command(payload, len, line_start, named, span,
+				     found) < 0)
 		return -ENOENT;
-	found->kind = m.kind;
-	found->port = m.port;
-	return ftp_rewrite_line(m.kind, (const char *)payload + span->offset,
-				span->old_len, to, m.port, out, max_len, res);
+	return ftp_rewrite_line(found->kind, (const char *)payload + span->offset,
+				span->old_len, to, found->port, out, max_len, res);
 }

@@ -138,6 +138,22 @@ struct pinhole *pinhole_find_clash(struct pinhole_table *t,
 	return NULL;
 }
 
+uint16_t pinhole_free_port(struct pinhole_table *t, const struct flow *expect,
+			   const struct flow *master)
+{
+	struct flow x = *expect;
+	unsigned i;
+
+	if (expect->dport < 1024)
+		return expect->dport;
+	for (i = 0; i < PINHOLE_CLASH_TRIES; i++) {
+		x.dport = (uint16_t)(1024 + (expect->dport - 1024 + i) % (65536 - 1024));
+		if (pinhole_find_clash(t, &x, master) == NULL)
+			return x.dport;
+	}
+	return 0;
+}
+
 struct pinhole *pinhole_add(struct pinhole_table *t,
 			    const struct flow *expect,
 			    const struct flow *master, bool *is_new)

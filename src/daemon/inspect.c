@@ -30,43 +30,35 @@ static void inspect_expect_request(const struct session_entry *e,
 	}
 }
 
-/* Ports tried after a clash (doc/nat.md 2.4), as in rewrite.c. */
-#define INSPECT_CLASH_TRIES 32
-
 /* A passive pinhole on a NATed control connection whose port on the
  * address the client dialled another master's pinhole already expects
  * (one client, two control connections to servers published on one
- * address, announcing the same port; doc/nat.md 2.4): moved to the next
- * free unprivileged port, the reply rewritten to name it (rewrite.c),
- * the landing port unchanged. 0, or -EADDRINUSE when no port is free. */
+ * address, announcing the same port; doc/nat.md 2.4): moved to
+ * pinhole_free_port's, the reply rewritten to name it (rewrite.c), the
+ * landing port unchanged. 0, or -EADDRINUSE when no port is free. */
 static int inspect_pinhole_unclash(struct daemon *d, struct session_entry *e,
 				   struct session_action *a)
 {
 	struct flow master, x;
-	uint16_t from = a->data.dport;
-	unsigned i;
+	char was[FLOW_STRLEN];
+	uint16_t port;
 
-	if (!a->nat.on || a->nat_dir != SESSION_DIR_ORIGINAL || from < 1024)
+	if (!a->nat.on || a->nat_dir != SESSION_DIR_ORIGINAL)
 		return 0;
 	session_control_flow(&e->session, &master);
 	session_action_flow(a, &x);
-	for (i = 0; i < INSPECT_CLASH_TRIES; i++) {
-		x.dport = (uint16_t)(1024 + (from - 1024 + i) % (65536 - 1024));
-		if (pinhole_find_clash(d->pinholes, &x, &master) != NULL)
-			continue;
-		if (i > 0) {
-			char was[FLOW_STRLEN];
-
-			flow_endpoint_format(&x.dst, from, was, sizeof(was));
-			log_msg(LOG_NOTICE, "%s is expected for another control connection of this client already, port %u announced instead (conntrack %u)",
-				was, x.dport, e->conntrack_id);
-			a->data.dport = x.dport;
-			a->rewrite = true;
-			session_pinhole_moved(&e->session, a, x.dport);
-		}
+	port = pinhole_free_port(d->pinholes, &x, &master);
+	if (port == 0)
+		return -EADDRINUSE;
+	if (port == x.dport)
 		return 0;
-	}
-	return -EADDRINUSE;
+	flow_endpoint_format(&x.dst, x.dport, was, sizeof(was));
+	log_msg(LOG_NOTICE, "%s is expected for another control connection of this client already, port %u announced instead (conntrack %u)",
+		was, port, e->conntrack_id);
+	a->data.dport = port;
+	a->rewrite = true;
+	session_pinhole_moved(&e->session, a, port);
+	return 0;
 }
 
 /* Kernel phase: install the pinhole and record it. */

@@ -19,9 +19,6 @@
 
 /* Room for a rewritten line: longer than line-max-bytes can be. */
 #define REWRITE_LINE_MAX 512
-/* Ports tried after a clash (doc/nat.md 2.4); nf_nat_ftp tries up to
- * 65535, a bound keeps a crafted flood of PORTs linear. */
-#define REWRITE_CLASH_TRIES 32
 
 /* One line to rewrite in this packet. */
 struct rewrite_job {
@@ -197,25 +194,15 @@ static int rewrite_reply(struct daemon *d, struct session_entry *e,
 /* The port the gateway announces for a masqueraded client's port q: q
  * itself, unless another master's pinhole already expects the server at
  * nat_client:q (two clients behind one address naming the same port,
- * doc/nat.md 2.4); then the next one free, unprivileged ports only, at
- * most REWRITE_CLASH_TRIES. 0 when none is free. A privileged q is kept
- * (policy refuses its pinhole anyway). */
+ * doc/nat.md 2.4); then pinhole_free_port's. 0 when none is free. */
 static uint16_t rewrite_public_port(struct daemon *d,
 				    const struct session_entry *e, uint16_t q)
 {
 	struct flow x = { e->session.real_server, e->session.nat_client, 0, q };
 	struct flow master;
-	unsigned i;
 
-	if (q < 1024)
-		return q;
 	session_control_flow(&e->session, &master);
-	for (i = 0; i < REWRITE_CLASH_TRIES; i++) {
-		x.dport = (uint16_t)(1024 + (q - 1024 + i) % (65536 - 1024));
-		if (pinhole_find_clash(d->pinholes, &x, &master) == NULL)
-			return x.dport;
-	}
-	return 0;
+	return pinhole_free_port(d->pinholes, &x, &master);
 }
 
 /* A masqueraded client's PORT or EPRT naming its own address: rewritten
@@ -235,20 +222,20 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 	uint16_t pub = 0;
 	int rc;
 
-	rc = ftp_rewrite_find_command(pkt->payload, pkt->payload_len,
-				      line_start, &s->client, &s->nat_client,
-				      j.out, sizeof(j.out), &j.span, &f, &j.res);
-	if (rc == -ENOENT)
+	if (ftp_rewrite_scan_command(pkt->payload, pkt->payload_len, line_start,
+				     &s->client, &j.span, &f) < 0)
 		return 0;
 	j.what = ftp_rewrite_kind_name(f.kind);
 	flow_endpoint_format(&s->client, f.port, j.from, sizeof(j.from));
 	flow_endpoint_format(&s->nat_client, f.port, j.to, sizeof(j.to));
-	if (rc == 0 && (pub = rewrite_public_port(d, e, f.port)) == 0) {
+	pub = rewrite_public_port(d, e, f.port);
+	if (pub == 0) {
 		rc = -EADDRINUSE;
 		why = "every port tried on the gateway's address is expected for another client already";
-	} else if (rc == 0 && pub != f.port) {
-		log_msg(LOG_NOTICE, "%s naming %s: %s is expected for another client already, port %u announced instead (conntrack %u)",
-			j.what, j.from, j.to, pub, e->conntrack_id);
+	} else {
+		if (pub != f.port)
+			log_msg(LOG_NOTICE, "%s naming %s: %s is expected for another client already, port %u announced instead (conntrack %u)",
+				j.what, j.from, j.to, pub, e->conntrack_id);
 		rc = ftp_rewrite_line(f.kind, (const char *)pkt->payload + j.span.offset,
 				      j.span.old_len, &s->nat_client, pub, j.out,
 				      sizeof(j.out), &j.res);

@@ -278,10 +278,44 @@ static void test_clash(void)
 	pinhole_table_destroy(t);
 }
 
+/* pinhole_free_port: the port itself when free, else the next free
+ * unprivileged one (wrapping past 65535 to 1024), 0 after
+ * PINHOLE_CLASH_TRIES clashing ports; a privileged port as it is. */
+static void test_free_port(void)
+{
+	struct pinhole_table *t;
+	struct flow m1 = tuple("10.1.1.2", 40000, "203.0.113.2", 21);
+	struct flow m2 = tuple("10.1.1.3", 40001, "203.0.113.2", 21);
+	struct flow e = tuple("203.0.113.2", 0, "203.0.113.1", 50001);
+	struct flow top = tuple("203.0.113.2", 0, "203.0.113.1", 65535);
+	struct flow low = tuple("203.0.113.2", 0, "203.0.113.1", 22);
+	bool is_new;
+	unsigned i;
+
+	CHECK_INT(pinhole_table_create(&t, 2 * PINHOLE_CLASH_TRIES), 0);
+	CHECK_INT(pinhole_free_port(t, &e, &m2), 50001);
+	CHECK(pinhole_add(t, &e, &m1, &is_new) != NULL);
+	CHECK_INT(pinhole_free_port(t, &e, &m2), 50002);
+	CHECK_INT(pinhole_free_port(t, &e, &m1), 50001);
+	CHECK(pinhole_add(t, &top, &m1, &is_new) != NULL);
+	CHECK_INT(pinhole_free_port(t, &top, &m2), 1024);
+	CHECK_INT(pinhole_free_port(t, &low, &m2), 22);
+	for (i = 1; i < PINHOLE_CLASH_TRIES; i++) {
+		e.dport = (uint16_t)(50001 + i);
+		CHECK(pinhole_add(t, &e, &m1, &is_new) != NULL);
+	}
+	e.dport = 50001;
+	CHECK_INT(pinhole_free_port(t, &e, &m2), 0);
+	e.dport = 50002;
+	CHECK_INT(pinhole_free_port(t, &e, &m2), 50001 + PINHOLE_CLASH_TRIES);
+	pinhole_table_destroy(t);
+}
+
 int main(void)
 {
 	test_table();
 	test_clash();
+	test_free_port();
 	test_decisions();
 	test_client_count();
 	return check_report("pinhole");
