@@ -205,12 +205,14 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 
 /* Release the packet rewritten when a NAT asks for it: a 227 whose
  * installed pinhole has `rewrite` set, a masqueraded client's PORT or
- * EPRT naming its own address, or a retransmission of the line last
+ * EPRT naming its own address (only in a segment that is in_order: it
+ * starts at the next byte the session expected, so none of its bytes
+ * was taken, or rewritten, before), or a retransmission of the line last
  * rewritten. 1 when released (its verdict sent), 0 when the caller must
  * release it unchanged. */
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
-		    const struct packet_info *pkt, bool line_start,
+		    const struct packet_info *pkt, bool in_order, bool line_start,
 		    const struct session_actions *actions,
 		    const struct inspect_outcome *outcome);
 

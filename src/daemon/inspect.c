@@ -470,6 +470,18 @@ static void inspect_data_connection_note(struct daemon *d)
 	log_msg(LOG_NOTICE, "this kernel gives data connections their control connection's helper, so their packets are queued to ftpgated too: passed unread, counted in packets_data_connection_total (they cost a round trip through ftpgated each; Debian's 6.1.176 does this, 6.1.192 and 6.12 do not: update the kernel)");
 }
 
+/* Whether this segment of `dir` starts at the next byte the session
+ * expects, so that the session takes all of its bytes now and none of
+ * them before (read before the session takes the segment). */
+static bool inspect_in_order(const struct session *s,
+			     enum session_direction dir,
+			     const struct packet_info *pkt)
+{
+	const struct stream *st = &s->stream[dir];
+
+	return st->synchronized && pkt->seq == st->next_seq;
+}
+
 /* Whether the payload's first byte of this in-order segment of `dir`
  * starts a line (read before the session takes the segment). */
 static bool inspect_line_start(const struct session *s,
@@ -478,8 +490,8 @@ static bool inspect_line_start(const struct session *s,
 {
 	const struct stream *st = &s->stream[dir];
 
-	return st->synchronized && pkt->seq == st->next_seq &&
-	       st->line_len == 0 && !st->discarding && !st->cut;
+	return inspect_in_order(s, dir, pkt) && st->line_len == 0 &&
+	       !st->discarding && !st->cut;
 }
 
 /* The packet's verdict: rewritten when a NAT asks for it (rewrite.c),
@@ -487,12 +499,13 @@ static bool inspect_line_start(const struct session *s,
 static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   enum session_direction dir,
 			   const struct queue_packet *qp,
-			   const struct packet_info *pkt, bool line_start,
+			   const struct packet_info *pkt, bool in_order,
+			   bool line_start,
 			   const struct session_actions *actions,
 			   const struct inspect_outcome *outcome)
 {
-	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, line_start,
-					 actions, outcome) == 1)
+	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, in_order,
+					 line_start, actions, outcome) == 1)
 		return 0;
 	return d->kernel->verdict_accept(d, qp->packet_id);
 }
@@ -512,7 +525,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	struct session_entry *e = NULL;
 	enum session_direction dir = SESSION_DIR_ORIGINAL;
 	uint64_t now = daemon_now_ms();
-	bool line_start = false;
+	bool in_order = false, line_start = false;
 
 	actions.count = actions.dropped = actions.reports = 0;
 	actions.overflow = actions.lines_rejected = 0;
@@ -546,6 +559,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	d->inspecting = e;
 	e->session.last_seen_ms = now;
 	e->packets++;
+	in_order = inspect_in_order(&e->session, dir, &pkt);
 	line_start = inspect_line_start(&e->session, dir, &pkt);
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
@@ -555,7 +569,8 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (inspect_verdict(d, e, dir, qp, &pkt, line_start, &actions, outcome) < 0)
+	if (inspect_verdict(d, e, dir, qp, &pkt, in_order, line_start, &actions,
+			    outcome) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;

@@ -256,7 +256,7 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
-		    const struct packet_info *pkt, bool line_start,
+		    const struct packet_info *pkt, bool in_order, bool line_start,
 		    const struct session_actions *actions,
 		    const struct inspect_outcome *outcome)
 {
@@ -272,7 +272,11 @@ int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    rewrite_reply(d, e, dir, qp, pkt, line_start, a) == 1)
 			return 1;
 	}
-	if (dir == SESSION_DIR_ORIGINAL && s->nat && pkt->payload_len > 0 &&
+	/* Not in order: a retransmission (its lines were rewritten, or
+	 * passed, when first seen; rewriting one again would ask the kernel
+	 * for a second adjustment) or a segment held for later. */
+	if (dir == SESSION_DIR_ORIGINAL && s->nat && in_order &&
+	    pkt->payload_len > 0 &&
 	    !inet_addr_equal(&s->client, &s->nat_client) &&
 	    rewrite_command(d, e, dir, qp, pkt, line_start) == 1)
 		return 1;

@@ -969,6 +969,31 @@ static void test_nat_masq_port_resized(void)
 	harness_fini(&h);
 }
 
+/* A resized PORT, then a retransmission of that segment starting inside
+ * it ("\nPORT ..."): bytes the session took already. Rewriting them again
+ * would ask the kernel for a second adjustment at a new position (the
+ * stream would be 6 bytes off where the server saw 3); it passes
+ * unchanged (rewrite_again refuses a later start of a resized line). */
+static void test_nat_masq_port_retransmitted_inside(void)
+{
+	const char *seg = "NOOP\r\nPORT 10,1,1,2,195,81\r\n";
+	struct harness h;
+	uint32_t seq;
+
+	masq_harness(&h, "10.1.1.2", V4_SERVER, NAT_GW);
+	seq = h.next_seq[C];
+	harness_send(&h, C, seg);
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.k.seqadj_diff, 3);
+	harness_segment(&h, C, TCP_BUILD_ACK | TCP_BUILD_PSH, seq + 5,
+			h.next_seq[S], seg + 5, strlen(seg + 5), h.ifindex[C]);
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.k.seqadj_diff, 3);
+	CHECK_INT(h.d.stats.nat_rewrites, 1);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 /* The kernel did not record the adjustment (no seqadj extension: the
  * helper was attached after NAT was set up): said once the server's
  * acknowledgement shows it, and later resizes are refused (the PORT
@@ -1072,6 +1097,7 @@ int main(void)
 	test_nat_dnat_clash();
 	test_nat_masq_port();
 	test_nat_masq_port_resized();
+	test_nat_masq_port_retransmitted_inside();
 	test_nat_masq_seqadj_missing();
 	test_nat_masq_clash();
 	test_nat_masq_third_party();
