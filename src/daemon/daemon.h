@@ -204,9 +204,9 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 /* ---- rewrite.c -------------------------------------------------------- */
 
 /* Release the packet rewritten when a NAT asks for it: a 227 whose
- * installed pinhole has `rewrite` set, a masqueraded client's PORT or
- * EPRT naming its own address (only in a segment that is in_order: it
- * starts at the next byte the session expected, so none of its bytes
+ * installed pinhole has `rewrite` set, or a masqueraded client's PORT or
+ * EPRT naming its own address, both only in a segment that is in_order
+ * (it starts at the next byte the session expected, so none of its bytes
  * was taken, or rewritten, before), or a retransmission of the line last
  * rewritten. 1 when released (its verdict sent), 0 when the caller must
  * release it unchanged. */

@@ -160,24 +160,28 @@ static int rewrite_send(struct daemon *d, struct session_entry *e,
 static int rewrite_reply(struct daemon *d, struct session_entry *e,
 			 enum session_direction dir,
 			 const struct queue_packet *qp,
-			 const struct packet_info *pkt, bool line_start,
-			 const struct session_action *a)
+			 const struct packet_info *pkt, bool in_order,
+			 bool line_start, const struct session_action *a)
 {
 	bool epsv = strncmp(a->reply, "229", 3) == 0;
 	struct rewrite_job j = { .what = epsv ? "229" : "227" };
 	const char *why = NULL;
-	int rc;
+	int rc = -EALREADY;
 
 	flow_endpoint_format(&a->nat.address, a->nat.port, j.from, sizeof(j.from));
 	flow_endpoint_format(&a->data.dst, a->data.dport, j.to, sizeof(j.to));
-	rc = ftp_rewrite_find_reply(epsv ? FTP_REWRITE_229 : FTP_REWRITE_227,
-				    pkt->payload, pkt->payload_len, line_start,
-				    &a->nat.address, a->nat.port, &a->data.dst,
-				    a->data.dport, j.out, sizeof(j.out), &j.span,
-				    &j.res);
+	if (in_order)
+		rc = ftp_rewrite_find_reply(epsv ? FTP_REWRITE_229 : FTP_REWRITE_227,
+					    pkt->payload, pkt->payload_len,
+					    line_start, &a->nat.address,
+					    a->nat.port, &a->data.dst,
+					    a->data.dport, j.out, sizeof(j.out),
+					    &j.span, &j.res);
 	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0)
 		return 1;
-	if (rc == -ENOENT)
+	if (rc == -EALREADY)
+		why = "the segment is not the next in order (a retransmission: lines in it were taken, and rewritten or passed, before)";
+	else if (rc == -ENOENT)
 		why = "the line is not whole in one segment";
 	else if (rc < 0)
 		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
@@ -269,12 +273,14 @@ int rewrite_verdict(struct daemon *d, struct session_entry *e,
 
 		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->rewrite &&
 		    outcome[i].ret == 0 &&
-		    rewrite_reply(d, e, dir, qp, pkt, line_start, a) == 1)
+		    rewrite_reply(d, e, dir, qp, pkt, in_order, line_start,
+				  a) == 1)
 			return 1;
 	}
 	/* Not in order: a retransmission (its lines were rewritten, or
 	 * passed, when first seen; rewriting one again would ask the kernel
-	 * for a second adjustment) or a segment held for later. */
+	 * for a second adjustment) or a segment held for later. Replies
+	 * likewise (rewrite_reply). */
 	if (dir == SESSION_DIR_ORIGINAL && s->nat && in_order &&
 	    pkt->payload_len > 0 &&
 	    !inet_addr_equal(&s->client, &s->nat_client) &&

@@ -854,6 +854,39 @@ static void test_nat_227_retransmitted(void)
 	harness_fini(&h);
 }
 
+/* A resized 227 (the head is empty: one byte longer), then, after a
+ * second PASV, a segment of the server starting inside the first one
+ * ("\n" + the old 227, then a new 227 naming the same endpoint). The
+ * old line must not be rewritten again: that would ask the kernel for a
+ * second adjustment at a new position for bytes the client has already
+ * (2 bytes off where the client saw 1). The segment passes unchanged. */
+static void test_nat_227_overlap_resized(void)
+{
+	const char *first = "200 ok\r\n227 (203,0,113,2,195,80)\r\n";
+	const char *line = "227 (203,0,113,2,195,80)\r\n";
+	struct harness h;
+	char seg[128];
+	uint32_t seq;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, NULL, STARTED_LONG_AGO);
+	harness_nat(&h, NAT_REAL, V4_CLIENT, h.client_port);
+	harness_login(&h);
+	harness_send(&h, C, "NOOP\r\nPASV\r\n");
+	seq = h.next_seq[S];
+	harness_send(&h, S, first);
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.k.seqadj_diff, 1);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(seg, sizeof(seg), "%s%s", first + 7, line);
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_PSH, seq + 7,
+			h.next_seq[C], seg, strlen(seg), h.ifindex[S]);
+	h.next_seq[S] = seq + 7 + (uint32_t)strlen(seg);
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.k.seqadj_diff, 1);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 /* Fifty PASV/227 in one control session: every 227 rewritten, each
  * pinhole superseding the one before. */
 static void test_nat_227_many(void)
@@ -1111,6 +1144,7 @@ int main(void)
 	test_nat_227_split();
 	test_nat_227_many();
 	test_nat_227_retransmitted();
+	test_nat_227_overlap_resized();
 	test_rst_passive_attack();
 	test_rst_passive_attack_ipv6();
 	test_rst_active_attack();
