@@ -65,7 +65,8 @@ static int rewrite_again(struct daemon *d, struct session_entry *e,
 	const struct session_rewrite_memo *m = e->rewrite_memo;
 	uint32_t off;
 
-	if (m == NULL || m->direction != dir || pkt->syn || pkt->rst)
+	if (m == NULL || m->direction != dir || pkt->syn || pkt->rst ||
+	    pkt->urg)
 		return 0;
 	if (m->old_len != m->rep_len && (int32_t)(m->packet_seq - pkt->seq) < 0)
 		return 0;
@@ -116,7 +117,8 @@ static const char *rewrite_resize_refused(const struct daemon *d,
 }
 
 /* Release the packet with j's line rewritten. 0, or negative errno with
- * the reason logged by the caller in *why. */
+ * the reason logged by the caller in *why. Never a segment with urgent
+ * data (nor in rewrite_again): its pointer would name another byte. */
 static int rewrite_send(struct daemon *d, struct session_entry *e,
 			enum session_direction dir,
 			const struct queue_packet *qp,
@@ -126,6 +128,10 @@ static int rewrite_send(struct daemon *d, struct session_entry *e,
 	int32_t diff = (int32_t)j->res.len - (int32_t)j->span.old_len;
 	int rc;
 
+	if (pkt->urg) {
+		*why = "the segment carries urgent data: the urgent pointer counts from the segment's start and does not follow a rewrite, and a receiver without SO_OOBINLINE takes that byte out of the line";
+		return -EOPNOTSUPP;
+	}
 	if (diff != 0 && (*why = rewrite_resize_refused(d, e)) != NULL)
 		return -EOPNOTSUPP;
 	rc = d->kernel->verdict_rewrite(d, qp, j->span.offset, j->span.old_len,

@@ -343,7 +343,7 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 		.sport = from == HARNESS_CLIENT ? h->client_port : h->server_port,
 		.dport = from == HARNESS_CLIENT ? h->server_port : h->client_port,
 		.seq = seq, .ack = ack, .flags = flags,
-		.payload = payload, .len = len,
+		.urg_ptr = h->urg_ptr, .payload = payload, .len = len,
 	};
 	struct queue_packet qp;
 

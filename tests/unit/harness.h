@@ -71,6 +71,7 @@ struct harness {
 	uint32_t next_seq[2];		/* by sender (HARNESS_CLIENT/SERVER) */
 	uint32_t ifindex[2];		/* ingress interface of each sender */
 	uint32_t packet_id;
+	uint16_t urg_ptr;		/* of segments sent with TCP_BUILD_URG */
 	/* what the kernel says of the conntrack with every packet
 	 * (queue_packet): admitted by an expectation; past ESTABLISHED */
 	bool ct_expected, ct_closing;

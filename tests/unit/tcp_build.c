@@ -60,6 +60,7 @@ size_t tcp_build(uint8_t *buf, size_t cap, const struct tcp_segment *s)
 	t[12] = 5 << 4;
 	t[13] = s->flags;
 	tcp_build_put16(t + 14, 65535);
+	tcp_build_put16(t + 18, s->urg_ptr);
 	if (s->len)
 		memcpy(t + 20, s->payload, s->len);
 	return total;

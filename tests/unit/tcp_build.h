@@ -25,6 +25,7 @@ struct tcp_segment {
 	uint8_t flags;				/* TCP_BUILD_* */
 	const void *payload;
 	size_t len;
+	uint16_t urg_ptr;			/* with TCP_BUILD_URG */
 };
 
 /* Write the IP header, the TCP header and the payload into buf (cap

@@ -1027,6 +1027,30 @@ static void test_nat_masq_port_retransmitted_inside(void)
 	harness_fini(&h);
 }
 
+/* A PORT that would be resized, in a segment whose urgent byte follows
+ * it ("X" of the next line: the receiver without SO_OOBINLINE takes it
+ * out). The urgent pointer counts from the segment's start and neither
+ * the kernel nor the rewrite moves it: 3 bytes longer, it would name the
+ * last "1" of "81" in the rewritten PORT, and the server would read port
+ * 195,8. Such a segment passes unchanged. */
+static void test_nat_masq_port_urgent(void)
+{
+	const char *seg = "PORT 10,1,1,2,195,81\r\nX\r\n";
+	struct harness h;
+
+	masq_harness(&h, "10.1.1.2", V4_SERVER, NAT_GW);
+	h.urg_ptr = 23;		/* Linux: the urgent byte is the one before */
+	harness_segment(&h, C, TCP_BUILD_ACK | TCP_BUILD_PSH | TCP_BUILD_URG,
+			h.next_seq[C], h.next_seq[S], seg, strlen(seg),
+			h.ifindex[C]);
+	h.next_seq[C] += (uint32_t)strlen(seg);
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(h.k.seqadj_diff, 0);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 /* The kernel did not record the adjustment (no seqadj extension: the
  * helper was attached after NAT was set up): said once the server's
  * acknowledgement shows it, and later resizes are refused (the PORT
@@ -1131,6 +1155,7 @@ int main(void)
 	test_nat_masq_port();
 	test_nat_masq_port_resized();
 	test_nat_masq_port_retransmitted_inside();
+	test_nat_masq_port_urgent();
 	test_nat_masq_seqadj_missing();
 	test_nat_masq_clash();
 	test_nat_masq_third_party();

@@ -57,7 +57,7 @@ static void mangle(const char *src, const char *dst, const char *rep,
 	static const char text[] = "150-x\r\n227 Entering Passive Mode (203,0,113,2,195,80).\r\n";
 	struct inet_addr a = tcp_build_addr(src), b = tcp_build_addr(dst);
 	struct tcp_segment s = { &a, &b, 21, 41000, 1000, 2000,
-				 TCP_BUILD_ACK | TCP_BUILD_PSH, text, strlen(text) };
+				 TCP_BUILD_ACK | TCP_BUILD_PSH, text, strlen(text), 0 };
 	uint8_t in[512], out[512];
 	struct packet_info pi;
 	size_t len = tcp_build(in, sizeof(in), &s), out_len = 0;
