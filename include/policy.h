@@ -29,6 +29,17 @@ enum policy_source_port {
 	POLICY_SOURCE_PORT_20,		/* exactly port 20 (RFC 959 L-1) */
 };
 
+/* When an active-mode (PORT/EPRT) pinhole opens (doc/protocol.md
+ * "Active mode"). */
+enum policy_active_open {
+	POLICY_ACTIVE_OPEN_INHERIT = 0,	/* per server: the global setting */
+	POLICY_ACTIVE_OPEN_REPLY,	/* at the server's 200 (default) */
+	POLICY_ACTIVE_OPEN_COMMAND,	/* at the client's command, removed
+					   again unless the server answers
+					   200 (servers that connect before
+					   they answer: pyftpdlib) */
+};
+
 /* What ftpgate does with a control connection that turns encrypted (AUTH
  * TLS answered 234, or implicit FTPS): it cannot read the 227 any more. */
 enum policy_tls {
@@ -51,6 +62,7 @@ struct policy_server {
 	enum policy_switch active_mode;
 	struct policy_port_range active_client_range;	/* low == 0: global */
 	enum policy_source_port active_source_port;
+	enum policy_active_open active_open;
 	enum policy_switch strict;
 	enum policy_tls tls;
 };
@@ -67,6 +79,7 @@ struct policy {
 	bool active_mode;
 	struct policy_port_range active_client_range;
 	enum policy_source_port active_source_port;
+	enum policy_active_open active_open;
 	bool strict;
 	enum policy_tls tls;
 	unsigned max_grants_per_client;
@@ -138,6 +151,12 @@ bool policy_strict(const struct policy *p, const struct inet_addr *server);
 /* Source port of an active-mode data connection: 20, or 0 for any. */
 uint16_t policy_active_source_port(const struct policy *p,
 				   const struct inet_addr *server);
+
+/* Whether a PORT/EPRT to `server` is decided at the command
+ * (active-open = command) rather than at the server's 200; false
+ * without a policy. */
+bool policy_active_open_command(const struct policy *p,
+				const struct inet_addr *server);
 
 /* The effective tls setting of a server (never POLICY_TLS_INHERIT). */
 enum policy_tls policy_tls(const struct policy *p, const struct inet_addr *server);

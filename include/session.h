@@ -76,6 +76,13 @@ enum session_remove_cause {
 	SESSION_REMOVE_QUIT,		/* QUIT accepted */
 	SESSION_REMOVE_CONTROL_CLOSED,	/* FIN or RST on the control
 					   connection */
+	SESSION_REMOVE_REFUSED_BY_SERVER, /* active-open = command: the
+					   server did not answer the
+					   PORT/EPRT that opened it 200 */
+	SESSION_REMOVE_NOT_REWRITTEN,	/* active-open = command, masqueraded
+					   client: the PORT/EPRT it was opened
+					   for could not be sent rewritten
+					   (the daemon's, rewrite.c) */
 	SESSION_REMOVE_COUNT
 };
 
@@ -136,17 +143,21 @@ struct session_action {
 };
 
 /* What one packet makes the session say. Actions that only report a
- * line (SESSION_ACTION_LINE_REJECTED, SESSION_ACTION_DATA_TROUBLE and a
- * PINHOLE_REFUSED as unsolicited-reply) can come once per line, so at
+ * line (SESSION_ACTION_LINE_REJECTED, SESSION_ACTION_DATA_TROUBLE, a
+ * PINHOLE_REFUSED as unsolicited-reply, and a PINHOLE_REFUSED of a
+ * PORT/EPRT decided at the command, active-open = command) can come once
+ * per line, so at
  * most SESSION_REPORTS_MAX of them are handed out per packet and the rest
  * are counted in `dropped` (rejected lines also in `lines_rejected`).
  * Every other action always has room: one packet answers at most
  * SESSION_PENDING_MAX commands (each one open or refusal), removes at
  * most the pinholes recorded before it plus those it opened, and
- * resynchronizes, loses or encrypts a stream once. They are never
+ * resynchronizes, loses or encrypts a stream once; its command lines
+ * open at most SESSION_PINHOLES_MAX pinholes at the command (they only
+ * add records, never remove one). They are never
  * dropped (`overflow` counts a breach of that bound: a bug). */
 #define SESSION_REPORTS_MAX 16
-#define SESSION_ACTIONS_MAX 128
+#define SESSION_ACTIONS_MAX 192
 
 struct session_actions {
 	struct session_action item[SESSION_ACTIONS_MAX];
@@ -171,7 +182,7 @@ struct session_actions {
 
 _Static_assert(SESSION_ACTIONS_MAX >= SESSION_REPORTS_MAX +
 	       SESSION_PENDING_MAX + SESSION_PINHOLES_MAX +
-	       SESSION_PENDING_MAX + 3,
+	       SESSION_PENDING_MAX + SESSION_PINHOLES_MAX + 3,
 	       "room for every action one packet can make (session_actions)");
 
 /* A command waiting for its reply. */
@@ -187,6 +198,11 @@ struct session_command {
 	 * name nat_client:nat_port (session_command_rewritten) */
 	bool rewritten;
 	uint16_t nat_port;
+	/* active-open = command: decided when the command was read (the
+	 * reply only keeps or removes), and the record of the pinhole
+	 * opened then (0: none, or refused) */
+	bool at_command;
+	uint32_t pinhole_id;
 };
 
 /* A pinhole the session opened and does not know gone. */
@@ -240,6 +256,13 @@ struct session {
 	 * owed: they were the oldest, so the next this many final replies
 	 * answer them (and answer nothing we act on) */
 	unsigned pending_forgotten;
+	/* session_command_rewrite_next: the one PORT/EPRT of the packet
+	 * being read that reaches the server rewritten; cleared at the end
+	 * of every session_packet */
+	struct {
+		bool on;
+		uint16_t port, nat_port;
+	} rewrite_next;
 };
 
 struct session_limits {
@@ -277,6 +300,17 @@ void session_seqadj_add(struct session *s, enum session_direction dir,
  * pinhole for what the server was told. */
 void session_command_rewritten(struct session *s, uint16_t port,
 			       uint16_t nat_port);
+
+/* For the next session_packet only (active-open = command, a
+ * masqueraded client, doc/nat.md 2.2): its first complete PORT or EPRT
+ * naming the client's own address and `port` will reach the server
+ * rewritten to name nat_client:nat_port (the daemon decided that before
+ * the packet: rewrite.c), so the pinhole it opens at the command is for
+ * nat_client:nat_port, translated to the client's port, as
+ * session_command_rewritten makes it at the 200 in reply mode. Forgotten
+ * when that packet has no such line. */
+void session_command_rewrite_next(struct session *s, uint16_t port,
+				  uint16_t nat_port);
 
 /* Feed one packet of this control connection. Appends to `out` what the
  * daemon must do, in order. Never fails: trouble becomes an action.

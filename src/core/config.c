@@ -32,6 +32,7 @@ enum config_key {
 	CONFIG_KEY_ACTIVE_MODE,
 	CONFIG_KEY_ACTIVE_CLIENT_PORTS,
 	CONFIG_KEY_ACTIVE_SOURCE_PORT,
+	CONFIG_KEY_ACTIVE_OPEN,
 	CONFIG_KEY_STRICT,
 	CONFIG_KEY_AUDIT_LOG,
 	CONFIG_KEY_CONTROL_SOCKET,
@@ -94,6 +95,8 @@ static const struct config_key_info {
 					     "`LOW-HIGH`", "1024-65535", NULL },
 	[CONFIG_KEY_ACTIVE_SOURCE_PORT] = { "active-source-port", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
 					    "`any` or `20`", "any", NULL },
+	[CONFIG_KEY_ACTIVE_OPEN] = { "active-open", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
+				     "`reply` or `command`", "reply", NULL },
 	[CONFIG_KEY_STRICT] = { "strict", CONFIG_GLOBAL | CONFIG_SERVER, 0, 0,
 				"`on` or `off`", "on", NULL },
 	/* "": decided when the daemon starts (auditlog.c) */
@@ -328,6 +331,27 @@ static bool config_switch(const char *value, bool *on)
 
 /* The keys that take a word or a range rather than a number. Returns 1
  * when k is not one of them. */
+/* active-open = reply | command, globally (srv NULL) or for srv. */
+static int config_active_open(struct config_parser *cp,
+			      struct policy_server *srv, struct policy *p,
+			      const char *value)
+{
+	enum policy_active_open ao;
+
+	if (strcmp(value, "reply") == 0)
+		ao = POLICY_ACTIVE_OPEN_REPLY;
+	else if (strcmp(value, "command") == 0)
+		ao = POLICY_ACTIVE_OPEN_COMMAND;
+	else
+		return config_error(cp, "bad value '%s' for active-open; write active-open = reply or active-open = command",
+				    value);
+	if (srv != NULL)
+		srv->active_open = ao;
+	else
+		p->active_open = ao;
+	return 0;
+}
+
 static int config_active_setting(struct config_parser *cp, int k,
 				 const char *key, char *value)
 {
@@ -375,6 +399,8 @@ static int config_active_setting(struct config_parser *cp, int k,
 			p->tls = t;
 		return 0;
 	}
+	case CONFIG_KEY_ACTIVE_OPEN:
+		return config_active_open(cp, srv, p, value);
 	case CONFIG_KEY_ACTIVE_SOURCE_PORT: {
 		enum policy_source_port sp;
 

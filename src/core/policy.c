@@ -155,6 +155,21 @@ uint16_t policy_active_source_port(const struct policy *p,
 	return v == POLICY_SOURCE_PORT_20 ? 20 : 0;
 }
 
+bool policy_active_open_command(const struct policy *p,
+				const struct inet_addr *server)
+{
+	const struct policy_server *srv = policy_server_find(p, server);
+	enum policy_active_open v = POLICY_ACTIVE_OPEN_INHERIT;
+
+	if (p == NULL)
+		return false;
+	if (srv != NULL)
+		v = srv->active_open;
+	if (v == POLICY_ACTIVE_OPEN_INHERIT)
+		v = p->active_open;
+	return v == POLICY_ACTIVE_OPEN_COMMAND;
+}
+
 enum policy_reason policy_check_active(const struct policy *p,
 				       const struct inet_addr *server,
 				       const struct inet_addr *client,

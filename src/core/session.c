@@ -128,6 +128,14 @@ void session_command_rewritten(struct session *s, uint16_t port,
 	}
 }
 
+void session_command_rewrite_next(struct session *s, uint16_t port,
+				  uint16_t nat_port)
+{
+	s->rewrite_next.on = true;
+	s->rewrite_next.port = port;
+	s->rewrite_next.nat_port = nat_port;
+}
+
 void session_free(struct session *s)
 {
 	stream_free(&s->stream[SESSION_DIR_ORIGINAL]);
@@ -351,46 +359,118 @@ static const char *session_remove_text(enum session_remove_cause c)
 		return "QUIT accepted";
 	case SESSION_REMOVE_CONTROL_CLOSED:
 		return "the control connection is closing";
+	case SESSION_REMOVE_REFUSED_BY_SERVER:
+		return "the server did not accept the command that opened it";
+	case SESSION_REMOVE_NOT_REWRITTEN:
+		return "the command that opened it could not be sent rewritten";
 	case SESSION_REMOVE_COUNT:
 		break;
 	}
 	return "unknown";
 }
 
-/* Every pinhole of the session has served its purpose: ask the daemon to
- * remove each one. An unused expectation is all that goes; a data
- * connection that already used its pinhole is a conntrack of its own and
- * is not touched. A pinhole whose action does not fit in `out` is kept
- * (and expires on its own). */
-static void session_remove_all(struct session *s, enum session_remove_cause cause,
-			       enum session_direction dir, const char *command,
-			       int reply_code, uint64_t now_ms,
-			       struct session_actions *out)
+/* Whether the pinhole record `id` belongs to a command still waiting
+ * for its reply (opened at the command, active-open = command): that
+ * command's reply decides it, nothing before. */
+static bool session_pinhole_held(const struct session *s, uint32_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < s->pending_count; i++)
+		if (s->pending[i].pinhole_id == id)
+			return true;
+	return false;
+}
+
+/* Ask the daemon to remove the pinhole of record i (it is forgotten). */
+static bool session_remove_record(struct session *s, unsigned i,
+				  enum session_remove_cause cause,
+				  enum session_direction dir, const char *command,
+				  int reply_code, struct session_actions *out)
+{
+	const struct session_pinhole *ph = &s->pinhole[i];
+	struct session_action *a;
+
+	a = session_action_new(out, SESSION_ACTION_PINHOLE_REMOVE, dir);
+	if (!a)
+		return false;
+	a->cause = cause;
+	a->active = ph->active;
+	a->data = ph->data;
+	a->reply_code = reply_code;
+	session_str(a->command, command);
+	session_str(a->detail, session_remove_text(cause));
+	return true;
+}
+
+/* Every pinhole of the session but `keep` (a record id; 0: none) has
+ * served its purpose: ask the daemon to remove each one. An unused
+ * expectation is all that goes; a data connection that already used its
+ * pinhole is a conntrack of its own and is not touched. A pinhole whose
+ * action does not fit in `out` is kept (and expires on its own), and so
+ * is one a command still waiting for its reply opened (unless the
+ * control connection closes). */
+static void session_remove_except(struct session *s,
+				  enum session_remove_cause cause,
+				  enum session_direction dir,
+				  const char *command, int reply_code,
+				  uint32_t keep, uint64_t now_ms,
+				  struct session_actions *out)
 {
 	unsigned i, kept = 0;
 
 	session_pinholes_live(s, now_ms);
 	for (i = 0; i < s->pinhole_count; i++) {
-		const struct session_pinhole *ph = &s->pinhole[i];
-		struct session_action *a;
+		uint32_t id = s->pinhole[i].id;
 
-		a = session_action_new(out, SESSION_ACTION_PINHOLE_REMOVE, dir);
-		if (!a) {
-			s->pinhole[kept++] = *ph;
-			continue;
-		}
-		a->cause = cause;
-		a->active = ph->active;
-		a->data = ph->data;
-		a->reply_code = reply_code;
-		session_str(a->command, command);
-		session_str(a->detail, session_remove_text(cause));
+		if (id == keep ||
+		    (cause != SESSION_REMOVE_CONTROL_CLOSED &&
+		     session_pinhole_held(s, id)) ||
+		    !session_remove_record(s, i, cause, dir, command,
+					   reply_code, out))
+			s->pinhole[kept++] = s->pinhole[i];
 	}
 	s->pinhole_count = kept;
 }
 
+static void session_remove_all(struct session *s, enum session_remove_cause cause,
+			       enum session_direction dir, const char *command,
+			       int reply_code, uint64_t now_ms,
+			       struct session_actions *out)
+{
+	session_remove_except(s, cause, dir, command, reply_code, 0, now_ms,
+			      out);
+}
+
+/* Ask the daemon to remove the one pinhole of record `id`, if it is
+ * still live (the daemon may have failed to install it, or it expired). */
+static void session_remove_one(struct session *s, uint32_t id,
+			       enum session_remove_cause cause,
+			       const char *command, int reply_code,
+			       uint64_t now_ms, struct session_actions *out)
+{
+	unsigned i;
+
+	session_pinholes_live(s, now_ms);
+	for (i = 0; id != 0 && i < s->pinhole_count; i++) {
+		if (s->pinhole[i].id != id)
+			continue;
+		if (session_remove_record(s, i, cause, SESSION_DIR_REPLY,
+					  command, reply_code, out)) {
+			memmove(&s->pinhole[i], &s->pinhole[i + 1],
+				(s->pinhole_count - i - 1) * sizeof(s->pinhole[0]));
+			s->pinhole_count--;
+		}
+		return;
+	}
+}
+
+static void session_active_command(struct session *s, const struct policy *p,
+				   struct session_command *cmd, uint64_t now_ms,
+				   struct session_actions *out);
+
 static void session_command(struct session *s, const struct policy *p,
-			    const char *line, size_t len,
+			    const char *line, size_t len, uint64_t now_ms,
 			    struct session_actions *out)
 {
 	struct session_command cmd;
@@ -457,25 +537,31 @@ static void session_command(struct session *s, const struct policy *p,
 	    eprt_argument_parse(fc.argument, fc.argument_len, &cmd.announced,
 				&cmd.announced_port, &cmd.why) < 0)
 		memset(&cmd.announced, 0, sizeof(cmd.announced));
+	if ((fc.verb == FTP_COMMAND_PORT || fc.verb == FTP_COMMAND_EPRT) &&
+	    policy_active_open_command(p, &s->real_server))
+		session_active_command(s, p, &cmd, now_ms, out);
 	session_push(s, &cmd);
 }
 
-/* Record an approved pinhole and hand it to the daemon. */
-static void session_open(struct session *s, const struct policy *p,
-			 const struct session_action *act, uint64_t now_ms,
-			 struct session_actions *out)
+/* Record an approved pinhole and hand it to the daemon: the id of its
+ * record, or 0 (a refusal, or no room). A refusal of an unsolicited reply,
+ * or of a command (active-open = command), only reports its line. */
+static uint32_t session_open(struct session *s, const struct policy *p,
+			     const struct session_action *act, uint64_t now_ms,
+			     struct session_actions *out)
 {
 	struct session_pinhole *ph;
 	struct session_action *a;
 
 	a = session_action_add(out, act->kind, act->direction,
 			       act->kind == SESSION_ACTION_PINHOLE_REFUSED &&
-			       act->reason == POLICY_REFUSE_UNSOLICITED);
+			       (act->reason == POLICY_REFUSE_UNSOLICITED ||
+				act->direction == SESSION_DIR_ORIGINAL));
 	if (!a)
-		return;		/* not carried out, so not counted either */
+		return 0;	/* not carried out, so not counted either */
 	*a = *act;
 	if (act->kind != SESSION_ACTION_PINHOLE_OPEN)
-		return;
+		return 0;
 	ph = &s->pinhole[s->pinhole_count++];
 	memset(ph, 0, sizeof(*ph));
 	ph->data = act->data;
@@ -486,6 +572,7 @@ static void session_open(struct session *s, const struct policy *p,
 		s->pinhole_last_id = 1;
 	ph->id = s->pinhole_last_id;
 	a->record_id = ph->id;
+	return ph->id;
 }
 
 /* Room for one more pinhole record: 0, or -ENOSPC at the hard ceiling,
@@ -645,6 +732,54 @@ static void session_passive_reply(struct session *s, const struct policy *p,
 	session_open(s, p, &act, now_ms, out);
 }
 
+/* The action a PORT/EPRT makes, refused until judged. */
+static void session_active_init(const struct session_command *cmd,
+				enum session_direction dir,
+				struct session_action *act)
+{
+	memset(act, 0, sizeof(*act));
+	act->kind = SESSION_ACTION_PINHOLE_REFUSED;
+	act->direction = dir;
+	act->active = true;
+	act->data.dst = cmd->announced;
+	act->data.dport = cmd->announced_port;
+	memcpy(act->command, cmd->text, sizeof(act->command));
+}
+
+/* The policy's verdict on a PORT/EPRT, all but the server's answer:
+ * act->reason (and act->detail when the reason needs one). */
+static void session_active_judge(struct session *s, const struct policy *p,
+				 const struct session_command *cmd,
+				 uint64_t now_ms, struct session_action *act)
+{
+	if (s->epsv_all) {
+		act->reason = POLICY_REFUSE_EPSV_ALL;
+	} else if (cmd->announced.family == 0) {
+		act->reason = POLICY_REFUSE_MALFORMED_COMMAND;
+		session_str(act->detail, cmd->why);
+	} else {
+		act->reason = policy_check_active(p, &s->real_server, &s->client,
+						  &cmd->announced,
+						  cmd->announced_port,
+						  session_pinholes_live(s, now_ms));
+	}
+}
+
+/* An allowed PORT/EPRT becomes an open, if a record can be kept: the
+ * server (from port 20 where the policy says so) to the client, with the
+ * NAT of a NATed control connection. */
+static void session_active_allow(struct session *s, const struct policy *p,
+				 const struct session_command *cmd,
+				 struct session_action *act)
+{
+	session_allow(s, act);
+	if (act->kind != SESSION_ACTION_PINHOLE_OPEN)
+		return;
+	act->data.src = s->real_server;
+	act->data.sport = policy_active_source_port(p, &s->real_server);
+	session_active_nat(s, cmd, act);
+}
+
 /* The final reply to a PORT or EPRT. RFC 959 and RFC 2428 answer a
  * successful one with 200; only then does the server connect, to the
  * address the client named, so only then is a pinhole worth having. */
@@ -659,40 +794,69 @@ static void session_active_reply(struct session *s, const struct policy *p,
 		session_remove_all(s, SESSION_REMOVE_SUPERSEDED,
 				   SESSION_DIR_REPLY, cmd->text, code, now_ms,
 				   out);
-	memset(&act, 0, sizeof(act));
-	act.kind = SESSION_ACTION_PINHOLE_REFUSED;
-	act.direction = SESSION_DIR_REPLY;
-	act.active = true;
+	session_active_init(cmd, SESSION_DIR_REPLY, &act);
 	act.reply_code = code;
-	act.data.dst = cmd->announced;
-	act.data.dport = cmd->announced_port;
-	memcpy(act.command, cmd->text, sizeof(act.command));
 	session_text(act.reply, line, len);
-
-	if (s->epsv_all) {
-		act.reason = POLICY_REFUSE_EPSV_ALL;
-	} else if (cmd->announced.family == 0) {
-		act.reason = POLICY_REFUSE_MALFORMED_COMMAND;
-		session_str(act.detail, cmd->why);
-	} else {
-		act.reason = policy_check_active(p, &s->real_server, &s->client,
-						 &cmd->announced,
-						 cmd->announced_port,
-						 session_pinholes_live(s, now_ms));
-		if (act.reason == POLICY_ALLOW && (code != 200 || tainted)) {
-			act.reason = POLICY_REFUSE_NOT_ACCEPTED;
-			if (tainted)
-				session_str(act.detail, "reply line rejected");
-		}
-		session_allow(s, &act);
-		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
-			act.data.src = s->real_server;
-			act.data.sport =
-				policy_active_source_port(p, &s->real_server);
-			session_active_nat(s, cmd, &act);
-		}
+	session_active_judge(s, p, cmd, now_ms, &act);
+	if (act.reason == POLICY_ALLOW && (code != 200 || tainted)) {
+		act.reason = POLICY_REFUSE_NOT_ACCEPTED;
+		if (tainted)
+			session_str(act.detail, "reply line rejected");
 	}
+	session_active_allow(s, p, cmd, &act);
 	session_open(s, p, &act, now_ms, out);
+}
+
+/* The daemon's rewrite of this command, decided before the packet
+ * (session_command_rewrite_next), if it is the line meant. */
+static void session_rewrite_take(struct session *s, struct session_command *cmd)
+{
+	if (!s->rewrite_next.on || cmd->announced.family == 0 ||
+	    cmd->announced_port != s->rewrite_next.port ||
+	    !inet_addr_equal(&cmd->announced, &s->client))
+		return;
+	cmd->rewritten = true;
+	cmd->nat_port = s->rewrite_next.nat_port;
+	s->rewrite_next.on = false;
+}
+
+/* active-open = command: a PORT/EPRT decided as it is read, by every
+ * check of session_active_reply but the server's answer; an open is
+ * handed out now (the daemon installs it before it releases the
+ * command) and its record kept with the command, for its reply to keep
+ * or remove (session_active_settle). A refusal only reports the line. */
+static void session_active_command(struct session *s, const struct policy *p,
+				   struct session_command *cmd, uint64_t now_ms,
+				   struct session_actions *out)
+{
+	struct session_action act;
+
+	cmd->at_command = true;
+	session_rewrite_take(s, cmd);
+	session_active_init(cmd, SESSION_DIR_ORIGINAL, &act);
+	session_active_judge(s, p, cmd, now_ms, &act);
+	session_active_allow(s, p, cmd, &act);
+	cmd->pinhole_id = session_open(s, p, &act, now_ms, out);
+}
+
+/* active-open = command: the final reply to a PORT/EPRT decided at the
+ * command. 200: its pinhole stays and every older one is superseded, as
+ * in session_active_reply. Anything else: its pinhole goes, and the
+ * older ones stay (RFC 959: a refused PORT leaves the data endpoint as
+ * it was); so does its pinhole at a 200 in a line a strict rule
+ * refused (which still supersedes, as in reply mode). */
+static void session_active_settle(struct session *s, int code, bool tainted,
+				  const struct session_command *cmd,
+				  uint64_t now_ms, struct session_actions *out)
+{
+	if (code == 200)
+		session_remove_except(s, SESSION_REMOVE_SUPERSEDED,
+				      SESSION_DIR_REPLY, cmd->text, code,
+				      cmd->pinhole_id, now_ms, out);
+	if (code != 200 || tainted)
+		session_remove_one(s, cmd->pinhole_id,
+				   SESSION_REMOVE_REFUSED_BY_SERVER, cmd->text,
+				   code, now_ms, out);
 }
 
 /* A complete final reply (2xx-5xx) after the greeting. */
@@ -734,8 +898,12 @@ static void session_reply_final(struct session *s, const struct policy *p,
 		break;
 	case FTP_COMMAND_PORT:
 	case FTP_COMMAND_EPRT:
-		session_active_reply(s, p, code, line, len, tainted, &cmd,
-				     now_ms, out);
+		if (cmd.at_command)
+			session_active_settle(s, code, tainted, &cmd, now_ms,
+					      out);
+		else
+			session_active_reply(s, p, code, line, len, tainted,
+					     &cmd, now_ms, out);
 		break;
 	case FTP_COMMAND_EPSV_ALL:
 		/* RFC 2428 4: after EPSV ALL the server refuses every data
@@ -1019,7 +1187,7 @@ static void session_lines(struct session *s, const struct policy *p,
 		} else if (r == 2) {
 			session_cut_line(s, dir, line, len);
 		} else if (dir == SESSION_DIR_ORIGINAL) {
-			session_command(s, p, line, len, out);
+			session_command(s, p, line, len, now_ms, out);
 		} else {
 			session_reply(s, p, line, len, now_ms, out);
 		}
@@ -1184,6 +1352,7 @@ closing:
 				   pkt->rst ? "(RST)" : "(FIN)", 0, now_ms,
 				   out);
 	out->commands_forgotten += s->commands_forgotten - forgotten;
+	s->rewrite_next.on = false;
 }
 
 void session_picked_up(struct session *s, bool greeted)
@@ -1257,6 +1426,8 @@ const char *session_remove_cause_name(enum session_remove_cause c)
 	case SESSION_REMOVE_EPSV_ALL:		return "epsv-all";
 	case SESSION_REMOVE_QUIT:		return "quit";
 	case SESSION_REMOVE_CONTROL_CLOSED:	return "control-closed";
+	case SESSION_REMOVE_REFUSED_BY_SERVER:	return "refused-by-server";
+	case SESSION_REMOVE_NOT_REWRITTEN:	return "not-rewritten";
 	case SESSION_REMOVE_COUNT:		break;
 	}
 	return "unknown";

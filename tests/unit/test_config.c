@@ -112,6 +112,34 @@ static void test_defaults(void)
 	config_free(&c);
 }
 
+/* active-open: global and per server, reply by default. */
+static void test_active_open_key(void)
+{
+	struct config c;
+	char err[256] = "";
+	struct inet_addr a = addr("192.0.2.10"), b = addr("192.0.2.20");
+
+	config_init_defaults(&c);
+	CHECK_INT(c.policy.active_open, POLICY_ACTIVE_OPEN_REPLY);
+	CHECK(!policy_active_open_command(&c.policy, &a));
+	CHECK_INT(load_text("active-open = command\n"
+			    "[server 192.0.2.10]\nactive-open = reply\n"
+			    "[server 192.0.2.20]\n", &c, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(c.policy.active_open, POLICY_ACTIVE_OPEN_COMMAND);
+	CHECK(!policy_active_open_command(&c.policy, &a));
+	CHECK(policy_active_open_command(&c.policy, &b));
+	CHECK_INT(load_text("[server 192.0.2.20]\nactive-open = reply\n",
+			    &c, err, sizeof(err)), 0);
+	CHECK(!policy_active_open_command(&c.policy, &b));
+	CHECK(policy_active_open_command(&c.policy, &a));	/* global kept */
+	config_free(&c);
+	CHECK(!policy_active_open_command(NULL, &a));
+	expect_error_at("active-open = 200\n", 1, "bad value '200' for active-open; write active-open = reply or active-open = command");
+	expect_error_at("[server 10.0.0.1]\nactive-open = Command\n", 2, "bad value 'Command' for active-open");
+	expect_error_at("active-open =\n", 1, "has no value");
+}
+
 static void test_active_keys(void)
 {
 	struct config c;
@@ -691,6 +719,7 @@ int main(void)
 	test_limits();
 	test_errors();
 	test_active_keys();
+	test_active_open_key();
 	test_audit_keys();
 	test_queue_keys();
 	test_nft_table_key();

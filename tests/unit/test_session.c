@@ -1337,6 +1337,298 @@ static void test_active_refusals(void)
 	conn_close(&c);
 }
 
+/* ---- active-open = command ------------------------------------------ */
+
+static void conn_command(struct conn *c, const char *client, const char *server)
+{
+	conn_active(c, client, server);
+	c->pol.active_open = POLICY_ACTIVE_OPEN_COMMAND;
+}
+
+/* The pinhole opens at the PORT, before the server has said anything
+ * (pyftpdlib connects first, then answers 200); the 200 keeps it and
+ * supersedes the older one; a refusal removes it and keeps the older. */
+static void test_command_open(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_command(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(a->active);
+	CHECK_INT(a->direction, ORIG);
+	CHECK(inet_addr_equal(&a->data.src, &c.server));
+	CHECK_INT(a->data.sport, 0);
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.1");
+	CHECK_INT(a->data.dport, 40000);
+	CHECK_INT(a->reply_code, 0);
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,64");
+	CHECK_STR(a->reply, "");
+	CHECK(!a->nat.on);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK(c.s.pending[0].at_command);
+	CHECK_INT(c.s.pending[0].pinhole_id, c.s.pinhole[0].id);
+	CHECK_INT(a->record_id, c.s.pinhole[0].id);
+	/* the 200: nothing more to do */
+	CHECK_INT(feed(&c, REPL, "200 Active data connection established.\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* a second PORT opens at once; its 200 supersedes the first */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,65\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->data.dport, 40001);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(a->data.dport, 40000);
+	CHECK_INT(a->reply_code, 200);
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,65");
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].data.dport, 40001);
+	/* refused by the server: only its own pinhole goes */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,66\r\n"), 1);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(feed(&c, REPL, "500 Illegal PORT command.\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK(a->active);
+	CHECK_INT(a->data.dport, 40002);
+	CHECK(inet_addr_equal(&a->data.src, &c.server));
+	CHECK_INT(a->reply_code, 500);
+	CHECK_STR(a->command, "PORT 10,0,0,1,156,66");
+	CHECK_STR(a->detail, "the server did not accept the command that opened it");
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].data.dport, 40001);
+	/* a 2xx that is not 200 is no acceptance either, and supersedes
+	 * nothing */
+	CHECK_INT(feed(&c, ORIG, "EPRT |1|10.0.0.1|50000|\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(feed(&c, REPL, "250 whatever\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK_INT(a->data.dport, 50000);
+	CHECK_INT(c.s.pinhole_count, 1);
+	/* the transfer of the one accepted */
+	CHECK_INT(feed(&c, ORIG, "LIST\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "150 ok\r\n226 done\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_TRANSFER_DONE);
+	CHECK_INT(a->data.dport, 40001);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* the source port policy applies at the command too */
+	c.pol.active_source_port = POLICY_SOURCE_PORT_20;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,67\r\n"), 1);
+	CHECK_INT(a->data.sport, 20);
+	/* a 200 in a line a strict rule refuses: supersedes, as in reply
+	 * mode, but keeps nothing */
+	CHECK_INT(feed(&c, REPL, "200 o\rk\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_LINE_REJECTED);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* and the control connection's end removes an open one */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,68\r\n"), 1);
+	CHECK_INT(send_tcp(&c, ORIG, c.next[ORIG], false, true, false, true,
+			   c.next[REPL], NULL, 0), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_CONTROL_CLOSED);
+	CHECK_INT(a->data.dport, 40004);
+	conn_close(&c);
+}
+
+/* Pipelined: every PORT opens at once; each reply decides its own, and
+ * a 200 spares the pinholes of commands still waiting for theirs. */
+static void test_command_pipelined(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_command(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\nPORT 10,0,0,1,156,65\r\n"), 2);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->data.dport, 40000);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].data.dport, 40001);
+	CHECK_INT(c.s.pinhole_count, 2);
+	/* the first 200: the second PORT's pinhole is not superseded */
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(a->data.dport, 40000);
+	/* a refused one, then an accepted one, in one segment */
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,66\r\nPORT 10,0,0,1,156,67\r\n"), 2);
+	CHECK_INT(feed(&c, REPL, "500 no\r\n200 ok\r\n"), 2);
+	CHECK_INT(a->cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK_INT(a->data.dport, 40002);
+	CHECK_INT(c.out.item[1].cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(c.out.item[1].data.dport, 40001);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].data.dport, 40003);
+	/* PASV answered while a PORT waits: the 227 spares the PORT's */
+	CHECK_INT(feed(&c, ORIG, "PASV\r\nPORT 10,0,0,1,156,68\r\n"), 1);
+	CHECK_INT(feed(&c, REPL, pasv_reply), 2);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(a->data.dport, 40003);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(!c.out.item[1].active);
+	CHECK_INT(c.s.pinhole_count, 2);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK(!a->active);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(c.s.pinhole[0].data.dport, 40004);
+	conn_close(&c);
+}
+
+/* Every check but the server's answer, at the command: the same reasons
+ * as in reply mode, handed out as line reports (direction ORIGINAL). A
+ * 200 to a refused PORT still supersedes the data endpoint before it. */
+static void test_command_refusals(void)
+{
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_open(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.active_open = POLICY_ACTIVE_OPEN_COMMAND;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(a->reason, POLICY_REFUSE_ACTIVE_DISABLED);
+	CHECK_INT(a->direction, ORIG);
+	CHECK(a->active);
+	CHECK_INT(a->data.dport, 40000);
+	CHECK_INT(a->reply_code, 0);
+	CHECK_INT(c.out.reports, 1);
+	CHECK(c.s.pending[0].at_command);
+	CHECK_INT(c.s.pending[0].pinhole_id, 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	conn_close(&c);
+
+	conn_command(&c, "10.0.0.1", "192.0.2.10");
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(c.s.pinhole_count, 1);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,2,156,64\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_THIRD_PARTY);
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.2");
+	/* refused by us, accepted by the server: the older one is over */
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_REMOVE);
+	CHECK_INT(a->cause, SESSION_REMOVE_SUPERSEDED);
+	CHECK_INT(c.s.pinhole_count, 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,0,22\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_PRIVILEGED_PORT);
+	CHECK_INT(feed(&c, REPL, "500 no\r\n"), 0);
+	c.pol.active_client_range.low = 50000;
+	c.pol.active_client_range.high = 50999;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_PORT_RANGE);
+	CHECK_INT(feed(&c, REPL, "500 no\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_MALFORMED_COMMAND);
+	CHECK_STR(a->detail, "PORT argument not six comma-separated numbers");
+	CHECK_INT(feed(&c, REPL, "501 no\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "EPRT |2|::1|50000|\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_FAMILY);
+	CHECK_INT(feed(&c, REPL, "522 no\r\n"), 0);
+	/* the session cap counts the pinholes opened at commands */
+	c.pol.max_pinholes_per_session = 2;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,80\r\nPORT 10,0,0,1,195,81\r\nPORT 10,0,0,1,195,82\r\n"), 3);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[1].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[2].kind, SESSION_ACTION_PINHOLE_REFUSED);
+	CHECK_INT(c.out.item[2].reason, POLICY_REFUSE_SESSION_CAP);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n200 ok\r\n200 ok\r\n"), 2);
+	CHECK_INT(c.s.pinhole_count, 0);
+	/* after EPSV ALL */
+	CHECK_INT(feed(&c, ORIG, "EPSV ALL\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,195,80\r\n"), 1);
+	CHECK_INT(a->reason, POLICY_REFUSE_EPSV_ALL);
+	conn_close(&c);
+
+	/* per server: command for one, reply for the default */
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.servers = calloc(1, sizeof(*c.pol.servers));
+	if (!c.pol.servers)
+		abort();
+	c.pol.server_count = 1;
+	c.pol.servers[0].addr = c.server;
+	c.pol.servers[0].active_open = POLICY_ACTIVE_OPEN_COMMAND;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	/* a reload to reply mode meanwhile: the command keeps its way */
+	c.pol.servers[0].active_open = POLICY_ACTIVE_OPEN_REPLY;
+	CHECK_INT(feed(&c, REPL, "500 no\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(a->direction, REPL);
+	conn_close(&c);
+}
+
+/* active-open = reply, written out, is the default: nothing at the
+ * command. */
+static void test_command_reply_mode(void)
+{
+	struct conn c;
+
+	conn_active(&c, "10.0.0.1", "192.0.2.10");
+	c.pol.active_open = POLICY_ACTIVE_OPEN_REPLY;
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 0);
+	CHECK(!c.s.pending[0].at_command);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 1);
+	CHECK_INT(c.out.item[0].kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK_INT(c.out.item[0].direction, REPL);
+	conn_close(&c);
+}
+
+/* A masqueraded client (doc/nat.md 2.2): the daemon says before the
+ * packet which PORT it will rewrite (to the gateway's address, maybe
+ * another port after a clash); the pinhole opened at the command is the
+ * one the 200 makes in reply mode. Only for that packet, that line. */
+static void test_command_nat(void)
+{
+	struct flow reply;
+	struct conn c;
+	const struct session_action *a = &c.out.item[0];
+
+	conn_command(&c, "10.0.0.1", "192.0.2.10");
+	memset(&reply, 0, sizeof(reply));
+	reply.src = c.server;
+	reply.sport = 21;
+	if (inet_addr_parse("192.0.2.1", &reply.dst) < 0)
+		abort();
+	reply.dport = 61000;
+	session_set_nat(&c.s, &reply);
+	session_command_rewrite_next(&c.s, 40000, 40007);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,64\r\n"), 1);
+	CHECK_INT(a->kind, SESSION_ACTION_PINHOLE_OPEN);
+	CHECK(a->nat.on);
+	CHECK_INT(a->nat_dir, REPL);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.1");
+	CHECK_INT(a->data.dport, 40007);
+	CHECK_STR(addr_str(&a->nat.address), "10.0.0.1");
+	CHECK_INT(a->nat.port, 40000);
+	CHECK(c.s.pending[0].rewritten);
+	CHECK(!c.s.rewrite_next.on);
+	CHECK_INT(c.s.pinhole[0].data.dport, 40007);
+	CHECK_INT(feed(&c, REPL, "500 no\r\n"), 1);
+	CHECK_INT(a->cause, SESSION_REMOVE_REFUSED_BY_SERVER);
+	CHECK_STR(addr_str(&a->data.dst), "192.0.2.1");
+	CHECK_INT(a->data.dport, 40007);
+	/* not this packet's line: forgotten after it; a PORT not rewritten
+	 * gets a plain pinhole for what the server was told */
+	session_command_rewrite_next(&c.s, 40001, 40001);
+	CHECK_INT(feed(&c, ORIG, "NOOP\r\n"), 0);
+	CHECK(!c.s.rewrite_next.on);
+	CHECK_INT(feed(&c, REPL, "200 ok\r\n"), 0);
+	CHECK_INT(feed(&c, ORIG, "PORT 10,0,0,1,156,65\r\n"), 1);
+	CHECK(!a->nat.on);
+	CHECK_STR(addr_str(&a->data.dst), "10.0.0.1");
+	CHECK_INT(a->data.dport, 40001);
+	conn_close(&c);
+}
+
 static void test_epsv_all(void)
 {
 	struct conn c;
@@ -1734,6 +2026,8 @@ static void test_names(void)
 	CHECK_STR(session_line_rule_name(SESSION_RULE_BARE_CR), "bare-cr");
 	CHECK_STR(session_line_rule_name(SESSION_RULE_COUNT), "unknown");
 	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_SUPERSEDED), "superseded");
+	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_REFUSED_BY_SERVER), "refused-by-server");
+	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_NOT_REWRITTEN), "not-rewritten");
 	CHECK_STR(session_remove_cause_name(SESSION_REMOVE_COUNT), "unknown");
 	CHECK(!session_line_rule_is_attack(SESSION_RULE_NUL));
 	CHECK(session_line_rule_is_attack(SESSION_RULE_BEFORE_GREETING));
@@ -2162,6 +2456,11 @@ int main(void)
 	test_port();
 	test_eprt();
 	test_active_refusals();
+	test_command_open();
+	test_command_pipelined();
+	test_command_refusals();
+	test_command_reply_mode();
+	test_command_nat();
 	test_epsv_all();
 	test_lifecycle();
 	test_strict_lines();
