@@ -47,6 +47,7 @@ static void action_open_log(const struct action_report *r)
 	const struct session_action *a = r->a;
 	char source[FLOW_ENDPOINT_STRLEN], data[FLOW_ENDPOINT_STRLEN];
 	char lands[FLOW_ENDPOINT_STRLEN], nat[FLOW_ENDPOINT_STRLEN + 16];
+	char why[SESSION_TEXT_MAX + 32];
 
 	/* the data connection's source: the client (passive mode) or the
 	 * server (active mode), with its port when the policy fixes it */
@@ -67,10 +68,15 @@ static void action_open_log(const struct action_report *r)
 		flow_endpoint_format(&a->nat.address, a->nat.port, lands, sizeof(lands));
 		snprintf(nat, sizeof(nat), ", NAT to %s", lands);
 	}
-	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s%s, expires in %us (reply %d to \"%s\"; control %s -> %s, conntrack %u)",
+	/* active-open = command: opened at the command, no reply yet */
+	if (a->reply_code == 0)
+		snprintf(why, sizeof(why), "at the command \"%s\"", a->command);
+	else
+		snprintf(why, sizeof(why), "reply %d to \"%s\"", a->reply_code,
+			 a->command);
+	log_msg(LOG_NOTICE, "pinhole opened: %s -> %s tcp%s%s, expires in %us (%s; control %s -> %s, conntrack %u)",
 		source, data, a->active ? " (active mode)" : "", nat, r->o->timeout_s,
-		a->reply_code, a->command, r->control_client, r->control_server,
-		r->e->conntrack_id);
+		why, r->control_client, r->control_server, r->e->conntrack_id);
 }
 
 static void action_open_audit(const struct action_report *r)
@@ -138,7 +144,7 @@ static void action_refused_log(const struct action_report *r)
 	log_msg(LOG_NOTICE, "pinhole refused (%s): %s; announced %s in \"%s\"%s%s%s%s (control %s -> %s, conntrack %u)",
 		policy_reason_name(a->reason), policy_reason_text(a->reason),
 		data, a->active ? a->command : a->reply,
-		a->active ? ", reply " : "", a->active ? a->reply : "",
+		a->active && a->reply[0] ? ", reply " : "", a->active ? a->reply : "",
 		a->detail[0] ? ": " : "", a->detail,
 		r->control_client, r->control_server, r->e->conntrack_id);
 }

@@ -17,6 +17,7 @@
 #include "ctnl.h"
 #include "events.h"
 #include "expect.h"
+#include "ftp_rewrite.h"
 #include "grant.h"
 #include "kernel_ops.h"
 #include "pinhole.h"
@@ -90,6 +91,28 @@ struct grant_hooks {
 	void (*connection_new)(struct daemon *d, const struct ctnl_msg *m);
 };
 
+/* Room for a rewritten line: longer than line-max-bytes can be. */
+#define REWRITE_LINE_MAX 512
+
+/* One line to rewrite in a packet (rewrite.c). */
+struct rewrite_job {
+	const char *what;		/* "227", "PORT", "EPRT" */
+	struct ftp_rewrite_span span;
+	struct ftp_rewrite res;
+	char out[REWRITE_LINE_MAX];
+	char from[FLOW_STRLEN], to[FLOW_STRLEN];
+};
+
+/* The rewrite of a masqueraded client's PORT/EPRT, decided before the
+ * session reads the packet when the pinhole opens at the command
+ * (active-open = command; rewrite_plan), carried out at its verdict. */
+struct rewrite_plan {
+	bool decided;			/* rewrite_plan took this packet */
+	bool on;			/* job is to be sent */
+	uint16_t port, pub;		/* the client's port, the public one */
+	struct rewrite_job job;
+};
+
 struct daemon {
 	struct config config;
 	const char *config_path;
@@ -112,6 +135,8 @@ struct daemon {
 	/* the kernel did not adjust sequence numbers after a resized
 	 * rewrite (rewrite.c): no more resizes */
 	bool resize_refused;
+	/* the packet being handled (rewrite.c) */
+	struct rewrite_plan rewrite_plan;
 	/* queue overruns (ENOBUFS): one warning per burst, a burst ending
 	 * after DAEMON_OVERRUN_QUIET_MS without one (ftpgated.c) */
 	uint64_t slow_loop_warned_ms;	/* ftpgated.c */
@@ -203,18 +228,33 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
 
 /* ---- rewrite.c -------------------------------------------------------- */
 
+/* Before the session reads a packet of the client: when the server's
+ * active-mode pinholes open at the command (active-open = command) and
+ * the client is masqueraded, decide whether its first complete PORT/EPRT
+ * naming the client will be rewritten and to which public port (a clash
+ * moves it, doc/nat.md 2.4), and tell the session
+ * (session_command_rewrite_next), so that the pinhole it opens is the
+ * NATed one; rewrite_verdict carries out the same decision. A line that
+ * cannot be rewritten is said why now, and gets a plain pinhole. */
+void rewrite_plan(struct daemon *d, struct session_entry *e,
+		  enum session_direction dir, const struct packet_info *pkt,
+		  bool in_order, bool line_start);
+
 /* Release the packet rewritten when a NAT asks for it: a 227 whose
  * installed pinhole has `rewrite` set, or a masqueraded client's PORT or
  * EPRT naming its own address, both only in a segment that is in_order
  * (it starts at the next byte the session expected, so none of its bytes
  * was taken, or rewritten, before), or a retransmission of the line last
- * rewritten. 1 when released (its verdict sent), 0 when the caller must
- * release it unchanged. */
+ * rewritten. A PORT/EPRT planned by rewrite_plan is rewritten as planned;
+ * if that fails, the pinhole opened for it is removed (a PINHOLE_REMOVE
+ * for SESSION_REMOVE_NOT_REWRITTEN appended to actions, its kernel step
+ * done, reported with the rest). 1 when released (its verdict sent), 0
+ * when the caller must release it unchanged. */
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
 		    const struct packet_info *pkt, bool in_order, bool line_start,
-		    const struct session_actions *actions,
-		    const struct inspect_outcome *outcome);
+		    struct session_actions *actions,
+		    struct inspect_outcome *outcome);
 
 /* ---- action.c --------------------------------------------------------- */
 

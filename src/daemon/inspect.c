@@ -501,8 +501,8 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   const struct queue_packet *qp,
 			   const struct packet_info *pkt, bool in_order,
 			   bool line_start,
-			   const struct session_actions *actions,
-			   const struct inspect_outcome *outcome)
+			   struct session_actions *actions,
+			   struct inspect_outcome *outcome)
 {
 	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, in_order,
 					 line_start, actions, outcome) == 1)
@@ -530,6 +530,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	actions.count = actions.dropped = actions.reports = 0;
 	actions.overflow = actions.lines_rejected = 0;
 	actions.commands = actions.replies = actions.commands_forgotten = 0;
+	d->rewrite_plan.decided = false;
 	d->stats.packets++;
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
@@ -561,6 +562,9 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	e->packets++;
 	in_order = inspect_in_order(&e->session, dir, &pkt);
 	line_start = inspect_line_start(&e->session, dir, &pkt);
+	/* active-open = command: a PORT's rewrite is decided before its
+	 * pinhole is (doc/nat.md 2.2) */
+	rewrite_plan(d, e, dir, &pkt, in_order, line_start);
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
 	d->stats.commands_forgotten += actions.commands_forgotten;

@@ -17,18 +17,6 @@
 #include "ftp_rewrite.h"
 #include "log.h"
 
-/* Room for a rewritten line: longer than line-max-bytes can be. */
-#define REWRITE_LINE_MAX 512
-
-/* One line to rewrite in this packet. */
-struct rewrite_job {
-	const char *what;		/* "227", "PORT", "EPRT" */
-	struct ftp_rewrite_span span;
-	struct ftp_rewrite res;
-	char out[REWRITE_LINE_MAX];
-	char from[FLOW_STRLEN], to[FLOW_STRLEN];
-};
-
 /* Remember the rewrite of this packet's line (for its retransmissions).
  * Lines longer than the memo are not remembered (a 227 or a PORT is far
  * shorter). */
@@ -116,9 +104,23 @@ static const char *rewrite_resize_refused(const struct daemon *d,
 	return NULL;
 }
 
+/* Why j's line cannot be sent rewritten in this packet, or NULL. Never
+ * a segment with urgent data (nor in rewrite_again): its pointer would
+ * name another byte. */
+static const char *rewrite_refusal(const struct daemon *d,
+				   const struct session_entry *e,
+				   const struct packet_info *pkt,
+				   const struct rewrite_job *j)
+{
+	if (pkt->urg)
+		return "the segment carries urgent data: the urgent pointer counts from the segment's start and does not follow a rewrite, and a receiver without SO_OOBINLINE takes that byte out of the line";
+	if (j->res.len != j->span.old_len)
+		return rewrite_resize_refused(d, e);
+	return NULL;
+}
+
 /* Release the packet with j's line rewritten. 0, or negative errno with
- * the reason logged by the caller in *why. Never a segment with urgent
- * data (nor in rewrite_again): its pointer would name another byte. */
+ * the reason logged by the caller in *why. */
 static int rewrite_send(struct daemon *d, struct session_entry *e,
 			enum session_direction dir,
 			const struct queue_packet *qp,
@@ -128,11 +130,7 @@ static int rewrite_send(struct daemon *d, struct session_entry *e,
 	int32_t diff = (int32_t)j->res.len - (int32_t)j->span.old_len;
 	int rc;
 
-	if (pkt->urg) {
-		*why = "the segment carries urgent data: the urgent pointer counts from the segment's start and does not follow a rewrite, and a receiver without SO_OOBINLINE takes that byte out of the line";
-		return -EOPNOTSUPP;
-	}
-	if (diff != 0 && (*why = rewrite_resize_refused(d, e)) != NULL)
+	if ((*why = rewrite_refusal(d, e, pkt, j)) != NULL)
 		return -EOPNOTSUPP;
 	rc = d->kernel->verdict_rewrite(d, qp, j->span.offset, j->span.old_len,
 					j->out, j->res.len);
@@ -215,6 +213,79 @@ static uint16_t rewrite_public_port(struct daemon *d,
 	return pinhole_free_port(d->pinholes, &x, &master);
 }
 
+/* What the server is told by a PORT/EPRT passed unchanged. */
+#define REWRITE_LEFT_REPLY "its pinhole, if the server accepts it, is for that address, which the server may not reach: use passive mode through this gateway"
+#define REWRITE_LEFT_COMMAND "the pinhole opened at the command is for that address, which the server may not reach: use passive mode through this gateway"
+#define REWRITE_LEFT_REMOVED "the pinhole opened at the command for the rewritten address is removed: use passive mode through this gateway"
+
+/* Whether a packet of dir may hold a masqueraded client's PORT/EPRT to
+ * rewrite. Not in order: a retransmission (its lines were rewritten, or
+ * passed, when first seen; rewriting one again would ask the kernel for
+ * a second adjustment) or a segment held for later. Replies likewise
+ * (rewrite_reply). */
+static bool rewrite_command_wanted(const struct session *s,
+				   enum session_direction dir,
+				   const struct packet_info *pkt, bool in_order)
+{
+	return dir == SESSION_DIR_ORIGINAL && s->nat && in_order &&
+	       pkt->payload_len > 0 &&
+	       !inet_addr_equal(&s->client, &s->nat_client);
+}
+
+/* The rewrite of the first complete PORT or EPRT of this payload naming
+ * the client's own address: to name the client as the server sees it,
+ * same port unless another client's pinhole has it (rewrite_public_port).
+ * 1 with j ready to send, *port the client's and *pub the public one;
+ * 0 when the payload holds no such line; -1 when it cannot be rewritten
+ * (*why; j's from and to set). */
+static int rewrite_command_decide(struct daemon *d, struct session_entry *e,
+				  const struct packet_info *pkt, bool line_start,
+				  struct rewrite_job *j, uint16_t *port,
+				  uint16_t *pub, const char **why)
+{
+	const struct session *s = &e->session;
+	struct ftp_rewrite_found f = { FTP_REWRITE_PORT, 0 };
+	int rc;
+
+	j->what = "PORT";
+	if (ftp_rewrite_scan_command(pkt->payload, pkt->payload_len, line_start,
+				     &s->client, &j->span, &f) < 0)
+		return 0;
+	j->what = ftp_rewrite_kind_name(f.kind);
+	*port = f.port;
+	flow_endpoint_format(&s->client, f.port, j->from, sizeof(j->from));
+	flow_endpoint_format(&s->nat_client, f.port, j->to, sizeof(j->to));
+	*pub = rewrite_public_port(d, e, f.port);
+	if (*pub == 0) {
+		*why = "every port tried on the gateway's address is expected for another client already";
+		return -1;
+	}
+	if (*pub != f.port)
+		log_msg(LOG_NOTICE, "%s naming %s: %s is expected for another client already, port %u announced instead (conntrack %u)",
+			j->what, j->from, j->to, *pub, e->conntrack_id);
+	flow_endpoint_format(&s->nat_client, *pub, j->to, sizeof(j->to));
+	rc = ftp_rewrite_line(f.kind, (const char *)pkt->payload + j->span.offset,
+			      j->span.old_len, &s->nat_client, *pub, j->out,
+			      sizeof(j->out), &j->res);
+	if (rc < 0) {
+		*why = j->res.reason != NULL ? j->res.reason : strerror(-rc);
+		return -1;
+	}
+	return 1;
+}
+
+/* A PORT/EPRT passed unchanged: counted and said why, and what becomes
+ * of its pinhole (`left`). */
+static void rewrite_command_refused(struct daemon *d,
+				    const struct session_entry *e,
+				    const struct rewrite_job *j,
+				    const char *why, const char *left)
+{
+	d->stats.nat_rewrites_refused++;
+	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; %s",
+		j->what, j->from, e->conntrack_id, why, left);
+}
+
 /* A masqueraded client's PORT or EPRT naming its own address: rewritten
  * in this packet to name the client as the server sees it, same port
  * (doc/nat.md 2.2); the pinhole follows the server's 200
@@ -225,52 +296,122 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 			   const struct queue_packet *qp,
 			   const struct packet_info *pkt, bool line_start)
 {
-	const struct session *s = &e->session;
 	struct rewrite_job j = { .what = "PORT" };
-	struct ftp_rewrite_found f = { FTP_REWRITE_PORT, 0 };
 	const char *why = NULL;
-	uint16_t pub = 0;
-	int rc;
+	uint16_t port = 0, pub = 0;
+	int r;
 
-	if (ftp_rewrite_scan_command(pkt->payload, pkt->payload_len, line_start,
-				     &s->client, &j.span, &f) < 0)
+	r = rewrite_command_decide(d, e, pkt, line_start, &j, &port, &pub, &why);
+	if (r == 0)
 		return 0;
-	j.what = ftp_rewrite_kind_name(f.kind);
-	flow_endpoint_format(&s->client, f.port, j.from, sizeof(j.from));
-	flow_endpoint_format(&s->nat_client, f.port, j.to, sizeof(j.to));
-	pub = rewrite_public_port(d, e, f.port);
-	if (pub == 0) {
-		rc = -EADDRINUSE;
-		why = "every port tried on the gateway's address is expected for another client already";
-	} else {
-		if (pub != f.port)
-			log_msg(LOG_NOTICE, "%s naming %s: %s is expected for another client already, port %u announced instead (conntrack %u)",
-				j.what, j.from, j.to, pub, e->conntrack_id);
-		rc = ftp_rewrite_line(f.kind, (const char *)pkt->payload + j.span.offset,
-				      j.span.old_len, &s->nat_client, pub, j.out,
-				      sizeof(j.out), &j.res);
-	}
-	if (pub != 0)
-		flow_endpoint_format(&s->nat_client, pub, j.to, sizeof(j.to));
-	if (rc == 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0) {
-		session_command_rewritten(&e->session, f.port, pub);
+	if (r > 0 && rewrite_send(d, e, dir, qp, pkt, &j, &why) == 0) {
+		session_command_rewritten(&e->session, port, pub);
 		return 1;
 	}
-	if (rc < 0 && why == NULL)
-		why = j.res.reason != NULL ? j.res.reason : strerror(-rc);
-	d->stats.nat_rewrites_refused++;
-	log_msg(LOG_WARNING, "%s naming %s passed unchanged (conntrack %u): %s; its pinhole, if the server accepts it, is for that address, which the server may not reach: use passive mode through this gateway",
-		j.what, j.from, e->conntrack_id, why);
+	rewrite_command_refused(d, e, &j, why, REWRITE_LEFT_REPLY);
+	return 0;
+}
+
+void rewrite_plan(struct daemon *d, struct session_entry *e,
+		  enum session_direction dir, const struct packet_info *pkt,
+		  bool in_order, bool line_start)
+{
+	struct rewrite_plan *pl = &d->rewrite_plan;
+	const char *why = NULL;
+	int r;
+
+	pl->decided = pl->on = false;
+	if (!rewrite_command_wanted(&e->session, dir, pkt, in_order) ||
+	    !policy_active_open_command(&d->config.policy,
+					&e->session.real_server))
+		return;
+	pl->decided = true;
+	memset(&pl->job, 0, sizeof(pl->job));
+	r = rewrite_command_decide(d, e, pkt, line_start, &pl->job, &pl->port,
+				   &pl->pub, &why);
+	if (r > 0 && (why = rewrite_refusal(d, e, pkt, &pl->job)) != NULL)
+		r = -1;
+	if (r < 0)
+		rewrite_command_refused(d, e, &pl->job, why, REWRITE_LEFT_COMMAND);
+	if (r <= 0)
+		return;
+	pl->on = true;
+	session_command_rewrite_next(&e->session, pl->port, pl->pub);
+}
+
+/* Remove the pinhole `open` this packet installed: a PINHOLE_REMOVE for
+ * SESSION_REMOVE_NOT_REWRITTEN appended to actions (reported with the
+ * rest; when there is no room, removed all the same, unreported), and
+ * the session's record of it forgotten. */
+static void rewrite_remove_open(struct daemon *d, struct session_entry *e,
+				const struct session_action *open,
+				struct session_actions *actions,
+				struct inspect_outcome *outcome)
+{
+	struct session_action spare, *r = &spare;
+	struct inspect_outcome spare_o, *o = &spare_o;
+
+	if (actions->count < SESSION_ACTIONS_MAX) {
+		r = &actions->item[actions->count];
+		o = &outcome[actions->count++];
+	}
+	*r = *open;
+	r->kind = SESSION_ACTION_PINHOLE_REMOVE;
+	r->cause = SESSION_REMOVE_NOT_REWRITTEN;
+	r->record_id = 0;
+	snprintf(r->detail, sizeof(r->detail), "%s",
+		 "the command that opened it could not be sent rewritten");
+	inspect_pinhole_remove(d, e, r, o);
+	session_pinhole_failed(&e->session, open);
+}
+
+/* The planned PORT/EPRT could not be sent rewritten: the server is told
+ * the client's own address, so the pinhole opened at the command for
+ * the public one (nat_client:pub, landing on the client's port) goes. */
+static void rewrite_unplan(struct daemon *d, struct session_entry *e,
+			   struct session_actions *actions,
+			   struct inspect_outcome *outcome)
+{
+	const struct rewrite_plan *pl = &d->rewrite_plan;
+	unsigned i, n = actions->count;
+
+	for (i = 0; i < n; i++) {
+		const struct session_action *a = &actions->item[i];
+
+		if (a->kind == SESSION_ACTION_PINHOLE_OPEN && a->active &&
+		    a->nat.on && a->nat_dir == SESSION_DIR_REPLY &&
+		    a->data.dport == pl->pub && a->nat.port == pl->port &&
+		    inet_addr_equal(&a->data.dst, &e->session.nat_client) &&
+		    outcome[i].ret == 0)
+			rewrite_remove_open(d, e, a, actions, outcome);
+	}
+}
+
+/* The PORT/EPRT rewrite_plan decided: sent, 1, or its pinhole removed
+ * (said why), 0. */
+static int rewrite_planned(struct daemon *d, struct session_entry *e,
+			   enum session_direction dir,
+			   const struct queue_packet *qp,
+			   const struct packet_info *pkt,
+			   struct session_actions *actions,
+			   struct inspect_outcome *outcome)
+{
+	const char *why = NULL;
+
+	if (rewrite_send(d, e, dir, qp, pkt, &d->rewrite_plan.job, &why) == 0)
+		return 1;
+	rewrite_command_refused(d, e, &d->rewrite_plan.job, why,
+				REWRITE_LEFT_REMOVED);
+	rewrite_unplan(d, e, actions, outcome);
 	return 0;
 }
 
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
 		    const struct packet_info *pkt, bool in_order, bool line_start,
-		    const struct session_actions *actions,
-		    const struct inspect_outcome *outcome)
+		    struct session_actions *actions,
+		    struct inspect_outcome *outcome)
 {
-	const struct session *s = &e->session;
 	unsigned i;
 
 	rewrite_check_seqadj(d, e, dir, qp, pkt);
@@ -283,14 +424,13 @@ int rewrite_verdict(struct daemon *d, struct session_entry *e,
 				  a) == 1)
 			return 1;
 	}
-	/* Not in order: a retransmission (its lines were rewritten, or
-	 * passed, when first seen; rewriting one again would ask the kernel
-	 * for a second adjustment) or a segment held for later. Replies
-	 * likewise (rewrite_reply). */
-	if (dir == SESSION_DIR_ORIGINAL && s->nat && in_order &&
-	    pkt->payload_len > 0 &&
-	    !inet_addr_equal(&s->client, &s->nat_client) &&
-	    rewrite_command(d, e, dir, qp, pkt, line_start) == 1)
+	if (d->rewrite_plan.decided) {
+		if (d->rewrite_plan.on &&
+		    rewrite_planned(d, e, dir, qp, pkt, actions, outcome) == 1)
+			return 1;
+	} else if (rewrite_command_wanted(&e->session, dir, pkt, in_order) &&
+		   rewrite_command(d, e, dir, qp, pkt, line_start) == 1) {
 		return 1;
+	}
 	return rewrite_again(d, e, dir, qp, pkt);
 }

@@ -86,6 +86,8 @@ static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
 	struct fake_kernel *k = &harness_of(d)->k;
 	struct packet_info pkt;
 
+	if (k->rewrite_error)
+		return -k->rewrite_error;
 	if (packet_parse(qp->data, qp->len, &pkt) < 0 ||
 	    off + old_len > pkt.payload_len ||
 	    pkt.payload_len - old_len + rep_len > sizeof(k->rewritten))

@@ -50,6 +50,8 @@ struct fake_kernel {
 	/* the conntrack has no seqadj extension (the helper was attached
 	 * after NAT was set up): a resize is not recorded in its status */
 	bool no_seqadj_ext;
+	/* nonzero: every rewritten verdict fails with this errno */
+	int rewrite_error;
 	uint32_t next_id;
 	bool master_gone;		/* harness_conntrack_destroy ran */
 	/* the control connection's conntrack has no event cache (created

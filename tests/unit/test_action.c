@@ -90,6 +90,25 @@ static void test_open_active(void)
 	harness_fini(&h);
 }
 
+/* active-open = command: opened at the PORT (no reply yet), removed at
+ * the server's refusal; a policy refusal at the command names no reply. */
+static void test_open_active_command(void)
+{
+	struct harness h;
+
+	start(&h, "active-mode = on\nactive-open = command\n");
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.d.stats.pinholes_opened, 1);
+	CHECK_LOG("notice: pinhole opened: 203.0.113.2 -> 198.51.100.2:50001 tcp (active mode), expires in 30s (at the command \"PORT 198,51,100,2,195,81\"; " CONTROL ", conntrack 1000)");
+	CHECK_AUDIT(&h, "pinhole-opened", "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-opened\",\"pinhole\":1,\"family\":\"ipv4\",\"protocol\":\"tcp\",\"mode\":\"active\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"source\":\"203.0.113.2\",\"source_port\":null,\"destination\":\"198.51.100.2\",\"port\":50001,\"translated_destination\":null,\"translated_port\":null," AUDIT_CONTROL ",\"command\":\"PORT 198,51,100,2,195,81\",\"reply\":null,\"reply_code\":null,\"adopted\":false,\"timeout_s\":30,\"expires\":\"TIME\",\"refreshed\":false}");
+	harness_send(&h, S, "500 Illegal PORT command.\r\n");
+	CHECK_INT(h.d.stats.pinholes_removed, 1);
+	CHECK_LOG("notice: pinhole removed (refused-by-server): -> 198.51.100.2:50001 tcp (active mode): the server did not accept the command that opened it (\"PORT 198,51,100,2,195,81\"; conntrack 1000)");
+	harness_send(&h, C, "PORT 198,51,100,2,0,22\r\n");
+	CHECK_LOG("notice: pinhole refused (privileged-port): The announced port is below 1024.; announced 198.51.100.2:22 in \"PORT 198,51,100,2,0,22\" (" CONTROL ", conntrack 1000)");
+	harness_fini(&h);
+}
+
 /* PINHOLE_OPEN the kernel refused: another master's expectation holds
  * the tuple. */
 static void test_open_failed(void)
@@ -257,6 +276,7 @@ int main(void)
 {
 	test_open_and_remove();
 	test_open_active();
+	test_open_active_command();
 	test_open_failed();
 	test_open_client_capped();
 	test_remove_gone_and_refused();

@@ -5,6 +5,8 @@
  * resets, mid-stream pickup, the kernel's DESTROY events, half-open
  * eviction, interfaces and conflicting retransmissions (issue 11,
  * findings 1, 4 and 8). */
+#include <errno.h>
+
 #include "check.h"
 #include "harness.h"
 #include "tcp_build.h"
@@ -1145,6 +1147,196 @@ static void test_nat_masq_eprt_v6(void)
 	harness_fini(&h);
 }
 
+/* ---- active-open = command ------------------------------------------ */
+
+#define COMMAND ACTIVE "active-open = command\n"
+
+/* The pinhole exists once the PORT is released, before the server
+ * answers (pyftpdlib connects first); a 200 keeps it and supersedes the
+ * older one, a 500 removes it and keeps the older one. */
+static void test_command_active(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK(inet_addr_equal(&harness_expect(&h, V4_CLIENT, 50001)->expect.src,
+			      &h.server));
+	CHECK_INT(harness_audit_count(&h, "\"event\":\"pinhole-opened\""), 1);
+	harness_send(&h, S, "200 Active data connection established.\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	harness_send(&h, C, "PORT 198,51,100,2,195,82\r\n");
+	CHECK_INT(harness_pinholes(&h), 2);
+	harness_send(&h, S, "200 ok\r\n");
+	CHECK(!harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50002));
+	harness_send(&h, C, "PORT 198,51,100,2,195,83\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50003));
+	harness_send(&h, S, "500 Illegal PORT command.\r\n");
+	CHECK(!harness_pinhole(&h, V4_CLIENT, 50003));
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50002));
+	CHECK_INT(h.d.stats.pinholes_removed, 2);
+	/* refused at the command: said once, nothing installed */
+	harness_send(&h, C, "PORT 192,0,2,7,195,84\r\n");
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	harness_send(&h, S, "500 no\r\n");
+	CHECK_INT(harness_audit_count(&h, "third-party-address"), 1);
+	CHECK_INT(harness_installs(&h), 3);
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* The default (and active-open = reply): nothing at the command. */
+static void test_command_reply_mode(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE "active-open = reply\n",
+		     STARTED_LONG_AGO);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(harness_installs(&h), 0);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	harness_fini(&h);
+}
+
+/* A masqueraded client in command mode: the PORT is rewritten and the
+ * NATed pinhole (s -> G:q, landing on c:q) installed before it leaves;
+ * the server's refusal removes it. */
+static void test_command_masq(void)
+{
+	static const char want[] = "PORT 203,0,113,1,195,081\r\n";
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	harness_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	CHECK(nat_expect(&h, NAT_GW, 50001, 1, V4_CLIENT));
+	CHECK(!harness_pinhole(&h, V4_CLIENT, 50001));
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(nat_expect(&h, NAT_GW, 50001, 1, V4_CLIENT));
+	CHECK_INT(harness_pinholes(&h), 1);
+	harness_send(&h, C, "PORT 198,51,100,2,195,82\r\n");
+	CHECK(nat_expect(&h, NAT_GW, 50002, 1, V4_CLIENT));
+	harness_send(&h, S, "500 no\r\n");
+	CHECK(!harness_pinhole(&h, NAT_GW, 50002));
+	CHECK(nat_expect(&h, NAT_GW, 50001, 1, V4_CLIENT));
+	CHECK_INT(h.k.rewrites, 2);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 0);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
+/* Resized (IPv4, sequence adjusted) in command mode, many times. */
+static void test_command_masq_resized(void)
+{
+	struct harness h;
+	char port[64];
+	int i, ok = 0;
+
+	harness_init(&h, "10.1.1.2", V4_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	harness_login(&h);
+	for (i = 0; i < 20; i++) {
+		snprintf(port, sizeof(port), "PORT 10,1,1,2,196,%d\r\n", i);
+		harness_send(&h, C, port);
+		ok += h.k.rewrites == (unsigned)i + 1 &&
+		      nat_expect(&h, NAT_GW, (uint16_t)(196 * 256 + i), 1, "10.1.1.2");
+		masq_server_send(&h, "200 PORT command successful\r\n", 3 * (i + 1));
+		ok += harness_pinholes(&h) == 1;
+	}
+	CHECK_INT(ok, 40);
+	CHECK_INT(h.k.seqadj_diff, 3 * 20);
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	harness_fini(&h);
+}
+
+/* Another client's pinhole has G:q: the PORT is announced, and its
+ * pinhole opened at the command, on the next free port, landing on q. */
+static void test_command_masq_clash(void)
+{
+	struct flow other = { tcp_build_addr("198.51.100.9"), tcp_build_addr(V4_SERVER), 40000, 21 };
+	struct flow taken = { tcp_build_addr(V4_SERVER), tcp_build_addr(NAT_GW), 0, 50001 };
+	const struct expect_request *r;
+	struct harness h;
+	bool is_new;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	harness_login(&h);
+	CHECK(pinhole_add(h.d.pinholes, &taken, &other, &is_new) != NULL);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == 26 &&
+	      memcmp(h.k.rewritten, "PORT 203,0,113,1,195,082\r\n", 26) == 0);
+	r = harness_expect(&h, NAT_GW, 50002);
+	CHECK(r != NULL && r->nat.on && r->nat_dir == 1 && r->nat.port == 50001 &&
+	      inet_addr_equal(&r->nat.address, &h.client));
+	CHECK(harness_expect(&h, NAT_GW, 50001) == NULL);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_expect(&h, NAT_GW, 50002) != NULL);
+	harness_fini(&h);
+}
+
+/* The planned rewrite is not sent (the kernel refuses the verdict): the
+ * server is told the client's own address, so the pinhole opened for the
+ * public one is removed (not-rewritten) before the packet goes. */
+static void test_command_masq_send_fails(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	harness_login(&h);
+	h.k.rewrite_error = EIO;
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(harness_installs(&h), 1);
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(h.d.stats.pinholes_removed, 1);
+	CHECK_INT(h.k.op_count > 0 ? h.k.op[h.k.op_count - 1].op : 0, 'R');
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
+	CHECK(h.k.verdicts == h.packet_id);
+	/* the server's 200 opens nothing more, removes nothing */
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK_INT(harness_installs(&h), 1);
+	CHECK_INT(h.d.stats.pinholes_removed, 1);
+	/* the kernel takes verdicts again: the next PORT works */
+	h.k.rewrite_error = 0;
+	harness_send(&h, C, "PORT 198,51,100,2,195,82\r\n");
+	CHECK(nat_expect(&h, NAT_GW, 50002, 1, V4_CLIENT));
+	harness_fini(&h);
+}
+
+/* A line that cannot be rewritten (IPv6, a resize): decided before the
+ * session, passed unchanged, and its pinhole at the command is the plain
+ * one for what the server was told, as at the 200 in reply mode. */
+static void test_command_masq_not_rewritable(void)
+{
+	struct harness h;
+
+	harness_init(&h, V6_CLIENT, V6_SERVER, COMMAND, STARTED_LONG_AGO);
+	harness_nat(&h, V6_SERVER, "2001:db8:2::100", 61000);
+	harness_login(&h);
+	harness_send(&h, C, "EPRT |2|2001:db8:1::2|50001|\r\n");
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
+	CHECK(harness_pinhole(&h, V6_CLIENT, 50001));
+	CHECK(!harness_expect(&h, V6_CLIENT, 50001)->nat.on);
+	CHECK_INT(harness_audit_count(&h, "not-rewritten"), 0);
+	harness_send(&h, S, "200 EPRT command successful\r\n");
+	CHECK(harness_pinhole(&h, V6_CLIENT, 50001));
+	harness_fini(&h);
+}
+
 int main(void)
 {
 	test_passive_baseline();
@@ -1160,6 +1352,13 @@ int main(void)
 	test_nat_masq_clash();
 	test_nat_masq_third_party();
 	test_nat_masq_eprt_v6();
+	test_command_active();
+	test_command_reply_mode();
+	test_command_masq();
+	test_command_masq_resized();
+	test_command_masq_clash();
+	test_command_masq_send_fails();
+	test_command_masq_not_rewritable();
 	test_nat_third_party();
 	test_nat_server_section();
 	test_nat_announce_address();
