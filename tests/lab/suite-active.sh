@@ -159,7 +159,8 @@ modprobe nf_conntrack_ftp || { echo "cannot load nf_conntrack_ftp" >&2; exit 1; 
 
 # --- control: the kernel's nf_conntrack_ftp --------------------------------
 # It opens a pinhole for a PORT as soon as it sees the command, before (and
-# whatever) the server answers. ftpgate waits for the 200.
+# whatever) the server answers. ftpgate waits for the 200 by default
+# (active-open = reply; active-open = command is checked below).
 sed 's|@HELPER@|ct helper set "ftp-kernel"|' "$LAB_DIR/rules/baseline-gateway.nft" > "$W/control.nft"
 lab_ns gateway nft -f "$W/control.nft" || exit 1
 ftpgate_fake_start "${FAKE_ARGS[@]}" || exit 1
@@ -274,6 +275,42 @@ check "EPRT with protocol 3: no expectation, log malformed-command" malformed_ep
 ftpgate_fake_start "${FAKE_ARGS[@]}" || finish
 check "server refuses the PORT (500): no expectation, log not-accepted" \
 	refused refuse not-accepted "$LAB_SERVER4" "login refuse" "port --expect 500"
+
+# --- active-open = command: the pinhole at the PORT ---------------------------
+# As the kernel helper does (the control above): for servers that connect
+# before they answer PORT (pyftpdlib). A PORT the server refuses loses its
+# pinhole at the refusal.
+ftpgate_config <<CONF
+[server $LAB_SERVER4]
+active-mode = on
+active-open = command
+[server $LAB_SERVER6]
+active-mode = on
+CONF
+check "SIGHUP: active-open = command for $LAB_SERVER4" ftpgate_reload
+command_refused() {
+	local mark port st=0
+	mark=$(ftpgate_log_mark)
+	hold cref "$LAB_SERVER4" "login refuse" "port --expect 500" || return 1
+	port=$(ftpgate_announced_port "$W/cref")
+	ftpgate_no_expect "$port" || st=1
+	ftpgate_log_since "$mark" "pinhole opened: $LAB_SERVER4 -> $LAB_CLIENT4:$port tcp \\(active mode\\), expires in [0-9]+s \\(at the command \"PORT " || st=1
+	ftpgate_log_since "$mark" "pinhole removed \\(refused-by-server\\): -> $LAB_CLIENT4:$port tcp" || st=1
+	release cref || st=1
+	return $st
+}
+check "active-open = command: a PORT the server refuses (500) is opened at the command and removed at the 500: no expectation afterwards, log refused-by-server" command_refused
+lab_pyftpd_start || finish
+check "active-open = command: pyftpdlib (connects before its 200), curl IPv4 PORT LIST/RETR/STOR" \
+	active_session curl "$LAB_SERVER4"
+ftpgate_fake_start "${FAKE_ARGS[@]}" || finish
+ftpgate_config <<CONF
+[server $LAB_SERVER4]
+active-mode = on
+[server $LAB_SERVER6]
+active-mode = on
+CONF
+check "SIGHUP: back to active-open = reply (the default)" ftpgate_reload
 
 # --- pinholes never outlive their purpose (fake-ftpd) ----------------------
 supersede() {

@@ -537,13 +537,14 @@ masq_scenarios() {
 	[ -n "$all" ] || return 0
 	column "$c" "$s, vsftpd: curl IPv4 EPSV (229)" curl_session epsv "$h" "229 "
 	pyftpd_up || return 1
-	# ftpgated's column is not run: pyftpdlib connects before it answers
-	# PORT, and ftpgated opens an active pinhole only on the 200 (a
-	# policy choice, doc/protocol.md), with or without NAT
+	# pyftpdlib connects before it answers PORT: ftpgated's default
+	# (active-open = reply) opens the pinhole only on the 200, too late;
+	# its column runs it with active-open = command for the server (the
+	# pinhole at the PORT, like the kernel helper; doc/protocol.md)
 	if [ "$c" = K ]; then
 		column "$c" "$s, pyftpdlib: curl IPv4 PORT" active_curl port "$h"
 	else
-		FCOL["$s, pyftpdlib: curl IPv4 PORT"]="not run (connects before its 200)"
+		column "$c" "$s, pyftpdlib: curl IPv4 PORT" active_curl_command port "$h"
 	fi
 	[ "$c" = F ] || return 0
 	fake_up || return 1
@@ -551,6 +552,26 @@ masq_scenarios() {
 		third_party "tp-$s" "$h"
 	column F "$s: PORT naming the client's port 22, server says 200: dropped, no expectation, log privileged-port" \
 		active_refused "p22-$s" privileged-port "$h" "port --data-port 22"
+}
+
+# active_curl_command MODE HOST: active_curl with ftpgated reloaded with
+# active-open = command for the lab's servers, then reloaded with the
+# suite's own configuration again (whatever the outcome); its log must
+# show the pinhole opened at the command
+active_curl_command() {
+	local rc=0 out lm
+	nat_config command || return 1
+	ftpgate_reload || { nat_config reply; ftpgate_reload; return 1; }
+	lm=$(ftpgate_log_mark)
+	out=$(active_curl "$@") || rc=1
+	echo "$out"
+	if [ "$rc" = 0 ]; then
+		ftpgate_log_since "$lm" "pinhole opened: .* \\(active mode\\), NAT to .*\\(at the command \"PORT " > /dev/null ||
+			{ echo "no \"pinhole opened: ... (at the command \"PORT ...\"\" in ftpgated's log"; rc=1; }
+	fi
+	nat_config reply || rc=1
+	ftpgate_reload || { echo "reload back to active-open = reply failed"; rc=1; }
+	return "$rc"
 }
 
 # counter NAME: packets counted by the ftpgate forward rule with comment NAME
@@ -631,8 +652,11 @@ rmmod nf_nat_ftp nf_conntrack_ftp 2>/dev/null
 
 # --- ftpgated -----------------------------------------------------------------
 phase "ftpgated: DNAT (nat-site.nft)"
-# active mode for the masquerade phases (the DNAT phase is passive only)
-ftpgate_config <<CONF
+# active mode for the masquerade phases (the DNAT phase is passive only);
+# nat_config ACTIVE-OPEN: with active-open = reply (the suite's) or
+# command (active_curl_command, pyftpdlib's PORT)
+nat_config() {
+	ftpgate_config <<CONF
 queue-number = 7
 expect-timeout-seconds = 30
 passive-ports = 1024-65535
@@ -641,9 +665,13 @@ audit-log = $W/audit.log
 control-socket = $W/ftpgated.sock
 [server $LAB_SERVER4]
 active-mode = on
+active-open = $1
 [server $LAB_SERVER6]
 active-mode = on
+active-open = $1
 CONF
+}
+nat_config reply
 vsftpd_up || finish
 start_and_rules() { ftpgate_start && ftpgate_rules "$SITE"; }
 check "ftpgated starts; nat-site.nft and rules/ftpgate.nft load" start_and_rules
