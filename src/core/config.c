@@ -329,8 +329,6 @@ static bool config_switch(const char *value, bool *on)
 	return true;
 }
 
-/* The keys that take a word or a range rather than a number. Returns 1
- * when k is not one of them. */
 /* active-open = reply | command, globally (srv NULL) or for srv. */
 static int config_active_open(struct config_parser *cp,
 			      struct policy_server *srv, struct policy *p,
@@ -352,6 +350,8 @@ static int config_active_open(struct config_parser *cp,
 	return 0;
 }
 
+/* The keys that take a word or a range rather than a number. Returns 1
+ * when k is not one of them. */
 static int config_active_setting(struct config_parser *cp, int k,
 				 const char *key, char *value)
 {
