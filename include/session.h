@@ -372,6 +372,11 @@ const char *session_tls_start_name(enum session_tls_start t);
  * "superseded"); "unknown" for a value out of range. */
 const char *session_line_rule_name(enum session_line_rule r);
 const char *session_remove_cause_name(enum session_remove_cause c);
+
+/* Why a pinhole of that cause goes, as log lines and the audit's detail
+ * say it ("the server did not accept the command that opened it");
+ * "unknown" for a value outside the enum. */
+const char *session_remove_cause_text(enum session_remove_cause c);
 /* Rules whose breach is an attack signature, not a broken peer. */
 bool session_line_rule_is_attack(enum session_line_rule r);
 

@@ -342,7 +342,7 @@ static unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
 	return n;
 }
 
-static const char *session_remove_text(enum session_remove_cause c)
+const char *session_remove_cause_text(enum session_remove_cause c)
 {
 	switch (c) {
 	case SESSION_REMOVE_SUPERSEDED:
@@ -399,7 +399,7 @@ static bool session_remove_record(struct session *s, unsigned i,
 	a->data = ph->data;
 	a->reply_code = reply_code;
 	session_str(a->command, command);
-	session_str(a->detail, session_remove_text(cause));
+	session_str(a->detail, session_remove_cause_text(cause));
 	return true;
 }
 

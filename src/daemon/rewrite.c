@@ -360,7 +360,7 @@ static void rewrite_remove_open(struct daemon *d, struct session_entry *e,
 	r->cause = SESSION_REMOVE_NOT_REWRITTEN;
 	r->record_id = 0;
 	snprintf(r->detail, sizeof(r->detail), "%s",
-		 "the command that opened it could not be sent rewritten");
+		 session_remove_cause_text(SESSION_REMOVE_NOT_REWRITTEN));
 	inspect_pinhole_remove(d, e, r, o);
 	session_pinhole_failed(&e->session, open);
 }
