@@ -201,12 +201,19 @@ off_dropped() {
 check "active-mode off (default): curl IPv4 PORT fails, server's connection dropped, log active-mode-disabled" off_dropped
 
 # --- active mode on for the lab's two server addresses ---------------------
-ftpgate_config <<CONF
+# active_on_config [OPEN]: the configuration with active mode on for the
+# lab's two server addresses, and active-open = OPEN for $LAB_SERVER4 when
+# given (the daemon reads it at the next reload)
+active_on_config() {
+	ftpgate_config <<CONF
 [server $LAB_SERVER4]
 active-mode = on
+${1:+active-open = $1}
 [server $LAB_SERVER6]
 active-mode = on
 CONF
+}
+active_on_config
 check "SIGHUP: active-mode = on for $LAB_SERVER4 and $LAB_SERVER6" ftpgate_reload
 mark=$(ftpgate_log_mark)
 before=$(counter "ftpgate active pinholes")
@@ -280,13 +287,7 @@ check "server refuses the PORT (500): no expectation, log not-accepted" \
 # As the kernel helper does (the control above): for servers that connect
 # before they answer PORT (pyftpdlib). A PORT the server refuses loses its
 # pinhole at the refusal.
-ftpgate_config <<CONF
-[server $LAB_SERVER4]
-active-mode = on
-active-open = command
-[server $LAB_SERVER6]
-active-mode = on
-CONF
+active_on_config command
 check "SIGHUP: active-open = command for $LAB_SERVER4" ftpgate_reload
 command_refused() {
 	local mark port st=0
@@ -304,12 +305,7 @@ lab_pyftpd_start || finish
 check "active-open = command: pyftpdlib (connects before its 200), curl IPv4 PORT LIST/RETR/STOR" \
 	active_session curl "$LAB_SERVER4"
 ftpgate_fake_start "${FAKE_ARGS[@]}" || finish
-ftpgate_config <<CONF
-[server $LAB_SERVER4]
-active-mode = on
-[server $LAB_SERVER6]
-active-mode = on
-CONF
+active_on_config
 check "SIGHUP: back to active-open = reply (the default)" ftpgate_reload
 
 # --- pinholes never outlive their purpose (fake-ftpd) ----------------------
