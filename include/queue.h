@@ -43,6 +43,10 @@ struct queue_packet {
 	 * measured on Debian's 6.1 (lab suite-attacks: a "server" segment
 	 * injected on the client's side arrives with the client's ifindex). */
 	uint32_t indev;
+	/* The interface the kernel routes it out of (NFQA_IFINDEX_OUTDEV),
+	 * 0 when it did not say (a packet to the gateway itself). Set in
+	 * the same confirm hook (POSTROUTING has the route's device). */
+	uint32_t outdev;
 	/* The kernel cut the packet (NFQA_CAP_LEN > len); cannot happen with
 	 * our copy range and GSO segmentation, but do not parse past len. */
 	bool truncated;

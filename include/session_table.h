@@ -39,6 +39,10 @@ struct session_entry {
 	 * wrong one was logged */
 	uint32_t ifindex[2];
 	bool wrong_interface_logged;
+	/* a packet of it came in on one interface and left on another:
+	 * the gateway routes it, so one that turns back out of the
+	 * interface it came in on is forged (inspect.c) */
+	bool routed;
 	bool ct_destroyed;		/* DESTROY event read while a packet
 					   of it was being handled */
 	bool half_open;			/* no data seen yet (in the table's

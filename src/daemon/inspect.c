@@ -369,32 +369,55 @@ void inspect_session_synced(struct daemon *d, const struct ctnl_msg *m,
 	auditlog_session_started(d, e, "synced");
 }
 
+/* Whether the packet turns back out of the interface it came in on (a
+ * hairpin): every packet does on a one-armed gateway; on one that routes
+ * between interfaces only a forged one does (a client speaking for the
+ * server comes in on the client's side and is routed back to it). */
+static bool inspect_hairpin(const struct queue_packet *qp)
+{
+	return qp->indev != 0 && qp->indev == qp->outdev;
+}
+
+/* Counts a packet that is not read for its interface, warning once per
+ * session. */
+static void inspect_interface_refuse(struct daemon *d, struct session_entry *e,
+				     enum session_direction dir,
+				     const struct queue_packet *qp)
+{
+	d->stats.packets_wrong_interface++;
+	if (e->wrong_interface_logged)
+		return;
+	e->wrong_interface_logged = true;
+	log_msg(LOG_WARNING, "control connection conntrack %u: a %s packet came in on interface %u, the %s's side (%s): forged? not read; further ones are only counted (packets_wrong_interface_total); add anti-spoofing (rp_filter, nft fib saddr) on the gateway",
+		e->conntrack_id, dir == SESSION_DIR_ORIGINAL ? "client" : "server",
+		qp->indev, dir == SESSION_DIR_ORIGINAL ? "server" : "client",
+		inspect_hairpin(qp) ? "routed back out of it, where this connection's packets are routed through" :
+		"its packets come in there");
+}
+
 /* Each direction comes in on the interface its first packet came in on; a
  * packet of one direction on the other's interface is forged (a client
  * speaking for the server on a gateway without anti-spoofing) and is not
- * read. Nothing to tell when both directions share an interface or the
- * kernel does not say. */
+ * read. So is a hairpin once the connection was seen routed: that closes
+ * the race where the forged packet comes first and would be learnt.
+ * Nothing to tell when the kernel does not name the interfaces. */
 static bool inspect_interface_ok(struct daemon *d, struct session_entry *e,
 				 enum session_direction dir,
 				 const struct queue_packet *qp)
 {
-	uint32_t other = e->ifindex[!dir];
-
 	if (qp->indev == 0)
 		return true;
+	if (inspect_hairpin(qp) ? e->routed :
+	    e->ifindex[dir] != 0 && qp->indev != e->ifindex[dir] &&
+	    qp->indev == e->ifindex[!dir]) {
+		inspect_interface_refuse(d, e, dir, qp);
+		return false;
+	}
 	if (e->ifindex[dir] == 0)
 		e->ifindex[dir] = qp->indev;
-	if (qp->indev == e->ifindex[dir] || qp->indev != other)
-		return true;
-	d->stats.packets_wrong_interface++;
-	if (!e->wrong_interface_logged) {
-		e->wrong_interface_logged = true;
-		log_msg(LOG_WARNING, "control connection conntrack %u: a %s packet came in on interface %u, the %s's interface (the %s's is %u): forged? not read; further ones are only counted (packets_wrong_interface_total); add anti-spoofing (rp_filter, nft fib saddr) on the gateway",
-			e->conntrack_id, dir == SESSION_DIR_ORIGINAL ? "client" : "server",
-			qp->indev, dir == SESSION_DIR_ORIGINAL ? "server" : "client",
-			dir == SESSION_DIR_ORIGINAL ? "client" : "server", e->ifindex[dir]);
-	}
-	return false;
+	if (qp->outdev != 0 && !inspect_hairpin(qp))
+		e->routed = true;
+	return true;
 }
 
 /* A RST ends the session only when a receiver that follows RFC 5961

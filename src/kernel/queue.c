@@ -442,6 +442,8 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	/* validated as a u32 by nfq_nlmsg_parse */
 	if (attr[NFQA_IFINDEX_INDEV] != NULL)
 		pkt.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+	if (attr[NFQA_IFINDEX_OUTDEV] != NULL)
+		pkt.outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
 
 	cb(&pkt, data);
 	return 1;

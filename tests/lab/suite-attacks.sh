@@ -12,8 +12,10 @@
 #  2. A forged direction: on a gateway without anti-spoofing (rp_filter
 #     off), the client sends a segment that claims to be the server's,
 #     with a 227 for port 3306, ahead of the server's real reply. ftpgated
-#     must not read it (it came in on the client's interface): no pinhole
-#     to 3306, the server's own 227 gets its pinhole.
+#     must not read it (it came in on the client's side, and the real
+#     kernel names the interface it is routed out of: the one it came in
+#     on, a hairpin): no pinhole to 3306, the server's own 227 gets its
+#     pinhole.
 #
 # The injector (inject.py) runs in the client namespace with a packet
 # socket on c0. The server is fake-ftpd (the honest server that echoes the
@@ -127,10 +129,10 @@ forged_direction() {
 	[ "$(lab_connect client "$LAB_SERVER4" "$port" 3)" = connected ] ||
 		{ echo "the data connection to port $port did not get through"; return 1; }
 	ftpgate_blocked client "$LAB_SERVER4" "$FORBIDDEN" || return 1
-	ftpgate_log_since "$mark" "a server packet came in on interface [0-9]+, the client's interface" || return 1
+	ftpgate_log_since "$mark" "a server packet came in on interface [0-9]+, the client's side \(routed back out of it" || return 1
 	ftpgate_stat_at_least packets_wrong_interface_total 1 || return 1
 	injected forged
 }
-check "forged direction: a 227 for port $FORBIDDEN sent from the client's side as the server is not read (port $FORBIDDEN dropped, no expectation, counted); the session goes on and a later PASV gets its pinhole" forged_direction
+check "forged direction: a 227 for port $FORBIDDEN sent from the client's side as the server is not read (a hairpin: routed back out of the interface it came in on; port $FORBIDDEN dropped, no expectation, counted); the session goes on and a later PASV gets its pinhole" forged_direction
 
 finish

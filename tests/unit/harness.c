@@ -369,6 +369,8 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	}
 	qp.l4proto = IPPROTO_TCP;
 	qp.indev = ifindex;
+	/* routed toward the receiver, wherever it came in */
+	qp.outdev = h->ifindex[!from];
 	qp.expected = h->ct_expected;
 	qp.closing = h->ct_closing;
 	inspect_packet(&qp, &h->d);

@@ -536,6 +536,54 @@ static void test_forged_direction_acked(void)
 	harness_fini(&h);
 }
 
+/* The forged packet comes first: a "SYN-ACK" from the client's side
+ * ahead of the server's own would teach ftpgated the client's interface
+ * as the server's, and every later forgery would be read. It is routed
+ * back out of the interface it came in on, where the client's SYN was
+ * routed through: refused, and the forged 227 after it too (the fuzz
+ * finding of fuzz_inspect, corpus crash-5e5f2737). */
+static void test_forged_first_server_packet(void)
+{
+	struct harness h;
+	char forged[128], reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_segment(&h, C, TCP_BUILD_SYN, h.next_seq[C]++, 0, NULL, 0, h.ifindex[C]);
+	harness_segment(&h, S, TCP_BUILD_SYN | TCP_BUILD_ACK, 12345, h.next_seq[C],
+			NULL, 0, h.ifindex[C]);
+	CHECK_INT(h.d.stats.packets_wrong_interface, 1);
+	h.next_seq[C]--;
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(forged, sizeof(forged), PASV_FORGED "\r\n", comma(V4_SERVER));
+	harness_forge(&h, S, forged, h.ifindex[C]);
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	CHECK_INT(h.d.stats.packets_wrong_interface, 2);
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_pinhole(&h, V4_SERVER, 3306));
+	harness_fini(&h);
+}
+
+/* A one-armed gateway: both sides on one interface, every packet turns
+ * back out of it. Nothing is refused; the 227 opens its pinhole. */
+static void test_one_armed(void)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	h.ifindex[S] = h.ifindex[C];
+	harness_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	snprintf(reply, sizeof(reply), PASV_REAL, comma(V4_SERVER));
+	harness_send(&h, S, reply);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(h.d.stats.packets_wrong_interface, 0);
+	harness_fini(&h);
+}
+
 /* Overlapping bytes that differ from the copy ftpgated holds: the
  * receiver may keep either, so the stream is no longer tracked and
  * nothing opens. */
@@ -1388,6 +1436,8 @@ int main(void)
 	test_established_not_evicted();
 	test_forged_direction();
 	test_forged_direction_acked();
+	test_forged_first_server_packet();
+	test_one_armed();
 	test_conflicting_retransmission();
 	test_conflicting_held();
 	test_identical_retransmission();
