@@ -199,19 +199,20 @@ static void fuzz_packet(struct harness *h, struct fuzz_sent *sent, uint8_t flags
 		h->next_seq[from] += (uint32_t)len + (flags & 2 ? 1 : 0) +
 				     (flags & 4 ? 1 : 0);
 	harness_segment(h, from, tcp, seq, ack, payload, len, ifindex);
-	/* Bytes of a packet that came while no session was tracked (a FIN
-	 * with data after the session ended, before one is picked up) are
-	 * beyond what ftpgated can know: the pickup trusts the stream from
-	 * its first packet (doc/protocol.md "Pickup"). */
+	/* The model holds the bytes sent during the session ftpgated tracks:
+	 * a session trusts the stream from its first packet on (a pickup
+	 * cuts its first line, doc/protocol.md "Pickup"), and what was sent
+	 * before it (a FIN with data while none was tracked, segments held
+	 * ahead before the conntrack was replaced) is beyond what it can
+	 * know. */
+	if (!was_tracked && harness_tracked(h))
+		memset(sent->have, 0, sizeof(sent->have));
 	if (!(flags & (2 | 8 | 32)) && (was_tracked || harness_tracked(h)))
 		fuzz_sent_add(sent, from, seq, payload, len);
-	/* Ended by ftpgated's own decision (an exact RST, FIN both ways):
-	 * nothing of it stays open, and so do the receivers' sockets; a SYN
-	 * after it starts a stream that holds none of the old bytes. */
-	if (was_tracked && !harness_tracked(h)) {
+	/* ended by ftpgated's own decision (an exact RST, FIN both ways):
+	 * nothing of it stays open */
+	if (was_tracked && !harness_tracked(h))
 		FUZZ_ASSERT(fuzz_none_left(h));
-		memset(sent->have, 0, sizeof(sent->have));
-	}
 }
 
 static void fuzz_config(struct harness *h, uint8_t c)
