@@ -44,8 +44,11 @@ struct queue_packet {
 	 * injected on the client's side arrives with the client's ifindex). */
 	uint32_t indev;
 	/* The interface the kernel routes it out of (NFQA_IFINDEX_OUTDEV),
-	 * 0 when it did not say (a packet to the gateway itself). Set in
-	 * the same confirm hook (POSTROUTING has the route's device). */
+	 * 0 when it did not say (a packet to the gateway itself). Kernel
+	 * facts: in the confirm hook (POSTROUTING) a forwarded packet has
+	 * its route's device; measured on 6.1.192 and 6.12.118 (lab
+	 * suite-attacks: a "server" segment injected on the client's side
+	 * arrives with the client's ifindex as both indev and outdev). */
 	uint32_t outdev;
 	/* The kernel cut the packet (NFQA_CAP_LEN > len); cannot happen with
 	 * our copy range and GSO segmentation, but do not parse past len. */
