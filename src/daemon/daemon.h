@@ -105,9 +105,9 @@ struct rewrite_job {
 
 /* The rewrite of a masqueraded client's PORT/EPRT, decided before the
  * session reads the packet when the pinhole opens at the command
- * (active-open = command; rewrite_plan), carried out at its verdict. */
+ * (active-open = command; rewrite_plan_decide), carried out at its verdict. */
 struct rewrite_plan {
-	bool decided;			/* rewrite_plan took this packet */
+	bool decided;			/* rewrite_plan_decide took this packet */
 	bool on;			/* job is to be sent */
 	uint16_t port, pub;		/* the client's port, the public one */
 	struct rewrite_job job;
@@ -236,16 +236,16 @@ void inspect_pinhole_remove(struct daemon *d, struct session_entry *e,
  * (session_command_rewrite_next), so that the pinhole it opens is the
  * NATed one; rewrite_verdict carries out the same decision. A line that
  * cannot be rewritten is said why now, and gets a plain pinhole. */
-void rewrite_plan(struct daemon *d, struct session_entry *e,
-		  enum session_direction dir, const struct packet_info *pkt,
-		  bool in_order, bool line_start);
+void rewrite_plan_decide(struct daemon *d, struct session_entry *e,
+			 enum session_direction dir, const struct packet_info *pkt,
+			 bool in_order, bool line_start);
 
 /* Release the packet rewritten when a NAT asks for it: a 227 whose
  * installed pinhole has `rewrite` set, or a masqueraded client's PORT or
  * EPRT naming its own address, both only in a segment that is in_order
  * (it starts at the next byte the session expected, so none of its bytes
  * was taken, or rewritten, before), or a retransmission of the line last
- * rewritten. A PORT/EPRT planned by rewrite_plan is rewritten as planned;
+ * rewritten. A PORT/EPRT planned by rewrite_plan_decide is rewritten as planned;
  * if that fails, the pinhole opened for it is removed (a PINHOLE_REMOVE
  * for SESSION_REMOVE_NOT_REWRITTEN appended to actions, its kernel step
  * done, reported with the rest). 1 when released (its verdict sent), 0

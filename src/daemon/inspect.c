@@ -587,7 +587,7 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	line_start = inspect_line_start(&e->session, dir, &pkt);
 	/* active-open = command: a PORT's rewrite is decided before its
 	 * pinhole is (doc/nat.md 2.2) */
-	rewrite_plan(d, e, dir, &pkt, in_order, line_start);
+	rewrite_plan_decide(d, e, dir, &pkt, in_order, line_start);
 	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
 	d->stats.commands_parsed += actions.commands;
 	d->stats.commands_forgotten += actions.commands_forgotten;

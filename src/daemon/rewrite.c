@@ -312,9 +312,9 @@ static int rewrite_command(struct daemon *d, struct session_entry *e,
 	return 0;
 }
 
-void rewrite_plan(struct daemon *d, struct session_entry *e,
-		  enum session_direction dir, const struct packet_info *pkt,
-		  bool in_order, bool line_start)
+void rewrite_plan_decide(struct daemon *d, struct session_entry *e,
+			 enum session_direction dir, const struct packet_info *pkt,
+			 bool in_order, bool line_start)
 {
 	struct rewrite_plan *pl = &d->rewrite_plan;
 	const char *why = NULL;
@@ -387,13 +387,13 @@ static void rewrite_unplan(struct daemon *d, struct session_entry *e,
 	}
 }
 
-/* The PORT/EPRT rewrite_plan decided: sent, 1, or its pinhole removed
+/* The PORT/EPRT rewrite_plan_decide decided: sent, 1, or its pinhole removed
  * (said why), 0. */
-static int rewrite_planned(struct daemon *d, struct session_entry *e,
-			   enum session_direction dir,
-			   const struct queue_packet *qp,
-			   const struct packet_info *pkt,
-			   struct session_actions *actions,
+static int rewrite_plan_send(struct daemon *d, struct session_entry *e,
+			     enum session_direction dir,
+			     const struct queue_packet *qp,
+			     const struct packet_info *pkt,
+			     struct session_actions *actions,
 			   struct inspect_outcome *outcome)
 {
 	const char *why = NULL;
@@ -426,7 +426,7 @@ int rewrite_verdict(struct daemon *d, struct session_entry *e,
 	}
 	if (d->rewrite_plan.decided) {
 		if (d->rewrite_plan.on &&
-		    rewrite_planned(d, e, dir, qp, pkt, actions, outcome) == 1)
+		    rewrite_plan_send(d, e, dir, qp, pkt, actions, outcome) == 1)
 			return 1;
 	} else if (rewrite_command_wanted(&e->session, dir, pkt, in_order) &&
 		   rewrite_command(d, e, dir, qp, pkt, line_start) == 1) {
