@@ -394,7 +394,7 @@ static int rewrite_plan_send(struct daemon *d, struct session_entry *e,
 			     const struct queue_packet *qp,
 			     const struct packet_info *pkt,
 			     struct session_actions *actions,
-			   struct inspect_outcome *outcome)
+			     struct inspect_outcome *outcome)
 {
 	const char *why = NULL;
 
