@@ -251,6 +251,10 @@ for f in "$BENCH_WORK"/ftpgated*.log "$BENCH_WORK/conntrackd.log"; do
 	[ -f "$f" ] || continue
 	echo "BENCH-INFO log $(basename "$f"): $(wc -l < "$f") lines, $(grep -ciE 'warn|error|overr|lost|fail' "$f") warning/error lines"
 	grep -iE 'warn|error|overr|lost|fail' "$f" | sort | uniq -c | sort -rn | head -n 5 | cut -c1-300 | sed 's/^/BENCH-INFO   /'
+	# what it writes per session: audit events by name, log lines by
+	# level and first words
+	sed -nE 's/.*"event":"([a-z-]+)".*/audit \1/p; s/^[^ ]+ ftpgated ([a-z]+): ([^ ]+ [^ ]+ [^ ]+).*/\1: \2/p' "$f" |
+		sort | uniq -c | sort -rn | head -n 14 | sed 's/^/BENCH-INFO   by kind /'
 done
 grep -v '^---' "$BENCH_WORK/ftpgated.log" 2>/dev/null | head -n 6 | cut -c1-200 | sed 's/^/BENCH-INFO   ftpgated.log: /'
 
