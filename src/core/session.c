@@ -10,7 +10,9 @@
  * queued, is unsolicited. That is what keeps a forged or echoed "227" from
  * opening the firewall, and why both directions must be reassembled: a
  * reply split over segments, or two replies in one, must be seen exactly
- * as the client sees it. doc/protocol.md has the rules in prose.
+ * as the client sees it. doc/protocol.md has the rules in prose. Active
+ * mode (PORT, EPRT) is decided in session_active.c; session_internal.h
+ * has what the two files share.
  *
  * Choices where RFC 959 leaves room:
  * - Malformed, rejected and over-long command lines are queued too (as
@@ -59,6 +61,7 @@
 #include <string.h>
 
 #include "session.h"
+#include "session_internal.h"
 
 #define SESSION_XSTR(x) SESSION_STR(x)
 #define SESSION_STR(x) #x
@@ -147,7 +150,7 @@ void session_free(struct session *s)
 
 /* Copy wire bytes for a log: printable ASCII only, always terminated,
  * marked with "..." when cut. */
-static void session_text(char *dst, const char *src, size_t len)
+void session_text(char *dst, const char *src, size_t len)
 {
 	size_t i, n = len;
 	bool cut = false;
@@ -168,7 +171,7 @@ static void session_text(char *dst, const char *src, size_t len)
 	dst[n] = '\0';
 }
 
-static void session_str(char *dst, const char *src)
+void session_str(char *dst, const char *src)
 {
 	session_text(dst, src ? src : "", src ? strlen(src) : 0);
 }
@@ -331,7 +334,7 @@ static bool session_pop(struct session *s, struct session_command *cmd)
 
 /* Forget pinholes whose expectation has timed out (the kernel removed
  * them) and count the rest. Order is kept: oldest first. */
-static unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
+unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
 {
 	unsigned i, n = 0;
 
@@ -410,12 +413,12 @@ static bool session_remove_record(struct session *s, unsigned i,
  * action does not fit in `out` is kept (and expires on its own), and so
  * is one a command still waiting for its reply opened (unless the
  * control connection closes). */
-static void session_remove_except(struct session *s,
-				  enum session_remove_cause cause,
-				  enum session_direction dir,
-				  const char *command, int reply_code,
-				  uint32_t keep, uint64_t now_ms,
-				  struct session_actions *out)
+void session_remove_except(struct session *s,
+			   enum session_remove_cause cause,
+			   enum session_direction dir,
+			   const char *command, int reply_code,
+			   uint32_t keep, uint64_t now_ms,
+			   struct session_actions *out)
 {
 	unsigned i, kept = 0;
 
@@ -433,10 +436,10 @@ static void session_remove_except(struct session *s,
 	s->pinhole_count = kept;
 }
 
-static void session_remove_all(struct session *s, enum session_remove_cause cause,
-			       enum session_direction dir, const char *command,
-			       int reply_code, uint64_t now_ms,
-			       struct session_actions *out)
+void session_remove_all(struct session *s, enum session_remove_cause cause,
+			enum session_direction dir, const char *command,
+			int reply_code, uint64_t now_ms,
+			struct session_actions *out)
 {
 	session_remove_except(s, cause, dir, command, reply_code, 0, now_ms,
 			      out);
@@ -444,10 +447,10 @@ static void session_remove_all(struct session *s, enum session_remove_cause caus
 
 /* Ask the daemon to remove the one pinhole of record `id`, if it is
  * still live (the daemon may have failed to install it, or it expired). */
-static void session_remove_one(struct session *s, uint32_t id,
-			       enum session_remove_cause cause,
-			       const char *command, int reply_code,
-			       uint64_t now_ms, struct session_actions *out)
+void session_remove_one(struct session *s, uint32_t id,
+			enum session_remove_cause cause,
+			const char *command, int reply_code,
+			uint64_t now_ms, struct session_actions *out)
 {
 	unsigned i;
 
@@ -464,10 +467,6 @@ static void session_remove_one(struct session *s, uint32_t id,
 		return;
 	}
 }
-
-static void session_active_command(struct session *s, const struct policy *p,
-				   struct session_command *cmd, uint64_t now_ms,
-				   struct session_actions *out);
 
 static void session_command(struct session *s, const struct policy *p,
 			    const char *line, size_t len, uint64_t now_ms,
@@ -546,9 +545,9 @@ static void session_command(struct session *s, const struct policy *p,
 /* Record an approved pinhole and hand it to the daemon: the id of its
  * record, or 0 (a refusal, or no room). A refusal of an unsolicited reply,
  * or of a command (active-open = command), only reports its line. */
-static uint32_t session_open(struct session *s, const struct policy *p,
-			     const struct session_action *act, uint64_t now_ms,
-			     struct session_actions *out)
+uint32_t session_open(struct session *s, const struct policy *p,
+		      const struct session_action *act, uint64_t now_ms,
+		      struct session_actions *out)
 {
 	struct session_pinhole *ph;
 	struct session_action *a;
@@ -600,7 +599,7 @@ static int session_pinhole_room(struct session *s)
 /* The verdict for an announcement the policy allowed, unless the hard
  * ceiling is reached or no record of the pinhole can be kept (then it is
  * not opened: an unrecorded pinhole would escape the cap). */
-static void session_allow(struct session *s, struct session_action *act)
+void session_allow(struct session *s, struct session_action *act)
 {
 	int r;
 
@@ -636,30 +635,6 @@ static void session_passive_nat(const struct session *s,
 	}
 	a->nat = (struct flow_nat){ true, s->real_server, a->data.dport };
 	a->nat_dir = SESSION_DIR_ORIGINAL;
-}
-
-/* An approved active pinhole on a NATed control connection (doc/nat.md
- * 2.1, 2.2): the server's data connection is translated like the
- * control connection, in the reply direction, and lands where the client
- * listens. With DNAT alone it seems to come from the address the client
- * dialled. A masqueraded client's PORT/EPRT that reached the server
- * rewritten to name the client as the server sees it (nat_client,
- * session_command_rewritten) has the server connect there. One that was
- * not rewritten is left plain: the pinhole is for what the server was
- * told. */
-static void session_active_nat(const struct session *s,
-			       const struct session_command *cmd,
-			       struct session_action *a)
-{
-	bool masqueraded = !inet_addr_equal(&s->client, &s->nat_client);
-
-	if (!s->nat || (masqueraded && !cmd->rewritten))
-		return;
-	a->nat = (struct flow_nat){ true, a->data.dst, a->data.dport };
-	a->nat_dir = SESSION_DIR_REPLY;
-	a->data.dst = s->nat_client;
-	if (masqueraded)
-		a->data.dport = cmd->nat_port;
 }
 
 /* A 227 or 229. `cmd` is the command it answers (asked false: none). */
@@ -732,132 +707,6 @@ static void session_passive_reply(struct session *s, const struct policy *p,
 	session_open(s, p, &act, now_ms, out);
 }
 
-/* The action a PORT/EPRT makes, refused until judged. */
-static void session_active_init(const struct session_command *cmd,
-				enum session_direction dir,
-				struct session_action *act)
-{
-	memset(act, 0, sizeof(*act));
-	act->kind = SESSION_ACTION_PINHOLE_REFUSED;
-	act->direction = dir;
-	act->active = true;
-	act->data.dst = cmd->announced;
-	act->data.dport = cmd->announced_port;
-	memcpy(act->command, cmd->text, sizeof(act->command));
-}
-
-/* The policy's verdict on a PORT/EPRT, all but the server's answer:
- * act->reason (and act->detail when the reason needs one). */
-static void session_active_judge(struct session *s, const struct policy *p,
-				 const struct session_command *cmd,
-				 uint64_t now_ms, struct session_action *act)
-{
-	if (s->epsv_all) {
-		act->reason = POLICY_REFUSE_EPSV_ALL;
-	} else if (cmd->announced.family == 0) {
-		act->reason = POLICY_REFUSE_MALFORMED_COMMAND;
-		session_str(act->detail, cmd->why);
-	} else {
-		act->reason = policy_check_active(p, &s->real_server, &s->client,
-						  &cmd->announced,
-						  cmd->announced_port,
-						  session_pinholes_live(s, now_ms));
-	}
-}
-
-/* An allowed PORT/EPRT becomes an open, if a record can be kept: the
- * server (from port 20 where the policy says so) to the client, with the
- * NAT of a NATed control connection. */
-static void session_active_allow(struct session *s, const struct policy *p,
-				 const struct session_command *cmd,
-				 struct session_action *act)
-{
-	session_allow(s, act);
-	if (act->kind != SESSION_ACTION_PINHOLE_OPEN)
-		return;
-	act->data.src = s->real_server;
-	act->data.sport = policy_active_source_port(p, &s->real_server);
-	session_active_nat(s, cmd, act);
-}
-
-/* The final reply to a PORT or EPRT. RFC 959 and RFC 2428 answer a
- * successful one with 200; only then does the server connect, to the
- * address the client named, so only then is a pinhole worth having. */
-static void session_active_reply(struct session *s, const struct policy *p,
-				 int code, const char *line, size_t len,
-				 bool tainted, const struct session_command *cmd,
-				 uint64_t now_ms, struct session_actions *out)
-{
-	struct session_action act;
-
-	if (code == 200)
-		session_remove_all(s, SESSION_REMOVE_SUPERSEDED,
-				   SESSION_DIR_REPLY, cmd->text, code, now_ms,
-				   out);
-	session_active_init(cmd, SESSION_DIR_REPLY, &act);
-	act.reply_code = code;
-	session_text(act.reply, line, len);
-	session_active_judge(s, p, cmd, now_ms, &act);
-	if (act.reason == POLICY_ALLOW && (code != 200 || tainted)) {
-		act.reason = POLICY_REFUSE_NOT_ACCEPTED;
-		if (tainted)
-			session_str(act.detail, "reply line rejected");
-	}
-	session_active_allow(s, p, cmd, &act);
-	session_open(s, p, &act, now_ms, out);
-}
-
-/* The daemon's rewrite of this command, decided before the packet
- * (session_command_rewrite_next), if it is the line meant. */
-static void session_rewrite_take(struct session *s, struct session_command *cmd)
-{
-	if (!s->rewrite_next.on || cmd->announced.family == 0 ||
-	    cmd->announced_port != s->rewrite_next.port ||
-	    !inet_addr_equal(&cmd->announced, &s->client))
-		return;
-	cmd->rewritten = true;
-	cmd->nat_port = s->rewrite_next.nat_port;
-	s->rewrite_next.on = false;
-}
-
-/* active-open = command: a PORT/EPRT decided as it is read, by every
- * check of session_active_reply but the server's answer; an open is
- * handed out now (the daemon installs it before it releases the
- * command) and its record kept with the command, for its reply to keep
- * or remove (session_active_settle). A refusal only reports the line. */
-static void session_active_command(struct session *s, const struct policy *p,
-				   struct session_command *cmd, uint64_t now_ms,
-				   struct session_actions *out)
-{
-	struct session_action act;
-
-	cmd->at_command = true;
-	session_rewrite_take(s, cmd);
-	session_active_init(cmd, SESSION_DIR_ORIGINAL, &act);
-	session_active_judge(s, p, cmd, now_ms, &act);
-	session_active_allow(s, p, cmd, &act);
-	cmd->pinhole_id = session_open(s, p, &act, now_ms, out);
-}
-
-/* active-open = command: the final reply to a PORT/EPRT decided at the
- * command. 200: its pinhole stays and every older one is superseded, as
- * in session_active_reply. Anything else: its pinhole goes, and the
- * older ones stay (RFC 959: a refused PORT leaves the data endpoint as
- * it was); so does its pinhole at a 200 in a line a strict rule
- * refused (which still supersedes, as in reply mode). */
-static void session_active_settle(struct session *s, int code, bool tainted,
-				  const struct session_command *cmd,
-				  uint64_t now_ms, struct session_actions *out)
-{
-	if (code == 200)
-		session_remove_except(s, SESSION_REMOVE_SUPERSEDED,
-				      SESSION_DIR_REPLY, cmd->text, code,
-				      cmd->pinhole_id, now_ms, out);
-	if (code != 200 || tainted)
-		session_remove_one(s, cmd->pinhole_id,
-				   SESSION_REMOVE_REFUSED_BY_SERVER, cmd->text,
-				   code, now_ms, out);
-}
 
 /* A complete final reply (2xx-5xx) after the greeting. */
 static void session_reply_final(struct session *s, const struct policy *p,
