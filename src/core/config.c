@@ -317,37 +317,17 @@ static int config_announce(struct config_parser *cp, struct policy_server *srv,
 	return 0;
 }
 
-/* "on" or "off", exactly. */
-static bool config_switch(const char *value, bool *on)
+/* `key = first` or `key = second`, exactly: 0 for first, 1 for second,
+ * else config_error's -EINVAL naming both. */
+static int config_word(struct config_parser *cp, const char *key,
+		       const char *value, const char *first, const char *second)
 {
-	if (strcmp(value, "on") == 0)
-		*on = true;
-	else if (strcmp(value, "off") == 0)
-		*on = false;
-	else
-		return false;
-	return true;
-}
-
-/* active-open = reply | command, globally (srv NULL) or for srv. */
-static int config_active_open(struct config_parser *cp,
-			      struct policy_server *srv, struct policy *p,
-			      const char *value)
-{
-	enum policy_active_open ao;
-
-	if (strcmp(value, "reply") == 0)
-		ao = POLICY_ACTIVE_OPEN_REPLY;
-	else if (strcmp(value, "command") == 0)
-		ao = POLICY_ACTIVE_OPEN_COMMAND;
-	else
-		return config_error(cp, "bad value '%s' for active-open; write active-open = reply or active-open = command",
-				    value);
-	if (srv != NULL)
-		srv->active_open = ao;
-	else
-		p->active_open = ao;
-	return 0;
+	if (strcmp(value, first) == 0)
+		return 0;
+	if (strcmp(value, second) == 0)
+		return 1;
+	return config_error(cp, "bad value '%s' for %s; write %s = %s or %s = %s",
+			    value, key, key, first, key, second);
 }
 
 /* The keys that take a word or a range rather than a number. Returns 1
@@ -358,22 +338,21 @@ static int config_active_setting(struct config_parser *cp, int k,
 	struct policy *p = &cp->tmp.policy;
 	struct policy_server *srv = cp->in_server ? &p->servers[p->server_count - 1] : NULL;
 	struct policy_port_range r;
-	bool on;
+	int w;
 
 	switch (k) {
 	case CONFIG_KEY_ACTIVE_MODE:
 	case CONFIG_KEY_STRICT:
-		if (!config_switch(value, &on))
-			return config_error(cp, "bad value '%s' for %s; write %s = on or %s = off",
-					    value, key, key, key);
+		if ((w = config_word(cp, key, value, "on", "off")) < 0)
+			return w;
 		if (srv == NULL && k == CONFIG_KEY_ACTIVE_MODE)
-			p->active_mode = on;
+			p->active_mode = w == 0;
 		else if (srv == NULL)
-			p->strict = on;
+			p->strict = w == 0;
 		else if (k == CONFIG_KEY_ACTIVE_MODE)
-			srv->active_mode = on ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
+			srv->active_mode = w == 0 ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
 		else
-			srv->strict = on ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
+			srv->strict = w == 0 ? POLICY_SWITCH_ON : POLICY_SWITCH_OFF;
 		return 0;
 	case CONFIG_KEY_ACTIVE_CLIENT_PORTS:
 		if (!config_range(value, &r))
@@ -383,40 +362,24 @@ static int config_active_setting(struct config_parser *cp, int k,
 		else
 			p->active_client_range = r;
 		return 0;
-	case CONFIG_KEY_TLS: {
-		enum policy_tls t;
-
-		if (strcmp(value, "opaque") == 0)
-			t = POLICY_TLS_OPAQUE;
-		else if (strcmp(value, "client-range") == 0)
-			t = POLICY_TLS_CLIENT_RANGE;
-		else
-			return config_error(cp, "bad value '%s' for tls; write tls = opaque or tls = client-range",
-					    value);
-		if (srv != NULL)
-			srv->tls = t;
-		else
-			p->tls = t;
+	case CONFIG_KEY_TLS:
+		if ((w = config_word(cp, key, value, "opaque", "client-range")) < 0)
+			return w;
+		*(srv != NULL ? &srv->tls : &p->tls) =
+			w ? POLICY_TLS_CLIENT_RANGE : POLICY_TLS_OPAQUE;
 		return 0;
-	}
 	case CONFIG_KEY_ACTIVE_OPEN:
-		return config_active_open(cp, srv, p, value);
-	case CONFIG_KEY_ACTIVE_SOURCE_PORT: {
-		enum policy_source_port sp;
-
-		if (strcmp(value, "any") == 0)
-			sp = POLICY_SOURCE_PORT_ANY;
-		else if (strcmp(value, "20") == 0)
-			sp = POLICY_SOURCE_PORT_20;
-		else
-			return config_error(cp, "bad value '%s' for active-source-port; write any or 20",
-					    value);
-		if (srv != NULL)
-			srv->active_source_port = sp;
-		else
-			p->active_source_port = sp;
+		if ((w = config_word(cp, key, value, "reply", "command")) < 0)
+			return w;
+		*(srv != NULL ? &srv->active_open : &p->active_open) =
+			w ? POLICY_ACTIVE_OPEN_COMMAND : POLICY_ACTIVE_OPEN_REPLY;
 		return 0;
-	}
+	case CONFIG_KEY_ACTIVE_SOURCE_PORT:
+		if ((w = config_word(cp, key, value, "any", "20")) < 0)
+			return w;
+		*(srv != NULL ? &srv->active_source_port : &p->active_source_port) =
+			w ? POLICY_SOURCE_PORT_20 : POLICY_SOURCE_PORT_ANY;
+		return 0;
 	default:
 		return 1;
 	}

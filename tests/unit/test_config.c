@@ -207,8 +207,8 @@ static void test_active_keys(void)
 	expect_error_at("[server 10.0.0.1]\nactive-mode = on\nactive-mode = on\n", 3, "set twice");
 	expect_error_at("active-client-ports = 1000-2000\n", 1, "bad active-client-ports value");
 	expect_error_at("[server 10.0.0.1]\nactive-client-ports = 3000-2000\n", 2, "bad active-client-ports value");
-	expect_error_at("active-source-port = 21\n", 1, "bad value '21' for active-source-port; write any or 20");
-	expect_error_at("active-source-port = ANY\n", 1, "write any or 20");
+	expect_error_at("active-source-port = 21\n", 1, "bad value '21' for active-source-port; write active-source-port = any or active-source-port = 20");
+	expect_error_at("active-source-port = ANY\n", 1, "bad value 'ANY' for active-source-port");
 	expect_error_at("active-source-port =\n", 1, "has no value");
 }
 
