@@ -405,17 +405,19 @@ static bool inspect_interface_ok(struct daemon *d, struct session_entry *e,
 				 enum session_direction dir,
 				 const struct queue_packet *qp)
 {
+	bool hairpin = inspect_hairpin(qp);
+	bool others = e->ifindex[dir] != 0 && qp->indev != e->ifindex[dir] &&
+		      qp->indev == e->ifindex[!dir];
+
 	if (qp->indev == 0)
 		return true;
-	if (inspect_hairpin(qp) ? e->routed :
-	    e->ifindex[dir] != 0 && qp->indev != e->ifindex[dir] &&
-	    qp->indev == e->ifindex[!dir]) {
+	if (hairpin ? e->routed : others) {
 		inspect_interface_refuse(d, e, dir, qp);
 		return false;
 	}
 	if (e->ifindex[dir] == 0)
 		e->ifindex[dir] = qp->indev;
-	if (qp->outdev != 0 && !inspect_hairpin(qp))
+	if (qp->outdev != 0 && !hairpin)
 		e->routed = true;
 	return true;
 }

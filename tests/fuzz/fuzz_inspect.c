@@ -188,7 +188,7 @@ static void fuzz_packet(struct harness *h, struct fuzz_sent *sent, uint8_t flags
 				(flags & 16 ? 0 : TCP_BUILD_ACK));
 	uint32_t seq = h->next_seq[from], ack = h->next_seq[!from];
 	uint32_t ifindex;
-	bool was_tracked = harness_tracked(h);
+	bool was_tracked = harness_tracked(h), tracked;
 
 	if (!fuzz_routed(h))
 		flags &= (uint8_t)~32;
@@ -205,13 +205,14 @@ static void fuzz_packet(struct harness *h, struct fuzz_sent *sent, uint8_t flags
 	 * before it (a FIN with data while none was tracked, segments held
 	 * ahead before the conntrack was replaced) is beyond what it can
 	 * know. */
-	if (!was_tracked && harness_tracked(h))
+	tracked = harness_tracked(h);
+	if (!was_tracked && tracked)
 		memset(sent->have, 0, sizeof(sent->have));
-	if (!(flags & (2 | 8 | 32)) && (was_tracked || harness_tracked(h)))
+	if (!(flags & (2 | 8 | 32)) && (was_tracked || tracked))
 		fuzz_sent_add(sent, from, seq, payload, len);
 	/* ended by ftpgated's own decision (an exact RST, FIN both ways):
 	 * nothing of it stays open */
-	if (was_tracked && !harness_tracked(h))
+	if (was_tracked && !tracked)
 		FUZZ_ASSERT(fuzz_none_left(h));
 }
 
