@@ -96,7 +96,8 @@ bench_queue_bound() {
 
 bench_wait_queue() {
 	local i
-	for i in $(seq 100); do
+	# under valgrind (BENCH_WRAP) start-up takes far longer
+	for i in $(seq $([ -n "${BENCH_WRAP:-}" ] && echo 1200 || echo 100)); do
 		bench_queue_bound "$1" && return 0
 		[ -d "/proc/$BENCH_DAEMON_PID" ] || break
 		sleep 0.1
@@ -109,7 +110,7 @@ bench_daemon_stop() {
 	local pid=$BENCH_DAEMON_PID i
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 100); do
+	for i in $(seq $([ -n "${BENCH_WRAP:-}" ] && echo 2400 || echo 100)); do
 		[ -d "/proc/$pid" ] || break
 		grep -q '^[^)]*) Z' "/proc/$pid/stat" 2>/dev/null && break
 		sleep 0.05
@@ -193,7 +194,7 @@ bench_helper_start() {
 		: > "$BENCH_WORK/ftpgate.conf"
 		echo "--- bench: $1 start $(date +%T)" >> "$BENCH_WORK/$1.log"
 		# chrt and ip netns exec both exec: $! is the daemon
-		ip netns exec gateway $sched "$bin" --foreground --config "$BENCH_WORK/ftpgate.conf" \
+		ip netns exec gateway $sched ${BENCH_WRAP:-} "$bin" --foreground --config "$BENCH_WORK/ftpgate.conf" \
 			--queue $BENCH_FTPGATE_QUEUE >> "$BENCH_WORK/$1.log" 2>&1 &
 		BENCH_DAEMON_PID=$!
 		bench_wait_queue $BENCH_FTPGATE_QUEUE || return 1

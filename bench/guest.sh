@@ -8,6 +8,8 @@
 #                  (helpers also: ftpgated-rr, ftpgated-alt, ftpgated-alt-rr; see gateway.sh)
 #                  [--server vsftpd|pyftpdlib] [--no-ceiling] [--no-epsv]
 #                  [--profile]   (strace -c runs of the userspace helpers)
+#                  [--callgrind] (one run of each ftpgated build under valgrind's
+#                                callgrind: instructions per queued packet, by function)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/lab/lib.sh"
@@ -16,7 +18,7 @@ mkdir -p "$BENCH_WORK"
 . "$here/gateway.sh"
 
 rounds=4 duration=8 warmup=1.5 concurrency=1,8,64
-helpers=kernel,conntrackd,ftpgated server=pyftpdlib ceiling=1 epsv=1 profile=0
+helpers=kernel,conntrackd,ftpgated server=pyftpdlib ceiling=1 epsv=1 profile=0 callgrind=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--no-ceiling) ceiling=0; shift ;;
 	--no-epsv) epsv=0; shift ;;
 	--profile) profile=1; shift ;;
+	--callgrind) callgrind=1; shift ;;
 	*) echo "bench/guest.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -139,6 +142,10 @@ bench_queue_seq() {
 # at concurrency N, print the result, stop HELPER.
 bench_run() {
 	local phase=$1 helper=$2 n=$3 round=$4 mode=$5 prof=${6:-} load queue= meta
+	# callgrind: the daemon runs under valgrind (which execs nothing: $!
+	# stays the daemon) and writes its profile when it exits
+	BENCH_WRAP=
+	[ "$prof" = callgrind ] && BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=$BENCH_WORK/callgrind-$helper.out"
 	if ! bench_helper_up "$helper"; then
 		echo "BENCH-ERROR helper $helper did not start: $(tail -n 3 "$BENCH_WORK"/*.out "$BENCH_WORK/ftpgated.log" 2>/dev/null | tr '\n' ' ')"
 		bench_helper_down "$helper"
@@ -156,16 +163,16 @@ bench_run() {
 			2> "$BENCH_WORK/strace-$helper.err" &
 		profpid=$!; sleep 0.5 ;;
 	esac
-	[ -n "$profpid" ] && [ -n "$queue" ] && q0=$(bench_queue_seq "$queue")
+	[ -n "$queue" ] && q0=$(bench_queue_seq "$queue")
 	local dial=$LAB_SERVER4
 	case $helper in *-nat) dial=$BENCH_PUBLIC4 ;; esac
 	load=$(lab_ns client "$LAB_PYTHON" "$here/ftpload.py" "$dial" --mode "$mode" \
 		--concurrency "$n" --duration "$duration" --warmup "$warmup" \
 		--timeout "${BENCH_SESSION_TIMEOUT:-20}" ${BENCH_DAEMON_PID:+--pid "$BENCH_DAEMON_PID"} ${queue:+--queue "$queue"})
-	if [ -n "$profpid" ]; then
+	if [ -n "$prof" ]; then
 		local q1=0
 		[ -n "$queue" ] && q1=$(bench_queue_seq "$queue")
-		kill -TERM "$profpid" 2>/dev/null; wait "$profpid" 2>/dev/null
+		[ -n "$profpid" ] && { kill -TERM "$profpid" 2>/dev/null; wait "$profpid" 2>/dev/null; }
 		echo "$((q1 - ${q0:-0}))" > "$BENCH_WORK/$prof-$helper.packets"
 	fi
 	bench_capture_stop
@@ -243,6 +250,22 @@ if [ "$profile" = 1 ]; then
 		bench_run profile "$helper" "$n" 1 pasv strace
 		echo "BENCH-PROFILE strace -c -f $helper: $(cat "$BENCH_WORK/strace-$helper.packets") packets queued while attached"
 		sed 's/^/BENCH-PROFILE   /' "$BENCH_WORK/strace-$helper.txt"
+	done
+fi
+
+# 5. Where ftpgated's user time goes: one run of each ftpgated build at one
+# client under callgrind. Instruction counts do not depend on how slow the
+# guest is; divide by the packets queued during the run. The run includes
+# start-up and shutdown (a few percent at this length).
+if [ "$callgrind" = 1 ]; then
+	for helper in "${helper_list[@]}"; do
+		case $helper in ftpgated|ftpgated-alt) ;; *) continue ;; esac
+		bench_run callgrind "$helper" 1 1 pasv callgrind
+		out=$BENCH_WORK/callgrind-$helper.out
+		[ -f "$out" ] || { echo "BENCH-ERROR no callgrind profile for $helper"; continue; }
+		echo "BENCH-PROFILE callgrind $helper: $(cat "$BENCH_WORK/callgrind-$helper.packets") packets queued"
+		callgrind_annotate --inclusive=no "$out" 2>&1 | head -n 45 | sed 's/^/BENCH-PROFILE   /'
+		callgrind_annotate --inclusive=yes "$out" 2>&1 | head -n 45 | sed 's/^/BENCH-PROFILE   incl /'
 	done
 fi
 
