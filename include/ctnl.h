@@ -73,8 +73,11 @@ struct ctnl_ct {
 /* Read the attributes of a queued packet's NFQA_CT (payload, len), in the
  * family of the packet message's nfgenmsg, into *out (expected and
  * closing false, status 0, when the kernel sent no status or TCP state;
- * has_reply false when it sent no reply tuple or a bad one). 0, -EINVAL
- * (no or a bad original tuple) or -ENOMEM. */
+ * has_reply false when it sent no reply tuple or one without both
+ * addresses). 0, or -EINVAL (no original tuple, one without both
+ * addresses, or a tuple, status, ID or protocol info nest of the wrong
+ * size), *out then zeroed. Reads directly, allocates nothing; gives what
+ * libnetfilter_conntrack would (src/kernel/ctnl_queued.c). */
 int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
 			struct ctnl_ct *out);
 

@@ -37,7 +37,6 @@
 
 #include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
@@ -232,41 +231,6 @@ struct ctnl_exp_extra {
 };
 
 #define CTNL_EXPECTFN_MAX 24		/* the library's __NFCT_EXPECTFN_MAX */
-
-/* Whether a TCP conntrack state (ATTR_TCP_STATE, the kernel's enum
- * tcp_conntrack) is past ESTABLISHED: a FIN or RST was seen. */
-static bool ctnl_tcp_closing(uint8_t state)
-{
-	return state == TCP_CONNTRACK_FIN_WAIT || state == TCP_CONNTRACK_CLOSE_WAIT ||
-	       state == TCP_CONNTRACK_LAST_ACK || state == TCP_CONNTRACK_TIME_WAIT ||
-	       state == TCP_CONNTRACK_CLOSE;
-}
-
-int ctnl_parse_ct_attrs(const void *payload, size_t len, int family,
-			struct ctnl_ct *out)
-{
-	struct nf_conntrack *ct = nfct_new();
-	int rc = -EINVAL;
-
-	if (ct == NULL)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	if (ctnl_ct_attrs_ok(payload, len) &&
-	    nfct_payload_parse(payload, len, (uint16_t)family, ct) == 0 &&
-	    ctnl_tuple_get(ct, &ctnl_orig, &out->orig, &out->proto) == 0) {
-		out->id = nfct_attr_is_set(ct, ATTR_ID) > 0 ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
-		out->status = nfct_attr_is_set(ct, ATTR_STATUS) > 0 ?
-			      nfct_get_attr_u32(ct, ATTR_STATUS) : 0;
-		out->expected = out->status & IPS_EXPECTED;
-		out->has_reply = ctnl_tuple_get(ct, &ctnl_reply, &out->reply, NULL) == 0 &&
-				 out->reply.src.family == out->orig.src.family;
-		out->closing = out->proto == IPPROTO_TCP && nfct_attr_is_set(ct, ATTR_TCP_STATE) > 0 &&
-			       ctnl_tcp_closing(nfct_get_attr_u8(ct, ATTR_TCP_STATE));
-		rc = 0;
-	}
-	nfct_destroy(ct);
-	return rc;
-}
 
 /* An attribute in CTA_EXPECT_NAT other than CTA_EXPECT_NAT_DIR and
  * CTA_EXPECT_NAT_TUPLE: libnetfilter_conntrack 1.0.9 stores such types

@@ -38,8 +38,8 @@
  *    conntrack hooks are per family, so NFPROTO_IPV4 or NFPROTO_IPV6),
  *    NFQA_PACKET_HDR (packet_id be32), NFQA_PAYLOAD, NFQA_CT (nested, built
  *    by ctnetlink_glue_build() with the attributes of a ctnetlink conntrack
- *    message: read with libnetfilter_conntrack's nfct_payload_parse in
- *    that family, ctnl_parse_ct_attrs), NFQA_CT_INFO be32 (enum
+ *    message: read in that family by ctnl_parse_ct_attrs, directly, not
+ *    through libnetfilter_conntrack: ctnl_queued.c says why), NFQA_CT_INFO be32 (enum
  *    ip_conntrack_info).
  *  - A verdict for an unknown id fails with -ENOENT; netlink then sends an
  *    NLMSG_ERROR to our socket even without NLM_F_ACK. queue_receive() counts
@@ -334,7 +334,7 @@ int queue_fd(const struct queue *q)
 
 /* ---- packet message parsing -------------------------------------------- */
 
-/* NFQA_CT through libnetfilter_conntrack (ctnl), NFQA_CT_INFO here. */
+/* NFQA_CT through ctnl_parse_ct_attrs, NFQA_CT_INFO here. */
 static void parse_conntrack(const struct nlattr *ct_attr,
 			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)

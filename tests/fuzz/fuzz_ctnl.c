@@ -7,7 +7,7 @@
  * CT_DELETE, EXP_NEW, EXP_DELETE; bit 2 set: the raw next byte as the
  * subsystem's message type instead; bit 3 set: the attributes also go to
  * ctnl_parse_ct_attrs, as a queued packet's NFQA_CT in the nfgenmsg's
- * family); the rest is the payload after the netlink header (nfgenmsg,
+ * family, and its reading is compared with the library's); the rest is the payload after the netlink header (nfgenmsg,
  * then attributes). The message is copied into
  * a buffer of exactly its aligned length, zero-padded as in a receive
  * buffer (libmnl reads up to NLMSG_ALIGN(nlmsg_len)), so ASan sees any
@@ -41,6 +41,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include "ctnl.h"
+#include "../unit/ctnl_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -163,17 +164,31 @@ static void fuzz_check(const struct ctnl_msg *m)
 		    m->has_master);
 }
 
+/* The same attributes as a queued packet's NFQA_CT: the direct reader
+ * (ctnl_queued.c) must not crash, and wherever the library reads them
+ * (tests/unit/ctnl_oracle.h) it must read the same. Where the library
+ * ends the process instead, the exit comes back here as refused. */
 static void fuzz_ct_attrs(const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-	size_t off = sizeof(*nfg);
-	struct ctnl_ct c;
+	const char *attrs = (const char *)nfg + sizeof(*nfg);
+	size_t len = mnl_nlmsg_get_payload_len(nlh) - sizeof(*nfg);
+	struct ctnl_ct got, want;
+	int rc;
 
+	rc = ctnl_parse_ct_attrs(attrs, len, nfg->nfgen_family, &got);
+	if (rc == 0)
+		fuzz_check_tuple(&got.orig);
+	else
+		FUZZ_ASSERT(rc == -EINVAL);
 	fuzz_parsing = 1;
-	if (ctnl_parse_ct_attrs((const char *)nfg + off,
-				mnl_nlmsg_get_payload_len(nlh) - off,
-				nfg->nfgen_family, &c) == 0)
-		fuzz_check_tuple(&c.orig);
+	if (setjmp(fuzz_refused) == 0 &&
+	    ctnl_oracle_read(attrs, len, nfg->nfgen_family, &want) == 0) {
+		FUZZ_ASSERT(rc == 0);
+		FUZZ_ASSERT(ctnl_oracle_same(&got, &want));
+	}
+	fuzz_parsing = 0;
+	fuzz_live_destroy_all();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -206,11 +221,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_check(&m);
 		else
 			FUZZ_ASSERT(rc == -ENOENT || rc == -EINVAL || rc == -ENOMEM);
-		if ((data[0] & 8) && size - skip >= sizeof(struct nfgenmsg))
-			fuzz_ct_attrs(nlh);
 	}
 	fuzz_parsing = 0;
 	fuzz_live_destroy_all();
+	if ((data[0] & 8) && size - skip >= sizeof(struct nfgenmsg))
+		fuzz_ct_attrs(nlh);
 	free(nlh);
 	return 0;
 }
