@@ -35,6 +35,17 @@
  *    path). We tell that case apart by asking a GET first, which cannot
  *    otherwise fail with -EINVAL for a well-formed name and tuple, and report
  *    it as -EOPNOTSUPP with the modprobe hint.
+ *
+ * Why libmnl here and not libnetfilter_cthelper (Debian's 1.0.x, the
+ * library conntrackd uses): building, it would replace the fifteen
+ * attribute puts below with as many setter calls on allocated helper and
+ * policy objects. Reading a GET answer, it is unsafe: its policy-set
+ * parser reads NFCTH_POLICY_SET_NUM entries (a number from the message)
+ * of a six-entry table and appends each policy to a fixed array with no
+ * bound check, it reads NFCTH_STATUS and NFCTH_PRIV_DATA_LEN without
+ * checking their size, and it prints validation failures to stderr. cth_info_cb below
+ * checks every attribute it reads. Registration runs at start-up and on
+ * a reload only; nothing on the packet path.
  */
 #include "cthelper.h"
 #include "nlrequest.h"
