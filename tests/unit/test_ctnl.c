@@ -660,8 +660,10 @@ static void test_queued_matches_library(void)
 }
 
 /* Hand-made conntrack attributes the direct reader must refuse, or read
- * as the library would (where the library refuses too, it ends the
- * process: test_abi_breakage_exits). */
+ * safely, where the library would end the process (test_abi_breakage_exits);
+ * and two the library accepts, read as the library reads them (its
+ * unions, found by review): an IPv6 address attribute in an IPv4 tuple,
+ * and an SCTP state after the TCP state. */
 static void test_queued_malformed(void)
 {
 	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
@@ -712,7 +714,7 @@ static void test_queued_malformed(void)
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
 				      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET6, &c), -EINVAL);
 	/* a TCP nest with one flags attribute of the wrong size: the library
-	 * drops the nest, so no state (CLOSE here) is read */
+	 * would end the process; the reader reads no state (CLOSE here) */
 	pi = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
 	tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
 	mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_STATE, TCP_CONNTRACK_CLOSE);
@@ -727,6 +729,47 @@ static void test_queued_malformed(void)
 #undef QUEUED_READ
 }
 
+/* The library's unions, on sets it accepts (found by review; bytes as
+ * the review gave them, O being an IPv4 TCP tuple 10.0.0.1 -> 10.0.0.2):
+ * an IPv6 source in an IPv4 tuple's address nest overwrites the IPv4
+ * source; an IPv6 destination in the reply tuple likewise; a DCCP state
+ * after a TCP state overwrites it (CLOSE, then 1: not closing); an SCTP
+ * state after ESTABLISHED (7: closing). The reader gives what the
+ * library gives on each. */
+static void test_queued_unions(void)
+{
+	static const char *const sets[] = {
+		"2c00010028000100080001000a000001080002000a00000214000300c0000201000000000000000000000000",
+		"1800010014000100080001000a000001080002000a0000022c00020028000100080001000a000002080002000a00000114000400c6336401000000000000000000000000",
+		"2400010014000100080001000a000001080002000a0000020c0002000500010006000000"
+		"1c0004000c00010005000100070000000c0002000500010001000000",
+		"2400010014000100080001000a000001080002000a0000020c0002000500010006000000"
+		"1c0004000c00010005000100030000000c0003000500010007000000",
+	};
+	static const bool closing[] = { false, false, false, true };
+	uint8_t bytes[256];
+	struct ctnl_ct got, want;
+	size_t i, j, n;
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		n = strlen(sets[i]) / 2;
+		if (n > sizeof(bytes))
+			abort();
+		for (j = 0; j < n; j++)
+			if (sscanf(sets[i] + 2 * j, "%2hhx", &bytes[j]) != 1)
+				abort();
+		CHECK_INT(ctnl_oracle_read(bytes, n, AF_INET, &want), 0);
+		CHECK_INT(ctnl_parse_ct_attrs(bytes, n, AF_INET, &got), 0);
+		CHECK(ctnl_oracle_same(&got, &want));
+		CHECK(got.closing == closing[i]);
+		/* the IPv6 attribute's first four bytes */
+		if (i == 0)
+			CHECK_STR(inet_ntoa(got.orig.src.v4), "192.0.2.1");
+		if (i == 1)
+			CHECK_STR(inet_ntoa(got.reply.dst.v4), "198.51.100.1");
+	}
+}
+
 int main(void)
 {
 	test_conntrack();
@@ -736,6 +779,7 @@ int main(void)
 	test_queued_nat();
 	test_queued_matches_library();
 	test_queued_malformed();
+	test_queued_unions();
 	test_expect_nat_build();
 	test_malformed();
 	test_ct_name_without_nul();
