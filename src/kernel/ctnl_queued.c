@@ -183,26 +183,27 @@ static int ctnl_queued_ip_get(const struct nlattr *ip_nest, int family,
  * only in ICMP tuples; fuzz_ctnl found the difference.) */
 static void ctnl_queued_ports(const struct nlattr *const *tb, struct flow *f)
 {
-	uint16_t sport = 0, dport[2] = { 0, 0 };	/* network order */
 	static const uint16_t src[] = { CTA_PROTO_SRC_PORT, CTA_PROTO_ICMP_ID, CTA_PROTO_ICMPV6_ID };
-	static const uint16_t dst[] = { CTA_PROTO_DST_PORT, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE,
-					CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMPV6_CODE };
+	/* where each writes in the destination port's two bytes */
+	static const struct { uint16_t type; uint8_t at, len; } dst[] = {
+		{ CTA_PROTO_DST_PORT, 0, 2 },
+		{ CTA_PROTO_ICMP_TYPE, 0, 1 }, { CTA_PROTO_ICMP_CODE, 1, 1 },
+		{ CTA_PROTO_ICMPV6_TYPE, 0, 1 }, { CTA_PROTO_ICMPV6_CODE, 1, 1 },
+	};
+	uint16_t sport = 0;			/* network order */
+	uint8_t dport[2] = { 0, 0 };		/* network order */
 	size_t i;
 
 	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		if (tb[src[i]] != NULL)
 			sport = mnl_attr_get_u16(tb[src[i]]);
 	for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
-		if (tb[dst[i]] != NULL && dst[i] == CTA_PROTO_DST_PORT)
-			memcpy(dport, mnl_attr_get_payload(tb[dst[i]]), 2);
-		else if (tb[dst[i]] != NULL)	/* type: byte 0, code: byte 1 */
-			memcpy((uint8_t *)dport + (dst[i] == CTA_PROTO_ICMP_CODE ||
-						   dst[i] == CTA_PROTO_ICMPV6_CODE),
-			       mnl_attr_get_payload(tb[dst[i]]), 1);
+		if (tb[dst[i].type] != NULL)
+			memcpy(dport + dst[i].at, mnl_attr_get_payload(tb[dst[i].type]), dst[i].len);
 	if (tb[CTA_PROTO_SRC_PORT] != NULL)
 		f->sport = ntohs(sport);
 	if (tb[CTA_PROTO_DST_PORT] != NULL)
-		f->dport = (uint16_t)(((uint8_t *)dport)[0] << 8 | ((uint8_t *)dport)[1]);
+		f->dport = (uint16_t)(dport[0] << 8 | dport[1]);
 }
 
 /* A tuple's protocol and ports (0 when absent): false when malformed. */

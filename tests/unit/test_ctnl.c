@@ -336,10 +336,25 @@ static void test_ct_protoinfo_type(void)
 }
 
 /* Hand-made: what no library builds. */
+/* A CT_NEW message whose original tuple holds only an IPv4 address
+ * nest: a source of src_len bytes, and a destination when with_dst. */
+static struct nlmsghdr *ct_v4_addrs_msg(uint16_t src_len, bool with_dst)
+{
+	static const char bytes[5] = { 1, 2, 3, 4, 5 };
+	struct nlmsghdr *nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+	struct nlattr *t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+
+	mnl_attr_put(nlh, CTA_IP_V4_SRC, src_len, bytes);
+	if (with_dst)
+		mnl_attr_put(nlh, CTA_IP_V4_DST, 4, bytes);
+	mnl_attr_nest_end(nlh, ip);
+	mnl_attr_nest_end(nlh, t);
+	return nlh;
+}
+
 static void test_malformed(void)
 {
-	struct nlattr *t, *ip;
-	char four[4] = { 1, 2, 3, 4 };
 	struct nlmsghdr *nlh;
 	struct ctnl_msg m;
 
@@ -349,12 +364,7 @@ static void test_malformed(void)
 	CHECK_INT(ctnl_parse(nlh, &m), -EINVAL);
 
 	/* a tuple with a source address only */
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, four);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(4, false);
 	CHECK_INT(ctnl_parse(nlh, &m), -EINVAL);
 
 	/* another subsystem: not ours */
@@ -373,20 +383,12 @@ static void test_malformed(void)
  * ftpgated's netlink sockets; this pins the behaviour down. */
 static void test_abi_breakage_exits(void)
 {
-	struct nlattr *t, *ip;
-	char five[5] = { 1, 2, 3, 4, 5 };
 	struct nlmsghdr *nlh;
 	struct ctnl_msg m;
 	int status = 0;
 	pid_t pid;
 
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 5, five);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, five);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(5, true);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -660,57 +662,30 @@ static void test_queued_matches_library(void)
 }
 
 /* Hand-made conntrack attributes the direct reader must refuse, or read
- * safely, where the library would end the process (test_abi_breakage_exits);
- * and two the library accepts, read as the library reads them (its
- * unions, found by review): an IPv6 address attribute in an IPv4 tuple,
- * and an SCTP state after the TCP state. */
+ * safely, where the library would end the process (test_abi_breakage_exits). */
 static void test_queued_malformed(void)
 {
 	size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-	char five[5] = { 1, 2, 3, 4, 5 };
-	struct nlattr *t, *ip, *pi, *tcp;
+	struct nlattr *pi, *tcp;
 	struct nlmsghdr *nlh;
 	struct ctnl_ct c;
 
 #define QUEUED_READ(nlh) ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off, \
 	mnl_nlmsg_get_payload_len(nlh) - off, AF_INET, &c)
 	/* an address of 5 bytes */
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 5, five);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, five);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(5, true);
 	CHECK_INT(QUEUED_READ(nlh), -EINVAL);
 	/* a source address only */
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, five);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(4, false);
 	CHECK_INT(QUEUED_READ(nlh), -EINVAL);
 	/* a status of 2 bytes after a good tuple */
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, five);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, five);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(4, true);
 	CHECK_INT(QUEUED_READ(nlh), 0);
 	mnl_attr_put_u16(nlh, CTA_STATUS, 1);
 	CHECK_INT(QUEUED_READ(nlh), -EINVAL);
 	CHECK_INT(c.orig.src.family, 0);	/* nothing half-read */
 	/* an IPv4 tuple in an IPv6 message: no address of its family */
-	nlh = msg(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
-	t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, five);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, five);
-	mnl_attr_nest_end(nlh, ip);
-	mnl_attr_nest_end(nlh, t);
+	nlh = ct_v4_addrs_msg(4, true);
 	CHECK_INT(ctnl_parse_ct_attrs((char *)mnl_nlmsg_get_payload(nlh) + off,
 				      mnl_nlmsg_get_payload_len(nlh) - off, AF_INET6, &c), -EINVAL);
 	/* a TCP nest with one flags attribute of the wrong size: the library
