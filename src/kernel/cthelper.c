@@ -43,9 +43,9 @@
  * parser reads NFCTH_POLICY_SET_NUM entries (a number from the message)
  * of a six-entry table and appends each policy to a fixed array with no
  * bound check, it reads NFCTH_STATUS and NFCTH_PRIV_DATA_LEN without
- * checking their size, and it prints validation failures to stderr. cth_info_cb below
- * checks every attribute it reads. Registration runs at start-up and on
- * a reload only; nothing on the packet path.
+ * checking their size, and it prints validation failures to stderr.
+ * cth_info_cb below checks every attribute it reads. Registration runs at
+ * start-up and on a reload only; nothing on the packet path.
  */
 #include "cthelper.h"
 #include "nlrequest.h"
