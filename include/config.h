@@ -25,6 +25,16 @@ struct config {
 	/* the queue socket's receive buffer (SO_RCVBUFFORCE). Full:
 	 * packets pass uninspected, our recv gets ENOBUFS. Needs a restart. */
 	uint32_t queue_rcvbuf_bytes;
+	/* capture = replies: the helper is registered disabled and queues
+	 * nothing; the ruleset's capture chain holds the server's data
+	 * segments (and a source-NATed client's) on capture_queue_number
+	 * and copies every other packet of the control connection to NFLOG
+	 * group capture_log_group (doc/config.md "Capture"). false
+	 * (capture = helper): the helper queues every packet to
+	 * queue_number. Each needs a restart. */
+	bool capture_replies;
+	uint16_t capture_queue_number;
+	uint16_t capture_log_group;
 	unsigned max_sessions;		/* tracked control connections */
 	size_t session_buffer_max;	/* bytes buffered per direction */
 	size_t line_max;		/* longest accepted line */

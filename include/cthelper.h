@@ -13,10 +13,15 @@ struct cthelper_params {
 	uint32_t expect_max;		/* per control connection */
 	uint32_t expect_timeout_s;	/* lifetime of an unused expectation */
 	uint32_t private_data_length;
+	/* NFCTH_STATUS: enabled, the kernel queues every packet of a
+	 * connection with this helper to queue_number; disabled, it queues
+	 * none, and the helper still lets expectations be made on them
+	 * (capture = replies: the ruleset queues instead). */
+	bool enabled;
 };
 
 /* Create the helper for TCP over IPv4 and over IPv6, or reconfigure it if it
- * exists, and mark it enabled. Returns 0 or negative errno with a message in
+ * exists, enabled or disabled as p->enabled says. Returns 0 or negative errno with a message in
  * err that names the missing kernel support and the fix (e.g. "modprobe
  * nfnetlink_cthelper; kernel needs CONFIG_NF_CT_NETLINK_HELPER") when the
  * kernel lacks it. */

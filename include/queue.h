@@ -13,6 +13,9 @@ struct queue;
 /* What the kernel told us about one queued packet. */
 struct queue_packet {
 	uint32_t packet_id;
+	/* An NFLOG copy (nflog.h, capture = replies): the packet itself is
+	 * already on its way; it has no packet_id and gets no verdict. */
+	bool copy;
 	const uint8_t *data;		/* network header onwards */
 	size_t len;
 	bool has_conntrack;
@@ -54,6 +57,18 @@ struct queue_packet {
 	 * our copy range and GSO segmentation, but do not parse past len. */
 	bool truncated;
 };
+
+struct nlattr;
+
+/* Fill pkt's conntrack fields from a packet message's conntrack attribute
+ * (NFQA_CT or NFULA_CT: the attributes of a ctnetlink conntrack message,
+ * read in `family` by ctnl_parse_ct_attrs) and its ctinfo attribute
+ * (NFQA_CT_INFO or NFULA_CT_INFO, be32 enum ip_conntrack_info).
+ * pkt->has_conntrack is set only when both are there and well-formed;
+ * either may be NULL. */
+void queue_packet_conntrack(const struct nlattr *ct_attr,
+			    const struct nlattr *info_attr, int family,
+			    struct queue_packet *pkt);
 
 typedef void (*queue_packet_cb)(const struct queue_packet *pkt, void *data);
 

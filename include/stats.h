@@ -41,6 +41,11 @@ struct stats {
 	uint64_t queue_verdict_errors;
 	uint64_t queue_kernel_dropped;	/* /proc: queue full, passed uninspected */
 	uint64_t queue_user_dropped;	/* /proc: could not be sent to us */
+	/* capture = replies (capture.c) */
+	uint64_t packets_copied;	/* NFLOG copies read (in packets) */
+	uint64_t copies_lost;		/* missing from the copies' sequence */
+	uint64_t copies_overruns;	/* ENOBUFS on the copies' socket */
+	uint64_t copies_unrewritable;	/* a copy a NAT needed rewritten */
 	/* FTP */
 	uint64_t commands_parsed;
 	uint64_t replies_parsed;	/* complete replies */

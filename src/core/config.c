@@ -20,6 +20,9 @@ enum config_key {
 	CONFIG_KEY_QUEUE,
 	CONFIG_KEY_QUEUE_MAX_PACKETS,
 	CONFIG_KEY_QUEUE_RCVBUF,
+	CONFIG_KEY_CAPTURE,
+	CONFIG_KEY_CAPTURE_QUEUE,
+	CONFIG_KEY_CAPTURE_LOG_GROUP,
 	CONFIG_KEY_MAX_SESSIONS,
 	CONFIG_KEY_BUFFER,
 	CONFIG_KEY_LINE_MAX,
@@ -76,6 +79,12 @@ static const struct config_key_info {
 	 * far below the kernel's cap of INT_MAX / 2. */
 	[CONFIG_KEY_QUEUE_RCVBUF] = { "queue-receive-buffer-bytes", CONFIG_GLOBAL, 4096, 268435456, NULL,
 				      "8388608", "8 MiB" },
+	/* doc/config.md "Capture": which packets the kernel holds for
+	 * ftpgated, and where the capture ruleset sends the others */
+	[CONFIG_KEY_CAPTURE] = { "capture", CONFIG_GLOBAL, 0, 0,
+				 "`helper` or `replies`", "helper", NULL },
+	[CONFIG_KEY_CAPTURE_QUEUE] = { "capture-queue-number", CONFIG_GLOBAL, 0, 65535, NULL, "8", NULL },
+	[CONFIG_KEY_CAPTURE_LOG_GROUP] = { "capture-log-group", CONFIG_GLOBAL, 0, 65535, NULL, "8", NULL },
 	[CONFIG_KEY_MAX_SESSIONS] = { "max-sessions", CONFIG_GLOBAL, 1, 1000000, NULL, "4096", NULL },
 	[CONFIG_KEY_BUFFER] = { "session-buffer-bytes", CONFIG_GLOBAL, 512, 1048576, NULL, "8192", NULL },
 	[CONFIG_KEY_LINE_MAX] = { "line-max-bytes", CONFIG_GLOBAL, 64, 4096, NULL, "512", NULL },
@@ -480,6 +489,12 @@ static int config_audit_setting(struct config_parser *cp, int k, char *value)
 		return 0;
 	case CONFIG_KEY_NFT_TABLE:
 		return config_nft_table(cp, value);
+	case CONFIG_KEY_CAPTURE:
+		if (strcmp(value, "helper") != 0 && strcmp(value, "replies") != 0)
+			return config_error(cp, "bad capture '%s'; write helper (the helper holds every packet of a control connection) or replies (the ruleset holds only the server's data and copies the rest; doc/config.md)",
+					    value);
+		c->capture_replies = strcmp(value, "replies") == 0;
+		return 0;
 	case CONFIG_KEY_METRICS_TEXTFILE:
 		if (!config_path(value, sizeof(c->metrics_textfile), NULL))
 			return config_error(cp, "bad metrics-textfile '%s'; write an absolute path of at most %zu characters (e.g. /var/lib/prometheus/node-exporter/ftpgate.prom)",
@@ -553,6 +568,8 @@ static int config_setting(struct config_parser *cp, char *s)
 	case CONFIG_KEY_QUEUE:		c->queue_number = (uint16_t)v; break;
 	case CONFIG_KEY_QUEUE_MAX_PACKETS: c->queue_max_packets = (uint32_t)v; break;
 	case CONFIG_KEY_QUEUE_RCVBUF:	c->queue_rcvbuf_bytes = (uint32_t)v; break;
+	case CONFIG_KEY_CAPTURE_QUEUE:	c->capture_queue_number = (uint16_t)v; break;
+	case CONFIG_KEY_CAPTURE_LOG_GROUP: c->capture_log_group = (uint16_t)v; break;
 	case CONFIG_KEY_MAX_SESSIONS:	c->max_sessions = (unsigned)v; break;
 	case CONFIG_KEY_BUFFER:		c->session_buffer_max = (size_t)v; break;
 	case CONFIG_KEY_LINE_MAX:	c->line_max = (size_t)v; break;

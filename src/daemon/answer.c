@@ -28,7 +28,7 @@ static void answer_queue_proc(struct daemon *d)
 {
 	struct queue_proc_row row;
 
-	if (queue_proc_read(d->config.queue_number, &row) == 0) {
+	if (queue_proc_read(capture_queue_number(d), &row) == 0) {
 		d->stats.queue_kernel_dropped = row.dropped;
 		d->stats.queue_user_dropped = row.user_dropped;
 	}
@@ -50,6 +50,7 @@ void answer_refresh_stats(struct daemon *d)
 {
 	d->stats.queue_overruns = queue_overruns(d->queue);
 	d->stats.queue_verdict_errors = queue_verdict_errors(d->queue);
+	capture_refresh_stats(d);
 	answer_queue_proc(d);
 	d->stats.conntrack_event_overruns = events_overruns(d->events);
 	d->stats.audit_events = d->audit.written;

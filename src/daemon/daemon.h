@@ -122,6 +122,11 @@ struct daemon {
 	 * (kernel_ops_netlink; a fake in the host tests) */
 	const struct kernel_ops *kernel;
 	struct queue *queue;
+	/* capture = replies: the NFLOG copies (capture.c); NULL otherwise */
+	struct copies *copies;
+	unsigned long copies_lost_said;	/* copies_lost at the last warning */
+	uint64_t copies_lost_warned_ms;
+	bool copies_unrewritable_said;
 	struct expect_handle *expect;
 	struct session_table *sessions;
 	int signal_fd;
@@ -187,6 +192,32 @@ static inline uint64_t daemon_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* ---- capture.c -------------------------------------------------------- */
+
+/* The queue ftpgated binds: queue-number under capture = helper,
+ * capture-queue-number under capture = replies. */
+uint16_t capture_queue_number(const struct daemon *d);
+
+/* Under capture = replies, bind the NFLOG group of the copies
+ * (capture-log-group); nothing under capture = helper. 0, or a negative
+ * errno with the cause and its fix in err. */
+int capture_open(struct daemon *d, char *err, size_t errlen);
+
+/* The queue_receive() callback (daemon: the struct daemon): under
+ * capture = replies, first every copy waiting (copies logged before this
+ * packet was queued are all there: copies.h), then the packet
+ * (inspect_packet). */
+void capture_held(const struct queue_packet *qp, void *daemon);
+
+/* Read every copy waiting into inspect_packet; a loss is said (rate
+ * limited) and audited. Returns the copies read or a negative errno. */
+int capture_copies(struct daemon *d);
+
+/* The copies' counters into d->stats. */
+void capture_refresh_stats(struct daemon *d);
+
+void capture_close(struct daemon *d);
 
 /* ---- inspect.c -------------------------------------------------------- */
 
@@ -259,6 +290,14 @@ void rewrite_plan_decide(struct daemon *d, struct session_entry *e,
  * for SESSION_REMOVE_NOT_REWRITTEN appended to actions, its kernel step
  * done, reported with the rest). 1 when released (its verdict sent), 0
  * when the caller must release it unchanged. */
+/* Whether rewrite_verdict would try to rewrite this packet (it holds, or
+ * may hold, a line a NAT needs rewritten): asked of an NFLOG copy, which
+ * cannot be rewritten (capture.c). */
+bool rewrite_wanted(const struct daemon *d, const struct session_entry *e,
+		    enum session_direction dir, const struct packet_info *pkt,
+		    bool in_order, const struct session_actions *actions,
+		    const struct inspect_outcome *outcome);
+
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
 		    const struct packet_info *pkt, bool in_order, bool line_start,

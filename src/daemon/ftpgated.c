@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "copies.h"
 #include "cthelper.h"
 #include "daemon.h"
 #include "log.h"
@@ -32,7 +33,7 @@
 #define DAEMON_OVERRUN_QUIET_MS 10000
 #define DAEMON_OVERRUN_REPEAT_MS 60000
 /* poll set: queue, signals, kernel events, then the control socket */
-#define DAEMON_POLL_MAX (3 + 1 + CTL_CLIENTS_MAX)
+#define DAEMON_POLL_MAX (4 + 1 + CTL_CLIENTS_MAX)
 
 static void daemon_usage(FILE *out)
 {
@@ -83,6 +84,7 @@ static struct cthelper_params daemon_helper_params(const struct config *c)
 		.expect_max = c->policy.max_pinholes_per_session,
 		.expect_timeout_s = c->policy.expect_timeout_s,
 		.private_data_length = 0,
+		.enabled = !c->capture_replies,
 	};
 	return p;
 }
@@ -119,6 +121,15 @@ static void daemon_reload(struct daemon *d)
 		log_msg(LOG_WARNING, "queue-number changed to %u: that needs a restart; still on queue %u",
 			fresh.queue_number, d->config.queue_number);
 		fresh.queue_number = d->config.queue_number;
+	}
+	if (fresh.capture_replies != d->config.capture_replies ||
+	    fresh.capture_queue_number != d->config.capture_queue_number ||
+	    fresh.capture_log_group != d->config.capture_log_group) {
+		log_msg(LOG_WARNING, "capture, capture-queue-number and capture-log-group changes need a restart; still capture = %s",
+			d->config.capture_replies ? "replies" : "helper");
+		fresh.capture_replies = d->config.capture_replies;
+		fresh.capture_queue_number = d->config.capture_queue_number;
+		fresh.capture_log_group = d->config.capture_log_group;
 	}
 	if (fresh.queue_max_packets != d->config.queue_max_packets ||
 	    fresh.queue_rcvbuf_bytes != d->config.queue_rcvbuf_bytes) {
@@ -211,7 +222,7 @@ static void daemon_queue_overrun(struct daemon *d)
 		return;
 	d->queue_overrun_warned_ms = now;
 	log_msg(LOG_WARNING, "queue %u: ftpgated's receive buffer (queue-receive-buffer-bytes = %u) was full, so the kernel let packets pass uninspected; raise queue-receive-buffer-bytes (a restart applies it) or find what slows ftpgated down; queue_overruns_total is now %lu",
-		d->config.queue_number, d->config.queue_rcvbuf_bytes,
+		capture_queue_number(d), d->config.queue_rcvbuf_bytes,
 		queue_overruns(d->queue));
 	auditlog_events_lost(d, "queue", queue_overruns(d->queue));
 }
@@ -255,19 +266,20 @@ static void daemon_round_end(struct daemon *d, const struct daemon_round *r)
  * handled (or a negative errno). */
 static int daemon_packets(struct daemon *d)
 {
-	int ret = queue_receive(d->queue, inspect_packet, d);
+	int ret = queue_receive(d->queue, capture_held, d);
 
 	if (ret == -ENOBUFS)
 		daemon_queue_overrun(d);
 	else if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
-		log_msg(LOG_ERR, "reading queue %u: %s", d->config.queue_number,
+		log_msg(LOG_ERR, "reading queue %u: %s", capture_queue_number(d),
 			strerror(-ret));
 	return ret;
 }
 
 /* One round, after poll: signals, kernel events before packets (what
  * became of earlier pinholes is settled before new ones are recorded),
- * packets, the control socket, timers. Each part is timed. */
+ * packets (copies, then held ones), the control socket, timers. Each
+ * part is timed. */
 static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 {
 	struct daemon_round r = { 0 };
@@ -279,10 +291,12 @@ static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 	if (fds[2].revents & POLLIN)
 		pinholes_drain_events(d);
 	r.events_ms = daemon_lap(&r);
+	if (fds[3].revents & POLLIN)
+		capture_copies(d);
 	if (fds[0].revents & POLLIN)
 		r.packets = daemon_packets(d);
 	r.packets_ms = daemon_lap(&r);
-	ctl_process(d->ctl, &fds[3], n_ctl, daemon_now_ms(), answer_request, d);
+	ctl_process(d->ctl, &fds[4], n_ctl, daemon_now_ms(), answer_request, d);
 	r.control_ms = daemon_lap(&r);
 	daemon_gc(d, daemon_now_ms());
 	r.timers_ms = daemon_lap(&r);
@@ -298,8 +312,10 @@ static int daemon_run(struct daemon *d)
 		fds[0] = (struct pollfd){ .fd = queue_fd(d->queue), .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
 		fds[2] = (struct pollfd){ .fd = events_fd(d->events), .events = POLLIN };
-		n_ctl = ctl_pollfds(d->ctl, &fds[3], DAEMON_POLL_MAX - 3);
-		if (poll(fds, 3 + n_ctl, DAEMON_GC_INTERVAL_MS) < 0) {
+		/* fd -1 (capture = helper: no copies) is skipped by poll */
+		fds[3] = (struct pollfd){ .fd = copies_fd(d->copies), .events = POLLIN };
+		n_ctl = ctl_pollfds(d->ctl, &fds[4], DAEMON_POLL_MAX - 4);
+		if (poll(fds, 4 + n_ctl, DAEMON_GC_INTERVAL_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
@@ -333,7 +349,7 @@ static void daemon_shutdown(struct daemon *d)
 	notify_send("STOPPING=1");
 	if (cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "cannot disable the helper: %s", err);
-	for (i = 0; i < 10 && queue_receive(d->queue, inspect_packet, d) > 0; i++)
+	for (i = 0; i < 10 && queue_receive(d->queue, capture_held, d) > 0; i++)
 		;
 	log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed, %lu removed, %lu control channels encrypted",
 		d->stats.packets, d->stats.pinholes_opened,
@@ -514,11 +530,16 @@ int main(int argc, char **argv)
 	pinholes_check_events(&d);
 
 	qparams = (struct queue_params){
-		.number = d.config.queue_number,
+		.number = capture_queue_number(&d),
 		.max_packets = d.config.queue_max_packets,
 		.rcvbuf_bytes = d.config.queue_rcvbuf_bytes,
 	};
 	ret = queue_open(&d.queue, &qparams, err, sizeof(err));
+	if (ret < 0) {
+		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	ret = capture_open(&d, err, sizeof(err));
 	if (ret < 0) {
 		log_msg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
 		goto out;
@@ -555,10 +576,17 @@ int main(int argc, char **argv)
 	daemon_netns_note();
 	adopted = pinholes_adopt(&d);
 	auditlog_daemon_started(&d, adopted);
-	log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
-		CONFIG_HELPER_NAME, d.config.queue_number, d.config.policy.expect_timeout_s,
-		d.config.policy.max_pinholes_per_session, d.audit_path,
-		ctl_path(d.ctl));
+	if (d.config.capture_replies)
+		log_msg(LOG_NOTICE, "helper \"%s\" registered disabled (capture = replies: the ruleset holds the server's data segments on queue %u and copies the rest to NFLOG group %u; IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
+			CONFIG_HELPER_NAME, d.config.capture_queue_number,
+			d.config.capture_log_group, d.config.policy.expect_timeout_s,
+			d.config.policy.max_pinholes_per_session, d.audit_path,
+			ctl_path(d.ctl));
+	else
+		log_msg(LOG_NOTICE, "helper \"%s\" registered on queue %u (IPv4, IPv6; expectation timeout %us, at most %u per control connection); audit log %s, control socket %s; ready",
+			CONFIG_HELPER_NAME, d.config.queue_number, d.config.policy.expect_timeout_s,
+			d.config.policy.max_pinholes_per_session, d.audit_path,
+			ctl_path(d.ctl));
 	/* Type=notify: nftables.service may load the ruleset naming our
 	 * helper only once this arrives. */
 	if (notify_send("READY=1") < 0)
@@ -585,6 +613,7 @@ out:
 	session_table_destroy(d.sessions);
 	if (d.expect)
 		expect_close(d.expect);
+	capture_close(&d);
 	if (d.queue && queue_close(d.queue, err, sizeof(err)) < 0)
 		log_msg(LOG_WARNING, "%s", err);
 	config_free(&d.config);

@@ -519,8 +519,22 @@ static bool inspect_line_start(const struct session *s,
 	       !st->discarding && !st->cut;
 }
 
+/* A copy (capture = replies) that a NAT may need rewritten (rewrite_wanted:
+ * any data of a source-NATed client, a reply to rewrite): the ruleset
+ * copied what it should have held. Counted; said once. */
+static void inspect_copy_unrewritable(struct daemon *d,
+				      const struct session_entry *e)
+{
+	d->stats.copies_unrewritable++;
+	if (d->copies_unrewritable_said)
+		return;
+	d->copies_unrewritable_said = true;
+	log_msg(LOG_ERR, "control connection conntrack %u: a data segment a NAT may need rewritten (a source-NATed client's, or a reply to rewrite) came as an NFLOG copy, which cannot be rewritten: the capture chain must hold the server's data segments and a source-NATed client's; load ftpgate's current ruleset (said once; copies_unrewritable_total counts them)",
+		e->conntrack_id);
+}
+
 /* The packet's verdict: rewritten when a NAT asks for it (rewrite.c),
- * else unchanged. */
+ * else unchanged. A copy has none. */
 static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   enum session_direction dir,
 			   const struct queue_packet *qp,
@@ -529,6 +543,12 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 			   struct session_actions *actions,
 			   struct inspect_outcome *outcome)
 {
+	if (qp->copy) {
+		if (e != NULL && rewrite_wanted(d, e, dir, pkt, in_order, actions,
+						outcome))
+			inspect_copy_unrewritable(d, e);
+		return 0;
+	}
 	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, in_order,
 					 line_start, actions, outcome) == 1)
 		return 0;
@@ -557,6 +577,8 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	actions.commands = actions.replies = actions.commands_forgotten = 0;
 	d->rewrite_plan.decided = false;
 	d->stats.packets++;
+	if (qp->copy)
+		d->stats.packets_copied++;
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
 		d->stats.packets_unparsed++;

@@ -406,6 +406,22 @@ static int rewrite_plan_send(struct daemon *d, struct session_entry *e,
 	return 0;
 }
 
+bool rewrite_wanted(const struct daemon *d, const struct session_entry *e,
+		    enum session_direction dir, const struct packet_info *pkt,
+		    bool in_order, const struct session_actions *actions,
+		    const struct inspect_outcome *outcome)
+{
+	unsigned i;
+
+	for (i = 0; i < actions->count; i++)
+		if (actions->item[i].kind == SESSION_ACTION_PINHOLE_OPEN &&
+		    actions->item[i].rewrite && outcome[i].ret == 0)
+			return true;
+	if (d->rewrite_plan.decided)
+		return d->rewrite_plan.on;
+	return rewrite_command_wanted(&e->session, dir, pkt, in_order);
+}
+
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
 		    const struct packet_info *pkt, bool in_order, bool line_start,

@@ -19,7 +19,7 @@
  *    nf_conn_help.data) -> -ENOMEM; expect max > NF_CT_EXPECT_MAX_CNT (255)
  *    -> -EINVAL. A helper created without NFCTH_STATUS is *disabled*:
  *    nfnl_userspace_cthelper() returns NF_ACCEPT unless
- *    NF_CT_HELPER_F_CONFIGURED is set, so we always send STATUS=ENABLED.
+ *    NF_CT_HELPER_F_CONFIGURED is set, so we always send NFCTH_STATUS.
  *  - Wire types: NFCTH_NAME and NFCTH_POLICY_NAME NUL-terminated strings of at
  *    most 15 characters; NFCTH_TUPLE_L3PROTONUM be16; NFCTH_TUPLE_L4PROTONUM
  *    u8; NFCTH_QUEUE_NUM, NFCTH_PRIV_DATA_LEN, NFCTH_STATUS,
@@ -428,7 +428,8 @@ int cthelper_register(const struct cthelper_params *p, char *err,
 		mnl_attr_put_u32(nlh, NFCTH_PRIV_DATA_LEN,
 				 htonl(p->private_data_length));
 		mnl_attr_put_u32(nlh, NFCTH_STATUS,
-				 htonl(NFCT_HELPER_STATUS_ENABLED));
+				 htonl(p->enabled ? NFCT_HELPER_STATUS_ENABLED
+						  : NFCT_HELPER_STATUS_DISABLED));
 
 		rc = nlrequest_talk(&c.req, nlh, NULL, NULL);
 		if (rc == -EBUSY && !info.found) {

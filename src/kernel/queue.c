@@ -334,8 +334,7 @@ int queue_fd(const struct queue *q)
 
 /* ---- packet message parsing -------------------------------------------- */
 
-/* NFQA_CT through ctnl_parse_ct_attrs, NFQA_CT_INFO here. */
-static void parse_conntrack(const struct nlattr *ct_attr,
+void queue_packet_conntrack(const struct nlattr *ct_attr,
 			    const struct nlattr *info_attr, int family,
 			    struct queue_packet *pkt)
 {
@@ -436,7 +435,7 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	    mnl_attr_validate(attr[NFQA_CAP_LEN], MNL_TYPE_U32) == 0 &&
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.len)
 		pkt.truncated = true;
-	parse_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO],
+	queue_packet_conntrack(attr[NFQA_CT], attr[NFQA_CT_INFO],
 			((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family,
 			&pkt);
 	/* validated as a u32 by nfq_nlmsg_parse */

@@ -15,7 +15,16 @@ FTPGATED=$FTPGATE_BUILD_DIR/ftpgated
 FTPGATE_RULES=$FTPGATE_REPO/rules/ftpgate.nft
 FTPGATE_LOG=$LAB_WORK/ftpgated.log
 FTPGATE_CONF=$LAB_WORK/ftpgate.conf
-FTPGATE_QUEUE=${FTPGATE_QUEUE:-7}
+# FTPGATE_CAPTURE=replies: every ftpgate_config gets "capture = replies"
+# (doc/config.md "Capture"), and the queue ftpgated binds is then the
+# capture chain's (8), not the helper's (7): suite-capture.sh runs other
+# suites so.
+FTPGATE_CAPTURE=${FTPGATE_CAPTURE:-helper}
+if [ "$FTPGATE_CAPTURE" = replies ]; then
+	FTPGATE_QUEUE=${FTPGATE_QUEUE:-8}
+else
+	FTPGATE_QUEUE=${FTPGATE_QUEUE:-7}
+fi
 FTPGATE_PID=
 # FTPGATE_NS: the network namespace the daemon, its rules and the
 # expectation reads use (default gateway; suite-ha.sh switches between its
@@ -29,7 +38,8 @@ LAB_THIRD_PARTY4=192.0.2.7	# a host behind the server side, not the server
 # nf_tables loads itself (alias nft-expr-objref) and part of nf_tables since
 # 6.2 (Debian 13 has no such module): it is not named here.
 ftpgate_modules() {
-	modprobe -a nfnetlink_cthelper nfnetlink_queue nft_queue nft_ct nf_conntrack
+	modprobe -a nfnetlink_cthelper nfnetlink_queue nft_queue nft_ct nf_conntrack \
+		nfnetlink_log nft_log
 }
 
 # Addresses the attack scenarios need: a second client address, and a
@@ -98,7 +108,12 @@ ftpgate_queue_bound() {
 # the text only.
 ftpgate_config() {
 	local a
-	cat > "$FTPGATE_CONF"
+	if [ "$FTPGATE_CAPTURE" = replies ]; then
+		# global: before any [server] section of the text
+		{ echo "capture = replies"; cat; } > "$FTPGATE_CONF"
+	else
+		cat > "$FTPGATE_CONF"
+	fi
 	[ -n "${FTPGATE_CONFIG_EXACT:-}" ] && return 0
 	for a in "$LAB_SERVER4" "$LAB_SERVER6" "$LAB_THIRD_PARTY4"; do
 		grep -qF "[server $a]" "$FTPGATE_CONF" || printf '\n[server %s]\n' "$a" >> "$FTPGATE_CONF"

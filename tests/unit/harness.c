@@ -73,7 +73,8 @@ static void fake_expect_gone(struct fake_kernel *k, struct fake_expect *x)
 
 static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
 {
-	(void)packet_id;
+	if (packet_id == 0)	/* a copy's: the kernel would refuse it */
+		harness_of(d)->k.copy_verdicts++;
 	harness_of(d)->k.verdicts++;
 	return 0;
 }
@@ -86,6 +87,8 @@ static int fake_verdict_rewrite(struct daemon *d, const struct queue_packet *qp,
 	struct fake_kernel *k = &harness_of(d)->k;
 	struct packet_info pkt;
 
+	if (qp->copy || qp->packet_id == 0)
+		k->copy_verdicts++;
 	if (k->rewrite_error)
 		return -k->rewrite_error;
 	if (packet_parse(qp->data, qp->len, &pkt) < 0 ||
@@ -350,7 +353,8 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	struct queue_packet qp;
 
 	memset(&qp, 0, sizeof(qp));
-	qp.packet_id = ++h->packet_id;
+	qp.copy = h->copy[from];
+	qp.packet_id = qp.copy ? 0 : ++h->packet_id;
 	qp.data = buf;
 	qp.len = tcp_build(buf, sizeof(buf), &s);
 	if (qp.len == 0)

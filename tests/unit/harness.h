@@ -40,6 +40,7 @@ struct fake_kernel {
 	struct ctnl_msg event[FAKE_EVENTS_MAX];
 	unsigned event_count;		/* queued, not yet received */
 	unsigned verdicts;		/* of any kind */
+	unsigned copy_verdicts;		/* of those, for an NFLOG copy (a bug) */
 	unsigned rewrites;		/* verdicts with a new payload */
 	/* the TCP payload of the last rewritten packet, as released */
 	char rewritten[2048];
@@ -77,6 +78,9 @@ struct harness {
 	/* what the kernel says of the conntrack with every packet
 	 * (queue_packet): admitted by an expectation; past ESTABLISHED */
 	bool ct_expected, ct_closing;
+	/* capture = replies: this sender's packets come as NFLOG copies
+	 * (queue_packet.copy: no packet ID, no verdict) */
+	bool copy[2];
 	/* harness_nat: the conntrack is NATed, with this reply tuple (real
 	 * server -> client as the server sees it); segments still carry the
 	 * addresses of client and server (the packet as queued, after NAT) */

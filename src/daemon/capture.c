@@ -1,0 +1,107 @@
+/* capture: which packets of FTP control connections reach ftpgated, and
+ * in what order (doc/config.md "Capture").
+ *
+ * capture = helper: the helper queues every packet of a control
+ * connection to queue-number; each waits in the kernel for its verdict.
+ *
+ * capture = replies: the helper is registered disabled (it queues
+ * nothing; expectations still need it on the master). The ruleset's
+ * capture chain holds on capture-queue-number only the segments that can
+ * lead to a pinhole or need rewriting: the server's segments that carry
+ * data, and a source-NATed client's (PORT/EPRT rewrites, doc/nat.md). It
+ * copies every other packet to NFLOG group capture-log-group, which
+ * ftpgated reads without holding anything.
+ *
+ * Order: every copy is unicast to our socket from its packet's own path,
+ * before the packet goes on (copies.h). A held packet can be caused by a
+ * copied one (the server answers a command) but never the reverse while
+ * it is held. So, reading every copy waiting after the held packet is in
+ * our hands and before it is handled, the session sees each command
+ * before the reply it caused. Copies can overtake held packets (the
+ * server's FIN after a held reply, a pipelined command): those carry
+ * nothing the held packet depends on, and the streams order bytes by
+ * sequence number. A lost copy leaves a gap that fails closed (the
+ * stream resynchronizes at the next line; a reply to a command not seen
+ * is unsolicited). */
+#include <errno.h>
+#include <string.h>
+
+#include "copies.h"
+#include "daemon.h"
+#include "log.h"
+
+/* Repeat the warning about lost copies at most this often. */
+#define CAPTURE_LOST_REPEAT_MS 10000
+
+uint16_t capture_queue_number(const struct daemon *d)
+{
+	return d->config.capture_replies ? d->config.capture_queue_number
+					 : d->config.queue_number;
+}
+
+int capture_open(struct daemon *d, char *err, size_t errlen)
+{
+	struct copies_params p = {
+		.group = d->config.capture_log_group,
+		.rcvbuf_bytes = d->config.queue_rcvbuf_bytes,
+	};
+
+	if (!d->config.capture_replies)
+		return 0;
+	return copies_open(&d->copies, &p, err, errlen);
+}
+
+/* Copies went missing since the last look: said once per burst, with the
+ * fix, and audited. */
+static void capture_lost_check(struct daemon *d)
+{
+	unsigned long lost = copies_lost(d->copies);
+	uint64_t now;
+
+	if (lost == d->copies_lost_said)
+		return;
+	now = daemon_now_ms();
+	if (d->copies_lost_warned_ms != 0 &&
+	    now - d->copies_lost_warned_ms < CAPTURE_LOST_REPEAT_MS)
+		return;
+	d->copies_lost_warned_ms = now;
+	d->copies_lost_said = lost;
+	log_msg(LOG_WARNING, "NFLOG group %u: %lu copies of control connection packets lost so far (copies_lost_total): the kernel could not deliver them, so their bytes went by unread and the sessions skip them (no pinhole for what they asked); raise queue-receive-buffer-bytes (a restart applies it) or find what slows ftpgated down",
+		d->config.capture_log_group, lost);
+	auditlog_events_lost(d, "copies", lost);
+}
+
+int capture_copies(struct daemon *d)
+{
+	int n;
+
+	if (d->copies == NULL)
+		return 0;
+	n = copies_receive(d->copies, inspect_packet, d);
+	if (n < 0)
+		log_msg(LOG_ERR, "reading NFLOG group %u: %s",
+			d->config.capture_log_group, strerror(-n));
+	capture_lost_check(d);
+	return n;
+}
+
+void capture_held(const struct queue_packet *qp, void *data)
+{
+	struct daemon *d = data;
+
+	if (d->copies != NULL)
+		capture_copies(d);
+	inspect_packet(qp, d);
+}
+
+void capture_refresh_stats(struct daemon *d)
+{
+	d->stats.copies_lost = copies_lost(d->copies);
+	d->stats.copies_overruns = copies_overruns(d->copies);
+}
+
+void capture_close(struct daemon *d)
+{
+	copies_close(d->copies);
+	d->copies = NULL;
+}

@@ -1,0 +1,202 @@
+/* capture = replies on the packet path (doc/config.md "Capture"): the
+ * client's packets and the server's empty segments come as NFLOG copies
+ * (no packet ID, no verdict), the server's data segments are held, all
+ * through inspect_packet and the fake kernel of harness.c. What must hold:
+ * no copy ever gets a verdict, the sessions decide exactly as when every
+ * packet is held, a copy that overtakes a held segment (the server's FIN,
+ * a pipelined command) changes nothing, and a line a NAT needs rewritten
+ * that comes as a copy is passed, counted and said. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness.h"
+#include "tcp_build.h"
+
+#define C HARNESS_CLIENT
+#define S HARNESS_SERVER
+#define V4_CLIENT "198.51.100.2"
+#define V4_SERVER "203.0.113.2"
+#define NAT_PUBLIC "198.51.100.1"
+#define NAT_GW "203.0.113.1"
+#define STARTED_LONG_AGO (3600u * 1000)
+#define PASV_REAL "227 Entering Passive Mode (203,0,113,2,195,80)\r\n"
+
+/* The handshake as capture = replies delivers it: all three copies (the
+ * server's SYN-ACK is empty), then the greeting and login with the
+ * server's lines held and the client's copied, or held when client_held
+ * (a source-NATed client: the chain holds its data). */
+static void capture_login_as(struct harness *h, bool client_held)
+{
+	h->copy[C] = h->copy[S] = true;
+	harness_handshake(h);
+	h->copy[S] = false;
+	h->copy[C] = !client_held;
+	harness_send(h, S, "220 harness FTP server ready\r\n");
+	harness_send(h, C, "USER anonymous\r\n");
+	harness_send(h, S, "331 password please\r\n");
+	harness_send(h, C, "PASS guest\r\n");
+	harness_send(h, S, "230 logged in\r\n");
+}
+
+static void capture_login(struct harness *h)
+{
+	capture_login_as(h, false);
+}
+
+/* Held packets get exactly one verdict each, copies none. */
+static void check_verdicts(const struct harness *h)
+{
+	CHECK_INT(h->k.copy_verdicts, 0);
+	CHECK_INT(h->k.verdicts, h->packet_id);
+	CHECK_INT(h->d.stats.packets, h->packet_id + h->d.stats.packets_copied);
+}
+
+/* A passive transfer: the pinhole opens at the held 227 and goes at the
+ * 226; 3 handshake copies and 4 client lines copied, 6 replies held. */
+static void test_capture_passive(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, "capture = replies\n", STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	harness_send(&h, C, "LIST\r\n");
+	harness_send(&h, S, "150 here it comes\r\n");
+	harness_send(&h, S, "226 done\r\n");
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(h.d.stats.packets_copied, 3 + 4);
+	CHECK_INT(h.packet_id, 6);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* A 227 with no PASV seen: refused, as with every packet held. */
+static void test_capture_unsolicited(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, S, PASV_REAL);
+	CHECK(!harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "unsolicited-reply"), 1);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* The server sends its 227 and closes; its FIN (empty: copied) passes
+ * the gateway while the 227 waits in the queue, so ftpgated reads the FIN
+ * first. The 227, at the sequence numbers before it, still opens its
+ * pinhole, and the session lives on (only one side closed). */
+static void test_capture_fin_overtakes(void)
+{
+	struct harness h;
+	uint32_t seq;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	seq = h.next_seq[S];
+	h.copy[S] = true;
+	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_FIN,
+			seq + (uint32_t)strlen(PASV_REAL), h.next_seq[C], NULL, 0,
+			h.ifindex[S]);
+	h.copy[S] = false;
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(harness_tracked(&h));
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* A pipelined command copied before the held reply to the one before it
+ * (the client sent PASV and LIST at once): the 227 still answers the
+ * PASV, the 150 the LIST. */
+static void test_capture_pipelined(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, C, "LIST\r\n");
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	harness_send(&h, S, "150 here it comes\r\n226 done\r\n");
+	CHECK_INT(harness_pinholes(&h), 0);
+	CHECK_INT(harness_audit_count(&h, "unsolicited-reply"), 0);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* A DNAT-published server: its 227 is held, so it is rewritten to the
+ * address the client dialled, as with every packet held. */
+static void test_capture_dnat_227(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC, NULL, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, V4_CLIENT, h.client_port);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.d.stats.copies_unrewritable, 0);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* A masqueraded client's PORT that came as a copy (a ruleset that does
+ * not hold a source-NATed client's data): no verdict, no rewrite,
+ * counted (so are its USER and PASS: any data of such a client that
+ * comes as a copy shows the ruleset wrong), said once; the server's
+ * answer is still read. */
+static void test_capture_masq_copy(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, "active-mode = on\n", STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	capture_login(&h);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(h.d.stats.copies_unrewritable, 3);
+	CHECK(h.d.copies_unrewritable_said);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* The same client held (the shipped chain holds a source-NATed client's
+ * data): rewritten as before. */
+static void test_capture_masq_held(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, "active-mode = on\n", STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
+	capture_login_as(&h, true);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.rewrites, 1);
+	CHECK_INT(h.d.stats.copies_unrewritable, 0);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+int main(void)
+{
+	test_capture_passive();
+	test_capture_unsolicited();
+	test_capture_fin_overtakes();
+	test_capture_pipelined();
+	test_capture_dnat_227();
+	test_capture_masq_copy();
+	test_capture_masq_held();
+	return check_report("capture");
+}
