@@ -17,6 +17,11 @@
 #   ftpgated-rr, ftpgated-alt-rr  the same under SCHED_RR priority 99
 #              (chrt): the scheduling conntrackd gives itself by default
 #              (conntrackd.conf(5), Scheduler: RR, priority 99)
+#   ftpgated-replies, ftpgated-alt-replies  the same under capture =
+#              replies (issue 16): the helper registered disabled, the
+#              capture chains of rules/ftpgate.nft (taken from that file,
+#              port 21) holding the server's data segments on queue 8 and
+#              copying the rest to NFLOG group 8
 #   none       no helper, forward policy accept: the ceiling
 #   kernel-nat, ftpgated-nat, ftpgated-alt-nat  the same helper on a NAT
 #              gateway (issue 13): clients dial the gateway's 198.51.100.1,
@@ -29,6 +34,8 @@
 
 BENCH_CONNTRACKD_QUEUE=5
 BENCH_FTPGATE_QUEUE=7
+BENCH_CAPTURE_QUEUE=8
+BENCH_CAPTURE=
 BENCH_DAEMON_PID=
 BENCH_NAT=
 # the address the clients dial: the server's, or the published one
@@ -48,6 +55,7 @@ bench_rules() {
 	if [ -n "$type" ]; then
 		cat > "$f" <<EOF
 table inet bench {
+	$(bench_capture_chains)
 	ct helper ftp-helper {
 		type "$type" protocol tcp
 		l3proto $l3
@@ -86,6 +94,15 @@ table inet bench {
 EOF
 	fi
 	lab_ns gateway nft flush ruleset && lab_ns gateway nft -f "$f"
+}
+
+# bench_capture_chains: under capture = replies (BENCH_CAPTURE set), the
+# capture chains of the shipped rules/ftpgate.nft, for port 21; else
+# nothing.
+bench_capture_chains() {
+	[ -n "$BENCH_CAPTURE" ] || return 0
+	awk '/# --- capture:/ { on = 1 } /# --- end of capture/ { on = 0 } on' \
+		"$here/../rules/ftpgate.nft" | sed 's/@ftp_control_ports/21/'
 }
 
 # bench_queue_bound Q: someone reads NFQUEUE Q in the gateway namespace.
@@ -153,6 +170,7 @@ EOF
 bench_helper_up() {
 	BENCH_DAEMON_PID=
 	BENCH_NAT=
+	BENCH_CAPTURE=
 	case $1 in
 	*-nat)
 		modprobe -a nf_nat nf_nat_ftp nft_chain_nat nft_nat || return 1
@@ -186,18 +204,23 @@ bench_helper_start() {
 		bench_wait_queue $BENCH_CONNTRACKD_QUEUE || return 1
 		bench_rules ftp ip
 		;;
-	ftpgated|ftpgated-alt|ftpgated-rr|ftpgated-alt-rr)
-		local bin=$BENCH_FTPGATED sched=
+	ftpgated|ftpgated-alt|ftpgated-rr|ftpgated-alt-rr|ftpgated-replies|ftpgated-alt-replies)
+		local bin=$BENCH_FTPGATED sched= queue=$BENCH_FTPGATE_QUEUE
 		case $1 in ftpgated-alt*) bin=${FTPGATE_ALT_BUILD_DIR:-}/ftpgated ;; esac
 		case $1 in *-rr) sched="chrt --rr 99" ;; esac
 		[ -x "$bin" ] || { echo "bench: no daemon binary $bin" >&2; return 1; }
 		: > "$BENCH_WORK/ftpgate.conf"
+		case $1 in *-replies)
+			modprobe -a nfnetlink_log nft_log || return 1
+			BENCH_CAPTURE=1 queue=$BENCH_CAPTURE_QUEUE
+			echo "capture = replies" > "$BENCH_WORK/ftpgate.conf" ;;
+		esac
 		echo "--- bench: $1 start $(date +%T)" >> "$BENCH_WORK/$1.log"
 		# chrt and ip netns exec both exec: $! is the daemon
 		ip netns exec gateway $sched ${BENCH_WRAP:-} "$bin" --foreground --config "$BENCH_WORK/ftpgate.conf" \
 			--queue $BENCH_FTPGATE_QUEUE >> "$BENCH_WORK/$1.log" 2>&1 &
 		BENCH_DAEMON_PID=$!
-		bench_wait_queue $BENCH_FTPGATE_QUEUE || return 1
+		bench_wait_queue $queue || return 1
 		bench_rules ftpgate inet
 		;;
 	*) echo "bench: unknown helper $1" >&2; return 2 ;;

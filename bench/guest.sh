@@ -5,7 +5,8 @@
 #
 #   bench/guest.sh [--rounds R] [--duration S] [--warmup S]
 #                  [--concurrency 1,8,64] [--helpers kernel,conntrackd,ftpgated]
-#                  (helpers also: ftpgated-rr, ftpgated-alt, ftpgated-alt-rr; see gateway.sh)
+#                  (helpers also: ftpgated-rr, ftpgated-alt, ftpgated-alt-rr,
+#                  ftpgated-replies, ftpgated-alt-replies; see gateway.sh)
 #                  [--server vsftpd|pyftpdlib] [--no-ceiling] [--no-epsv]
 #                  [--profile]   (strace -c runs of the userspace helpers)
 #                  [--callgrind] (one run of each ftpgated build under valgrind's
@@ -259,7 +260,7 @@ fi
 # start-up and shutdown (a few percent at this length).
 if [ "$callgrind" = 1 ]; then
 	for helper in "${helper_list[@]}"; do
-		case $helper in ftpgated|ftpgated-alt) ;; *) continue ;; esac
+		case $helper in ftpgated|ftpgated-alt|ftpgated-replies|ftpgated-alt-replies) ;; *) continue ;; esac
 		bench_run callgrind "$helper" 1 1 pasv callgrind
 		out=$BENCH_WORK/callgrind-$helper.out
 		[ -f "$out" ] || { echo "BENCH-ERROR no callgrind profile for $helper"; continue; }

@@ -13,7 +13,8 @@ import statistics
 import sys
 
 HELPERS = ("kernel", "conntrackd", "ftpgated", "ftpgated-rr", "ftpgated-alt",
-           "ftpgated-alt-rr", "kernel-nat", "ftpgated-nat", "ftpgated-alt-nat")
+           "ftpgated-alt-rr", "ftpgated-replies", "ftpgated-alt-replies",
+           "kernel-nat", "ftpgated-nat", "ftpgated-alt-nat")
 
 
 def load(path):
@@ -123,6 +124,8 @@ def main():
     # a helper on the NAT gateway against itself without NAT (issue 13:
     # the cost of a NATed session), and ftpgated's NAT against the kernel's
     pairs += [(h, h[:-4]) for h in helpers if h.endswith("-nat") and h[:-4] in helpers]
+    # capture = replies against the same build under capture = helper
+    pairs += [(h, h[:-8]) for h in helpers if h.endswith("-replies") and h[:-8] in helpers]
     pairs += [(h, "kernel-nat") for h in helpers
               if h.startswith("ftpgated") and h.endswith("-nat") and "kernel-nat" in helpers]
     if main_runs:
