@@ -99,6 +99,17 @@ static const char *rewrite_resize_refused(const struct daemon *d,
 {
 	if (e->session.client.family == AF_INET6)
 		return "changing its length needs the kernel's sequence adjustment, which is wrong for IPv6 (nf_ct_tcp_seqadj_set reads an IPv4 header length)";
+	/* Kernel facts (read in 6.1's nf_conntrack_core.c and
+	 * nfnetlink_queue.c; measured in the lab, suite-nat under capture =
+	 * replies: every resized rewrite broke its control connection): a
+	 * packet of a connection with a userspace helper that comes back
+	 * from any queue gets the sequence adjustment in
+	 * nf_conntrack_update() -> nf_confirm_cthelper(). The helper's own
+	 * queue runs inside nf_confirm(), whose adjustment the packet then
+	 * skips; the capture chain's queue runs before nf_confirm(), which
+	 * adjusts it a second time. */
+	if (d->config.capture_replies)
+		return "changing its length needs the kernel's sequence adjustment, which under capture = replies would shift every later held segment twice (the queue's reinjection and conntrack's confirm hook both adjust it); use capture = helper on a NAT gateway whose addresses differ in length";
 	if (d->resize_refused)
 		return "changing its length needs the kernel's sequence adjustment, found missing earlier (see the error logged then)";
 	return NULL;

@@ -18,9 +18,11 @@
 #define S HARNESS_SERVER
 #define V4_CLIENT "198.51.100.2"
 #define V4_SERVER "203.0.113.2"
-#define NAT_PUBLIC "198.51.100.1"
+#define NAT_PUBLIC_LONG "198.51.100.123"
+#define NAT_PUBLIC_SAME "203.0.113.9"
 #define NAT_GW "203.0.113.1"
 #define STARTED_LONG_AGO (3600u * 1000)
+#define CAPTURE "capture = replies\n"
 #define PASV_REAL "227 Entering Passive Mode (203,0,113,2,195,80)\r\n"
 
 /* The handshake as capture = replies delivers it: all three copies (the
@@ -59,7 +61,7 @@ static void test_capture_passive(void)
 {
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, "capture = replies\n", STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
 	capture_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, PASV_REAL);
@@ -79,7 +81,7 @@ static void test_capture_unsolicited(void)
 {
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
 	capture_login(&h);
 	harness_send(&h, S, PASV_REAL);
 	CHECK(!harness_pinhole(&h, V4_SERVER, 50000));
@@ -98,7 +100,7 @@ static void test_capture_fin_overtakes(void)
 	struct harness h;
 	uint32_t seq;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
 	capture_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	seq = h.next_seq[S];
@@ -121,7 +123,7 @@ static void test_capture_pipelined(void)
 {
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, NULL, STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
 	capture_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, C, "LIST\r\n");
@@ -135,19 +137,47 @@ static void test_capture_pipelined(void)
 }
 
 /* A DNAT-published server: its 227 is held, so it is rewritten to the
- * address the client dialled, as with every packet held. */
+ * address the client dialled when that is as long as the server's own
+ * (203.0.113.9 for 203.0.113.2), as with every packet held. */
 static void test_capture_dnat_227(void)
 {
+	static const char want[] = "227 Entering Passive Mode (203,0,113,9,195,80)\r\n";
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, NAT_PUBLIC, NULL, STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC_SAME, CAPTURE, STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, V4_CLIENT, h.client_port);
 	capture_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, PASV_REAL);
-	CHECK(harness_pinhole(&h, NAT_PUBLIC, 50000));
+	CHECK(harness_pinhole(&h, NAT_PUBLIC_SAME, 50000));
 	CHECK_INT(h.k.rewrites, 1);
+	CHECK(h.k.rewritten_len == strlen(want) &&
+	      memcmp(h.k.rewritten, want, strlen(want)) == 0);
+	CHECK_INT(h.k.seqadj_diff, 0);
 	CHECK_INT(h.d.stats.copies_unrewritable, 0);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* A rewrite that would change the line's length (198.51.100.123 for
+ * 203.0.113.2 in a 227 with no text to shorten): refused under capture = replies, where the kernel would
+ * shift every later held segment twice (rewrite.c); the 227 passes
+ * unchanged, counted, and the pinhole still opens for the address the
+ * client dialled. With capture = helper such a 227 is resized
+ * (test_inspect's test_nat_227_many). */
+static void test_capture_dnat_resize_refused(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, NAT_PUBLIC_LONG, CAPTURE, STARTED_LONG_AGO);
+	harness_nat(&h, V4_SERVER, V4_CLIENT, h.client_port);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, "227 =203,0,113,2,195,80\r\n");
+	CHECK(harness_pinhole(&h, NAT_PUBLIC_LONG, 50000));
+	CHECK_INT(h.k.rewrites, 0);
+	CHECK_INT(h.k.seqadj_diff, 0);
+	CHECK_INT(h.d.stats.nat_rewrites_refused, 1);
 	check_verdicts(&h);
 	harness_fini(&h);
 }
@@ -161,7 +191,7 @@ static void test_capture_masq_copy(void)
 {
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, "active-mode = on\n", STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE "active-mode = on\n", STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
 	capture_login(&h);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
@@ -179,7 +209,7 @@ static void test_capture_masq_held(void)
 {
 	struct harness h;
 
-	harness_init(&h, V4_CLIENT, V4_SERVER, "active-mode = on\n", STARTED_LONG_AGO);
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE "active-mode = on\n", STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
 	capture_login_as(&h, true);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
@@ -196,6 +226,7 @@ int main(void)
 	test_capture_fin_overtakes();
 	test_capture_pipelined();
 	test_capture_dnat_227();
+	test_capture_dnat_resize_refused();
 	test_capture_masq_copy();
 	test_capture_masq_held();
 	return check_report("capture");
