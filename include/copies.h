@@ -31,11 +31,13 @@ int copies_open(struct copies **l, const struct copies_params *p, char *err,
 	       size_t errlen);
 int copies_fd(const struct copies *l);
 
+#define COPIES_RECEIVE_MAX 1024
+
 /* Read every copy waiting (non-blocking) and call cb for each, with
  * pkt->copy set. Returns the copies handed to cb, 0 when none was waiting,
- * or a negative errno. Copies the kernel could not deliver (ENOBUFS, or a
+ * or a negative errno; fewer than COPIES_RECEIVE_MAX: none is left. Copies the kernel could not deliver (ENOBUFS, or a
  * gap in the sequence numbers) are counted in copies_lost and reading goes
- * on. Handles at most 1024 copies per call. */
+ * on. Handles at most COPIES_RECEIVE_MAX copies per call. */
 int copies_receive(struct copies *l, queue_packet_cb cb, void *data);
 
 /* Copies lost so far: missing from the sequence numbers, or not

@@ -21,6 +21,12 @@ struct packet_info {
 	uint16_t urg_ptr;		/* urgent pointer, host byte order */
 	const uint8_t *payload;		/* points into the caller's buffer */
 	size_t payload_len;
+	/* Set by the caller, never by packet_parse: this packet's ACK is
+	 * not proof that the peer's bytes went by (an NFLOG copy under
+	 * capture = replies can overtake the peer's segments still held in
+	 * the queue), so session_packet does not skip a hole on it; the
+	 * caller applies it later with session_peer_acked. */
+	bool ack_deferred;
 };
 
 /* Parse a packet that starts at the network header (as NFQUEUE hands it

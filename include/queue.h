@@ -60,6 +60,8 @@ struct queue_packet {
 
 struct nlattr;
 
+#define QUEUE_RECEIVE_MAX 1024
+
 /* Fill pkt's conntrack fields from a packet message's conntrack attribute
  * (NFQA_CT or NFULA_CT: the attributes of a ctnetlink conntrack message,
  * read in `family` by ctnl_parse_ct_attrs) and its ctinfo attribute
@@ -96,8 +98,9 @@ int queue_fd(const struct queue *q);
  * Returns the number of packets handled, 0 if none were waiting, -ENOBUFS
  * when the receive buffer was full and the kernel let packets pass
  * uninspected (counted in queue_overruns; call again, the rest is still
- * there), or another negative errno. pkt and pkt->data are valid only during cb. Handles at
- * most 1024 packets per call: poll the descriptor level-triggered. */
+ * there), or another negative errno. pkt and pkt->data are valid only
+ * during cb. Handles at most QUEUE_RECEIVE_MAX packets per call (fewer:
+ * none is left): poll the descriptor level-triggered. */
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 
 /* Release a packet unchanged. Every packet handed to cb must get exactly

@@ -333,6 +333,19 @@ void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out);
 
+/* An acknowledgement of stream `peer` that session_packet was told to
+ * leave for later (packet_info.ack_deferred): applied now, as
+ * session_packet would have (a hole it proves delivered is skipped, with
+ * SESSION_ACTION_STREAM_RESYNC). Nothing on a lost or encrypted session. */
+void session_peer_acked(struct session *s, const struct policy *p,
+			enum session_direction peer, uint32_t ack,
+			uint64_t now_ms, struct session_actions *out);
+
+/* Whether ack (as on the wire) acknowledges bytes of stream `peer` past
+ * the next one the session expects. */
+bool session_acks_ahead(const struct session *s, enum session_direction peer,
+			uint32_t ack);
+
 /* The daemon picked this connection up mid-stream (its first packet was
  * not a SYN): call before its first session_packet. greeted says whether
  * its greeting counts as seen (the daemon trusts that only in relaxed mode

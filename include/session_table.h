@@ -54,6 +54,14 @@ struct session_entry {
 	bool seqadj_pending;
 	uint8_t seqadj_dir;
 	uint32_t seqadj_seq;
+	/* capture = replies: a copy acknowledged bytes of stream
+	 * ack_ahead_peer past what the session has read; they may still be
+	 * held in the queue, so the hole is skipped only if it is still
+	 * there once the queue is empty (inspect_acks_deferred) */
+	bool ack_ahead;
+	uint8_t ack_ahead_peer;
+	uint32_t ack_ahead_seq;
+	uint64_t ack_ahead_ms;
 	struct session_entry *next;	/* hash chain by conntrack ID */
 	struct session_entry *half_prev, *half_next;	/* half-open list */
 	struct session_entry *control_next; /* hash chain by control

@@ -1123,6 +1123,44 @@ static void session_tls_first(struct session *s, enum session_direction dir,
 	session_str(a->detail, SESSION_ENCRYPTED_TEXT);
 }
 
+/* The peer's acknowledgement ack (as on the wire) of the stream `peer`:
+ * a hole it proves delivered is skipped (session_packet's contract). */
+static void session_peer_ack(struct session *s, const struct policy *p,
+			     enum session_direction peer, uint32_t ack,
+			     uint64_t now_ms, struct session_actions *out)
+{
+	char why[SESSION_TEXT_MAX];
+	int r;
+
+	r = stream_peer_acked(&s->stream[peer], seqadj_ack(&s->seqadj[peer], ack));
+	if (r > 0) {
+		session_resync(s, peer, r, out);
+		session_lines(s, p, peer, now_ms, out);
+	} else if (r < 0) {
+		snprintf(why, sizeof(why), "%s stream: out of memory",
+			 session_stream_name(peer));
+		session_lose(s, peer, why, out);
+	}
+}
+
+void session_peer_acked(struct session *s, const struct policy *p,
+			enum session_direction peer, uint32_t ack,
+			uint64_t now_ms, struct session_actions *out)
+{
+	if (s->lost || s->encrypted)
+		return;
+	session_peer_ack(s, p, peer, ack, now_ms, out);
+}
+
+bool session_acks_ahead(const struct session *s, enum session_direction peer,
+			uint32_t ack)
+{
+	const struct stream *st = &s->stream[peer];
+
+	return st->synchronized &&
+	       (int32_t)(seqadj_ack(&s->seqadj[peer], ack) - st->next_seq) > 0;
+}
+
 void session_packet(struct session *s, const struct policy *p,
 		    enum session_direction dir, const struct packet_info *pkt,
 		    uint64_t now_ms, struct session_actions *out)
@@ -1155,18 +1193,8 @@ void session_packet(struct session *s, const struct policy *p,
 	 * the peer's own numbering. */
 	peer = dir == SESSION_DIR_ORIGINAL ? SESSION_DIR_REPLY
 					   : SESSION_DIR_ORIGINAL;
-	if (pkt->ack_flag && !pkt->rst) {
-		r = stream_peer_acked(&s->stream[peer],
-				      seqadj_ack(&s->seqadj[peer], pkt->ack));
-		if (r > 0) {
-			session_resync(s, peer, r, out);
-			session_lines(s, p, peer, now_ms, out);
-		} else if (r < 0) {
-			snprintf(why, sizeof(why), "%s stream: out of memory",
-				 session_stream_name(peer));
-			session_lose(s, peer, why, out);
-		}
-	}
+	if (pkt->ack_flag && !pkt->rst && !pkt->ack_deferred)
+		session_peer_ack(s, p, peer, pkt->ack, now_ms, out);
 
 	if (!s->lost && !s->encrypted)
 		session_tls_first(s, dir, pkt, out);

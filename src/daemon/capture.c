@@ -32,11 +32,32 @@
 
 /* Repeat the warning about lost copies at most this often. */
 #define CAPTURE_LOST_REPEAT_MS 10000
+/* Before a held packet, read copies until none is left, but at most this
+ * many batches: a flood of copies beyond that is ftpgated being too slow,
+ * and the order is then no longer certain (a reply may come before its
+ * command: refused as unsolicited, which fails closed). */
+#define CAPTURE_DRAIN_BATCHES 64
 
 uint16_t capture_queue_number(const struct daemon *d)
 {
 	return d->config.capture_replies ? d->config.capture_queue_number
 					 : d->config.queue_number;
+}
+
+/* Said at start: under capture = replies a client's PORT or EPRT is a
+ * copy, already on its way to the server, so active-open = command's
+ * promise (the pinhole exists before the command is released,
+ * doc/protocol.md) does not hold. */
+static void capture_active_open_note(const struct daemon *d)
+{
+	const struct policy *p = &d->config.policy;
+	bool command = p->active_open == POLICY_ACTIVE_OPEN_COMMAND;
+	size_t i;
+
+	for (i = 0; i < p->server_count; i++)
+		command |= p->servers[i].active_open == POLICY_ACTIVE_OPEN_COMMAND;
+	if (command)
+		log_msg(LOG_WARNING, "active-open = command with capture = replies: the client's PORT or EPRT is not held, so its pinhole may come after the server's first connection attempt (that SYN is dropped and resent); use capture = helper where active-open = command matters");
 }
 
 int capture_open(struct daemon *d, char *err, size_t errlen)
@@ -48,6 +69,7 @@ int capture_open(struct daemon *d, char *err, size_t errlen)
 
 	if (!d->config.capture_replies)
 		return 0;
+	capture_active_open_note(d);
 	return copies_open(&d->copies, &p, err, errlen);
 }
 
@@ -88,10 +110,18 @@ int capture_copies(struct daemon *d)
 void capture_held(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
+	int i;
 
-	if (d->copies != NULL)
-		capture_copies(d);
+	for (i = 0; d->copies != NULL && i < CAPTURE_DRAIN_BATCHES; i++)
+		if (capture_copies(d) < COPIES_RECEIVE_MAX)
+			break;
 	inspect_packet(qp, d);
+}
+
+void capture_round_end(struct daemon *d, int held)
+{
+	if (held >= 0 && held < QUEUE_RECEIVE_MAX)
+		inspect_acks_deferred(d, daemon_now_ms());
 }
 
 void capture_refresh_stats(struct daemon *d)

@@ -127,6 +127,8 @@ struct daemon {
 	unsigned long copies_lost_said;	/* copies_lost at the last warning */
 	uint64_t copies_lost_warned_ms;
 	bool copies_unrewritable_said;
+	/* a session holds a copy's ACK ahead of what it read (inspect.c) */
+	bool acks_deferred;
 	struct expect_handle *expect;
 	struct session_table *sessions;
 	int signal_fd;
@@ -214,6 +216,11 @@ void capture_held(const struct queue_packet *qp, void *daemon);
  * limited) and audited. Returns the copies read or a negative errno. */
 int capture_copies(struct daemon *d);
 
+/* After a round's held packets (held: how many; negative, an error such
+ * as ENOBUFS, after which more may wait): when the queue is empty, the copies' ACKs kept meanwhile are
+ * applied (inspect_acks_deferred). */
+void capture_round_end(struct daemon *d, int held);
+
 /* The copies' counters into d->stats. */
 void capture_refresh_stats(struct daemon *d);
 
@@ -225,6 +232,12 @@ void capture_close(struct daemon *d);
  * packet to its control connection's session, carry out what that asks
  * before the verdict, send the verdict, then log and audit it. */
 void inspect_packet(const struct queue_packet *qp, void *daemon);
+
+/* capture = replies: apply the ACKs of copies kept by inspect_ack_defer
+ * for INSPECT_ACK_DEFER_MS or more (a hole still there then went by
+ * uninspected: skipped, the stream resynchronized). Call only when the
+ * queue is empty, so that no held segment can still fill the hole. */
+void inspect_acks_deferred(struct daemon *d, uint64_t now);
 
 /* A conntrack NEW event (no master): when it is a control connection of
  * our helper that another process committed into the kernel (it is born

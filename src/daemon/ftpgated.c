@@ -295,6 +295,7 @@ static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 		capture_copies(d);
 	if (fds[0].revents & POLLIN)
 		r.packets = daemon_packets(d);
+	capture_round_end(d, r.packets);
 	r.packets_ms = daemon_lap(&r);
 	ctl_process(d->ctl, &fds[4], n_ctl, daemon_now_ms(), answer_request, d);
 	r.control_ms = daemon_lap(&r);

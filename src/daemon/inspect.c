@@ -16,6 +16,11 @@
 #include "log.h"
 #include "packet.h"
 
+/* How long a copy's ACK ahead of the bytes read waits before its hole is
+ * skipped (inspect_ack_defer): longer than a segment takes from conntrack
+ * (prerouting) to the capture chain's queue (postrouting). */
+#define INSPECT_ACK_DEFER_MS 100
+
 static void inspect_expect_request(const struct session_entry *e,
 				   const struct session_action *a,
 				   struct expect_request *r)
@@ -555,30 +560,103 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 	return d->kernel->verdict_accept(d, qp->packet_id);
 }
 
+/* Static, not on the stack (about 170 KB with room for every action of a
+ * packet): the daemon handles one packet at a time. Not zeroed whole:
+ * session_packet() clears each item it adds and reads no item it did not
+ * write, so the header fields are all that need a value. Likewise
+ * outcome[i] is written by the kernel phase for each action that reads
+ * it. */
+static struct session_actions inspect_actions_buf;
+static struct inspect_outcome inspect_outcome_buf[SESSION_ACTIONS_MAX];
+
+static void inspect_actions_clear(struct session_actions *a)
+{
+	a->count = a->dropped = a->reports = 0;
+	a->overflow = a->lines_rejected = 0;
+	a->commands = a->replies = a->commands_forgotten = 0;
+}
+
+/* A copy's ACK (capture = replies) may overtake the peer's segments still
+ * held in the queue, and a client that sends one ahead of a held reply
+ * would choose where the reply stream resynchronizes (a line inside a
+ * multi-line reply read as a final 227). So it is never applied at once:
+ * one that acknowledges bytes the session has not read is kept, and
+ * applied by inspect_acks_deferred once the queue is empty. */
+static void inspect_ack_defer(struct daemon *d, struct session_entry *e,
+			      enum session_direction dir,
+			      struct packet_info *pkt, uint64_t now)
+{
+	enum session_direction peer = dir == SESSION_DIR_ORIGINAL ? SESSION_DIR_REPLY
+								 : SESSION_DIR_ORIGINAL;
+
+	if (!pkt->ack_flag || pkt->rst)
+		return;
+	pkt->ack_deferred = true;
+	if (!session_acks_ahead(&e->session, peer, pkt->ack))
+		return;
+	if (e->ack_ahead && e->ack_ahead_peer == peer &&
+	    (int32_t)(pkt->ack - e->ack_ahead_seq) <= 0)
+		return;
+	if (!e->ack_ahead || e->ack_ahead_peer != peer)
+		e->ack_ahead_ms = now;
+	e->ack_ahead = true;
+	e->ack_ahead_peer = (uint8_t)peer;
+	e->ack_ahead_seq = pkt->ack;
+	d->acks_deferred = true;
+}
+
+struct inspect_ack_sweep {
+	struct daemon *d;
+	uint64_t now;
+	bool pending;
+};
+
+static void inspect_ack_apply(struct session_entry *e, void *data)
+{
+	struct inspect_ack_sweep *w = data;
+	struct session_actions *actions = &inspect_actions_buf;
+
+	if (!e->ack_ahead)
+		return;
+	if (w->now - e->ack_ahead_ms < INSPECT_ACK_DEFER_MS) {
+		w->pending = true;
+		return;
+	}
+	e->ack_ahead = false;
+	inspect_actions_clear(actions);
+	session_peer_acked(&e->session, &w->d->config.policy, e->ack_ahead_peer,
+			   e->ack_ahead_seq, w->now, actions);
+	inspect_actions_kernel(w->d, e, actions, inspect_outcome_buf);
+	inspect_actions_report(w->d, e, actions, inspect_outcome_buf);
+}
+
+void inspect_acks_deferred(struct daemon *d, uint64_t now)
+{
+	struct inspect_ack_sweep w = { .d = d, .now = now };
+
+	if (!d->acks_deferred)
+		return;
+	session_table_foreach(d->sessions, inspect_ack_apply, &w);
+	d->acks_deferred = w.pending;
+}
+
 void inspect_packet(const struct queue_packet *qp, void *data)
 {
 	struct daemon *d = data;
-	/* Static, not on the stack (about 170 KB with room for every action
-	 * of a packet): the daemon handles one packet at a time. Not zeroed
-	 * whole: session_packet() clears each item it adds and reads no item
-	 * it did not write, so the header fields are all that need a value.
-	 * Likewise outcome[i] is written by the kernel phase for each action
-	 * that reads it. */
-	static struct session_actions actions;
-	static struct inspect_outcome outcome[SESSION_ACTIONS_MAX];
+	struct session_actions *actions = &inspect_actions_buf;
+	struct inspect_outcome *outcome = inspect_outcome_buf;
 	struct packet_info pkt;
 	struct session_entry *e = NULL;
 	enum session_direction dir = SESSION_DIR_ORIGINAL;
 	uint64_t now = daemon_now_ms();
 	bool in_order = false, line_start = false;
 
-	actions.count = actions.dropped = actions.reports = 0;
-	actions.overflow = actions.lines_rejected = 0;
-	actions.commands = actions.replies = actions.commands_forgotten = 0;
+	inspect_actions_clear(actions);
 	d->rewrite_plan.decided = false;
 	d->stats.packets++;
 	if (qp->copy)
 		d->stats.packets_copied++;
+	pkt.ack_deferred = false;
 	if (!qp->has_conntrack || qp->l4proto != IPPROTO_TCP ||
 	    packet_parse(qp->data, qp->len, &pkt) < 0) {
 		d->stats.packets_unparsed++;
@@ -611,22 +689,25 @@ void inspect_packet(const struct queue_packet *qp, void *data)
 	line_start = inspect_line_start(&e->session, dir, &pkt);
 	/* active-open = command: a PORT's rewrite is decided before its
 	 * pinhole is (doc/nat.md 2.2) */
-	rewrite_plan_decide(d, e, dir, &pkt, in_order, line_start);
-	session_packet(&e->session, &d->config.policy, dir, &pkt, now, &actions);
-	d->stats.commands_parsed += actions.commands;
-	d->stats.commands_forgotten += actions.commands_forgotten;
-	d->stats.replies_parsed += actions.replies;
-	inspect_actions_kernel(d, e, &actions, outcome);
+	if (qp->copy)
+		inspect_ack_defer(d, e, dir, &pkt, now);
+	else
+		rewrite_plan_decide(d, e, dir, &pkt, in_order, line_start);
+	session_packet(&e->session, &d->config.policy, dir, &pkt, now, actions);
+	d->stats.commands_parsed += actions->commands;
+	d->stats.commands_forgotten += actions->commands_forgotten;
+	d->stats.replies_parsed += actions->replies;
+	inspect_actions_kernel(d, e, actions, outcome);
 verdict:
 	/* Always after the kernel phase: an approved pinhole exists before
 	 * the reply that announced it leaves the gateway. */
-	if (inspect_verdict(d, e, dir, qp, &pkt, in_order, line_start, &actions,
+	if (inspect_verdict(d, e, dir, qp, &pkt, in_order, line_start, actions,
 			    outcome) < 0)
 		log_msg(LOG_WARNING, "verdict for packet %u failed", qp->packet_id);
 	if (!e)
 		return;
 	/* The log and the audit trail, off the packet's path. */
-	inspect_actions_report(d, e, &actions, outcome);
+	inspect_actions_report(d, e, actions, outcome);
 	d->inspecting = NULL;
 	inspect_session_end(d, e, dir, &pkt, now);
 }

@@ -1,15 +1,19 @@
 /* copies: the client's packets of FTP control connections as NFLOG copies
  * (capture = replies), read with libnetfilter_log's mnl API.
  *
- * Kernel behaviour relied on (read in Debian's linux-source-6.1, 6.1.192,
- * and 6.12's net/netfilter/nfnetlink_log.c, which does the same):
+ * Kernel behaviour relied on (read in net/netfilter/nfnetlink_log.c of
+ * the 6.x sources; the delivery order and the loss accounting measured in
+ * the lab on Debian's 6.1 and 6.12, tests/lab/suite-capture.sh):
  *  - nfulnl_recv_config(): one config message may carry the BIND command,
  *    NFULA_CFG_MODE, NFULA_CFG_QTHRESH and NFULA_CFG_FLAGS. The flags are
  *    checked first: NFULNL_CFG_F_CONNTRACK without the ctnetlink glue hook
  *    -> -EOPNOTSUPP (after trying request_module). A group bound by
- *    another portid -> -EPERM (as for a missing CAP_NET_ADMIN: told apart
- *    with the obsolete PF_BIND, acked with 0 before any group is looked
- *    at); BIND of a group this socket bound already -> -EBUSY.
+ *    another portid -> -EPERM, as for a missing CAP_NET_ADMIN. The
+ *    queue's way of telling the two apart (the obsolete PF_BIND) is not
+ *    used here: for nfnetlink_log it is nf_log_bind_pf(), which makes
+ *    nfnetlink_log the namespace's logger for the family (found by an
+ *    adversarial review). BIND of a group this socket bound already ->
+ *    -EBUSY.
  *  - nfulnl_log_packet(): the message is built into the instance's skb
  *    and sent when the instance holds qthreshold messages, or when its
  *    flush timer fires. With a threshold of 1 (ours, and the ruleset's
@@ -52,7 +56,6 @@
 /* One copy: payload <= 0xffff plus metadata and conntrack attributes. */
 #define COPIES_BUFSIZE		(0xffff + 16384)
 #define COPIES_CONFIG_TIMEOUT_S	5
-#define COPIES_RECEIVE_BATCH	1024
 
 struct copies {
 	struct nlrequest req;	/* the socket; also runs copies_open's config */
@@ -170,7 +173,6 @@ static int copies_bind(struct copies *l)
 {
 	char buf[512] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
-	int rc;
 
 	nlh = nflog_nlmsg_put_header(buf, NFULNL_MSG_CONFIG, AF_UNSPEC, l->group);
 	nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_BIND);
@@ -178,13 +180,7 @@ static int copies_bind(struct copies *l)
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
 	mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS,
 			 htons(NFULNL_CFG_F_SEQ | NFULNL_CFG_F_CONNTRACK));
-	rc = copies_config(l, nlh);
-	if (rc != -EPERM)
-		return rc;
-	/* another portid's group, or no CAP_NET_ADMIN */
-	nlh = nflog_nlmsg_put_header(buf, NFULNL_MSG_CONFIG, AF_INET, 0);
-	nflog_attr_put_cfg_cmd(nlh, NFULNL_CFG_CMD_PF_BIND);
-	return copies_config(l, nlh) == 0 ? -EBUSY : -EPERM;
+	return copies_config(l, nlh);
 }
 
 static void copies_bind_error(const struct copies *l, int rc, char *err,
@@ -192,11 +188,10 @@ static void copies_bind_error(const struct copies *l, int rc, char *err,
 {
 	switch (rc) {
 	case -EBUSY:
-		nlrequest_seterr(err, errlen, "NFLOG group %u is already bound by another process (is ftpgated already running? ulogd?); set capture-log-group to a free group and the same number in the ruleset's \"log group\"",
-				 l->group);
-		break;
 	case -EPERM:
-		nlrequest_seterr(err, errlen, "cannot bind NFLOG group %u: permission denied (ftpgated needs CAP_NET_ADMIN)",
+		/* Not told apart with the queue's PF_BIND probe: here that
+		 * would make nfnetlink_log the namespace's IPv4 logger. */
+		nlrequest_seterr(err, errlen, "cannot bind NFLOG group %u: another process has bound it (is ftpgated already running? ulogd?), or ftpgated lacks CAP_NET_ADMIN; for the first, set capture-log-group to a free group and the same number in the ruleset's \"log group\"",
 				 l->group);
 		break;
 	case -EOPNOTSUPP:
@@ -316,7 +311,7 @@ int copies_receive(struct copies *l, queue_packet_cb cb, void *data)
 {
 	int handled = 0;
 
-	while (handled < COPIES_RECEIVE_BATCH) {
+	while (handled < COPIES_RECEIVE_MAX) {
 		ssize_t n = recv(mnl_socket_get_fd(l->req.nl), l->buf,
 				 COPIES_BUFSIZE, MSG_TRUNC);
 

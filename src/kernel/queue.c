@@ -87,7 +87,6 @@
 /* Upper bound of packets handled in one queue_receive() call, so that a
  * flood cannot keep the caller from its timers. The descriptor stays
  * readable when more is waiting (poll it level-triggered). */
-#define QUEUE_RECEIVE_BATCH	1024
 #define QUEUE_CLOSE_DRAIN_MAX	4096
 
 struct pending_msg {
@@ -455,7 +454,7 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 	if (q == NULL || cb == NULL)
 		return -EINVAL;
 
-	while (q->npending > 0 && handled < QUEUE_RECEIVE_BATCH) {
+	while (q->npending > 0 && handled < QUEUE_RECEIVE_MAX) {
 		struct pending_msg p = q->pending[0];
 
 		q->npending--;
@@ -465,7 +464,7 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 		free(p.msg);
 	}
 
-	while (handled < QUEUE_RECEIVE_BATCH) {
+	while (handled < QUEUE_RECEIVE_MAX) {
 		ssize_t n = recv(mnl_socket_get_fd(q->req.nl), q->buf,
 				 QUEUE_BUFSIZE, MSG_TRUNC);
 		const struct nlmsghdr *m;

@@ -219,12 +219,77 @@ static void test_capture_masq_held(void)
 	harness_fini(&h);
 }
 
+/* The review's attack (helper-23, finding 1): the client sends STAT,
+ * then, while the server's multi-line answer is held, an ACK 5 bytes
+ * into it and a PASV. Applied at once, that ACK would skip the held
+ * bytes' start and resynchronize the reply stream inside the 213 reply,
+ * whose inner "227" line would then answer the PASV and open port 50010.
+ * Kept instead, and found moot once the reply is read: the 213 answers
+ * STAT, the server's real 227 the PASV. */
+static void test_capture_ack_ahead(void)
+{
+	static const char stat[] = "213-status\r\n"
+		"227 Entering Passive Mode (203,0,113,2,195,90)\r\n213 End\r\n";
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, C, "STAT x\r\n");
+	harness_segment(&h, C, TCP_BUILD_ACK, h.next_seq[C], h.next_seq[S] + 5,
+			NULL, 0, h.ifindex[C]);
+	CHECK(h.d.acks_deferred);
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, stat);
+	CHECK(!harness_pinhole(&h, V4_SERVER, 50010));
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK(!harness_pinhole(&h, V4_SERVER, 50010));
+	inspect_acks_deferred(&h.d, daemon_now_ms() + 1000);
+	CHECK(!h.d.acks_deferred);
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	CHECK_INT(harness_audit_count(&h, "unsolicited-reply"), 0);
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
+/* Server bytes that really went by unread (the queue's bypass): the
+ * client's ACK of them, a copy, is kept; too soon it still waits; once
+ * the queue is empty and it has waited, the hole is skipped and the reply
+ * stream resynchronizes (the PASV before it forgotten, the first line
+ * after it cut), and a later PASV gets its pinhole. */
+static void test_capture_ack_gap(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
+	capture_login(&h);
+	harness_send(&h, C, "PASV\r\n");
+	h.next_seq[S] += 30;		/* passed uninspected */
+	harness_send(&h, C, "NOOP\r\n");
+	CHECK(h.d.acks_deferred);
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	inspect_acks_deferred(&h.d, daemon_now_ms());
+	CHECK(h.d.acks_deferred);
+	CHECK_INT(h.d.stats.streams_resynchronized, 0);
+	inspect_acks_deferred(&h.d, daemon_now_ms() + 1000);
+	CHECK(!h.d.acks_deferred);
+	CHECK_INT(h.d.stats.streams_resynchronized, 1);
+	harness_send(&h, S, "200 NOOP ok\r\n");
+	harness_send(&h, C, "PASV\r\n");
+	harness_send(&h, S, PASV_REAL);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	check_verdicts(&h);
+	harness_fini(&h);
+}
+
 int main(void)
 {
 	test_capture_passive();
 	test_capture_unsolicited();
 	test_capture_fin_overtakes();
 	test_capture_pipelined();
+	test_capture_ack_ahead();
+	test_capture_ack_gap();
 	test_capture_dnat_227();
 	test_capture_dnat_resize_refused();
 	test_capture_masq_copy();
