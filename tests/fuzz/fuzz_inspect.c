@@ -6,7 +6,10 @@
  * Input layout:
  *   h[0]  bit 0: IPv6; bit 1: active-mode on; bit 2: strict off; bit 3:
  *         the daemon started an hour ago (else just now); bit 4: at most 2
- *         pinholes per session
+ *         pinholes per session; bit 5: capture = replies (the client's
+ *         packets and the server's empty ones come as NFLOG copies, with
+ *         no verdict; a copy's ACK ahead of what was read is kept until a
+ *         second passes, doc/config.md "Capture")
  *   records until the input ends: flags, offset, length, then length
  *   bytes of payload (cut at the end of the input)
  *   flags: bit 0 from the server; bit 1 SYN; bit 2 FIN; bit 3 RST; bit 4
@@ -17,7 +20,8 @@
  *          advancing); bit 7 a kernel event instead of a packet: offset
  *          bit 0 clear: the conntrack is destroyed (expectations and
  *          conntrack DESTROY events; later packets belong to a new
- *          conntrack of the same tuple), set: a second passes (pinholes_tick)
+ *          conntrack of the same tuple), set: a second passes (pinholes_tick,
+ *          and the copies' kept ACKs are applied: inspect_acks_deferred)
  *
  * Oracle (any broken promise aborts, so the fuzzer keeps the input):
  *  - every installed expectation belongs to the control connection, and
@@ -31,7 +35,8 @@
  *    out of the middle of another reply fails;
  *  - it never survives its session: once the session ended by ftpgated's
  *    own decision (an exact RST, FIN both ways), the fake kernel holds no
- *    expectation of that control connection. */
+ *    expectation of that control connection;
+ *  - no copy ever gets a verdict. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +162,7 @@ static void fuzz_event(struct harness *h, uint8_t what)
 {
 	if (what & 1) {
 		pinholes_tick(&h->d, daemon_now_ms() + 1000);
+		inspect_acks_deferred(&h->d, daemon_now_ms() + 1000);
 		return;
 	}
 	harness_conntrack_destroy(h);
@@ -198,6 +204,9 @@ static void fuzz_packet(struct harness *h, struct fuzz_sent *sent, uint8_t flags
 	else
 		h->next_seq[from] += (uint32_t)len + (flags & 2 ? 1 : 0) +
 				     (flags & 4 ? 1 : 0);
+	/* capture = replies: the chain holds the server's data segments */
+	h->copy[from] = h->d.config.capture_replies &&
+			(from == HARNESS_CLIENT || len == 0);
 	harness_segment(h, from, tcp, seq, ack, payload, len, ifindex);
 	/* The model holds the bytes sent during the session ftpgated tracks:
 	 * a session trusts the stream from its first packet on (a pickup
@@ -220,6 +229,7 @@ static void fuzz_config(struct harness *h, uint8_t c)
 {
 	struct policy *p = &h->d.config.policy;
 
+	h->d.config.capture_replies = (c & 32) != 0;
 	p->active_mode = (c & 2) != 0;
 	p->strict = (c & 4) == 0;
 	if (c & 16)
@@ -265,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_check_install(&h, &sent, &h.k.op[i].r);
 		checked = h.k.op_count;
 	}
+	FUZZ_ASSERT(h.k.copy_verdicts == 0);
 	harness_fini(&h);
 	return 0;
 }

@@ -33,7 +33,7 @@ finish() {
 }
 
 # --- 1. the main suite ------------------------------------------------------
-bash "$LAB_DIR/suite-ftpgated.sh" 2>&1 | tee "$W/main.out" | sed 's/^/  /'
+bash "$LAB_DIR/suite-ftpgated.sh" 2>&1 | tee "$W/main.out" | sed -u 's/^/  /'
 main_passed() {
 	tail -n 1 "$W/main.out"
 	grep -qE '^lab ftpgated: [1-9][0-9]* passed, 0 failed$' "$W/main.out"
@@ -88,7 +88,7 @@ held_exactly() {
 	kill -INT "$td"; wait "$td" 2>/dev/null
 	wire=$(tcpdump -r "$W/list.pcap" 2>/dev/null | wc -l)
 	held=$(( (p1 - c1) - (p0 - c0) )) copied=$((c1 - c0))
-	echo "held $held, copied $copied; the server's data segments on the wire: $wire"
+	echo "held $held, copied $copied; the server's data segments on the wire: $wire" | tee "$W/held.txt"
 	grep -q hello "$W/list.txt" || { echo "the listing is missing: $(head -c 200 "$W/list.txt")"; return 1; }
 	[ "$wire" -ge 4 ] || { echo "tcpdump saw too few segments: $(cat "$W/tcpdump.err")"; return 1; }
 	[ "$held" = "$wire" ] || { echo "want every server data segment held and nothing else"; return 1; }
@@ -97,6 +97,7 @@ held_exactly() {
 		{ echo "the control conntrack has no helper=ftpgate"; return 1; }
 }
 check "helper disabled; a PASV LIST: exactly the server's data segments held (tcpdump's count), the rest copied" held_exactly
+[ -f "$W/held.txt" ] && echo "capture: one curl PASV LIST: $(cat "$W/held.txt")"
 
 killed() {
 	local r e
