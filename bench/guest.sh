@@ -154,6 +154,7 @@ bench_run() {
 	fi
 	case $helper in
 	conntrackd) queue=$BENCH_CONNTRACKD_QUEUE ;;
+	ftpgated*-replies) queue=$BENCH_CAPTURE_QUEUE ;;
 	ftpgated*) queue=$BENCH_FTPGATE_QUEUE ;;
 	esac
 	bench_capture_start || { bench_helper_down "$helper"; return 1; }
