@@ -14,41 +14,26 @@
 struct copies;
 struct nlmsghdr;
 
-struct copies_params {
-	uint16_t group;
-	/* The socket's receive buffer (SO_RCVBUFFORCE). When it is full the
-	 * kernel drops copies and the next receive reports ENOBUFS
-	 * (copies_lost). 4096 to INT_MAX / 2. */
-	uint32_t rcvbuf_bytes;
-};
+/* Bind NFLOG group `group` on the queue's socket (queue_request), so that
+ * the copies and the held packets arrive on one socket in the order the
+ * kernel sent them: whole packets, with conntrack information and a
+ * sequence number, each delivered at once (queue threshold 1). From then
+ * on queue_receive() hands every copy to cb (with data), pkt->copy set,
+ * between the held packets. 0, or a negative errno with a message in err
+ * that names the cause and its fix (-EPERM: another process has bound the
+ * group, or no CAP_NET_ADMIN). */
+int copies_open(struct copies **l, struct queue *q, uint16_t group,
+		queue_packet_cb cb, void *data, char *err, size_t errlen);
 
-/* Bind group p->group: copy whole packets, with conntrack information and
- * a sequence number, each delivered at once (queue threshold 1: the
- * ordering argument of capture.c needs it). 0, -EBUSY when another
- * process has bound the group, or another negative errno with a message
- * in err that names the missing kernel support and its fix. */
-int copies_open(struct copies **l, const struct copies_params *p, char *err,
-	       size_t errlen);
-int copies_fd(const struct copies *l);
-
-#define COPIES_RECEIVE_MAX 1024
-
-/* Read every copy waiting (non-blocking) and call cb for each, with
- * pkt->copy set. Returns the copies handed to cb, 0 when none was waiting,
- * or a negative errno; fewer than COPIES_RECEIVE_MAX: none is left. Copies the kernel could not deliver (ENOBUFS, or a
- * gap in the sequence numbers) are counted in copies_lost and reading goes
- * on. Handles at most COPIES_RECEIVE_MAX copies per call. */
-int copies_receive(struct copies *l, queue_packet_cb cb, void *data);
-
-/* Copies lost so far: missing from the sequence numbers, or not
- * readable whole. */
+/* Copies lost so far: missing from the sequence numbers (the kernel could
+ * not deliver them: the socket's buffer was full, counted as a queue
+ * overrun too), or malformed. */
 unsigned long copies_lost(const struct copies *l);
-/* Times the kernel said ENOBUFS (our receive buffer was full: copies
- * lost, counted by copies_lost once a later copy shows the gap). */
-unsigned long copies_overruns(const struct copies *l);
 /* Messages that were not a well-formed packet copy. */
 unsigned long copies_malformed(const struct copies *l);
 
+/* Stop handing copies on (the queue's socket stays; closing it unbinds
+ * the group) and free l. */
 void copies_close(struct copies *l);
 
 /* Parse one NFULNL_MSG_PACKET message (nlh->nlmsg_len bytes, already

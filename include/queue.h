@@ -103,6 +103,22 @@ int queue_fd(const struct queue *q);
  * none is left): poll the descriptor level-triggered. */
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 
+/* Another nfnetlink subsystem bound on the queue's socket (capture's
+ * NFLOG group, copies.h): its messages reach cb from queue_receive() in
+ * the order the kernel sent them, between the queued packets, and while
+ * a request waits for its ACK they are kept like the packets. cb returns
+ * 1 when it handed a packet on (counted in queue_receive()'s result), else
+ * 0. NULL: such messages are skipped. */
+struct nlmsghdr;
+typedef int (*queue_foreign_cb)(const struct nlmsghdr *nlh, void *data);
+void queue_set_foreign(struct queue *q, queue_foreign_cb cb, void *data);
+
+/* Send a request (another subsystem's config message, built by the
+ * caller) on the queue's socket and wait for its ACK; messages that come
+ * meanwhile are kept for queue_receive(). 0 or the kernel's negative
+ * errno (-ETIMEDOUT when it did not answer). */
+int queue_request(struct queue *q, struct nlmsghdr *nlh);
+
 /* Release a packet unchanged. Every packet handed to cb must get exactly
  * one verdict. */
 int queue_accept(struct queue *q, uint32_t packet_id);

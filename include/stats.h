@@ -44,7 +44,6 @@ struct stats {
 	/* capture = replies (capture.c) */
 	uint64_t packets_copied;	/* NFLOG copies read (in packets) */
 	uint64_t copies_lost;		/* missing from the copies' sequence */
-	uint64_t copies_overruns;	/* ENOBUFS on the copies' socket */
 	uint64_t copies_unrewritable;	/* a copy a NAT needed rewritten */
 	/* FTP */
 	uint64_t commands_parsed;

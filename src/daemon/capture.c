@@ -12,17 +12,17 @@
  * copies every other packet to NFLOG group capture-log-group, which
  * ftpgated reads without holding anything.
  *
- * Order: every copy is unicast to our socket from its packet's own path,
- * before the packet goes on (copies.h). A held packet can be caused by a
- * copied one (the server answers a command) but never the reverse while
- * it is held. So, reading every copy waiting after the held packet is in
- * our hands and before it is handled, the session sees each command
- * before the reply it caused. Copies can overtake held packets (the
- * server's FIN after a held reply, a pipelined command): those carry
- * nothing the held packet depends on, and the streams order bytes by
- * sequence number. A lost copy leaves a gap that fails closed (the
- * stream resynchronizes at the next line; a reply to a command not seen
- * is unsolicited). */
+ * Order: the NFLOG group is bound on the queue's own socket, and every
+ * copy is unicast to it from its packet's own path, before the packet goes
+ * on (copies.c). So copies and held packets arrive in one receive queue
+ * in the order the kernel sent them, and queue_receive() hands them to
+ * inspect_packet in that order: each command before the reply it caused.
+ * Copies can overtake held packets (the server's FIN after a held reply,
+ * a pipelined command): those carry nothing the held packet depends on,
+ * the streams order bytes by sequence number, and a copy's ACK ahead of
+ * the bytes read is kept until the queue is empty (inspect.c). A lost
+ * copy leaves a gap that fails closed (the stream resynchronizes at the
+ * next line; a reply to a command not seen is unsolicited). */
 #include <errno.h>
 #include <string.h>
 
@@ -32,11 +32,6 @@
 
 /* Repeat the warning about lost copies at most this often. */
 #define CAPTURE_LOST_REPEAT_MS 10000
-/* Before a held packet, read copies until none is left, but at most this
- * many batches: a flood of copies beyond that is ftpgated being too slow,
- * and the order is then no longer certain (a reply may come before its
- * command: refused as unsolicited, which fails closed). */
-#define CAPTURE_DRAIN_BATCHES 64
 
 uint16_t capture_queue_number(const struct daemon *d)
 {
@@ -62,15 +57,11 @@ static void capture_active_open_note(const struct daemon *d)
 
 int capture_open(struct daemon *d, char *err, size_t errlen)
 {
-	struct copies_params p = {
-		.group = d->config.capture_log_group,
-		.rcvbuf_bytes = d->config.queue_rcvbuf_bytes,
-	};
-
 	if (!d->config.capture_replies)
 		return 0;
 	capture_active_open_note(d);
-	return copies_open(&d->copies, &p, err, errlen);
+	return copies_open(&d->copies, d->queue, d->config.capture_log_group,
+			   inspect_packet, d, err, errlen);
 }
 
 /* Copies went missing since the last look: said once per burst, with the
@@ -93,33 +84,11 @@ static void capture_lost_check(struct daemon *d)
 	auditlog_events_lost(d, "copies", lost);
 }
 
-int capture_copies(struct daemon *d)
-{
-	int n;
-
-	if (d->copies == NULL)
-		return 0;
-	n = copies_receive(d->copies, inspect_packet, d);
-	if (n < 0)
-		log_msg(LOG_ERR, "reading NFLOG group %u: %s",
-			d->config.capture_log_group, strerror(-n));
-	capture_lost_check(d);
-	return n;
-}
-
-void capture_held(const struct queue_packet *qp, void *data)
-{
-	struct daemon *d = data;
-	int i;
-
-	for (i = 0; d->copies != NULL && i < CAPTURE_DRAIN_BATCHES; i++)
-		if (capture_copies(d) < COPIES_RECEIVE_MAX)
-			break;
-	inspect_packet(qp, d);
-}
-
 void capture_round_end(struct daemon *d, int held)
 {
+	if (d->copies == NULL)
+		return;
+	capture_lost_check(d);
 	if (held >= 0 && held < QUEUE_RECEIVE_MAX)
 		inspect_acks_deferred(d, daemon_now_ms());
 }
@@ -127,7 +96,6 @@ void capture_round_end(struct daemon *d, int held)
 void capture_refresh_stats(struct daemon *d)
 {
 	d->stats.copies_lost = copies_lost(d->copies);
-	d->stats.copies_overruns = copies_overruns(d->copies);
 }
 
 void capture_close(struct daemon *d)

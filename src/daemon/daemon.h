@@ -202,23 +202,15 @@ static inline uint64_t daemon_now_ms(void)
 uint16_t capture_queue_number(const struct daemon *d);
 
 /* Under capture = replies, bind the NFLOG group of the copies
- * (capture-log-group); nothing under capture = helper. 0, or a negative
- * errno with the cause and its fix in err. */
+ * (capture-log-group) on the queue's socket (d->queue open), their
+ * callback inspect_packet; nothing under capture = helper. 0, or a
+ * negative errno with the cause and its fix in err. */
 int capture_open(struct daemon *d, char *err, size_t errlen);
 
-/* The queue_receive() callback (daemon: the struct daemon): under
- * capture = replies, first every copy waiting (copies logged before this
- * packet was queued are all there: copies.h), then the packet
- * (inspect_packet). */
-void capture_held(const struct queue_packet *qp, void *daemon);
-
-/* Read every copy waiting into inspect_packet; a loss is said (rate
- * limited) and audited. Returns the copies read or a negative errno. */
-int capture_copies(struct daemon *d);
-
-/* After a round's held packets (held: how many; negative, an error such
- * as ENOBUFS, after which more may wait): when the queue is empty, the copies' ACKs kept meanwhile are
- * applied (inspect_acks_deferred). */
+/* After a round's packets (held: how many queue_receive() handed on,
+ * copies included; negative, an error such as ENOBUFS, after which more
+ * may wait): lost copies are said, and when the queue is empty the
+ * copies' ACKs kept meanwhile are applied (inspect_acks_deferred). */
 void capture_round_end(struct daemon *d, int held);
 
 /* The copies' counters into d->stats. */

@@ -33,7 +33,7 @@
 #define DAEMON_OVERRUN_QUIET_MS 10000
 #define DAEMON_OVERRUN_REPEAT_MS 60000
 /* poll set: queue, signals, kernel events, then the control socket */
-#define DAEMON_POLL_MAX (4 + 1 + CTL_CLIENTS_MAX)
+#define DAEMON_POLL_MAX (3 + 1 + CTL_CLIENTS_MAX)
 
 static void daemon_usage(FILE *out)
 {
@@ -266,7 +266,7 @@ static void daemon_round_end(struct daemon *d, const struct daemon_round *r)
  * handled (or a negative errno). */
 static int daemon_packets(struct daemon *d)
 {
-	int ret = queue_receive(d->queue, capture_held, d);
+	int ret = queue_receive(d->queue, inspect_packet, d);
 
 	if (ret == -ENOBUFS)
 		daemon_queue_overrun(d);
@@ -278,8 +278,8 @@ static int daemon_packets(struct daemon *d)
 
 /* One round, after poll: signals, kernel events before packets (what
  * became of earlier pinholes is settled before new ones are recorded),
- * packets (copies, then held ones), the control socket, timers. Each
- * part is timed. */
+ * packets (held ones and copies, in the kernel's order), the control
+ * socket, timers. Each part is timed. */
 static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 {
 	struct daemon_round r = { 0 };
@@ -291,13 +291,11 @@ static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 	if (fds[2].revents & POLLIN)
 		pinholes_drain_events(d);
 	r.events_ms = daemon_lap(&r);
-	if (fds[3].revents & POLLIN)
-		capture_copies(d);
 	if (fds[0].revents & POLLIN)
 		r.packets = daemon_packets(d);
 	capture_round_end(d, r.packets);
 	r.packets_ms = daemon_lap(&r);
-	ctl_process(d->ctl, &fds[4], n_ctl, daemon_now_ms(), answer_request, d);
+	ctl_process(d->ctl, &fds[3], n_ctl, daemon_now_ms(), answer_request, d);
 	r.control_ms = daemon_lap(&r);
 	daemon_gc(d, daemon_now_ms());
 	r.timers_ms = daemon_lap(&r);
@@ -313,10 +311,8 @@ static int daemon_run(struct daemon *d)
 		fds[0] = (struct pollfd){ .fd = queue_fd(d->queue), .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
 		fds[2] = (struct pollfd){ .fd = events_fd(d->events), .events = POLLIN };
-		/* fd -1 (capture = helper: no copies) is skipped by poll */
-		fds[3] = (struct pollfd){ .fd = copies_fd(d->copies), .events = POLLIN };
-		n_ctl = ctl_pollfds(d->ctl, &fds[4], DAEMON_POLL_MAX - 4);
-		if (poll(fds, 4 + n_ctl, DAEMON_GC_INTERVAL_MS) < 0) {
+		n_ctl = ctl_pollfds(d->ctl, &fds[3], DAEMON_POLL_MAX - 3);
+		if (poll(fds, 3 + n_ctl, DAEMON_GC_INTERVAL_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
@@ -350,7 +346,7 @@ static void daemon_shutdown(struct daemon *d)
 	notify_send("STOPPING=1");
 	if (cthelper_set_enabled(CONFIG_HELPER_NAME, false, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "cannot disable the helper: %s", err);
-	for (i = 0; i < 10 && queue_receive(d->queue, capture_held, d) > 0; i++)
+	for (i = 0; i < 10 && queue_receive(d->queue, inspect_packet, d) > 0; i++)
 		;
 	log_msg(LOG_NOTICE, "stopping: %lu packets, %lu pinholes opened, %lu refused, %lu not installed, %lu removed, %lu control channels encrypted",
 		d->stats.packets, d->stats.pinholes_opened,

@@ -21,30 +21,30 @@
  *    to us from the packet's own path, before the packet goes on: a copy
  *    is in our socket before anything the packet causes can reach the
  *    gateway. capture.c's ordering rests on this.
- *  - When our receive buffer is full the unicast fails, the copy is lost
- *    and our next recv fails with ENOBUFS (we do not set
- *    NETLINK_NO_ENOBUFS). With NFULNL_CFG_F_SEQ each message carries the
- *    instance's sequence number (NFULA_SEQ, incremented for every message
- *    built, delivered or not), so a gap counts the copies lost.
+ *  - The group is bound on the queue's socket (one netlink portid for
+ *    both subsystems): nfnetlink_unicast() puts the copies and the queued
+ *    packets into one receive queue in the order they were sent, so
+ *    ftpgated reads each command before the reply it caused. When that
+ *    buffer is full the unicast fails, the copy is lost and the next recv
+ *    fails with ENOBUFS (a queue overrun). With NFULNL_CFG_F_SEQ each
+ *    message carries the instance's sequence number (NFULA_SEQ,
+ *    incremented for every message built, delivered or not), so a gap
+ *    counts the copies lost.
  *  - NFULA_PAYLOAD: copy_range bytes at most (0xffff, the maximum), from
  *    the network header; no NFULA_CAP_LEN exists, so a cut copy is told by
  *    the IP header's length. NFULA_CT is built by the same ctnetlink glue
  *    as NFQA_CT (ctnl_parse_ct_attrs reads it); NFULA_CT_INFO be32.
  *    NFULA_IFINDEX_INDEV/OUTDEV be32, present when the hook has the
  *    device (at POSTROUTING a forwarded packet has both, as in the queue).
- *  - Closing the socket (NETLINK_URELEASE) destroys the instances it
- *    bound: no unbind is needed.
+ *  - Closing the socket (NETLINK_URELEASE, queue_close) destroys the
+ *    instances it bound: no unbind is needed.
  */
 #include "copies.h"
 #include "nlrequest.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <arpa/inet.h>
 
 #include <libmnl/libmnl.h>
@@ -52,20 +52,15 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
-#define COPIES_RCVBUF_MIN	4096
-/* One copy: payload <= 0xffff plus metadata and conntrack attributes. */
-#define COPIES_BUFSIZE		(0xffff + 16384)
-#define COPIES_CONFIG_TIMEOUT_S	5
-
 struct copies {
-	struct nlrequest req;	/* the socket; also runs copies_open's config */
+	struct queue *q;	/* whose socket the group is bound on */
 	uint16_t group;
+	queue_packet_cb cb;
+	void *cb_data;
 	bool seq_known;
 	uint32_t next_seq;
 	unsigned long lost;		/* seen missing */
-	unsigned long overruns;		/* ENOBUFS */
 	unsigned long malformed;
-	char *buf;
 };
 
 static bool copies_is_packet(const struct nlmsghdr *nlh)
@@ -129,15 +124,16 @@ static void copies_seq_check(struct copies *l, uint32_t seq)
 	l->next_seq = seq + 1;
 }
 
-/* One message: 1 when a copy went to cb. */
-static int copies_handle(struct copies *l, const struct nlmsghdr *nlh,
-			queue_packet_cb cb, void *data)
+/* The queue's foreign callback: one NFLOG message. 1 when a copy went to
+ * the callback. */
+static int copies_message(const struct nlmsghdr *nlh, void *data)
 {
+	struct copies *l = data;
 	struct queue_packet pkt;
 	uint32_t seq = 0;
 	bool has_seq;
 
-	if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_NOOP)
+	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_ULOG)
 		return 0;
 	if (copies_parse_msg(nlh, &pkt, &seq, &has_seq) < 0) {
 		l->malformed++;
@@ -145,26 +141,8 @@ static int copies_handle(struct copies *l, const struct nlmsghdr *nlh,
 	}
 	if (has_seq)
 		copies_seq_check(l, seq);
-	cb(&pkt, data);
+	l->cb(&pkt, l->cb_data);
 	return 1;
-}
-
-/* Config messages: copies that come in while one waits for its ACK are
- * not ours yet to read (the ruleset cannot have sent any before the group
- * existed); they are counted lost, which fails closed. */
-static int copies_during_config(const struct nlmsghdr *nlh, void *data)
-{
-	struct copies *l = data;
-
-	if (copies_is_packet(nlh))
-		l->lost++;
-	return 0;
-}
-
-static int copies_config(struct copies *l, struct nlmsghdr *nlh)
-{
-	nlh->nlmsg_flags |= NLM_F_ACK;
-	return nlrequest_talk(&l->req, nlh, NULL, NULL);
 }
 
 /* BIND, whole packets, threshold 1, conntrack and sequence numbers: one
@@ -180,7 +158,7 @@ static int copies_bind(struct copies *l)
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
 	mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS,
 			 htons(NFULNL_CFG_F_SEQ | NFULNL_CFG_F_CONNTRACK));
-	return copies_config(l, nlh);
+	return queue_request(l->q, nlh);
 }
 
 static void copies_bind_error(const struct copies *l, int rc, char *err,
@@ -209,135 +187,37 @@ static void copies_bind_error(const struct copies *l, int rc, char *err,
 	}
 }
 
-static void copies_free(struct copies *l)
+int copies_open(struct copies **lp, struct queue *q, uint16_t group,
+		queue_packet_cb cb, void *data, char *err, size_t errlen)
 {
-	if (l == NULL)
-		return;
-	if (l->req.nl != NULL)
-		mnl_socket_close(l->req.nl);
-	free(l->buf);
-	free(l);
-}
-
-/* The socket, bound, with its receive buffer. */
-static int copies_socket(struct copies *l, int rcvbuf, char *err, size_t errlen)
-{
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	int one = 1, fd;
-
-	if (nl == NULL || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int rc = -errno;
-
-		nlrequest_seterr(err, errlen, "cannot open a netfilter netlink socket for NFLOG: %s",
-				 strerror(-rc));
-		if (nl != NULL)
-			mnl_socket_close(nl);
-		return rc;
-	}
-	nlrequest_init(&l->req, nl, (uint32_t)time(NULL), l->buf, COPIES_BUFSIZE,
-		       COPIES_CONFIG_TIMEOUT_S);
-	l->req.other = copies_during_config;
-	l->req.other_data = l;
-	l->req.enobufs = &l->overruns;
-	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	fd = mnl_socket_get_fd(nl);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	return 0;
-}
-
-int copies_open(struct copies **lp, const struct copies_params *p, char *err,
-	       size_t errlen)
-{
-	struct copies *l;
-	int rc, fd, fl;
+	struct copies *l = calloc(1, sizeof(*l));
+	int rc;
 
 	*lp = NULL;
-	if (p->rcvbuf_bytes < COPIES_RCVBUF_MIN || p->rcvbuf_bytes > INT_MAX / 2) {
-		nlrequest_seterr(err, errlen, "NFLOG group %u: receive buffer of %u bytes is out of range; ask for %d to %d bytes",
-				 p->group, p->rcvbuf_bytes, COPIES_RCVBUF_MIN, INT_MAX / 2);
-		return -EINVAL;
-	}
-	l = calloc(1, sizeof(*l));
-	if (l == NULL || (l->buf = malloc(COPIES_BUFSIZE)) == NULL) {
-		free(l);
+	if (l == NULL) {
 		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	l->group = p->group;
-	rc = copies_socket(l, (int)p->rcvbuf_bytes, err, errlen);
-	if (rc == 0 && (rc = copies_bind(l)) < 0)
-		copies_bind_error(l, rc, err, errlen);
-	fd = rc == 0 ? mnl_socket_get_fd(l->req.nl) : -1;
-	if (rc == 0 && ((fl = fcntl(fd, F_GETFL)) < 0 ||
-			fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-		rc = -errno;
-		nlrequest_seterr(err, errlen, "cannot make the NFLOG socket non-blocking: %s",
-				 strerror(-rc));
-	}
+	l->q = q;
+	l->group = group;
+	l->cb = cb;
+	l->cb_data = data;
+	/* set first: a copy may come before the bind's ACK */
+	queue_set_foreign(q, copies_message, l);
+	rc = copies_bind(l);
 	if (rc < 0) {
-		copies_free(l);
+		copies_bind_error(l, rc, err, errlen);
+		queue_set_foreign(q, NULL, NULL);
+		free(l);
 		return rc;
 	}
 	*lp = l;
 	return 0;
 }
 
-int copies_fd(const struct copies *l)
-{
-	return l != NULL ? mnl_socket_get_fd(l->req.nl) : -1;
-}
-
-/* One datagram's messages to cb; the number of copies handed over. */
-static int copies_datagram(struct copies *l, size_t n, queue_packet_cb cb,
-			  void *data)
-{
-	const struct nlmsghdr *m;
-	int rem = (int)n, handled = 0;
-
-	if (n > COPIES_BUFSIZE) {
-		/* cannot happen with our copy range: a copy we cannot read
-		 * whole is a copy lost */
-		l->lost++;
-		return 0;
-	}
-	for (m = (const struct nlmsghdr *)l->buf; mnl_nlmsg_ok(m, rem);
-	     m = mnl_nlmsg_next(m, &rem))
-		handled += copies_handle(l, m, cb, data);
-	return handled;
-}
-
-int copies_receive(struct copies *l, queue_packet_cb cb, void *data)
-{
-	int handled = 0;
-
-	while (handled < COPIES_RECEIVE_MAX) {
-		ssize_t n = recv(mnl_socket_get_fd(l->req.nl), l->buf,
-				 COPIES_BUFSIZE, MSG_TRUNC);
-
-		if (n >= 0) {
-			handled += copies_datagram(l, (size_t)n, cb, data);
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			break;
-		if (errno != ENOBUFS)
-			return -errno;
-		l->overruns++;	/* the sequence numbers tell how many */
-	}
-	return handled;
-}
-
 unsigned long copies_lost(const struct copies *l)
 {
 	return l != NULL ? l->lost : 0;
-}
-
-unsigned long copies_overruns(const struct copies *l)
-{
-	return l != NULL ? l->overruns : 0;
 }
 
 unsigned long copies_malformed(const struct copies *l)
@@ -347,5 +227,8 @@ unsigned long copies_malformed(const struct copies *l)
 
 void copies_close(struct copies *l)
 {
-	copies_free(l);
+	if (l == NULL)
+		return;
+	queue_set_foreign(l->q, NULL, NULL);
+	free(l);
 }

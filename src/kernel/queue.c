@@ -106,6 +106,9 @@ struct queue {
 	 * ACK; delivered by the first queue_receive() */
 	struct pending_msg pending[QUEUE_PENDING_MAX];
 	size_t npending;
+	/* another subsystem's messages on this socket (queue_set_foreign) */
+	queue_foreign_cb foreign;
+	void *foreign_data;
 };
 
 static bool is_packet_msg(const struct nlmsghdr *nlh)
@@ -137,12 +140,22 @@ static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 	q->npending++;
 }
 
+/* Whether nlh is a message of another subsystem bound on this socket. */
+static bool is_foreign_msg(const struct queue *q, const struct nlmsghdr *nlh)
+{
+	return q->foreign != NULL && nlh->nlmsg_type >= NLMSG_MIN_TYPE &&
+	       (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_QUEUE;
+}
+
 /* While a config request waits for its ACK, packets may already come in
- * (the queue is bound by then): keep them for queue_receive(). */
+ * (the queue is bound by then): keep them, and another subsystem's, for
+ * queue_receive(), in their order. */
 static int keep_packet_cb(const struct nlmsghdr *nlh, void *data)
 {
-	if (is_packet_msg(nlh))
-		keep_pending(data, nlh);
+	struct queue *q = data;
+
+	if (is_packet_msg(nlh) || is_foreign_msg(q, nlh))
+		keep_pending(q, nlh);
 	return 0;
 }
 
@@ -408,6 +421,8 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 			q->verdict_errors++;
 		return 0;
 	}
+	if (is_foreign_msg(q, nlh))
+		return q->foreign(nlh, q->foreign_data);
 	if (!is_packet_msg(nlh))
 		return 0;
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) {
@@ -501,6 +516,17 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 			handled += handle_msg(q, m, cb, data);
 	}
 	return handled;
+}
+
+void queue_set_foreign(struct queue *q, queue_foreign_cb cb, void *data)
+{
+	q->foreign = cb;
+	q->foreign_data = data;
+}
+
+int queue_request(struct queue *q, struct nlmsghdr *nlh)
+{
+	return config_request(q, nlh);
 }
 
 int queue_accept(struct queue *q, uint32_t packet_id)

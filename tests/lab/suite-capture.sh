@@ -92,7 +92,9 @@ held_exactly() {
 	grep -q hello "$W/list.txt" || { echo "the listing is missing: $(head -c 200 "$W/list.txt")"; return 1; }
 	[ "$wire" -ge 4 ] || { echo "tcpdump saw too few segments: $(cat "$W/tcpdump.err")"; return 1; }
 	[ "$held" = "$wire" ] || { echo "want every server data segment held and nothing else"; return 1; }
-	[ "$copied" -gt "$held" ] || { echo "want the client's packets and the empty segments copied"; return 1; }
+	# at least the client's SYN, its commands (USER, PASS, PASV, LIST,
+	# QUIT, ...) and both FINs
+	[ "$copied" -ge 8 ] || { echo "want the client's commands and the SYN and FIN segments copied"; return 1; }
 	lab_ns gateway conntrack -L -p tcp --dport 21 2>/dev/null | grep -q 'helper=ftpgate' ||
 		{ echo "the control conntrack has no helper=ftpgate"; return 1; }
 }
