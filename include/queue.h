@@ -13,7 +13,7 @@ struct queue;
 /* What the kernel told us about one queued packet. */
 struct queue_packet {
 	uint32_t packet_id;
-	/* An NFLOG copy (nflog.h, capture = replies): the packet itself is
+	/* An NFLOG copy (copies.h, capture = replies): the packet itself is
 	 * already on its way; it has no packet_id and gets no verdict. */
 	bool copy;
 	const uint8_t *data;		/* network header onwards */
@@ -60,6 +60,9 @@ struct queue_packet {
 
 struct nlattr;
 
+/* Upper bound of packets handled in one queue_receive() call, so that a
+ * flood cannot keep the caller from its timers. The descriptor stays
+ * readable when more is waiting (poll it level-triggered). */
 #define QUEUE_RECEIVE_MAX 1024
 
 /* Fill pkt's conntrack fields from a packet message's conntrack attribute

@@ -285,6 +285,14 @@ void rewrite_plan_decide(struct daemon *d, struct session_entry *e,
 			 enum session_direction dir, const struct packet_info *pkt,
 			 bool in_order, bool line_start);
 
+/* Whether rewrite_verdict would try to rewrite this packet (it holds, or
+ * may hold, a line a NAT needs rewritten): asked of an NFLOG copy, which
+ * cannot be rewritten (capture.c). */
+bool rewrite_wanted(const struct daemon *d, const struct session_entry *e,
+		    enum session_direction dir, const struct packet_info *pkt,
+		    bool in_order, const struct session_actions *actions,
+		    const struct inspect_outcome *outcome);
+
 /* Release the packet rewritten when a NAT asks for it: a 227 whose
  * installed pinhole has `rewrite` set, or a masqueraded client's PORT or
  * EPRT naming its own address, both only in a segment that is in_order
@@ -295,14 +303,6 @@ void rewrite_plan_decide(struct daemon *d, struct session_entry *e,
  * for SESSION_REMOVE_NOT_REWRITTEN appended to actions, its kernel step
  * done, reported with the rest). 1 when released (its verdict sent), 0
  * when the caller must release it unchanged. */
-/* Whether rewrite_verdict would try to rewrite this packet (it holds, or
- * may hold, a line a NAT needs rewritten): asked of an NFLOG copy, which
- * cannot be rewritten (capture.c). */
-bool rewrite_wanted(const struct daemon *d, const struct session_entry *e,
-		    enum session_direction dir, const struct packet_info *pkt,
-		    bool in_order, const struct session_actions *actions,
-		    const struct inspect_outcome *outcome);
-
 int rewrite_verdict(struct daemon *d, struct session_entry *e,
 		    enum session_direction dir, const struct queue_packet *qp,
 		    const struct packet_info *pkt, bool in_order, bool line_start,

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "copies.h"
 #include "cthelper.h"
 #include "daemon.h"
 #include "log.h"

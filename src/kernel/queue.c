@@ -84,9 +84,6 @@
 #define QUEUE_BUFSIZE		(0xffff + 16384)
 #define QUEUE_CONFIG_TIMEOUT_S	5
 #define QUEUE_PENDING_MAX	256
-/* Upper bound of packets handled in one queue_receive() call, so that a
- * flood cannot keep the caller from its timers. The descriptor stays
- * readable when more is waiting (poll it level-triggered). */
 #define QUEUE_CLOSE_DRAIN_MAX	4096
 
 struct pending_msg {
@@ -128,9 +125,11 @@ static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 
 	if (q->npending == QUEUE_PENDING_MAX ||
 	    (copy = malloc(nlh->nlmsg_len)) == NULL) {
-		/* cannot keep it: release it so it does not hang */
+		/* cannot keep it: release it so it does not hang (a
+		 * foreign message holds no packet of ours: its attribute
+		 * 1 is not an NFQA_PACKET_HDR) */
 		q->malformed++;
-		if (find_packet_id(nlh, nlh->nlmsg_len, &id))
+		if (is_packet_msg(nlh) && find_packet_id(nlh, nlh->nlmsg_len, &id))
 			send_verdict(q, id, NF_ACCEPT);
 		return;
 	}
