@@ -204,9 +204,6 @@ static void fuzz_packet(struct harness *h, struct fuzz_sent *sent, uint8_t flags
 	else
 		h->next_seq[from] += (uint32_t)len + (flags & 2 ? 1 : 0) +
 				     (flags & 4 ? 1 : 0);
-	/* capture = replies: the chain holds the server's data segments */
-	h->copy[from] = h->d.config.capture_replies &&
-			(from == HARNESS_CLIENT || len == 0);
 	harness_segment(h, from, tcp, seq, ack, payload, len, ifindex);
 	/* The model holds the bytes sent during the session ftpgated tracks:
 	 * a session trusts the stream from its first packet on (a pickup

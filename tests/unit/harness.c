@@ -353,7 +353,8 @@ void harness_segment(struct harness *h, int from, uint8_t flags, uint32_t seq,
 	struct queue_packet qp;
 
 	memset(&qp, 0, sizeof(qp));
-	qp.copy = h->copy[from];
+	qp.copy = h->d.config.capture_replies &&
+		  (len == 0 || (from == HARNESS_CLIENT && !h->client_held));
 	qp.packet_id = qp.copy ? 0 : ++h->packet_id;
 	qp.data = buf;
 	qp.len = tcp_build(buf, sizeof(buf), &s);

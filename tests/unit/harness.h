@@ -78,9 +78,14 @@ struct harness {
 	/* what the kernel says of the conntrack with every packet
 	 * (queue_packet): admitted by an expectation; past ESTABLISHED */
 	bool ct_expected, ct_closing;
-	/* capture = replies: this sender's packets come as NFLOG copies
-	 * (queue_packet.copy: no packet ID, no verdict) */
-	bool copy[2];
+	/* Under capture = replies (the daemon's config), which packets come
+	 * as NFLOG copies (queue_packet.copy: no packet ID, no verdict),
+	 * as the shipped capture chains decide: a segment with data is held
+	 * when it is the server's, or the client's when client_held (a
+	 * source-NATed client); every other one is a copy. (The chains let
+	 * empty acknowledgements pass unseen; here they come as copies,
+	 * which the session reads the same.) */
+	bool client_held;
 	/* harness_nat: the conntrack is NATed, with this reply tuple (real
 	 * server -> client as the server sees it); segments still carry the
 	 * addresses of client and server (the packet as queued, after NAT) */

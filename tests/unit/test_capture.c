@@ -25,27 +25,9 @@
 #define CAPTURE "capture = replies\n"
 #define PASV_REAL "227 Entering Passive Mode (203,0,113,2,195,80)\r\n"
 
-/* The handshake as capture = replies delivers it: all three copies (the
- * server's SYN-ACK is empty), then the greeting and login with the
- * server's lines held and the client's copied, or held when client_held
- * (a source-NATed client: the chain holds its data). */
-static void capture_login_as(struct harness *h, bool client_held)
-{
-	h->copy[C] = h->copy[S] = true;
-	harness_handshake(h);
-	h->copy[S] = false;
-	h->copy[C] = !client_held;
-	harness_send(h, S, "220 harness FTP server ready\r\n");
-	harness_send(h, C, "USER anonymous\r\n");
-	harness_send(h, S, "331 password please\r\n");
-	harness_send(h, C, "PASS guest\r\n");
-	harness_send(h, S, "230 logged in\r\n");
-}
-
-static void capture_login(struct harness *h)
-{
-	capture_login_as(h, false);
-}
+/* Every harness here runs on CAPTURE, so harness_login delivers the
+ * handshake as three copies (all empty), the server's lines held and the
+ * client's copied (held with h.client_held: harness.h). */
 
 /* Held packets get exactly one verdict each, copies none. */
 static void check_verdicts(const struct harness *h)
@@ -62,7 +44,7 @@ static void test_capture_passive(void)
 	struct harness h;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, PASV_REAL);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
@@ -82,7 +64,7 @@ static void test_capture_unsolicited(void)
 	struct harness h;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, S, PASV_REAL);
 	CHECK(!harness_pinhole(&h, V4_SERVER, 50000));
 	CHECK_INT(harness_pinholes(&h), 0);
@@ -101,14 +83,12 @@ static void test_capture_fin_overtakes(void)
 	uint32_t seq;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	seq = h.next_seq[S];
-	h.copy[S] = true;
 	harness_segment(&h, S, TCP_BUILD_ACK | TCP_BUILD_FIN,
 			seq + (uint32_t)strlen(PASV_REAL), h.next_seq[C], NULL, 0,
 			h.ifindex[S]);
-	h.copy[S] = false;
 	harness_send(&h, S, PASV_REAL);
 	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
 	CHECK(harness_tracked(&h));
@@ -124,7 +104,7 @@ static void test_capture_pipelined(void)
 	struct harness h;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, C, "LIST\r\n");
 	harness_send(&h, S, PASV_REAL);
@@ -146,7 +126,7 @@ static void test_capture_dnat_227(void)
 
 	harness_init(&h, V4_CLIENT, NAT_PUBLIC_SAME, CAPTURE, STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, V4_CLIENT, h.client_port);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, PASV_REAL);
 	CHECK(harness_pinhole(&h, NAT_PUBLIC_SAME, 50000));
@@ -171,7 +151,7 @@ static void test_capture_dnat_resize_refused(void)
 
 	harness_init(&h, V4_CLIENT, NAT_PUBLIC_LONG, CAPTURE, STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, V4_CLIENT, h.client_port);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, "227 =203,0,113,2,195,80\r\n");
 	CHECK(harness_pinhole(&h, NAT_PUBLIC_LONG, 50000));
@@ -193,7 +173,7 @@ static void test_capture_masq_copy(void)
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE "active-mode = on\n", STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
 	CHECK_INT(h.k.rewrites, 0);
 	CHECK_INT(h.d.stats.copies_unrewritable, 3);
@@ -211,7 +191,8 @@ static void test_capture_masq_held(void)
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE "active-mode = on\n", STARTED_LONG_AGO);
 	harness_nat(&h, V4_SERVER, NAT_GW, 61000);
-	capture_login_as(&h, true);
+	h.client_held = true;
+	harness_login(&h);
 	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
 	CHECK_INT(h.k.rewrites, 1);
 	CHECK_INT(h.d.stats.copies_unrewritable, 0);
@@ -233,7 +214,7 @@ static void test_capture_ack_ahead(void)
 	struct harness h;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "STAT x\r\n");
 	harness_segment(&h, C, TCP_BUILD_ACK, h.next_seq[C], h.next_seq[S] + 5,
 			NULL, 0, h.ifindex[C]);
@@ -262,7 +243,7 @@ static void test_capture_ack_gap(void)
 	struct harness h;
 
 	harness_init(&h, V4_CLIENT, V4_SERVER, CAPTURE, STARTED_LONG_AGO);
-	capture_login(&h);
+	harness_login(&h);
 	harness_send(&h, C, "PASV\r\n");
 	h.next_seq[S] += 30;		/* passed uninspected */
 	harness_send(&h, C, "NOOP\r\n");
