@@ -32,13 +32,9 @@ static const uint8_t *payload_at;
 static struct flow tuple(const char *src, uint16_t sport, const char *dst,
 			 uint16_t dport)
 {
-	struct flow t;
+	struct flow t = { .src = tcp_build_addr(src), .dst = tcp_build_addr(dst),
+			  .sport = sport, .dport = dport };
 
-	memset(&t, 0, sizeof(t));
-	if (inet_addr_parse(src, &t.src) < 0 || inet_addr_parse(dst, &t.dst) < 0)
-		abort();
-	t.sport = sport;
-	t.dport = dport;
 	return t;
 }
 
