@@ -97,13 +97,17 @@ int queue_open(struct queue **q, const struct queue_params *p, char *err,
 	       size_t errlen);
 int queue_fd(const struct queue *q);
 
-/* Read what is waiting (non-blocking socket) and call cb for each packet.
+/* Read what is waiting (non-blocking socket, several messages per
+ * receive) and call cb for each packet; the verdicts cb gave are sent
+ * after each receive's packets, and all of them before this returns.
  * Returns the number of packets handled, 0 if none were waiting, -ENOBUFS
  * when the receive buffer was full and the kernel let packets pass
  * uninspected (counted in queue_overruns; call again, the rest is still
  * there), or another negative errno. pkt and pkt->data are valid only
  * during cb. Handles at most QUEUE_RECEIVE_MAX packets per call (fewer:
- * none is left): poll the descriptor level-triggered. */
+ * none is left): poll the descriptor level-triggered, and call this on
+ * POLLERR as on POLLIN (an ENOBUFS that came after some messages is
+ * reported by the next call, and only POLLERR says it is there). */
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data);
 
 /* Another nfnetlink subsystem bound on the queue's socket (capture's
@@ -123,7 +127,11 @@ void queue_set_foreign(struct queue *q, queue_foreign_cb cb, void *data);
 int queue_request(struct queue *q, struct nlmsghdr *nlh);
 
 /* Release a packet unchanged. Every packet handed to cb must get exactly
- * one verdict. */
+ * one verdict. The verdict is kept and sent with the others of the same
+ * receive, before queue_receive() returns (one send for several); 0, or
+ * the -errno of an earlier batch's send that this call had to make room
+ * for. A send that fails counts each of its verdicts in
+ * queue_verdict_errors(). */
 int queue_accept(struct queue *q, uint32_t packet_id);
 
 /* Release a packet with new contents data[0..len) (network header
@@ -137,7 +145,8 @@ int queue_accept(struct queue *q, uint32_t packet_id);
  * which acts only on a NATed connection with the seqadj extension, i.e.
  * with the helper attached before NAT was set up; nf_ct_tcp_seqadj_set()
  * finds the TCP header with ip_hdrlen(), so IPv4 only). Without seqadj no
- * NFQA_CT is sent and nothing is adjusted: the length must not change. */
+ * NFQA_CT is sent and nothing is adjusted: the length must not change.
+ * Sent at once, after the verdicts kept before it (queue_accept). */
 int queue_accept_payload(struct queue *q, uint32_t packet_id,
 			 const uint8_t *data, size_t len, bool seqadj);
 
@@ -153,7 +162,8 @@ int queue_tcp_mangle(const uint8_t *data, size_t len, size_t off,
 		     uint8_t *out, size_t out_max, size_t *out_len);
 
 unsigned long queue_overruns(const struct queue *q);
-/* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id). */
+/* Verdicts the kernel refused (NLMSG_ERROR, e.g. unknown packet id), and
+ * verdicts whose send failed. */
 unsigned long queue_verdict_errors(const struct queue *q);
 /* Release what is waiting, unbind the queue (waiting for the kernel's
  * ACK) and free q. 0, or negative errno with a message in err when the

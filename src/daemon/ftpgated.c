@@ -290,7 +290,8 @@ static void daemon_round(struct daemon *d, struct pollfd *fds, unsigned n_ctl)
 	if (fds[2].revents & POLLIN)
 		pinholes_drain_events(d);
 	r.events_ms = daemon_lap(&r);
-	if (fds[0].revents & POLLIN)
+	/* POLLERR: an overrun left for the next receive (queue.h) */
+	if (fds[0].revents & (POLLIN | POLLERR))
 		r.packets = daemon_packets(d);
 	capture_round_end(d, r.packets);
 	r.packets_ms = daemon_lap(&r);

@@ -23,6 +23,43 @@ void log_close(void)
 		closelog();
 }
 
+/* Room for one whole line of the foreground log; a longer one is written
+ * in pieces (still one line, no longer one write). */
+#define LOG_LINE_MAX 4096
+
+/* The foreground line: its prefix and text into one buffer, so that a
+ * line is one write() on unbuffered stderr (three before: prefix, text,
+ * newline), which also keeps it whole beside other writers. */
+static void log_stderr(int priority, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32];
+	va_list again;
+	int head, body;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	head = snprintf(line, sizeof(line), "%s.%03ldZ %s %s: ", stamp,
+			ts.tv_nsec / 1000000, log_ident, log_level_name(priority));
+	if (head < 0 || (size_t)head >= sizeof(line))
+		return;
+	va_copy(again, ap);
+	body = vsnprintf(line + head, sizeof(line) - (size_t)head, fmt, again);
+	va_end(again);
+	if (body >= 0 && (size_t)head + (size_t)body + 1 < sizeof(line)) {
+		line[head + body] = '\n';
+		fwrite(line, 1, (size_t)head + (size_t)body + 1, stderr);
+		return;
+	}
+	line[head] = '\0';
+	fputs(line, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void log_msg(int priority, const char *fmt, ...)
 {
 	va_list ap;
@@ -30,20 +67,9 @@ void log_msg(int priority, const char *fmt, ...)
 	if (priority == LOG_DEBUG && !log_verbose)
 		return;
 	va_start(ap, fmt);
-	if (log_syslog) {
+	if (log_syslog)
 		vsyslog(priority, fmt, ap);
-	} else {
-		struct timespec ts;
-		struct tm tm;
-		char stamp[32];
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s %s: ", stamp, ts.tv_nsec / 1000000,
-			log_ident, log_level_name(priority));
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	}
+	else
+		log_stderr(priority, fmt, ap);
 	va_end(ap);
 }

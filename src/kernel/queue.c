@@ -49,6 +49,17 @@
  *    verdict; later packets find no queue and the helper's queue-bypass
  *    flag lets them pass. queue_close() therefore accepts what is waiting
  *    before it unbinds.
+ *
+ * net/netfilter/nfnetlink.c, net/netlink/af_netlink.c, net/socket.c
+ *  - Several verdicts go in one send: nfnetlink_rcv() hands a buffer that
+ *    does not start with NFNL_MSG_BATCH_BEGIN to netlink_rcv_skb(), which
+ *    runs every message in it in order and answers each failing one with
+ *    its own NLMSG_ERROR (NLM_F_ACK or not), as a send of one would.
+ *  - recvmmsg() on the non-blocking socket stops at the first receive
+ *    that finds nothing (EAGAIN) and returns what it got. An error after
+ *    some messages (ENOBUFS) is left in sk_err for the next receive, and
+ *    poll() says POLLERR meanwhile (the caller must treat POLLERR like
+ *    POLLIN).
  */
 #include "queue.h"
 #include "ctnl.h"
@@ -85,6 +96,13 @@
 #define QUEUE_CONFIG_TIMEOUT_S	5
 #define QUEUE_PENDING_MAX	256
 #define QUEUE_CLOSE_DRAIN_MAX	4096
+/* Messages read per recvmmsg() (each into its own QUEUE_BUFSIZE buffer);
+ * their verdicts go out in one send after them. */
+#define QUEUE_RECV_BATCH	8
+/* Verdicts kept for one send: room for QUEUE_RECV_BATCH plain verdicts
+ * (32 bytes each) many times over; a full buffer is sent at once. */
+#define QUEUE_VERDICT_BUFSIZE	4096
+#define QUEUE_VERDICT_MSG_MAX	256	/* one plain verdict, with room */
 
 struct pending_msg {
 	void *msg;
@@ -99,6 +117,15 @@ struct queue {
 	unsigned long verdict_errors;
 	unsigned long malformed;
 	char *buf;
+	/* recvmmsg()'s QUEUE_RECV_BATCH buffers, one after the other */
+	char *rbuf;
+	struct mmsghdr rmsg[QUEUE_RECV_BATCH];
+	struct iovec riov[QUEUE_RECV_BATCH];
+	/* verdicts not sent yet (queue_verdicts_flush), vlen bytes of
+	 * whole messages, vcount of them */
+	char vbuf[QUEUE_VERDICT_BUFSIZE] __attribute__((aligned(8)));
+	size_t vlen;
+	unsigned vcount;
 	/* packet messages that arrived while queue_open() waited for its
 	 * ACK; delivered by the first queue_receive() */
 	struct pending_msg pending[QUEUE_PENDING_MAX];
@@ -117,6 +144,7 @@ static bool is_packet_msg(const struct nlmsghdr *nlh)
 static bool find_packet_id(const struct nlmsghdr *nlh, size_t avail,
 			   uint32_t *id);
 static int send_verdict(struct queue *q, uint32_t id, int verdict);
+static int queue_verdicts_flush(struct queue *q);
 
 static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 {
@@ -129,8 +157,10 @@ static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 		 * foreign message holds no packet of ours: its attribute
 		 * 1 is not an NFQA_PACKET_HDR) */
 		q->malformed++;
-		if (is_packet_msg(nlh) && find_packet_id(nlh, nlh->nlmsg_len, &id))
+		if (is_packet_msg(nlh) && find_packet_id(nlh, nlh->nlmsg_len, &id)) {
 			send_verdict(q, id, NF_ACCEPT);
+			queue_verdicts_flush(q);	/* no receive may follow */
+		}
 		return;
 	}
 	memcpy(copy, nlh, nlh->nlmsg_len);
@@ -167,19 +197,41 @@ static int config_request(struct queue *q, struct nlmsghdr *nlh)
 	return nlrequest_talk(&q->req, nlh, keep_packet_cb, q);
 }
 
+/* Send the verdicts kept in q->vbuf, in one send. 0, or -errno with every
+ * one of them counted in verdict_errors (the kernel then holds those
+ * packets until the queue goes away, when it drops them). */
+static int queue_verdicts_flush(struct queue *q)
+{
+	int rc = 0;
+
+	if (q->vlen == 0)
+		return 0;
+	while (mnl_socket_sendto(q->req.nl, q->vbuf, q->vlen) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			q->verdict_errors += q->vcount;
+			break;
+		}
+	}
+	q->vlen = 0;
+	q->vcount = 0;
+	return rc;
+}
+
+/* Keep a plain verdict for the next queue_verdicts_flush(), sending what
+ * is kept first when there is no room. 0, or that send's -errno. */
 static int send_verdict(struct queue *q, uint32_t id, int verdict)
 {
-	char buf[256] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
+	int rc = 0;
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
+	if (q->vlen + QUEUE_VERDICT_MSG_MAX > sizeof(q->vbuf))
+		rc = queue_verdicts_flush(q);
+	nlh = nfq_nlmsg_put(q->vbuf + q->vlen, NFQNL_MSG_VERDICT, q->number);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
-	for (;;) {
-		if (mnl_socket_sendto(q->req.nl, nlh, nlh->nlmsg_len) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
+	q->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	q->vcount++;
+	return rc;
 }
 
 static void free_pending(struct queue *q)
@@ -199,6 +251,7 @@ static void queue_free(struct queue *q)
 	if (q->req.nl != NULL)
 		mnl_socket_close(q->req.nl);
 	free(q->buf);
+	free(q->rbuf);
 	free(q);
 }
 
@@ -232,8 +285,9 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	number = p->number;
 	rcvbuf = (int)p->rcvbuf_bytes;
 	q = calloc(1, sizeof(*q));
-	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL) {
-		free(q);
+	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL ||
+	    (q->rbuf = malloc((size_t)QUEUE_RECV_BATCH * QUEUE_BUFSIZE)) == NULL) {
+		queue_free(q);
 		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -461,9 +515,50 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	return 1;
 }
 
+/* Up to QUEUE_RECV_BATCH messages, each into its own buffer: their count,
+ * or -errno (-EAGAIN: nothing was waiting). */
+static int queue_recv_batch(struct queue *q)
+{
+	unsigned i;
+	int n;
+
+	for (i = 0; i < QUEUE_RECV_BATCH; i++) {
+		q->riov[i] = (struct iovec){ q->rbuf + (size_t)i * QUEUE_BUFSIZE,
+					     QUEUE_BUFSIZE };
+		q->rmsg[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_iov = &q->riov[i], .msg_iovlen = 1 } };
+	}
+	n = recvmmsg(mnl_socket_get_fd(q->req.nl), q->rmsg, QUEUE_RECV_BATCH,
+		     MSG_TRUNC, NULL);
+	return n < 0 ? -errno : n;
+}
+
+/* The messages of one datagram of n bytes at buf (n > QUEUE_BUFSIZE: it
+ * was cut). Returns the packets handed to cb. */
+static int queue_handle_datagram(struct queue *q, const char *buf, size_t n,
+				 queue_packet_cb cb, void *data)
+{
+	const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+	int handled = 0, rem;
+	uint32_t id;
+
+	if (n > QUEUE_BUFSIZE) {
+		/* Cannot happen with our copy range. Never leave the packet
+		 * hanging: its header is at the start. */
+		q->malformed++;
+		if (is_packet_msg(m) && find_packet_id(m, QUEUE_BUFSIZE, &id))
+			send_verdict(q, id, NF_ACCEPT);
+		return 0;
+	}
+	rem = (int)n;
+	for (; mnl_nlmsg_ok(m, rem); m = mnl_nlmsg_next(m, &rem))
+		handled += handle_msg(q, m, cb, data);
+	return handled;
+}
+
 int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 {
-	int handled = 0;
+	int handled = 0, n = 0, i;
 
 	if (q == NULL || cb == NULL)
 		return -EINVAL;
@@ -479,42 +574,31 @@ int queue_receive(struct queue *q, queue_packet_cb cb, void *data)
 	}
 
 	while (handled < QUEUE_RECEIVE_MAX) {
-		ssize_t n = recv(mnl_socket_get_fd(q->req.nl), q->buf,
-				 QUEUE_BUFSIZE, MSG_TRUNC);
-		const struct nlmsghdr *m;
-		int rem;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == ENOBUFS) {
-				/* the kernel could not deliver messages to
-				 * us; with FAIL_OPEN it accepted them */
-				q->overruns++;
-				return -ENOBUFS;
-			}
-			return -errno;
-		}
-		if ((size_t)n > QUEUE_BUFSIZE) {
-			/* Cannot happen with our copy range. Never leave the
-			 * packet hanging: its header is at the start. */
-			uint32_t id;
-
-			m = (const struct nlmsghdr *)q->buf;
-			q->malformed++;
-			if (is_packet_msg(m) &&
-			    find_packet_id(m, QUEUE_BUFSIZE, &id))
-				send_verdict(q, id, NF_ACCEPT);
+		n = queue_recv_batch(q);
+		if (n == -EINTR)
 			continue;
-		}
-		rem = (int)n;
-		for (m = (const struct nlmsghdr *)q->buf; mnl_nlmsg_ok(m, rem);
-		     m = mnl_nlmsg_next(m, &rem))
-			handled += handle_msg(q, m, cb, data);
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++)
+			handled += queue_handle_datagram(q, q->riov[i].iov_base,
+							 q->rmsg[i].msg_len,
+							 cb, data);
+		/* Sent before the next receive, even when this one found
+		 * fewer messages than it asked for: a verdict often brings
+		 * the next packet at once (the released segment reaches the
+		 * peer, on this machine, within the send), and reading on
+		 * until EAGAIN takes it in this round rather than the next. */
+		queue_verdicts_flush(q);
+		n = 0;
 	}
-	return handled;
+	queue_verdicts_flush(q);
+	if (n == -ENOBUFS) {
+		/* the kernel could not deliver messages to us; with
+		 * FAIL_OPEN it accepted them */
+		q->overruns++;
+		return -ENOBUFS;
+	}
+	return n < 0 && n != -EAGAIN && n != -EWOULDBLOCK ? n : handled;
 }
 
 void queue_set_foreign(struct queue *q, queue_foreign_cb cb, void *data)
@@ -547,6 +631,8 @@ int queue_accept_payload(struct queue *q, uint32_t packet_id,
 	buf = malloc(MNL_SOCKET_BUFFER_SIZE + len);
 	if (buf == NULL)
 		return -ENOMEM;
+	/* after the verdicts kept before it: the kernel sees them in order */
+	queue_verdicts_flush(q);
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->number);
 	nfq_nlmsg_verdict_put(nlh, (int)packet_id, NF_ACCEPT);
 	nfq_nlmsg_verdict_put_pkt(nlh, data, (uint32_t)len);
