@@ -30,7 +30,8 @@ void log_close(void)
 /* The foreground line: its prefix and text into one buffer, so that a
  * line is one write() on unbuffered stderr (three before: prefix, text,
  * newline), which also keeps it whole beside other writers. */
-static void log_stderr(int priority, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void
+log_stderr(int priority, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
