@@ -21,7 +21,7 @@ static const struct stats_scalar stats_head[] = {
 	STATS_C(packets, "packets_total", "Packets of FTP control connections the kernel queued to ftpgated (capture = helper), or queued and copied to it (capture = replies)."),
 	STATS_C(packets_unparsed, "packets_unparsed_total", "Queued packets that were not IP/TCP or came without conntrack information (passed unexamined)."),
 	STATS_C(queue_overruns, "queue_overruns_total", "Times ftpgated's queue receive buffer was full (ENOBUFS): the kernel let packets pass uninspected (fail-open); raise queue-receive-buffer-bytes."),
-	STATS_C(queue_verdict_errors, "queue_verdict_errors_total", "Verdicts the kernel refused."),
+	STATS_C(queue_verdict_errors, "queue_verdict_errors_total", "Verdicts the kernel refused or that could not be sent."),
 	STATS_C(packets_copied, "packets_copied_total", "Of packets_total, the NFLOG copies read under capture = replies (the client's packets and the server's empty segments): seen, not held, no verdict."),
 	STATS_C(copies_lost, "copies_lost_total", "NFLOG copies the kernel could not deliver to ftpgated (capture = replies; a gap in their sequence numbers; the socket they share with the queue was full, see queue_overruns_total): the bytes in them went by unread, which fails closed (the stream resynchronizes; a reply to a command not seen is unsolicited). Raise queue-receive-buffer-bytes."),
 	STATS_C(copies_unrewritable, "copies_unrewritable_total", "Data segments a NAT may need rewritten (a source-NATed client's, a reply to rewrite) that came as an NFLOG copy, not held (capture = replies with a ruleset that does not hold them): passed unchanged; load ftpgate's current ruleset."),
