@@ -99,6 +99,10 @@
 /* Messages read per recvmmsg() (each into its own QUEUE_BUFSIZE buffer);
  * their verdicts go out in one send after them. */
 #define QUEUE_RECV_BATCH	8
+/* Where each of those buffers starts: QUEUE_BUFSIZE (odd) rounded up, so
+ * that every message header is aligned (a misaligned one is undefined
+ * behaviour: UBSan stops the daemon on the second message of a batch). */
+#define QUEUE_RECV_STRIDE	((QUEUE_BUFSIZE + 15) & ~15)
 /* Verdicts kept for one send: room for QUEUE_RECV_BATCH plain verdicts
  * (32 bytes each) many times over; a full buffer is sent at once. */
 #define QUEUE_VERDICT_BUFSIZE	4096
@@ -117,7 +121,7 @@ struct queue {
 	unsigned long verdict_errors;
 	unsigned long malformed;
 	char *buf;
-	/* recvmmsg()'s QUEUE_RECV_BATCH buffers, one after the other */
+	/* recvmmsg()'s QUEUE_RECV_BATCH buffers, QUEUE_RECV_STRIDE apart */
 	char *rbuf;
 	struct mmsghdr rmsg[QUEUE_RECV_BATCH];
 	struct iovec riov[QUEUE_RECV_BATCH];
@@ -286,7 +290,7 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 	rcvbuf = (int)p->rcvbuf_bytes;
 	q = calloc(1, sizeof(*q));
 	if (q == NULL || (q->buf = malloc(QUEUE_BUFSIZE)) == NULL ||
-	    (q->rbuf = malloc((size_t)QUEUE_RECV_BATCH * QUEUE_BUFSIZE)) == NULL) {
+	    (q->rbuf = malloc((size_t)QUEUE_RECV_BATCH * QUEUE_RECV_STRIDE)) == NULL) {
 		queue_free(q);
 		nlrequest_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -523,7 +527,7 @@ static int queue_recv_batch(struct queue *q)
 	int n;
 
 	for (i = 0; i < QUEUE_RECV_BATCH; i++) {
-		q->riov[i] = (struct iovec){ q->rbuf + (size_t)i * QUEUE_BUFSIZE,
+		q->riov[i] = (struct iovec){ q->rbuf + (size_t)i * QUEUE_RECV_STRIDE,
 					     QUEUE_BUFSIZE };
 		q->rmsg[i] = (struct mmsghdr){ .msg_hdr = {
 			.msg_iov = &q->riov[i], .msg_iovlen = 1 } };
