@@ -147,7 +147,7 @@ static bool is_packet_msg(const struct nlmsghdr *nlh)
 
 static bool find_packet_id(const struct nlmsghdr *nlh, size_t avail,
 			   uint32_t *id);
-static int send_verdict(struct queue *q, uint32_t id, int verdict);
+static int queue_verdict_keep(struct queue *q, uint32_t id, int verdict);
 static int queue_verdicts_flush(struct queue *q);
 
 static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
@@ -162,7 +162,7 @@ static void keep_pending(struct queue *q, const struct nlmsghdr *nlh)
 		 * 1 is not an NFQA_PACKET_HDR) */
 		q->malformed++;
 		if (is_packet_msg(nlh) && find_packet_id(nlh, nlh->nlmsg_len, &id)) {
-			send_verdict(q, id, NF_ACCEPT);
+			queue_verdict_keep(q, id, NF_ACCEPT);
 			queue_verdicts_flush(q);	/* no receive may follow */
 		}
 		return;
@@ -224,7 +224,7 @@ static int queue_verdicts_flush(struct queue *q)
 
 /* Keep a plain verdict for the next queue_verdicts_flush(), sending what
  * is kept first when there is no room. 0, or that send's -errno. */
-static int send_verdict(struct queue *q, uint32_t id, int verdict)
+static int queue_verdict_keep(struct queue *q, uint32_t id, int verdict)
 {
 	struct nlmsghdr *nlh;
 	int rc = 0;
@@ -245,6 +245,20 @@ static void free_pending(struct queue *q)
 	for (i = 0; i < q->npending; i++)
 		free(q->pending[i].msg);
 	q->npending = 0;
+}
+
+/* Point recvmmsg()'s headers at their buffers, once: the kernel writes
+ * only msg_len and msg_flags back. */
+static void queue_recv_setup(struct queue *q)
+{
+	unsigned i;
+
+	for (i = 0; i < QUEUE_RECV_BATCH; i++) {
+		q->riov[i] = (struct iovec){ q->rbuf + (size_t)i * QUEUE_RECV_STRIDE,
+					     QUEUE_BUFSIZE };
+		q->rmsg[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_iov = &q->riov[i], .msg_iovlen = 1 } };
+	}
 }
 
 static void queue_free(struct queue *q)
@@ -296,6 +310,7 @@ int queue_open(struct queue **qp, const struct queue_params *p, char *err,
 		return -ENOMEM;
 	}
 	q->number = number;
+	queue_recv_setup(q);
 
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (nl == NULL) {
@@ -491,7 +506,7 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) {
 		q->malformed++;
 		if (find_packet_id(nlh, nlh->nlmsg_len, &id))
-			send_verdict(q, id, NF_ACCEPT);
+			queue_verdict_keep(q, id, NF_ACCEPT);
 		return 0;
 	}
 
@@ -523,17 +538,9 @@ static int handle_msg(struct queue *q, const struct nlmsghdr *nlh,
  * or -errno (-EAGAIN: nothing was waiting). */
 static int queue_recv_batch(struct queue *q)
 {
-	unsigned i;
-	int n;
+	int n = recvmmsg(mnl_socket_get_fd(q->req.nl), q->rmsg,
+			 QUEUE_RECV_BATCH, MSG_TRUNC, NULL);
 
-	for (i = 0; i < QUEUE_RECV_BATCH; i++) {
-		q->riov[i] = (struct iovec){ q->rbuf + (size_t)i * QUEUE_RECV_STRIDE,
-					     QUEUE_BUFSIZE };
-		q->rmsg[i] = (struct mmsghdr){ .msg_hdr = {
-			.msg_iov = &q->riov[i], .msg_iovlen = 1 } };
-	}
-	n = recvmmsg(mnl_socket_get_fd(q->req.nl), q->rmsg, QUEUE_RECV_BATCH,
-		     MSG_TRUNC, NULL);
 	return n < 0 ? -errno : n;
 }
 
@@ -551,7 +558,7 @@ static int queue_handle_datagram(struct queue *q, const char *buf, size_t n,
 		 * hanging: its header is at the start. */
 		q->malformed++;
 		if (is_packet_msg(m) && find_packet_id(m, QUEUE_BUFSIZE, &id))
-			send_verdict(q, id, NF_ACCEPT);
+			queue_verdict_keep(q, id, NF_ACCEPT);
 		return 0;
 	}
 	rem = (int)n;
@@ -620,7 +627,7 @@ int queue_accept(struct queue *q, uint32_t packet_id)
 {
 	if (q == NULL)
 		return -EINVAL;
-	return send_verdict(q, packet_id, NF_ACCEPT);
+	return queue_verdict_keep(q, packet_id, NF_ACCEPT);
 }
 
 int queue_accept_payload(struct queue *q, uint32_t packet_id,
