@@ -22,6 +22,13 @@
 #              capture chains of rules/ftpgate.nft (taken from that file,
 #              port 21) holding the server's data segments on queue 8 and
 #              copying the rest to NFLOG group 8
+#   kernel-queue, kernel-log  the kernel helper, and every packet of the
+#              control connections also queued to (kernel-queue: NFQUEUE 9,
+#              accepted unread) or copied to (kernel-log: NFLOG group 9,
+#              threshold 1, read and dropped) bench/nullqueue, bound as
+#              ftpgated binds its queue and its copies, in postrouting after
+#              NAT like the userspace helper's queueing: the round trip to
+#              userspace alone, the FTP work done in the kernel (issue 16)
 #   none       no helper, forward policy accept: the ceiling
 #   kernel-nat, ftpgated-nat, ftpgated-alt-nat  the same helper on a NAT
 #              gateway (issue 13): clients dial the gateway's 198.51.100.1,
@@ -36,6 +43,9 @@ BENCH_CONNTRACKD_QUEUE=5
 BENCH_FTPGATE_QUEUE=7
 BENCH_CAPTURE_QUEUE=8
 BENCH_CAPTURE=
+BENCH_NULL_QUEUE=9
+BENCH_NULL=		# kernel-queue: queue, kernel-log: log
+BENCH_NULLQUEUE=${FTPGATE_BUILD_DIR:-$here/../build-bench}/bench/nullqueue
 BENCH_DAEMON_PID=
 BENCH_NAT=
 # the address the clients dial: the server's, or the published one
@@ -56,6 +66,7 @@ bench_rules() {
 		cat > "$f" <<EOF
 table inet bench {
 	$(bench_capture_chains)
+	$(bench_null_chain)
 	ct helper ftp-helper {
 		type "$type" protocol tcp
 		l3proto $l3
@@ -105,17 +116,38 @@ bench_capture_chains() {
 		"$here/../rules/ftpgate.nft" | sed 's/@ftp_control_ports/21/'
 }
 
+# bench_null_chain: for kernel-queue and kernel-log (BENCH_NULL set),
+# every packet of a control connection to bench/nullqueue; else nothing.
+bench_null_chain() {
+	local what
+	case $BENCH_NULL in
+	queue) what="queue num $BENCH_NULL_QUEUE bypass" ;;
+	log) what="log group $BENCH_NULL_QUEUE queue-threshold 1" ;;
+	*) return 0 ;;
+	esac
+	printf 'chain null_postrouting {\n\t\ttype filter hook postrouting priority 300; policy accept;\n\t\tmeta l4proto tcp ct original proto-dst 21 %s\n\t}\n' "$what"
+}
+
+# bench_log_bound G: someone reads NFLOG group G in the gateway namespace.
+bench_log_bound() {
+	lab_ns gateway awk -v g="$1" '$1 == g { f = 1 } END { exit !f }' \
+		/proc/net/netfilter/nfnetlink_log 2>/dev/null
+}
+
 # bench_queue_bound Q: someone reads NFQUEUE Q in the gateway namespace.
 bench_queue_bound() {
 	lab_ns gateway awk -v q="$1" '$1 == q { f = 1 } END { exit !f }' \
 		/proc/net/netfilter/nfnetlink_queue 2>/dev/null
 }
 
+# bench_wait_queue Q [log]: wait until the daemon binds queue Q (or NFLOG
+# group Q); 1 if it dies or does not within 10 s.
 bench_wait_queue() {
-	local i
+	local i check=bench_queue_bound
+	[ "${2:-}" = log ] && check=bench_log_bound
 	# under valgrind (BENCH_WRAP) start-up takes far longer
 	for i in $(seq $([ -n "${BENCH_WRAP:-}" ] && echo 1200 || echo 100)); do
-		bench_queue_bound "$1" && return 0
+		$check "$1" && return 0
 		[ -d "/proc/$BENCH_DAEMON_PID" ] || break
 		sleep 0.1
 	done
@@ -171,6 +203,7 @@ bench_helper_up() {
 	BENCH_DAEMON_PID=
 	BENCH_NAT=
 	BENCH_CAPTURE=
+	BENCH_NULL=
 	case $1 in
 	*-nat)
 		modprobe -a nf_nat nf_nat_ftp nft_chain_nat nft_nat || return 1
@@ -189,6 +222,16 @@ bench_helper_start() {
 		;;
 	kernel)
 		modprobe nf_conntrack_ftp || return 1
+		bench_rules ftp inet
+		;;
+	kernel-queue|kernel-log)
+		BENCH_NULL=${1#kernel-}
+		[ -x "$BENCH_NULLQUEUE" ] || { echo "bench: no $BENCH_NULLQUEUE (a build configured with -Dbench=true)" >&2; return 1; }
+		modprobe -a nf_conntrack_ftp nft_queue nfnetlink_log nft_log || return 1
+		ip netns exec gateway "$BENCH_NULLQUEUE" "$BENCH_NULL" $BENCH_NULL_QUEUE \
+			>> "$BENCH_WORK/nullqueue.out" 2>&1 &
+		BENCH_DAEMON_PID=$!
+		bench_wait_queue $BENCH_NULL_QUEUE "$BENCH_NULL" || return 1
 		bench_rules ftp inet
 		;;
 	conntrackd)
@@ -235,7 +278,7 @@ bench_helper_down() {
 	bench_daemon_stop
 	case $1 in
 	conntrackd) lab_ns gateway nfct del helper ftp inet tcp 2>/dev/null ;;
-	kernel) rmmod nf_conntrack_ftp 2>/dev/null ;;
+	kernel|kernel-queue|kernel-log) rmmod nf_conntrack_ftp 2>/dev/null ;;
 	kernel-nat) rmmod nf_nat_ftp nf_conntrack_ftp 2>/dev/null ;;
 	esac
 	lab_ns gateway conntrack -F >/dev/null 2>&1

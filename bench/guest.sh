@@ -6,7 +6,8 @@
 #   bench/guest.sh [--rounds R] [--duration S] [--warmup S]
 #                  [--concurrency 1,8,64] [--helpers kernel,conntrackd,ftpgated]
 #                  (helpers also: ftpgated-rr, ftpgated-alt, ftpgated-alt-rr,
-#                  ftpgated-replies, ftpgated-alt-replies; see gateway.sh)
+#                  ftpgated-replies, ftpgated-alt-replies, kernel-queue,
+#                  kernel-log; see gateway.sh)
 #                  [--server vsftpd|pyftpdlib] [--no-ceiling] [--no-epsv]
 #                  [--profile]   (strace -c runs of the userspace helpers)
 #                  [--callgrind] (one run of each ftpgated build under valgrind's
@@ -130,11 +131,6 @@ bench_capture_stop() {
 	kill -TERM "$BENCH_CAP_PID" 2>/dev/null
 	wait "$BENCH_CAP_PID" 2>/dev/null
 	BENCH_CAP_PID=
-
-# bench_queue_seq Q: packets queued so far to NFQUEUE Q in the gateway.
-bench_queue_seq() {
-	lab_ns gateway awk -v q="$1" '$1 == q { print $8 }' /proc/net/netfilter/nfnetlink_queue
-}
 }
 
 # --- one run ---------------------------------------------------------------
@@ -155,6 +151,7 @@ bench_run() {
 	case $helper in
 	conntrackd) queue=$BENCH_CONNTRACKD_QUEUE ;;
 	ftpgated*-replies) queue=$BENCH_CAPTURE_QUEUE ;;
+	kernel-queue) queue=$BENCH_NULL_QUEUE ;;
 	ftpgated*) queue=$BENCH_FTPGATE_QUEUE ;;
 	esac
 	bench_capture_start || { bench_helper_down "$helper"; return 1; }

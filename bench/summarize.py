@@ -12,7 +12,7 @@ import json
 import statistics
 import sys
 
-HELPERS = ("kernel", "conntrackd", "ftpgated", "ftpgated-rr", "ftpgated-alt",
+HELPERS = ("kernel", "kernel-queue", "kernel-log", "conntrackd", "ftpgated", "ftpgated-rr", "ftpgated-alt",
            "ftpgated-alt-rr", "ftpgated-replies", "ftpgated-alt-replies",
            "kernel-nat", "ftpgated-nat", "ftpgated-alt-nat")
 
@@ -126,6 +126,14 @@ def main():
     pairs += [(h, h[:-4]) for h in helpers if h.endswith("-nat") and h[:-4] in helpers]
     # capture = replies against the same build under capture = helper
     pairs += [(h, h[:-8]) for h in helpers if h.endswith("-replies") and h[:-8] in helpers]
+    # the kernel helper with the round trip to userspace added, against
+    # itself (the round trip's own cost), and ftpgated against that (its
+    # own work on top of the same messages)
+    pairs += [(h, "kernel") for h in ("kernel-queue", "kernel-log")
+              if h in helpers and "kernel" in helpers]
+    pairs += [(f, q) for f, q in (("ftpgated", "kernel-queue"),
+                                  ("ftpgated-replies", "kernel-log"))
+              if f in helpers and q in helpers]
     pairs += [(h, "kernel-nat") for h in helpers
               if h.startswith("ftpgated") and h.endswith("-nat") and "kernel-nat" in helpers]
     if main_runs:
