@@ -285,12 +285,19 @@ def main():
                                       if r.get("phase") == "profile"})))
         names = []
         for t in traces.values():
+            if t["packets"] <= 0:
+                continue
             for k, v in sorted(t["calls"].items(), key=lambda kv: -kv[1]):
-                if k not in names and v / max(t["packets"], 1) >= 0.01:
+                if k not in names and v / t["packets"] >= 0.01:
                     names.append(k)
         rows = []
         for h, t in traces.items():
-            pk = max(t["packets"], 1)
+            if t["packets"] <= 0:
+                # kernel-log: copies, not queued packets; nothing to
+                # count them against here
+                rows.append([h, "n/a", "-"] + ["-" for k in names])
+                continue
+            pk = t["packets"]
             rows.append([h, "%d" % t["packets"], "%.2f" % (sum(t["calls"].values()) / pk)]
                         + ["%.2f" % (t["calls"].get(k, 0) / pk) if k in t["calls"] else "-"
                            for k in names])
