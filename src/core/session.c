@@ -10,9 +10,11 @@
  * queued, is unsolicited. That is what keeps a forged or echoed "227" from
  * opening the firewall, and why both directions must be reassembled: a
  * reply split over segments, or two replies in one, must be seen exactly
- * as the client sees it. doc/protocol.md has the rules in prose. Active
- * mode (PORT, EPRT) is decided in session_active.c; session_internal.h
- * has what the two files share.
+ * as the client sees it. doc/protocol.md has the rules in prose. This
+ * file reads the lines of both streams and queues the commands; replies
+ * are handled in session_reply.c, the session's pinhole records kept in
+ * session_pinhole.c, and active mode (PORT, EPRT) is decided in
+ * session_active.c; session_internal.h has what the files share.
  *
  * Choices where RFC 959 leaves room:
  * - Malformed, rejected and over-long command lines are queued too (as
@@ -63,12 +65,6 @@
 #include "session.h"
 #include "session_internal.h"
 
-#define SESSION_XSTR(x) SESSION_STR(x)
-#define SESSION_STR(x) #x
-#define SESSION_FORGOTTEN_TEXT \
-	"(forgotten: more than " SESSION_XSTR(SESSION_PENDING_MAX) \
-	" commands pipelined)"
-#define SESSION_LONG_TEXT "(over-long line)"
 #define SESSION_BUFFER_DEFAULT 8192
 #define SESSION_LINE_DEFAULT 512
 
@@ -209,10 +205,10 @@ static void session_command_text(char *dst, const char *line, size_t len)
 /* Room for one more action, or NULL (counted) when there is none: a
  * report-only action (`report`) beyond SESSION_REPORTS_MAX in this packet,
  * or any action in a full `out` (which the bound in session.h rules out). */
-static struct session_action *session_action_add(struct session_actions *out,
-						 enum session_action_kind kind,
-						 enum session_direction dir,
-						 bool report)
+struct session_action *session_action_add(struct session_actions *out,
+					  enum session_action_kind kind,
+					  enum session_direction dir,
+					  bool report)
 {
 	struct session_action *a;
 
@@ -235,17 +231,17 @@ static struct session_action *session_action_add(struct session_actions *out,
 }
 
 /* An action the daemon must carry out (or that happens once a packet). */
-static struct session_action *session_action_new(struct session_actions *out,
-						 enum session_action_kind kind,
-						 enum session_direction dir)
+struct session_action *session_action_new(struct session_actions *out,
+					  enum session_action_kind kind,
+					  enum session_direction dir)
 {
 	return session_action_add(out, kind, dir, false);
 }
 
 /* An action that only reports one line: bounded per packet. */
-static struct session_action *session_report_new(struct session_actions *out,
-						 enum session_action_kind kind,
-						 enum session_direction dir)
+struct session_action *session_report_new(struct session_actions *out,
+					  enum session_action_kind kind,
+					  enum session_direction dir)
 {
 	return session_action_add(out, kind, dir, true);
 }
@@ -261,10 +257,10 @@ static void session_lose(struct session *s, enum session_direction dir,
 		session_str(a->detail, why);
 }
 
-static void session_reject(enum session_direction dir, const char *line,
-			   size_t len, enum session_line_rule rule,
-			   const char *what, const char *why,
-			   struct session_actions *out)
+void session_reject(enum session_direction dir, const char *line,
+		    size_t len, enum session_line_rule rule,
+		    const char *what, const char *why,
+		    struct session_actions *out)
 {
 	struct session_action *a;
 	char detail[SESSION_TEXT_MAX];
@@ -316,7 +312,7 @@ static void session_push_other(struct session *s, const char *line, size_t len)
 
 /* Take the command the next final reply answers: a forgotten one first
  * (session_push), then the oldest outstanding; false when none is. */
-static bool session_pop(struct session *s, struct session_command *cmd)
+bool session_pop(struct session *s, struct session_command *cmd)
 {
 	if (s->pending_forgotten > 0) {
 		s->pending_forgotten--;
@@ -330,142 +326,6 @@ static bool session_pop(struct session *s, struct session_command *cmd)
 	memmove(&s->pending[0], &s->pending[1],
 		s->pending_count * sizeof(s->pending[0]));
 	return true;
-}
-
-/* Forget pinholes whose expectation has timed out (the kernel removed
- * them) and count the rest. Order is kept: oldest first. */
-unsigned session_pinholes_live(struct session *s, uint64_t now_ms)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < s->pinhole_count; i++)
-		if (s->pinhole[i].expiry_ms > now_ms)
-			s->pinhole[n++] = s->pinhole[i];
-	s->pinhole_count = n;
-	return n;
-}
-
-const char *session_remove_cause_text(enum session_remove_cause c)
-{
-	switch (c) {
-	case SESSION_REMOVE_SUPERSEDED:
-		return "superseded by a newer data endpoint";
-	case SESSION_REMOVE_TRANSFER_DONE:
-		return "the transfer command finished";
-	case SESSION_REMOVE_ABORT:
-		return "ABOR accepted";
-	case SESSION_REMOVE_REINITIALIZE:
-		return "REIN accepted";
-	case SESSION_REMOVE_EPSV_ALL:
-		return "EPSV ALL accepted";
-	case SESSION_REMOVE_QUIT:
-		return "QUIT accepted";
-	case SESSION_REMOVE_CONTROL_CLOSED:
-		return "the control connection is closing";
-	case SESSION_REMOVE_REFUSED_BY_SERVER:
-		return "the server did not accept the command that opened it";
-	case SESSION_REMOVE_NOT_REWRITTEN:
-		return "the command that opened it could not be sent rewritten";
-	case SESSION_REMOVE_COUNT:
-		break;
-	}
-	return "unknown";
-}
-
-/* Whether the pinhole record `id` belongs to a command still waiting
- * for its reply (opened at the command, active-open = command): that
- * command's reply decides it, nothing before. */
-static bool session_pinhole_held(const struct session *s, uint32_t id)
-{
-	unsigned i;
-
-	for (i = 0; i < s->pending_count; i++)
-		if (s->pending[i].pinhole_id == id)
-			return true;
-	return false;
-}
-
-/* Ask the daemon to remove the pinhole of record i (it is forgotten). */
-static bool session_remove_record(struct session *s, unsigned i,
-				  enum session_remove_cause cause,
-				  enum session_direction dir, const char *command,
-				  int reply_code, struct session_actions *out)
-{
-	const struct session_pinhole *ph = &s->pinhole[i];
-	struct session_action *a;
-
-	a = session_action_new(out, SESSION_ACTION_PINHOLE_REMOVE, dir);
-	if (!a)
-		return false;
-	a->cause = cause;
-	a->active = ph->active;
-	a->data = ph->data;
-	a->reply_code = reply_code;
-	session_str(a->command, command);
-	session_str(a->detail, session_remove_cause_text(cause));
-	return true;
-}
-
-/* Every pinhole of the session but `keep` (a record id; 0: none) has
- * served its purpose: ask the daemon to remove each one. An unused
- * expectation is all that goes; a data connection that already used its
- * pinhole is a conntrack of its own and is not touched. A pinhole whose
- * action does not fit in `out` is kept (and expires on its own), and so
- * is one a command still waiting for its reply opened (unless the
- * control connection closes). */
-void session_remove_except(struct session *s,
-			   enum session_remove_cause cause,
-			   enum session_direction dir,
-			   const char *command, int reply_code,
-			   uint32_t keep, uint64_t now_ms,
-			   struct session_actions *out)
-{
-	unsigned i, kept = 0;
-
-	session_pinholes_live(s, now_ms);
-	for (i = 0; i < s->pinhole_count; i++) {
-		uint32_t id = s->pinhole[i].id;
-
-		if (id == keep ||
-		    (cause != SESSION_REMOVE_CONTROL_CLOSED &&
-		     session_pinhole_held(s, id)) ||
-		    !session_remove_record(s, i, cause, dir, command,
-					   reply_code, out))
-			s->pinhole[kept++] = s->pinhole[i];
-	}
-	s->pinhole_count = kept;
-}
-
-void session_remove_all(struct session *s, enum session_remove_cause cause,
-			enum session_direction dir, const char *command,
-			int reply_code, uint64_t now_ms,
-			struct session_actions *out)
-{
-	session_remove_except(s, cause, dir, command, reply_code, 0, now_ms,
-			      out);
-}
-
-/* Ask the daemon to remove the one pinhole of record `id`, if it is
- * still live (the daemon may have failed to install it, or it expired). */
-void session_remove_one(struct session *s, uint32_t id,
-			enum session_remove_cause cause,
-			const char *command, int reply_code,
-			uint64_t now_ms, struct session_actions *out)
-{
-	unsigned i;
-
-	session_pinholes_live(s, now_ms);
-	for (i = 0; id != 0 && i < s->pinhole_count; i++) {
-		if (s->pinhole[i].id != id)
-			continue;
-		if (session_remove_record(s, i, cause, SESSION_DIR_REPLY,
-					  command, reply_code, out)) {
-			memmove(&s->pinhole[i], &s->pinhole[i + 1],
-				(s->pinhole_count - i - 1) * sizeof(s->pinhole[0]));
-			s->pinhole_count--;
-		}
-		return;
-	}
 }
 
 static void session_command(struct session *s, const struct policy *p,
@@ -540,408 +400,6 @@ static void session_command(struct session *s, const struct policy *p,
 	    policy_active_open_command(p, &s->real_server))
 		session_active_command(s, p, &cmd, now_ms, out);
 	session_push(s, &cmd);
-}
-
-/* Record an approved pinhole and hand it to the daemon: the id of its
- * record, or 0 (a refusal, or no room). A refusal of an unsolicited reply,
- * or of a command (active-open = command), only reports its line. */
-uint32_t session_open(struct session *s, const struct policy *p,
-		      const struct session_action *act, uint64_t now_ms,
-		      struct session_actions *out)
-{
-	struct session_pinhole *ph;
-	struct session_action *a;
-
-	a = session_action_add(out, act->kind, act->direction,
-			       act->kind == SESSION_ACTION_PINHOLE_REFUSED &&
-			       (act->reason == POLICY_REFUSE_UNSOLICITED ||
-				act->direction == SESSION_DIR_ORIGINAL));
-	if (!a)
-		return 0;	/* not carried out, so not counted either */
-	*a = *act;
-	if (act->kind != SESSION_ACTION_PINHOLE_OPEN)
-		return 0;
-	ph = &s->pinhole[s->pinhole_count++];
-	memset(ph, 0, sizeof(*ph));
-	ph->data = act->data;
-	ph->active = act->active;
-	ph->expiry_ms = now_ms + (uint64_t)p->expect_timeout_s * 1000;
-	/* ids wrap after 2^32 opens, long after any record is gone */
-	if (++s->pinhole_last_id == 0)
-		s->pinhole_last_id = 1;
-	ph->id = s->pinhole_last_id;
-	a->record_id = ph->id;
-	return ph->id;
-}
-
-/* Room for one more pinhole record: 0, or -ENOSPC at the hard ceiling,
- * -ENOMEM when the heap fails. */
-static int session_pinhole_room(struct session *s)
-{
-	struct session_pinhole *grown;
-	unsigned n;
-
-	if (s->pinhole_count < s->pinhole_capacity)
-		return 0;
-	if (s->pinhole_capacity >= SESSION_PINHOLES_MAX)
-		return -ENOSPC;
-	n = s->pinhole_capacity ? s->pinhole_capacity * 2 : 2;
-	if (n > SESSION_PINHOLES_MAX)
-		n = SESSION_PINHOLES_MAX;
-	grown = realloc(s->pinhole, n * sizeof(*grown));
-	if (grown == NULL)
-		return -ENOMEM;
-	s->pinhole = grown;
-	s->pinhole_capacity = n;
-	return 0;
-}
-
-/* The verdict for an announcement the policy allowed, unless the hard
- * ceiling is reached or no record of the pinhole can be kept (then it is
- * not opened: an unrecorded pinhole would escape the cap). */
-void session_allow(struct session *s, struct session_action *act)
-{
-	int r;
-
-	if (act->reason != POLICY_ALLOW)
-		return;
-	r = session_pinhole_room(s);
-	if (r < 0) {
-		act->reason = POLICY_REFUSE_SESSION_CAP;
-		if (r == -ENOMEM)
-			session_str(act->detail, "out of memory");
-		return;
-	}
-	act->kind = SESSION_ACTION_PINHOLE_OPEN;
-}
-
-/* An approved passive pinhole on a NATed control connection (doc/nat.md
- * 2.1, 2.2): the data connection arrives at the address the client
- * dialled (server) and is translated to the real server's listener. A
- * 227 naming the real server is rewritten to name the dialled address; a
- * 229, or a 227 already naming the dialled address (vsftpd pasv_address,
- * listed in announce-address), is not. Another listed address: a plain
- * pinhole, as without NAT (how it is translated is not known here). */
-static void session_passive_nat(const struct session *s,
-				struct session_action *a)
-{
-	if (!s->nat)
-		return;
-	if (inet_addr_equal(&a->data.dst, &s->real_server)) {
-		a->rewrite = !inet_addr_equal(&s->real_server, &s->server);
-		a->data.dst = s->server;
-	} else if (!inet_addr_equal(&a->data.dst, &s->server)) {
-		return;
-	}
-	a->nat = (struct flow_nat){ true, s->real_server, a->data.dport };
-	a->nat_dir = SESSION_DIR_ORIGINAL;
-}
-
-/* A 227 or 229. `cmd` is the command it answers (asked false: none). */
-static void session_passive_reply(struct session *s, const struct policy *p,
-				  int code, const char *text, size_t text_len,
-				  const char *line, size_t len, bool tainted,
-				  bool asked, const struct session_command *cmd,
-				  uint64_t now_ms, struct session_actions *out)
-{
-	enum ftp_command_verb want;
-	struct session_action act;
-	const char *why = NULL;
-	int r;
-
-	want = code == 227 ? FTP_COMMAND_PASV : FTP_COMMAND_EPSV;
-	memset(&act, 0, sizeof(act));
-	act.kind = SESSION_ACTION_PINHOLE_REFUSED;
-	act.direction = SESSION_DIR_REPLY;
-	act.reply_code = code;
-	if (asked)
-		memcpy(act.command, cmd->text, sizeof(act.command));
-	session_text(act.reply, line, len);
-
-	if (code == 227) {
-		r = pasv_reply_parse(text, text_len, &act.data.dst,
-				     &act.data.dport, &why);
-	} else {
-		/* RFC 2428: the data connection goes to the address the
-		 * control connection is connected to. */
-		r = epsv_reply_parse(text, text_len, &act.data.dport, &why);
-		if (r == 0)
-			act.data.dst = s->server;
-	}
-
-	if (!asked || cmd->verb != want) {
-		/* The address is still reported (when it parses) so the
-		 * log shows what was announced. */
-		act.reason = POLICY_REFUSE_UNSOLICITED;
-		session_str(act.detail, asked ? "reply to another command"
-					      : "no command outstanding");
-		session_open(s, p, &act, now_ms, out);
-		return;
-	}
-	/* The server answered this PASV/EPSV: whatever it announced, it
-	 * has given up the listener it announced before (and an earlier
-	 * PORT setting). */
-	session_remove_all(s, SESSION_REMOVE_SUPERSEDED, SESSION_DIR_REPLY,
-			   cmd->text, code, now_ms, out);
-	if (s->epsv_all && code == 227) {
-		act.reason = POLICY_REFUSE_EPSV_ALL;
-	} else if (r < 0 || tainted) {
-		memset(&act.data.dst, 0, sizeof(act.data.dst));
-		act.data.dport = 0;
-		act.reason = POLICY_REFUSE_MALFORMED;
-		session_str(act.detail, tainted ? "reply line rejected" : why);
-	} else {
-		/* A policy refusal needs no detail: the reason says it. */
-		/* A 229 names no address: the server it came from. */
-		act.reason = policy_check_passive(p, &s->real_server,
-						  code == 229 ? &s->real_server : &act.data.dst,
-						  act.data.dport,
-						  session_pinholes_live(s, now_ms));
-		session_allow(s, &act);
-		if (act.kind == SESSION_ACTION_PINHOLE_OPEN) {
-			act.data.src = s->client;
-			act.data.sport = 0;
-			session_passive_nat(s, &act);
-		}
-	}
-	session_open(s, p, &act, now_ms, out);
-}
-
-
-/* A complete final reply (2xx-5xx) after the greeting. */
-static void session_reply_final(struct session *s, const struct policy *p,
-				int code, const char *text, size_t text_len,
-				const char *line, size_t len, bool tainted,
-				uint64_t now_ms, struct session_actions *out)
-{
-	struct session_command cmd;
-	struct session_action *a;
-	bool asked, ok = code >= 200 && code < 300;
-
-	asked = session_pop(s, &cmd);
-	if (!asked)
-		memset(&cmd, 0, sizeof(cmd));
-	if (code == 227 || code == 229) {
-		session_passive_reply(s, p, code, text, text_len, line, len,
-				      tainted, asked, &cmd, now_ms, out);
-		return;
-	}
-	if (!asked)
-		return;
-	switch (cmd.verb) {
-	case FTP_COMMAND_AUTH:
-		if (code != 234)
-			break;
-		/* RFC 4217: TLS starts right after this line. Pinholes
-		 * opened before stay until they expire: from here on we
-		 * cannot see what becomes of them. */
-		s->encrypted = true;
-		a = session_action_new(out, SESSION_ACTION_ENCRYPTED,
-				       SESSION_DIR_REPLY);
-		if (a) {
-			a->reply_code = code;
-			memcpy(a->command, cmd.text, sizeof(a->command));
-			session_text(a->reply, line, len);
-			session_str(a->detail, SESSION_ENCRYPTED_TEXT);
-		}
-		break;
-	case FTP_COMMAND_PORT:
-	case FTP_COMMAND_EPRT:
-		if (cmd.at_command)
-			session_active_settle(s, code, tainted, &cmd, now_ms,
-					      out);
-		else
-			session_active_reply(s, p, code, line, len, tainted,
-					     &cmd, now_ms, out);
-		break;
-	case FTP_COMMAND_EPSV_ALL:
-		/* RFC 2428 4: after EPSV ALL the server refuses every data
-		 * setup but EPSV, so nothing but EPSV gets a pinhole. */
-		if (!ok)
-			break;
-		s->epsv_all = true;
-		session_remove_all(s, SESSION_REMOVE_EPSV_ALL,
-				   SESSION_DIR_REPLY, cmd.text, code, now_ms,
-				   out);
-		break;
-	case FTP_COMMAND_REIN:
-		/* RFC 959 4.1.1: back to the state right after the
-		 * greeting, every parameter at its default. */
-		if (!ok)
-			break;
-		s->epsv_all = false;
-		session_remove_all(s, SESSION_REMOVE_REINITIALIZE,
-				   SESSION_DIR_REPLY, cmd.text, code, now_ms,
-				   out);
-		break;
-	case FTP_COMMAND_ABOR:
-		if (ok)
-			session_remove_all(s, SESSION_REMOVE_ABORT,
-					   SESSION_DIR_REPLY, cmd.text, code,
-					   now_ms, out);
-		break;
-	case FTP_COMMAND_QUIT:
-		if (ok)
-			session_remove_all(s, SESSION_REMOVE_QUIT,
-					   SESSION_DIR_REPLY, cmd.text, code,
-					   now_ms, out);
-		break;
-	case FTP_COMMAND_TRANSFER:
-		/* Done (2xx), or its data connection failed (425) or was
-		 * cut (426): that endpoint is spent. Other errors (550 no
-		 * such file) come before any data connection, and servers
-		 * such as vsftpd keep the listener for the next command. */
-		if (ok || code == 425 || code == 426)
-			session_remove_all(s, SESSION_REMOVE_TRANSFER_DONE,
-					   SESSION_DIR_REPLY, cmd.text, code,
-					   now_ms, out);
-		break;
-	default:
-		break;
-	}
-}
-
-/* The first final reply of a connection seen from its start. */
-static void session_greeting(struct session *s, const struct policy *p,
-			     int code, const char *text, size_t text_len,
-			     const char *line, size_t len, bool tainted,
-			     uint64_t now_ms, struct session_actions *out)
-{
-	if (code == 220) {
-		s->greeted = true;
-		return;
-	}
-	if (code == 421)
-		return;		/* "service not available": it closes */
-	if (policy_strict(p, &s->real_server)) {
-		session_reject(SESSION_DIR_REPLY, line, len,
-			       SESSION_RULE_BEFORE_GREETING,
-			       "reply before the server's 220 greeting: not acted on",
-			       NULL, out);
-		return;
-	}
-	/* Relaxed: whatever comes first is the greeting. It still answers
-	 * no command, so a 227 here is unsolicited. */
-	s->greeted = true;
-	if (code == 227 || code == 229)
-		session_passive_reply(s, p, code, text, text_len, line, len,
-				      tainted, false, NULL, now_ms, out);
-}
-
-/* 421 (closing), 425 (cannot open the data connection), 426 (it broke):
- * reported for the passive-port pressure report and the audit log, with
- * the command the reply answers (not taken off the queue here). */
-static void session_trouble(struct session *s, int code, const char *line,
-			    size_t len, struct session_actions *out)
-{
-	struct session_action *a;
-
-	a = session_report_new(out, SESSION_ACTION_DATA_TROUBLE,
-			       SESSION_DIR_REPLY);
-	if (a == NULL)
-		return;
-	a->reply_code = code;
-	session_text(a->reply, line, len);
-	if (s->pending_forgotten > 0)
-		session_str(a->command, SESSION_FORGOTTEN_TEXT);
-	else if (s->pending_count > 0)
-		memcpy(a->command, s->pending[0].text, sizeof(a->command));
-}
-
-/* One reply line, `tainted` when a rule refused its text (it still counts
- * for matching, but never opens anything). */
-static void session_reply_line(struct session *s, const struct policy *p,
-			       const char *line, size_t len, bool tainted,
-			       uint64_t now_ms, struct session_actions *out)
-{
-	struct ftp_reply_line rl;
-	bool strict = policy_strict(p, &s->real_server);
-	bool last = false;
-	const char *why = NULL, *text;
-	size_t text_len;
-	int code = 0, r;
-
-	r = ftp_reply_code_parse(line, len, &code, &last);
-	if (s->multiline_code) {
-		/* RFC 959 4.2: only "NNN " with the opening code ends a
-		 * multi-line reply; every other line is text. */
-		if (r < 0 || code != s->multiline_code || !last)
-			return;
-		s->multiline_code = 0;
-	} else if (r < 0) {
-		if (!tainted) {
-			ftp_reply_line_parse(line, len, &rl, &why);
-			session_reject(SESSION_DIR_REPLY, line, len,
-				       SESSION_RULE_MALFORMED, "malformed reply",
-				       why, out);
-		}
-		return;
-	} else if (!last) {
-		s->multiline_code = code;
-		return;
-	}
-	if (strict && !tainted && ftp_reply_line_parse(line, len, &rl, &why) < 0) {
-		/* other control bytes in the text */
-		session_reject(SESSION_DIR_REPLY, line, len,
-			       SESSION_RULE_MALFORMED, "malformed reply", why,
-			       out);
-		tainted = true;
-	}
-	text = line + (len > 3 ? 4 : 3);
-	text_len = len > 3 ? len - 4 : 0;
-	out->replies++;
-	if (code == 421 || code == 425 || code == 426)
-		session_trouble(s, code, line, len, out);
-	if (code < 200)
-		return;		/* preliminary: the command is still open */
-	if (!s->greeted)
-		session_greeting(s, p, code, text, text_len, line, len,
-				 tainted, now_ms, out);
-	else
-		session_reply_final(s, p, code, text, text_len, line, len,
-				    tainted, now_ms, out);
-}
-
-static void session_reply(struct session *s, const struct policy *p,
-			  const char *line, size_t len, uint64_t now_ms,
-			  struct session_actions *out)
-{
-	bool tainted = false;
-
-	/* Strict: a reply line with NUL or a bare CR may read differently
-	 * to the client than to us; it never opens anything. */
-	if (policy_strict(p, &s->real_server) && memchr(line, '\0', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len, SESSION_RULE_NUL,
-			       "NUL byte in reply", NULL, out);
-		tainted = true;
-	} else if (policy_strict(p, &s->real_server) && memchr(line, '\r', len)) {
-		session_reject(SESSION_DIR_REPLY, line, len,
-			       SESSION_RULE_BARE_CR, "bare CR in reply", NULL,
-			       out);
-		tainted = true;
-	}
-	session_reply_line(s, p, line, len, tainted, now_ms, out);
-}
-
-/* A reply line longer than line-max-bytes (already rejected as too-long),
- * of which `head` holds the first bytes. Its code and separator say to
- * the client what they say on any line (an answer, the start or the end
- * of a multi-line reply), so they count for matching: a long 257 to PWD
- * must not leave every later reply one command behind. Its text is
- * replaced by a placeholder and the line is tainted: never acted on. */
-static void session_reply_long(struct session *s, const struct policy *p,
-			       const char *head, size_t len, uint64_t now_ms,
-			       struct session_actions *out)
-{
-	char line[4 + sizeof(SESSION_LONG_TEXT)];
-	bool last;
-	int code;
-
-	if (len < 4 || ftp_reply_code_parse(head, 4, &code, &last) < 0)
-		return;		/* text of a multi-line reply, or junk */
-	memcpy(line, head, 4);
-	memcpy(line + 4, SESSION_LONG_TEXT, sizeof(SESSION_LONG_TEXT));
-	session_reply_line(s, p, line, strlen(line), true, now_ms, out);
 }
 
 static const char *session_stream_name(enum session_direction dir)
@@ -1242,35 +700,6 @@ void session_stream_unseen(struct session *s, enum session_direction dir)
 {
 	if (dir == SESSION_DIR_ORIGINAL || dir == SESSION_DIR_REPLY)
 		stream_pickup(&s->stream[dir]);
-}
-
-void session_pinhole_moved(struct session *s,
-			   const struct session_action *open, uint16_t port)
-{
-	unsigned i;
-
-	if (open->kind != SESSION_ACTION_PINHOLE_OPEN || open->record_id == 0)
-		return;
-	for (i = 0; i < s->pinhole_count; i++)
-		if (s->pinhole[i].id == open->record_id)
-			s->pinhole[i].data.dport = port;
-}
-
-void session_pinhole_failed(struct session *s,
-			    const struct session_action *open)
-{
-	unsigned i;
-
-	if (open->kind != SESSION_ACTION_PINHOLE_OPEN || open->record_id == 0)
-		return;
-	for (i = 0; i < s->pinhole_count; i++) {
-		if (s->pinhole[i].id != open->record_id)
-			continue;
-		memmove(&s->pinhole[i], &s->pinhole[i + 1],
-			(s->pinhole_count - i - 1) * sizeof(s->pinhole[0]));
-		s->pinhole_count--;
-		return;
-	}
 }
 
 const char *session_line_rule_name(enum session_line_rule r)
