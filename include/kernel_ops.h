@@ -8,6 +8,7 @@
 #ifndef FTPGATE_KERNEL_OPS_H
 #define FTPGATE_KERNEL_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "ctnl.h"
@@ -21,8 +22,9 @@ struct queue_packet;
  * conntrack.h, events.h, queue.h); d is the daemon whose kernel handles
  * (or fake) it uses. */
 struct kernel_ops {
-	/* queue_accept: release the queued packet unchanged. */
-	int (*verdict_accept)(struct daemon *d, uint32_t packet_id);
+	/* queue_accept (now: queue_accept_now): release the queued packet
+	 * unchanged. */
+	int (*verdict_accept)(struct daemon *d, uint32_t packet_id, bool now);
 	/* queue_tcp_mangle + queue_accept_payload: release the queued packet
 	 * with its TCP payload bytes [off, off + old_len) replaced by
 	 * rep[0, rep_len); when the lengths differ the kernel is asked to

@@ -134,6 +134,13 @@ int queue_request(struct queue *q, struct nlmsghdr *nlh);
  * queue_verdict_errors(). */
 int queue_accept(struct queue *q, uint32_t packet_id);
 
+/* queue_accept, but sent now, in one send with the verdicts kept before
+ * it, not after the rest of its receive's packets: for a packet someone
+ * is waiting on (the reply that announced a pinhole, once the pinhole
+ * exists). 0, or the -errno of a send that failed (its verdicts counted
+ * in queue_verdict_errors()). */
+int queue_accept_now(struct queue *q, uint32_t packet_id);
+
 /* Release a packet with new contents data[0..len) (network header
  * onwards; NFQA_PAYLOAD). The kernel takes it as is (CHECKSUM_NONE): the
  * checksums must be right (queue_tcp_mangle).

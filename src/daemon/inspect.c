@@ -538,6 +538,20 @@ static void inspect_copy_unrewritable(struct daemon *d,
 		e->conntrack_id);
 }
 
+/* Whether the packet's actions installed a pinhole: its verdict then goes
+ * out at once (queue_accept_now), since the client waits for this reply
+ * to open its data connection, and the expectation request has just cost
+ * a system call of its own anyway. */
+static bool inspect_verdict_now(const struct session_actions *actions,
+				const struct inspect_outcome *outcome)
+{
+	for (unsigned i = 0; i < actions->count; i++)
+		if (actions->item[i].kind == SESSION_ACTION_PINHOLE_OPEN &&
+		    outcome[i].ret == 0)
+			return true;
+	return false;
+}
+
 /* The packet's verdict: rewritten when a NAT asks for it (rewrite.c),
  * else unchanged. A copy has none. */
 static int inspect_verdict(struct daemon *d, struct session_entry *e,
@@ -557,7 +571,8 @@ static int inspect_verdict(struct daemon *d, struct session_entry *e,
 	if (e != NULL && rewrite_verdict(d, e, dir, qp, pkt, in_order,
 					 line_start, actions, outcome) == 1)
 		return 0;
-	return d->kernel->verdict_accept(d, qp->packet_id);
+	return d->kernel->verdict_accept(d, qp->packet_id,
+					 inspect_verdict_now(actions, outcome));
 }
 
 /* Static, not on the stack (about 170 KB with room for every action of a

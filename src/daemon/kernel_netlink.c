@@ -4,9 +4,11 @@
 #include "daemon.h"
 #include "kernel_ops.h"
 
-static int kernel_netlink_verdict_accept(struct daemon *d, uint32_t packet_id)
+static int kernel_netlink_verdict_accept(struct daemon *d, uint32_t packet_id,
+					  bool now)
 {
-	return queue_accept(d->queue, packet_id);
+	return now ? queue_accept_now(d->queue, packet_id)
+		   : queue_accept(d->queue, packet_id);
 }
 
 static int kernel_netlink_verdict_rewrite(struct daemon *d,

@@ -630,6 +630,17 @@ int queue_accept(struct queue *q, uint32_t packet_id)
 	return queue_verdict_keep(q, packet_id, NF_ACCEPT);
 }
 
+int queue_accept_now(struct queue *q, uint32_t packet_id)
+{
+	int kept, sent;
+
+	if (q == NULL)
+		return -EINVAL;
+	kept = queue_verdict_keep(q, packet_id, NF_ACCEPT);	/* kept either way */
+	sent = queue_verdicts_flush(q);
+	return kept < 0 ? kept : sent;
+}
+
 int queue_accept_payload(struct queue *q, uint32_t packet_id,
 			 const uint8_t *data, size_t len, bool seqadj)
 {

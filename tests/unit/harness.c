@@ -71,11 +71,13 @@ static void fake_expect_gone(struct fake_kernel *k, struct fake_expect *x)
 	fake_event(k, &m);
 }
 
-static int fake_verdict_accept(struct daemon *d, uint32_t packet_id)
+static int fake_verdict_accept(struct daemon *d, uint32_t packet_id, bool now)
 {
 	if (packet_id == 0)	/* a copy's: the kernel would refuse it */
 		harness_of(d)->k.copy_verdicts++;
 	harness_of(d)->k.verdicts++;
+	if (now)
+		harness_of(d)->k.verdicts_now++;
 	return 0;
 }
 

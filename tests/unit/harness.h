@@ -41,6 +41,7 @@ struct fake_kernel {
 	unsigned event_count;		/* queued, not yet received */
 	unsigned verdicts;		/* of any kind */
 	unsigned copy_verdicts;		/* of those, for an NFLOG copy (a bug) */
+	unsigned verdicts_now;		/* of those, sent at once (queue_accept_now) */
 	unsigned rewrites;		/* verdicts with a new payload */
 	/* the TCP payload of the last rewritten packet, as released */
 	char rewritten[2048];

@@ -149,6 +149,7 @@ static void test_open_client_capped(void)
 	harness_send(&h, C, "PASV\r\n");
 	harness_send(&h, S, PASV_REPLY);
 	CHECK_INT(harness_installs(&h), 0);
+	CHECK_INT(h.k.verdicts_now, 0);	/* nothing opened: batched */
 	CHECK_INT(h.d.stats.refused[POLICY_REFUSE_CLIENT_CAP], 1);
 	CHECK_LOG("notice: pinhole refused (client-pinhole-cap): The client address already has max-pinholes-per-client pinholes open over all its control connections.; announced 203.0.113.2:50000 in \"227 Entering Passive Mode (203,0,113,2,195,80)\": 1 pinholes open (" CONTROL ", conntrack 1000)");
 	CHECK_AUDIT(&h, "pinhole-refused", "{\"v\":1,\"time\":\"TIME\",\"event\":\"pinhole-refused\",\"reason\":\"client-pinhole-cap\",\"reason_text\":\"The client address already has max-pinholes-per-client pinholes open over all its control connections.\",\"mode\":\"passive\",\"family\":\"ipv4\",\"client\":\"198.51.100.2\",\"server\":\"203.0.113.2\",\"announced\":\"203.0.113.2\",\"port\":50000," AUDIT_CONTROL ",\"command\":\"PASV\",\"reply\":\"227 Entering Passive Mode (203,0,113,2,195,80)\",\"reply_code\":227,\"detail\":\"1 pinholes open\"}");

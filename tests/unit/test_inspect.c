@@ -66,6 +66,32 @@ static void test_passive_baseline(void)
 	harness_fini(&h);
 }
 
+/* The verdict of the reply that opened a pinhole goes out at once
+ * (queue_accept_now), every other one with its receive's batch: the
+ * 227 and the 200 to a PORT (active-open = reply) only (a 227 refused at
+ * the per-client cap: test_action.c). */
+static void test_verdict_now(void)
+{
+	struct harness h;
+
+	harness_init(&h, V4_CLIENT, V4_SERVER, ACTIVE, STARTED_LONG_AGO);
+	harness_login(&h);
+	CHECK_INT(h.k.verdicts_now, 0);
+	pasv_real(&h);
+	CHECK(harness_pinhole(&h, V4_SERVER, 50000));
+	CHECK_INT(h.k.verdicts_now, 1);
+	harness_send(&h, C, "PORT 198,51,100,2,195,81\r\n");
+	CHECK_INT(h.k.verdicts_now, 1);
+	harness_send(&h, S, "200 PORT command successful\r\n");
+	CHECK(harness_pinhole(&h, V4_CLIENT, 50001));
+	CHECK_INT(h.k.verdicts_now, 2);
+	harness_send(&h, C, "NOOP\r\n");
+	harness_send(&h, S, "200 ok\r\n");
+	CHECK_INT(h.k.verdicts_now, 2);
+	CHECK(h.k.verdicts == h.packet_id);
+	harness_fini(&h);
+}
+
 static void test_epsv_ipv6_baseline(void)
 {
 	struct harness h;
@@ -1388,6 +1414,7 @@ static void test_command_masq_not_rewritable(void)
 int main(void)
 {
 	test_passive_baseline();
+	test_verdict_now();
 	test_epsv_ipv6_baseline();
 	test_active_baseline();
 	test_nat_dnat_227();
