@@ -358,11 +358,6 @@ void session_picked_up(struct session *s, bool greeted);
  * Call before the packet that brings that data. */
 void session_stream_unseen(struct session *s, enum session_direction dir);
 
-/* The daemon did not install the pinhole of `open` (a PINHOLE_OPEN this
- * session handed out): forget the session's record of it, so that it does
- * not count against the cap. The records of other pinholes, opened by the
- * same packet or before, stay. Nothing happens when the record is gone
- * already (a later action of the packet removed it). */
 /* The daemon moved the data port of the pinhole `open` announced to
  * `port` before installing it (a clash on the address the client dialled,
  * doc/nat.md 2.4; the reply is rewritten to name it): the session's
@@ -370,6 +365,11 @@ void session_stream_unseen(struct session *s, enum session_direction dir);
 void session_pinhole_moved(struct session *s,
 			   const struct session_action *open, uint16_t port);
 
+/* The daemon did not install the pinhole of `open` (a PINHOLE_OPEN this
+ * session handed out): forget the session's record of it, so that it does
+ * not count against the cap. The records of other pinholes, opened by the
+ * same packet or before, stay. Nothing happens when the record is gone
+ * already (a later action of the packet removed it). */
 void session_pinhole_failed(struct session *s,
 			    const struct session_action *open);
 
