@@ -2,13 +2,15 @@
 (tests/lab/suite-soak.sh). Runs in the lab's client namespace.
 
 usage:
-  soak-load.py churn --sessions N [--concurrency C] [--kinds K,K,...]
+  soak-load.py churn --sessions N [--concurrency C] [--kinds K,K,...] [--daemon-pid PID]
                      [--expire-wait S] [--timeout S]
       N control sessions, kinds taken in turn from the list (default:
       every kind), at most C doing something at once (a session waiting
       for its pinhole to expire does not count). Prints one JSON object:
       sessions, errors (with samples), per-kind counts, the pinhole
       outcomes the sessions must have caused, elapsed time, sessions/s.
+      With --daemon-pid, stops at once when that process exits (failing:
+      daemon_gone says so) rather than leaving every session to time out.
   soak-load.py hold --count N [--ready FILE] [--release FILE] [--timeout S] [--concurrency N]
       open N control connections (IPv4 and IPv6 in turn), log each in,
       write "N" to FILE (--ready) once all are logged in, wait until the
@@ -290,6 +292,22 @@ async def session(kind, gate, expire_wait, timeout):
         raise
 
 
+def process_gone(pid):
+    """Whether process `pid` has exited (gone, or a zombie nobody reaped:
+    the suite's shell waits for its daemon only when it stops it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+async def watch_pid(pid):
+    """Return once process `pid` has exited (checked twice a second)."""
+    while not process_gone(pid):
+        await asyncio.sleep(0.5)
+
+
 async def churn(a):
     kinds = a.kinds.split(",") if a.kinds else list(KINDS)
     for k in kinds:
@@ -311,14 +329,35 @@ async def churn(a):
             if len(samples) < 8:
                 samples.append("%s: %s: %s" % (kind, type(e).__name__, e))
 
-    # start sessions in order, a few ahead of the gate
-    pending = set()
-    for i in range(a.sessions):
-        pending.add(asyncio.ensure_future(one(i)))
-        if len(pending) >= 4 * a.concurrency:
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-    if pending:
-        await asyncio.wait(pending)
+    async def run_all():
+        # start sessions in order, a few ahead of the gate
+        pending = set()
+        try:
+            for i in range(a.sessions):
+                pending.add(asyncio.ensure_future(one(i)))
+                if len(pending) >= 4 * a.concurrency:
+                    _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if pending:
+                await asyncio.wait(pending)
+        finally:
+            for t in pending:
+                t.cancel()
+
+    # A daemon that dies mid-churn would leave every session to its
+    # timeout (2000 sessions, 16 at a time, 30 s each: an hour of CI):
+    # stop at once instead, and say so.
+    gone = None
+    work = asyncio.ensure_future(run_all())
+    watch = asyncio.ensure_future(watch_pid(a.daemon_pid)) if a.daemon_pid else None
+    done, _ = await asyncio.wait({work} | ({watch} if watch else set()),
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if watch is not None and watch in done and work not in done:
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        gone = "ftpgated (pid %d) exited during the churn: stopped after %d sessions" % (
+            a.daemon_pid, sum(count.values()) + sum(failed.values()))
+    elif watch is not None:
+        watch.cancel()
     elapsed = time.monotonic() - t0
     want = collections.Counter()
     for k, n in count.items():
@@ -326,7 +365,8 @@ async def churn(a):
             want[outcome] += n * m
     return {
         "sessions": sum(count.values()),
-        "errors": sum(failed.values()),
+        "errors": sum(failed.values()) + (1 if gone else 0),
+        "daemon_gone": gone,
         "error_samples": samples,
         "kinds": dict(count),
         "failed": dict(failed),
@@ -504,6 +544,8 @@ def main():
     c.add_argument("--kinds", default="")
     c.add_argument("--expire-wait", type=float, default=4)
     c.add_argument("--timeout", type=float, default=30)
+    c.add_argument("--daemon-pid", type=int,
+                   help="stop at once, failing, when this process exits")
     h = sub.add_parser("hold")
     h.add_argument("--count", type=int, required=True)
     h.add_argument("--ready")

@@ -128,10 +128,10 @@ settled() {
 # churn NAME SESSIONS: run the load; its JSON in $W/NAME.json.
 churn() {
 	lab_ns client "$LAB_PYTHON" "$LOAD" churn --sessions "$2" --concurrency "$CONCURRENCY" \
-		--expire-wait "$EXPIRE_WAIT" > "$W/$1.json"
+		--expire-wait "$EXPIRE_WAIT" ${FTPGATE_PID:+--daemon-pid "$FTPGATE_PID"} > "$W/$1.json"
 	local status=$?
 	cat "$W/$1.json"
-	"$LAB_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("soak: %s: %d sessions in %.1fs, %.1f sessions/s, %d errors" % (sys.argv[2], d["sessions"], d["elapsed_s"], d["sessions_per_s"], d["errors"]))' \
+	"$LAB_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("soak: %s: %d sessions in %.1fs, %.1f sessions/s, %d errors%s" % (sys.argv[2], d["sessions"], d["elapsed_s"], d["sessions_per_s"], d["errors"], "; " + d["daemon_gone"] if d.get("daemon_gone") else ""))' \
 		"$W/$1.json" "$1"
 	return $status
 }
@@ -405,5 +405,31 @@ held() {
 }
 check "$HOLD control connections held at once (logged in, idle): RSS per 1000 tracked sessions within the documented bounds" held
 check "plain: SIGTERM: exit status 0" plain_stop
+
+# --- 4. the soak's own guard ------------------------------------------------------
+# A daemon that dies in a churn must fail this suite at once: with every
+# session left to its 30 s timeout, 2000 of them 16 at a time took an
+# hour of a CI run (thirteenth session). soak-load.py --daemon-pid stops
+# the load when the daemon is gone; here the daemon is SIGKILLed two
+# seconds into a churn of 2000 sessions.
+dead_daemon() {
+	local pid t0 t1 status
+	start_and_rules || return 1
+	lab_ns client "$LAB_PYTHON" "$LOAD" churn --sessions 2000 --concurrency "$CONCURRENCY" \
+		--expire-wait "$EXPIRE_WAIT" --daemon-pid "$FTPGATE_PID" > "$W/dead.json" 2> "$W/dead.err" &
+	pid=$!
+	sleep 2
+	t0=$EPOCHREALTIME
+	kill -KILL "$FTPGATE_PID"
+	wait "$pid"; status=$?
+	t1=$EPOCHREALTIME
+	wait "$FTPGATE_PID" 2>/dev/null; FTPGATE_PID=
+	cat "$W/dead.json" "$W/dead.err"
+	[ "$status" = 1 ] || { echo "the churn exited $status, want 1"; return 1; }
+	"$LAB_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("soak: " + d["daemon_gone"]); sys.exit(d["sessions"] >= 2000)' "$W/dead.json" ||
+		{ echo "the churn did not say the daemon was gone before its end"; return 1; }
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "soak: the churn stopped %.1fs after the SIGKILL\n", b - a; exit !(b - a <= 5) }'
+}
+check "the load stops within 5 s of the daemon's death (SIGKILL mid-churn), failing and saying so" dead_daemon
 
 finish
